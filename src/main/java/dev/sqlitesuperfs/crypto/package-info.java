@@ -1,0 +1,10 @@
+/**
+ * Keys and sealing, through the system libsodium (FFM).
+ *
+ * <p>Owns: passphrase key derivation (Argon2id), wrapping of the namespace data key, and sealing
+ * and opening of every payload that leaves the process (blocks, symlink targets, xattr values) with
+ * XChaCha20-Poly1305 under associated data that binds each payload to its namespace, inode and
+ * position. {@link dev.sqlitesuperfs.crypto.SealedStore} is the storage the filesystem sees:
+ * plaintext in, sealed rows down to {@link dev.sqlitesuperfs.store}.
+ */
+package dev.sqlitesuperfs.crypto;

@@ -1,0 +1,10 @@
+/**
+ * The Linux FUSE kernel protocol, spoken directly over {@code /dev/fuse}.
+ *
+ * <p>Owns: mounting and unmounting (mount(2) as root, {@code fusermount3} otherwise), the INIT
+ * negotiation, reading requests, decoding them, calling a {@link dev.sqlitesuperfs.fuse.FuseFilesystem}
+ * and encoding its answers. Knows nothing of storage: inode numbers, names and bytes in, attributes,
+ * bytes and errnos out. Everything a filesystem implementation sees is in the public types of this
+ * package; the wire layout stays private to it.
+ */
+package dev.sqlitesuperfs.fuse;

@@ -1,0 +1,90 @@
+package dev.sqlitesuperfs.store;
+
+import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * One namespace in PostgreSQL, owned by this process for as long as it is open.
+ *
+ * <p>Lifecycle: {@link PgNamespaceStore#open} connects and takes the namespace's lock (or fails with
+ * {@link StoreException.NamespaceBusy}); {@link #meta()} tells whether the namespace exists;
+ * {@link #create} makes it; {@link #startWriting()} fences out every earlier owner and starts the
+ * writer; then reads and commits; {@link #close()} drains pending commits and lets the lock go.
+ *
+ * <p>Every method is thread-safe. Every method may throw {@link StoreException} once its retries
+ * are exhausted.
+ */
+public interface NamespaceStore extends AutoCloseable {
+
+    /** The namespace's metadata, or empty if it does not exist yet. */
+    Optional<NamespaceMeta> meta();
+
+    /**
+     * Create the namespace: its schema, tables, metadata and root inode, in one transaction.
+     * Fails if it already exists.
+     */
+    void create(NamespaceMeta meta, InodeRecord root);
+
+    /**
+     * Become the namespace's only writer: record a new owner epoch (so that a process that lost
+     * the lock can never write again) and start the group-commit writer. Not allowed on a
+     * read-only store.
+     */
+    void startWriting();
+
+    // ---- reads (from the pool; see committed state only) ----
+
+    Optional<InodeRecord> inode(long ino);
+
+    /** The inodes among {@code inos} that exist, in no particular order. */
+    List<InodeRecord> inodes(long[] inos);
+
+    /** Every entry of directory {@code dir}, with each child's mode. */
+    List<DirEntryRecord> entries(long dir);
+
+    /** The directory that holds an entry for directory {@code dirIno}; empty for the root or a missing inode. */
+    OptionalLong parentOf(long dirIno);
+
+    Optional<byte[]> symlinkTarget(long ino);
+
+    List<XattrRecord> xattrs(long ino);
+
+    /** The stored blocks of {@code ino} with {@code fromIdx <= idx < toIdx}, in index order. */
+    List<SealedBlock> blocks(long ino, long fromIdx, long toIdx);
+
+    /** The smallest stored block index {@code >= fromIdx}, or empty if there is none. */
+    OptionalLong nextStoredBlock(long ino, long fromIdx);
+
+    /** The smallest index {@code >= fromIdx} that has no stored block (there always is one). */
+    long nextMissingBlock(long ino, long fromIdx);
+
+    /** Inodes with a link count of 0: unlinked files whose last user went away without reclaiming them. */
+    long[] orphans();
+
+    Usage usage();
+
+    /** Fresh inode numbers; never returns a number twice, across processes and restarts. */
+    InodeRange allocateInodes();
+
+    /**
+     * Consistency problems of the stored namespace, one human-readable line each (empty when
+     * clean): link counts against entries, entries without inodes, blocks past a file's size,
+     * {@code nblocks} against stored rows, unreachable inodes, directories with several parents.
+     */
+    List<String> check();
+
+    // ---- writes ----
+
+    /**
+     * Apply {@code changes} atomically and durably (the PostgreSQL commit has returned) and return
+     * what it did. Change sets committed concurrently by several threads may share one
+     * transaction; a change set is never split across transactions. If a shared transaction
+     * fails, each change set is retried on its own, so one bad change set fails alone.
+     */
+    CommitResult commit(ChangeSet changes);
+
+    /** Drain pending commits, stop the writer, release the lock and close every connection. */
+    @Override
+    void close();
+}

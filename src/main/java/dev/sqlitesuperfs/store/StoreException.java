@@ -1,0 +1,47 @@
+package dev.sqlitesuperfs.store;
+
+/**
+ * The database could not do what was asked. Transient failures (lost connection, serialization
+ * failure, deadlock, server restart) have already been retried by the time this is thrown.
+ * Subclasses name the cases a caller treats differently; the message never contains credentials.
+ */
+public class StoreException extends RuntimeException {
+    public StoreException(String message) {
+        super(message);
+    }
+
+    public StoreException(String message, Throwable cause) {
+        super(message, cause);
+    }
+
+    /** Another process holds the namespace (it is mounted elsewhere). */
+    public static final class NamespaceBusy extends StoreException {
+        public NamespaceBusy(String message) {
+            super(message);
+        }
+    }
+
+    /** PostgreSQL could not be reached, or kept failing, for longer than the retry timeout. */
+    public static final class Unavailable extends StoreException {
+        public Unavailable(String message, Throwable cause) {
+            super(message, cause);
+        }
+    }
+
+    /**
+     * This process no longer owns the namespace: its lock was lost and another mount took the
+     * namespace meanwhile. Nothing more may be written; the mount must stop writing for good.
+     */
+    public static final class Fenced extends StoreException {
+        public Fenced(String message) {
+            super(message);
+        }
+    }
+
+    /** The namespace was written by a newer format version than this program knows. */
+    public static final class UnsupportedFormat extends StoreException {
+        public UnsupportedFormat(String message) {
+            super(message);
+        }
+    }
+}
