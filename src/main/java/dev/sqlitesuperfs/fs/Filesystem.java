@@ -1,0 +1,1531 @@
+package dev.sqlitesuperfs.fs;
+
+import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.crypto.TamperedException;
+import dev.sqlitesuperfs.fuse.AttrReply;
+import dev.sqlitesuperfs.fuse.Caller;
+import dev.sqlitesuperfs.fuse.CreateResult;
+import dev.sqlitesuperfs.fuse.DirPlusSink;
+import dev.sqlitesuperfs.fuse.DirSink;
+import dev.sqlitesuperfs.fuse.Entry;
+import dev.sqlitesuperfs.fuse.Errno;
+import dev.sqlitesuperfs.fuse.FileAttr;
+import dev.sqlitesuperfs.fuse.FuseException;
+import dev.sqlitesuperfs.fuse.FuseFilesystem;
+import dev.sqlitesuperfs.fuse.KernelConnection;
+import dev.sqlitesuperfs.fuse.OpenResult;
+import dev.sqlitesuperfs.fuse.SetAttr;
+import dev.sqlitesuperfs.fuse.StatFs;
+import dev.sqlitesuperfs.store.CommitResult;
+import dev.sqlitesuperfs.store.DirEntryRecord;
+import dev.sqlitesuperfs.store.InodeRecord;
+import dev.sqlitesuperfs.store.StoreException;
+import dev.sqlitesuperfs.store.Usage;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The POSIX filesystem of one namespace, answering the kernel's requests.
+ *
+ * <h2>Locking</h2>
+ * Operations that change more than one inode (create, mkdir, mknod, symlink, link, unlink, rmdir,
+ * rename) run one at a time under {@link #treeLock}, and take the write locks of the nodes they
+ * change. Every other operation touches one node and takes only that node's lock; a thread that
+ * holds a node lock without the tree lock never takes a second node lock. So there is no lock
+ * order to get wrong, and a rename sees a tree nobody else is restructuring. The price is that
+ * namespace changes do not overlap each other (each is one PostgreSQL commit, well under a
+ * millisecond); reads, writes, lookups and listings all run in parallel.
+ *
+ * <h2>Durability</h2>
+ * Namespace changes, setattr (but see timestamps below), xattr changes, fsync, and every close of
+ * a file that was open for writing commit before they return. Writes stay in memory until one of
+ * those points, until memory pressure ({@link FsConfig#dirtyLimitBytes}) or until the write-back
+ * delay passes. Any transaction that stores a file's row also stores all of its written blocks, so
+ * a file's size and blocks never disagree in PostgreSQL. Timestamps the kernel hands back from its
+ * writeback cache through an open file handle are stored at that file's next durability point
+ * (the fsync or close that follows them), so that one SQLite commit stays one transaction.
+ *
+ * <h2>Failures</h2>
+ * Memory is changed only after the commit returned. A failed commit leaves both sides as they
+ * were; the call fails with EIO and a log line naming the operation and inode.
+ */
+public final class Filesystem implements FuseFilesystem {
+    private static final Logger log = LoggerFactory.getLogger(Filesystem.class);
+
+    static final int RENAME_NOREPLACE = 1;
+    static final int RENAME_EXCHANGE = 2;
+    static final int XATTR_CREATE = 1;
+    static final int XATTR_REPLACE = 2;
+    static final int XATTR_NAME_MAX = 255;
+    static final int XATTR_SIZE_MAX = 65536;
+    static final int SYMLINK_MAX = 4095;
+    static final int LINK_MAX = 65000;
+    static final int SEEK_DATA = 3;
+    static final int SEEK_HOLE = 4;
+    static final int FALLOC_FL_KEEP_SIZE = 1;
+
+    private final FsConfig config;
+    private final SealedStore store;
+    private final NodeTable nodes;
+    private final Handles handles = new Handles();
+    private final FileContents contents;
+    private final InodeNumbers inodeNumbers;
+    private final Lock treeLock = new ReentrantLock();
+    private final long ttlNs;
+    private final AtomicLong inodeCount = new AtomicLong();
+    private final AtomicBoolean fencedLogged = new AtomicBoolean();
+    private final WriteBack writeBack;
+
+    private Filesystem(FsConfig config, SealedStore store) {
+        this.config = config;
+        this.store = store;
+        this.nodes = new NodeTable(store);
+        this.contents = new FileContents(store, new BlockCache(config.cacheBytes()), config.blockSize());
+        this.inodeNumbers = new InodeNumbers(store);
+        this.ttlNs = config.cacheTtl().toNanos();
+        this.writeBack = new WriteBack(this, config.writebackDelay());
+    }
+
+    /**
+     * Loads the root and the namespace's totals and reclaims inodes that were unlinked while open
+     * when an earlier mount stopped without closing them.
+     */
+    public static Filesystem open(FsConfig config, SealedStore store) {
+        Filesystem fs = new Filesystem(config, store);
+        InodeRecord root = store.inode(NodeTable.ROOT)
+                .orElseThrow(() -> new StoreException("namespace " + config.namespace() + " has no root directory"));
+        Node rootNode = fs.nodes.installRoot(root);
+        if (!rootNode.isDir()) {
+            throw new StoreException("namespace " + config.namespace() + ": inode 1 is not a directory");
+        }
+        if (!config.readOnly()) {
+            fs.reclaimOrphans();
+        }
+        Usage usage = store.usage();
+        fs.contents.initStoredBlocks(usage.blocks());
+        fs.inodeCount.set(usage.inodes());
+        if (!config.readOnly()) {
+            fs.writeBack.start();
+        }
+        return fs;
+    }
+
+    private void reclaimOrphans() {
+        long[] orphans = store.orphans();
+        if (orphans.length == 0) {
+            return;
+        }
+        SealedStore.Transaction tx = store.transaction();
+        for (long ino : orphans) {
+            tx.deleteInode(ino);
+        }
+        tx.commit();
+        log.info("namespace {}: reclaimed {} unlinked inode(s) left open by an earlier mount",
+                config.namespace(), orphans.length);
+    }
+
+    @Override
+    public void init(KernelConnection connection) {
+        log.debug("kernel connection: protocol 7.{}, writeback cache {}", connection.minor(),
+                connection.has(KernelConnection.WRITEBACK_CACHE));
+    }
+
+    /** Stores every written block and timestamp still in memory. */
+    public void flushAll() {
+        for (Node n : List.copyOf(contents.dirtyNodes())) {
+            flushNode(n.ino, "flush-all");
+        }
+    }
+
+    @Override
+    public void destroy() {
+        writeBack.stop();
+        flushAll();
+    }
+
+    /** For tests and diagnostics: nodes in memory, open handles, unstored bytes. */
+    public String stats() {
+        return "nodes=" + nodes.size() + " handles=" + handles.size() + " dirtyBytes=" + contents.dirtyBytes();
+    }
+
+    // ------------------------------------------------------------------ lookups and attributes
+
+    @Override
+    public Entry lookup(Caller caller, long parent, byte[] name) {
+        return guard("lookup", parent, () -> {
+            Name nm = checkName(name);
+            Node p = nodes.acquire(parent, 0);
+            try {
+                Directory.Slot slot = withEntries(p, d -> d.get(nm));
+                if (slot == null) {
+                    return Entry.negative(ttlNs);
+                }
+                return reply(nodes.acquire(slot.ino(), p.ino));
+            } finally {
+                nodes.release(p);
+            }
+        });
+    }
+
+    @Override
+    public void forget(long ino, long nlookup) {
+        Node reclaim = nodes.forget(ino, nlookup);
+        if (reclaim != null) {
+            guard("forget", ino, () -> {
+                reclaim(reclaim);
+                return null;
+            });
+        }
+    }
+
+    @Override
+    public AttrReply getattr(Caller caller, long ino, long fh) {
+        return guard("getattr", ino, () -> {
+            Node n = nodes.acquire(ino, 0);
+            try {
+                n.lock.readLock().lock();
+                try {
+                    return new AttrReply(attr(n), ttlNs);
+                } finally {
+                    n.lock.readLock().unlock();
+                }
+            } finally {
+                nodes.release(n);
+            }
+        });
+    }
+
+    @Override
+    public AttrReply setattr(Caller caller, long ino, SetAttr change) {
+        return guard("setattr", ino, () -> {
+            Node n = nodes.acquire(ino, 0);
+            try {
+                n.lock.writeLock().lock();
+                try {
+                    setattrLocked(n, change);
+                    return new AttrReply(attr(n), ttlNs);
+                } finally {
+                    n.lock.writeLock().unlock();
+                }
+            } finally {
+                nodes.release(n);
+            }
+        });
+    }
+
+    private void setattrLocked(Node n, SetAttr c) {
+        long now = Clock.nowNs();
+        boolean timesOnly = (c.valid() & ~(SetAttr.ATIME | SetAttr.MTIME | SetAttr.CTIME | SetAttr.ATIME_NOW
+                | SetAttr.MTIME_NOW | SetAttr.FH | SetAttr.LOCKOWNER)) == 0;
+        Attrs a = Attrs.of(n);
+        if (c.has(SetAttr.MODE)) {
+            a.mode = (n.mode & Node.S_IFMT) | (c.mode() & 07777);
+        }
+        if (c.has(SetAttr.UID)) {
+            a.uid = c.uid();
+        }
+        if (c.has(SetAttr.GID)) {
+            a.gid = c.gid();
+        }
+        if (c.has(SetAttr.SIZE)) {
+            if (n.isDir()) {
+                throw new FuseException(Errno.EISDIR);
+            }
+            if (!n.isRegular()) {
+                throw new FuseException(Errno.EINVAL);
+            }
+            if (c.size() < 0) {
+                throw new FuseException(Errno.EINVAL);
+            }
+            if (c.size() > FsConfig.MAX_FILE_SIZE) {
+                throw new FuseException(Errno.EFBIG);
+            }
+            a.size = c.size();
+            a.mtimeNs = now;
+        }
+        if (c.has(SetAttr.ATIME_NOW)) {
+            a.atimeNs = now;
+        } else if (c.has(SetAttr.ATIME)) {
+            a.atimeNs = c.atimeNs();
+        }
+        if (c.has(SetAttr.MTIME_NOW)) {
+            a.mtimeNs = now;
+        } else if (c.has(SetAttr.MTIME)) {
+            a.mtimeNs = c.mtimeNs();
+        }
+        a.ctimeNs = c.has(SetAttr.CTIME) ? c.ctimeNs() : now;
+        if (c.valid() == 0) {
+            return;
+        }
+        requireWritable();
+        if (n.removed) {
+            // Unlinked and reclaimed, yet still known to the kernel: nothing left to store.
+            a.applyTo(n);
+            return;
+        }
+        if (timesOnly && c.has(SetAttr.FH) && n.isRegular()) {
+            // The kernel handing back times from its writeback cache: stored with the file's next
+            // durability point, which the same fsync or close is about to reach.
+            a.applyTo(n);
+            contents.timesChanged(n);
+            return;
+        }
+        SealedStore.Transaction tx = store.transaction();
+        FileContents.Staged staged = n.isRegular() ? contents.stage(tx, n, a) : null;
+        if (staged == null) {
+            tx.putInode(a.record());
+        }
+        CommitResult r = commit(tx);
+        if (staged != null) {
+            staged.apply(r);
+        } else {
+            a.applyTo(n);
+        }
+    }
+
+    @Override
+    public byte[] readlink(Caller caller, long ino) {
+        return guard("readlink", ino, () -> {
+            Node n = nodes.acquire(ino, 0);
+            try {
+                n.lock.writeLock().lock();
+                try {
+                    if (!n.isSymlink()) {
+                        throw new FuseException(Errno.EINVAL);
+                    }
+                    if (n.symlinkTarget == null) {
+                        n.symlinkTarget = store.symlinkTarget(ino);
+                    }
+                    return n.symlinkTarget;
+                } finally {
+                    n.lock.writeLock().unlock();
+                }
+            } finally {
+                nodes.release(n);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ namespace changes
+
+    @Override
+    public Entry mknod(Caller caller, long parent, byte[] name, int mode, int rdev, int umask) {
+        int type = mode & Node.S_IFMT;
+        if (type == 0) {
+            type = Node.S_IFREG;
+        }
+        if (type != Node.S_IFREG && type != Node.S_IFIFO && type != Node.S_IFSOCK
+                && type != Node.S_IFCHR && type != Node.S_IFBLK) {
+            throw new FuseException(Errno.EINVAL);
+        }
+        int fullMode = type | (mode & 07777);
+        int devNumber = type == Node.S_IFCHR || type == Node.S_IFBLK ? rdev : 0;
+        return guard("mknod", parent, () -> reply(makeNode(caller, parent, name, fullMode, devNumber, null)));
+    }
+
+    @Override
+    public Entry mkdir(Caller caller, long parent, byte[] name, int mode, int umask) {
+        return guard("mkdir", parent,
+                () -> reply(makeNode(caller, parent, name, Node.S_IFDIR | (mode & 07777), 0, null)));
+    }
+
+    @Override
+    public Entry symlink(Caller caller, long parent, byte[] name, byte[] target) {
+        if (target.length > SYMLINK_MAX) {
+            throw new FuseException(Errno.ENAMETOOLONG);
+        }
+        if (target.length == 0) {
+            throw new FuseException(Errno.ENOENT);
+        }
+        return guard("symlink", parent,
+                () -> reply(makeNode(caller, parent, name, Node.S_IFLNK | 0777, 0, target)));
+    }
+
+    @Override
+    public CreateResult create(Caller caller, long parent, byte[] name, int mode, int umask, int flags) {
+        return guard("create", parent, () -> {
+            Node n = makeNode(caller, parent, name, Node.S_IFREG | (mode & 07777), 0, null);
+            try {
+                long fh = openHandle(n, flags);
+                Entry entry = entryOf(n);
+                nodes.lookedUp(n);
+                return new CreateResult(entry, new OpenResult(fh, OpenResult.KEEP_CACHE));
+            } finally {
+                nodes.release(n);
+            }
+        });
+    }
+
+    /**
+     * Creates an inode of {@code mode} named {@code name} in {@code parent}; returns it busy with
+     * one kernel lookup already counted (the caller replies with it and releases it).
+     */
+    private Node makeNode(Caller caller, long parent, byte[] name, int mode, int rdev, byte[] target) {
+        requireWritable();
+        Name nm = checkName(name);
+        treeLock.lock();
+        try {
+            Node p = nodes.acquire(parent, 0);
+            try {
+                p.lock.writeLock().lock();
+                try {
+                    Directory d = entries(p);
+                    if (p.removed) {
+                        throw new FuseException(Errno.ENOENT);
+                    }
+                    if (d.get(nm) != null) {
+                        throw new FuseException(Errno.EEXIST);
+                    }
+                    boolean dir = (mode & Node.S_IFMT) == Node.S_IFDIR;
+                    if (dir && p.nlink >= Integer.MAX_VALUE - 1) {
+                        throw new FuseException(Errno.EMLINK);
+                    }
+                    long now = Clock.nowNs();
+                    boolean inheritGroup = (p.mode & Node.S_ISGID) != 0;
+                    int fullMode = dir && inheritGroup ? mode | Node.S_ISGID : mode;
+                    long ino = inodeNumbers.next();
+                    InodeRecord child = new InodeRecord(ino, fullMode, caller.uid(),
+                            inheritGroup ? p.gid : caller.gid(), dir ? 2 : 1,
+                            target == null ? 0 : target.length, 0, rdev, now, now, now);
+                    Attrs pa = Attrs.of(p).touchContent(now);
+                    if (dir) {
+                        pa.nlink++;
+                    }
+                    SealedStore.Transaction tx = store.transaction().putInode(child);
+                    if (target != null) {
+                        tx.putSymlink(ino, target);
+                    }
+                    tx.putEntry(p.ino, nm.bytes(), ino).putInode(pa.record());
+                    commit(tx);
+                    pa.applyTo(p);
+                    d.put(nm, ino, fullMode);
+                    inodeCount.incrementAndGet();
+                    Node n = new Node(child);
+                    n.parent = p.ino;
+                    if (dir) {
+                        n.entries = new Directory();
+                    }
+                    n.symlinkTarget = target;
+                    n.xattrs = new java.util.HashMap<>();
+                    nodes.addNew(n);
+                    return n;
+                } finally {
+                    p.lock.writeLock().unlock();
+                }
+            } finally {
+                nodes.release(p);
+            }
+        } finally {
+            treeLock.unlock();
+        }
+    }
+
+    @Override
+    public Entry link(Caller caller, long ino, long newParent, byte[] newName) {
+        return guard("link", ino, () -> {
+            requireWritable();
+            Name nm = checkName(newName);
+            treeLock.lock();
+            try {
+                Node n = nodes.acquire(ino, 0);
+                Node p = null;
+                try {
+                    p = nodes.acquire(newParent, 0);
+                    if (n.isDir()) {
+                        throw new FuseException(Errno.EPERM);
+                    }
+                    lockAll(p, n);
+                    try {
+                        Directory d = entries(p);
+                        if (p.removed || n.nlink == 0) {
+                            throw new FuseException(Errno.ENOENT);
+                        }
+                        if (d.get(nm) != null) {
+                            throw new FuseException(Errno.EEXIST);
+                        }
+                        if (n.nlink >= LINK_MAX) {
+                            throw new FuseException(Errno.EMLINK);
+                        }
+                        long now = Clock.nowNs();
+                        Attrs a = Attrs.of(n);
+                        a.nlink++;
+                        a.ctimeNs = now;
+                        Attrs pa = Attrs.of(p).touchContent(now);
+                        SealedStore.Transaction tx = store.transaction().putEntry(p.ino, nm.bytes(), n.ino);
+                        AfterCommit applyNode = stageNode(tx, n, a);
+                        tx.putInode(pa.record());
+                        CommitResult r = commit(tx);
+                        applyNode.apply(r);
+                        pa.applyTo(p);
+                        d.put(nm, n.ino, n.mode);
+                    } finally {
+                        unlockAll(p, n);
+                    }
+                    return reply(nodes.acquire(n.ino, 0));
+                } finally {
+                    if (p != null) {
+                        nodes.release(p);
+                    }
+                    nodes.release(n);
+                }
+            } finally {
+                treeLock.unlock();
+            }
+        });
+    }
+
+    @Override
+    public void unlink(Caller caller, long parent, byte[] name) {
+        guard("unlink", parent, () -> {
+            remove(parent, name, false);
+            return null;
+        });
+    }
+
+    @Override
+    public void rmdir(Caller caller, long parent, byte[] name) {
+        guard("rmdir", parent, () -> {
+            remove(parent, name, true);
+            return null;
+        });
+    }
+
+    private void remove(long parent, byte[] name, boolean dir) {
+        requireWritable();
+        Name nm = checkName(name);
+        if (dir && nm.isDot()) {
+            throw new FuseException(Errno.EINVAL);
+        }
+        if (dir && nm.isDotDot()) {
+            throw new FuseException(Errno.ENOTEMPTY);
+        }
+        treeLock.lock();
+        try {
+            Node p = nodes.acquire(parent, 0);
+            Node c = null;
+            try {
+                Directory.Slot slot = withEntries(p, d -> d.get(nm));
+                if (slot == null) {
+                    throw new FuseException(Errno.ENOENT);
+                }
+                c = nodes.acquire(slot.ino(), p.ino);
+                if (dir && !c.isDir()) {
+                    throw new FuseException(Errno.ENOTDIR);
+                }
+                if (!dir && c.isDir()) {
+                    throw new FuseException(Errno.EISDIR);
+                }
+                lockAll(p, c);
+                try {
+                    Directory d = entries(p);
+                    long now = Clock.nowNs();
+                    Attrs pa = Attrs.of(p).touchContent(now);
+                    SealedStore.Transaction tx = store.transaction().deleteEntry(p.ino, nm.bytes());
+                    AfterCommit applyChild;
+                    if (dir) {
+                        if (!entries(c).isEmpty()) {
+                            throw new FuseException(Errno.ENOTEMPTY);
+                        }
+                        pa.nlink--;
+                        tx.deleteInode(c.ino);
+                        Node child = c;
+                        applyChild = r -> {
+                            child.nlink = 0;
+                            child.removed = true;
+                            inodeCount.decrementAndGet();
+                        };
+                    } else {
+                        applyChild = dropLink(tx, c, now);
+                    }
+                    tx.putInode(pa.record());
+                    CommitResult r = commit(tx);
+                    d.remove(nm);
+                    pa.applyTo(p);
+                    applyChild.apply(r);
+                } finally {
+                    unlockAll(p, c);
+                }
+            } finally {
+                if (c != null) {
+                    nodes.release(c);
+                }
+                nodes.release(p);
+            }
+        } finally {
+            treeLock.unlock();
+        }
+    }
+
+    /**
+     * Stages one link fewer for non-directory {@code c} (write lock held): its row with the new
+     * count, or, for its last link with no open handle, the removal of the inode with everything
+     * it owns. Returns what to apply after the commit.
+     */
+    private AfterCommit dropLink(SealedStore.Transaction tx, Node c, long now) {
+        Attrs a = Attrs.of(c);
+        a.nlink--;
+        a.ctimeNs = now;
+        if (a.nlink == 0 && c.opens == 0) {
+            tx.deleteInode(c.ino);
+            return r -> {
+                a.applyTo(c);
+                markRemoved(c);
+            };
+        }
+        return stageNode(tx, c, a);
+    }
+
+    private void markRemoved(Node c) {
+        c.removed = true;
+        contents.discard(c);
+        inodeCount.decrementAndGet();
+    }
+
+    @Override
+    public void rename(Caller caller, long parent, byte[] name, long newParent, byte[] newName, int flags) {
+        guard("rename", parent, () -> {
+            renameTree(parent, name, newParent, newName, flags);
+            return null;
+        });
+    }
+
+    private void renameTree(long parent, byte[] name, long newParent, byte[] newName, int flags) {
+        if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0
+                || flags == (RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+            throw new FuseException(Errno.EINVAL);
+        }
+        requireWritable();
+        Name from = checkName(name);
+        Name to = checkName(newName);
+        boolean exchange = (flags & RENAME_EXCHANGE) != 0;
+        treeLock.lock();
+        List<Node> held = new ArrayList<>(4);
+        try {
+            Node op = nodes.acquire(parent, 0);
+            held.add(op);
+            Node np = newParent == parent ? op : nodes.acquire(newParent, 0);
+            if (np != op) {
+                held.add(np);
+            }
+            Directory.Slot src = withEntries(op, d -> d.get(from));
+            Directory.Slot dst = withEntries(np, d -> d.get(to));
+            if (src == null) {
+                throw new FuseException(Errno.ENOENT);
+            }
+            if (exchange && dst == null) {
+                throw new FuseException(Errno.ENOENT);
+            }
+            if ((flags & RENAME_NOREPLACE) != 0 && dst != null) {
+                throw new FuseException(Errno.EEXIST);
+            }
+            if (dst != null && dst.ino() == src.ino()) {
+                return; // two names of one inode: POSIX says do nothing
+            }
+            Node s = nodes.acquire(src.ino(), op.ino);
+            held.add(s);
+            Node t = dst == null ? null : nodes.acquire(dst.ino(), np.ino);
+            if (t != null) {
+                held.add(t);
+            }
+            if (s.isDir() && op != np) {
+                requireNotAncestor(s, np);
+            }
+            if (exchange && t.isDir() && op != np) {
+                requireNotAncestor(t, op);
+            }
+            Node[] locked = held.toArray(new Node[0]);
+            lockAll(locked);
+            try {
+                if (exchange) {
+                    exchangeLocked(op, from, np, to, s, t);
+                } else {
+                    moveLocked(op, from, np, to, s, t);
+                }
+            } finally {
+                unlockAll(locked);
+            }
+        } finally {
+            nodes.releaseAll(held);
+            treeLock.unlock();
+        }
+    }
+
+    private void moveLocked(Node op, Name from, Node np, Name to, Node s, Node t) {
+        Directory od = entries(op);
+        Directory nd = entries(np);
+        if (t != null) {
+            if (t.isDir() && !s.isDir()) {
+                throw new FuseException(Errno.EISDIR);
+            }
+            if (!t.isDir() && s.isDir()) {
+                throw new FuseException(Errno.ENOTDIR);
+            }
+            if (t.isDir() && !entries(t).isEmpty()) {
+                throw new FuseException(Errno.ENOTEMPTY);
+            }
+        }
+        long now = Clock.nowNs();
+        Attrs opa = Attrs.of(op).touchContent(now);
+        Attrs npa = np == op ? opa : Attrs.of(np).touchContent(now);
+        if (s.isDir() && np != op) {
+            opa.nlink--;
+            npa.nlink++;
+        }
+        SealedStore.Transaction tx = store.transaction()
+                .deleteEntry(op.ino, from.bytes())
+                .putEntry(np.ino, to.bytes(), s.ino);
+        AfterCommit applyTarget = AfterCommit.NOTHING;
+        if (t != null) {
+            if (t.isDir()) {
+                npa.nlink--;
+                tx.deleteInode(t.ino);
+                applyTarget = r -> {
+                    t.nlink = 0;
+                    t.removed = true;
+                    inodeCount.decrementAndGet();
+                };
+            } else {
+                applyTarget = dropLink(tx, t, now);
+            }
+        }
+        Attrs sa = Attrs.of(s);
+        sa.ctimeNs = now;
+        AfterCommit applySource = stageNode(tx, s, sa);
+        tx.putInode(opa.record());
+        if (npa != opa) {
+            tx.putInode(npa.record());
+        }
+        CommitResult r = commit(tx);
+        od.remove(from);
+        nd.put(to, s.ino, s.mode);
+        opa.applyTo(op);
+        if (npa != opa) {
+            npa.applyTo(np);
+        }
+        if (s.isDir()) {
+            s.parent = np.ino;
+        }
+        applySource.apply(r);
+        applyTarget.apply(r);
+    }
+
+    private void exchangeLocked(Node op, Name from, Node np, Name to, Node s, Node t) {
+        Directory od = entries(op);
+        Directory nd = entries(np);
+        long now = Clock.nowNs();
+        Attrs opa = Attrs.of(op).touchContent(now);
+        Attrs npa = np == op ? opa : Attrs.of(np).touchContent(now);
+        if (np != op) {
+            if (s.isDir()) {
+                opa.nlink--;
+                npa.nlink++;
+            }
+            if (t.isDir()) {
+                npa.nlink--;
+                opa.nlink++;
+            }
+        }
+        SealedStore.Transaction tx = store.transaction()
+                .putEntry(op.ino, from.bytes(), t.ino)
+                .putEntry(np.ino, to.bytes(), s.ino);
+        Attrs sa = Attrs.of(s);
+        sa.ctimeNs = now;
+        Attrs ta = Attrs.of(t);
+        ta.ctimeNs = now;
+        AfterCommit applySource = stageNode(tx, s, sa);
+        AfterCommit applyTarget = stageNode(tx, t, ta);
+        tx.putInode(opa.record());
+        if (npa != opa) {
+            tx.putInode(npa.record());
+        }
+        CommitResult r = commit(tx);
+        od.put(from, t.ino, t.mode);
+        nd.put(to, s.ino, s.mode);
+        opa.applyTo(op);
+        if (npa != opa) {
+            npa.applyTo(np);
+        }
+        if (s.isDir()) {
+            s.parent = np.ino;
+        }
+        if (t.isDir()) {
+            t.parent = op.ino;
+        }
+        applySource.apply(r);
+        applyTarget.apply(r);
+    }
+
+    /** EINVAL if {@code dir} is {@code target} or one of its ancestors (a move into its own subtree). */
+    private void requireNotAncestor(Node dir, Node target) {
+        long cur = target.ino;
+        for (int depth = 0; ; depth++) {
+            if (cur == dir.ino) {
+                throw new FuseException(Errno.EINVAL);
+            }
+            if (cur == NodeTable.ROOT) {
+                return;
+            }
+            if (depth > 1_000_000) {
+                throw new IllegalStateException("directory parent chain loops above inode " + target.ino);
+            }
+            Node n = nodes.acquire(cur, 0);
+            try {
+                cur = n.parent;
+            } finally {
+                nodes.release(n);
+            }
+        }
+    }
+
+    /**
+     * Stages node {@code n}'s row from {@code a}; for a regular file together with its written
+     * blocks. Returns what to apply once committed.
+     */
+    private AfterCommit stageNode(SealedStore.Transaction tx, Node n, Attrs a) {
+        if (n.isRegular()) {
+            return contents.stage(tx, n, a)::apply;
+        }
+        tx.putInode(a.record());
+        return r -> a.applyTo(n);
+    }
+
+    /** What an operation changes in memory once its transaction committed. */
+    @FunctionalInterface
+    private interface AfterCommit {
+        AfterCommit NOTHING = r -> {};
+
+        void apply(CommitResult result);
+    }
+
+    // ------------------------------------------------------------------ open files
+
+    @Override
+    public OpenResult open(Caller caller, long ino, int flags) {
+        return guard("open", ino, () -> {
+            Node n = nodes.acquire(ino, 0);
+            try {
+                if (n.isDir()) {
+                    throw new FuseException(Errno.EISDIR);
+                }
+                boolean writable = (flags & Handles.O_ACCMODE) != Handles.O_RDONLY;
+                if (writable) {
+                    requireWritable();
+                }
+                long fh = openHandle(n, flags);
+                if ((flags & Handles.O_TRUNC) != 0 && writable && n.isRegular()) {
+                    n.lock.writeLock().lock();
+                    try {
+                        if (n.size != 0) {
+                            Attrs a = Attrs.of(n).touchContent(Clock.nowNs());
+                            a.size = 0;
+                            SealedStore.Transaction tx = store.transaction();
+                            FileContents.Staged staged = contents.stage(tx, n, a);
+                            staged.apply(commit(tx));
+                        }
+                    } catch (RuntimeException e) {
+                        closeHandle(n, fh);
+                        throw e;
+                    } finally {
+                        n.lock.writeLock().unlock();
+                    }
+                }
+                return new OpenResult(fh, OpenResult.KEEP_CACHE);
+            } finally {
+                nodes.release(n);
+            }
+        });
+    }
+
+    private long openHandle(Node n, int flags) {
+        n.lock.writeLock().lock();
+        try {
+            nodes.opened(n);
+            return handles.add(n, flags);
+        } finally {
+            n.lock.writeLock().unlock();
+        }
+    }
+
+    @Override
+    public int read(Caller caller, long ino, long fh, long offset, int size, MemorySegment dest) {
+        return guard("read", ino, () -> {
+            Node n = handles.get(fh, ino).node();
+            n.lock.readLock().lock();
+            try {
+                return contents.read(n, offset, size, dest);
+            } finally {
+                n.lock.readLock().unlock();
+            }
+        });
+    }
+
+    @Override
+    public int write(Caller caller, long ino, long fh, long offset, MemorySegment data, int writeFlags) {
+        return guard("write", ino, () -> {
+            requireWritable();
+            Node n = handles.get(fh, ino).node();
+            long newBytes = data.byteSize();
+            if (config.quotaBytes() > 0
+                    && (contents.storedBlocks() * config.blockSize() + contents.dirtyBytes() + newBytes) > config.quotaBytes()) {
+                throw new FuseException(Errno.ENOSPC);
+            }
+            n.lock.writeLock().lock();
+            try {
+                contents.write(n, offset, data, Clock.nowNs());
+            } finally {
+                n.lock.writeLock().unlock();
+            }
+            if (contents.dirtyBytes() > config.dirtyLimitBytes()) {
+                storeNode(n);
+            }
+            return (int) newBytes;
+        });
+    }
+
+    @Override
+    public void flush(Caller caller, long ino, long fh, long lockOwner) {
+        guard("flush", ino, () -> {
+            Handles.Handle h = handles.get(fh, ino);
+            if (h.writable()) {
+                storeNode(h.node());
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public void fsync(Caller caller, long ino, long fh, boolean dataOnly) {
+        guard("fsync", ino, () -> {
+            storeNode(handles.get(fh, ino).node());
+            return null;
+        });
+    }
+
+    @Override
+    public void release(Caller caller, long ino, long fh, int flags) {
+        guard("release", ino, () -> {
+            Handles.Handle h = handles.remove(fh, ino);
+            closeHandle(h.node(), fh);
+            return null;
+        });
+    }
+
+    private void closeHandle(Node n, long fh) {
+        boolean last;
+        n.lock.writeLock().lock();
+        try {
+            last = nodes.closed(n);
+        } finally {
+            n.lock.writeLock().unlock();
+        }
+        if (last) {
+            storeNode(n);
+            reclaim(n);
+        }
+    }
+
+    /** Stores the node's written blocks and times, if any; takes the node's write lock. */
+    private void storeNode(Node n) {
+        n.lock.writeLock().lock();
+        try {
+            if (n.isDirty() && !n.removed && n.isRegular()) {
+                SealedStore.Transaction tx = store.transaction();
+                FileContents.Staged staged = contents.stage(tx, n, Attrs.of(n));
+                staged.apply(commit(tx));
+            } else if (n.isDirty() && !n.isRegular()) {
+                commit(store.transaction().putInode(Attrs.of(n).record()));
+                contents.stored(n);
+            }
+        } finally {
+            n.lock.writeLock().unlock();
+        }
+        nodes.settle(n);
+    }
+
+    /** Stores one node's unstored changes, by inode number (write-back and shutdown). */
+    void flushNode(long ino, String why) {
+        guard(why, ino, () -> {
+            Node n = nodes.acquire(ino, 0);
+            try {
+                storeNode(n);
+            } finally {
+                nodes.release(n);
+            }
+            return null;
+        });
+    }
+
+    /** Written data older than the write-back delay, oldest first. */
+    List<Node> dirtyNodes() {
+        return List.copyOf(contents.dirtyNodes());
+    }
+
+    /** Deletes an unlinked inode's storage once nothing uses it any more. */
+    private void reclaim(Node n) {
+        n.lock.writeLock().lock();
+        try {
+            if (n.nlink == 0 && !n.removed && n.opens <= 0 && !config.readOnly()) {
+                commit(store.transaction().deleteInode(n.ino));
+                markRemoved(n);
+            }
+        } finally {
+            n.lock.writeLock().unlock();
+        }
+        nodes.settle(n);
+    }
+
+    @Override
+    public void fallocate(Caller caller, long ino, long fh, long offset, long length, int mode) {
+        guard("fallocate", ino, () -> {
+            if ((mode & ~FALLOC_FL_KEEP_SIZE) != 0) {
+                throw new FuseException(Errno.EOPNOTSUPP);
+            }
+            if (offset < 0 || length <= 0) {
+                throw new FuseException(Errno.EINVAL);
+            }
+            requireWritable();
+            Node n = handles.get(fh, ino).node();
+            long end = offset + length;
+            if (end > FsConfig.MAX_FILE_SIZE || end < 0) {
+                throw new FuseException(Errno.EFBIG);
+            }
+            n.lock.writeLock().lock();
+            try {
+                if (!n.isRegular()) {
+                    throw new FuseException(Errno.ENODEV);
+                }
+                long growth = Math.max(0, end - Math.max(n.size, offset));
+                if (config.quotaBytes() > 0 && contents.storedBlocks() * config.blockSize() + contents.dirtyBytes()
+                        + growth > config.quotaBytes()) {
+                    throw new FuseException(Errno.ENOSPC);
+                }
+                if ((mode & FALLOC_FL_KEEP_SIZE) == 0 && end > n.size) {
+                    Attrs a = Attrs.of(n).touchContent(Clock.nowNs());
+                    a.size = end;
+                    SealedStore.Transaction tx = store.transaction();
+                    FileContents.Staged staged = contents.stage(tx, n, a);
+                    staged.apply(commit(tx));
+                }
+            } finally {
+                n.lock.writeLock().unlock();
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public long lseek(Caller caller, long ino, long fh, long offset, int whence) {
+        return guard("lseek", ino, () -> {
+            if (whence != SEEK_DATA && whence != SEEK_HOLE) {
+                throw new FuseException(Errno.EINVAL);
+            }
+            Node n = handles.get(fh, ino).node();
+            storeNode(n);
+            n.lock.readLock().lock();
+            try {
+                if (offset < 0 || offset >= n.size) {
+                    throw new FuseException(Errno.ENXIO);
+                }
+                long bs = config.blockSize();
+                long idx = offset / bs;
+                if (whence == SEEK_DATA) {
+                    OptionalLong next = store.nextStoredBlock(ino, idx);
+                    if (next.isEmpty() || next.getAsLong() * bs >= n.size) {
+                        throw new FuseException(Errno.ENXIO);
+                    }
+                    return Math.max(offset, next.getAsLong() * bs);
+                }
+                long hole = store.nextMissingBlock(ino, idx);
+                return Math.min(n.size, Math.max(offset, hole * bs));
+            } finally {
+                n.lock.readLock().unlock();
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ directories
+
+    @Override
+    public OpenResult opendir(Caller caller, long ino, int flags) {
+        return guard("opendir", ino, () -> {
+            Node n = nodes.acquire(ino, 0);
+            try {
+                if (!n.isDir()) {
+                    throw new FuseException(Errno.ENOTDIR);
+                }
+                return new OpenResult(openHandle(n, flags), 0);
+            } finally {
+                nodes.release(n);
+            }
+        });
+    }
+
+    @Override
+    public void releasedir(Caller caller, long ino, long fh) {
+        guard("releasedir", ino, () -> {
+            Handles.Handle h = handles.remove(fh, ino);
+            h.node().lock.writeLock().lock();
+            try {
+                nodes.closed(h.node());
+            } finally {
+                h.node().lock.writeLock().unlock();
+            }
+            nodes.settle(h.node());
+            return null;
+        });
+    }
+
+    @Override
+    public void readdir(Caller caller, long ino, long fh, long offset, DirSink sink) {
+        guard("readdir", ino, () -> {
+            Node n = handles.get(fh, ino).node();
+            ensureEntries(n);
+            n.lock.readLock().lock();
+            try {
+                if (offset < Directory.DOT_COOKIE && !sink.add(new byte[] {'.'}, n.ino, Node.S_IFDIR, Directory.DOT_COOKIE)) {
+                    return null;
+                }
+                if (offset < Directory.DOTDOT_COOKIE
+                        && !sink.add(new byte[] {'.', '.'}, n.parent, Node.S_IFDIR, Directory.DOTDOT_COOKIE)) {
+                    return null;
+                }
+                for (Directory.Slot slot : n.entries.after(Math.max(offset, Directory.DOTDOT_COOKIE))) {
+                    if (!sink.add(slot.name().bytes(), slot.ino(), slot.mode(), slot.cookie())) {
+                        break;
+                    }
+                }
+            } finally {
+                n.lock.readLock().unlock();
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public void readdirplus(Caller caller, long ino, long fh, long offset, DirPlusSink sink) {
+        guard("readdirplus", ino, () -> {
+            Node n = handles.get(fh, ino).node();
+            ensureEntries(n);
+            if (offset < Directory.DOT_COOKIE && !sink.add(new byte[] {'.'}, entryOf(n), Directory.DOT_COOKIE)) {
+                return null;
+            }
+            if (offset < Directory.DOTDOT_COOKIE) {
+                Node parent = nodes.acquire(n.parent, 0);
+                try {
+                    if (!sink.add(new byte[] {'.', '.'}, entryOf(parent), Directory.DOTDOT_COOKIE)) {
+                        return null;
+                    }
+                } finally {
+                    nodes.release(parent);
+                }
+            }
+            long cursor = Math.max(offset, Directory.DOTDOT_COOKIE);
+            for (;;) {
+                List<Directory.Slot> batch = new ArrayList<>(64);
+                n.lock.readLock().lock();
+                try {
+                    for (Directory.Slot slot : n.entries.after(cursor)) {
+                        batch.add(slot);
+                        if (batch.size() == 64) {
+                            break;
+                        }
+                    }
+                } finally {
+                    n.lock.readLock().unlock();
+                }
+                if (batch.isEmpty()) {
+                    return null;
+                }
+                long[] inos = batch.stream().mapToLong(Directory.Slot::ino).toArray();
+                List<Node> children = nodes.acquireAll(inos, n.ino);
+                try {
+                    Map<Long, Node> byIno = new java.util.HashMap<>();
+                    for (Node c : children) {
+                        byIno.put(c.ino, c);
+                    }
+                    for (Directory.Slot slot : batch) {
+                        Node c = byIno.get(slot.ino());
+                        cursor = slot.cookie();
+                        if (c == null) {
+                            continue;
+                        }
+                        if (!sink.add(slot.name().bytes(), entryOf(c), slot.cookie())) {
+                            return null;
+                        }
+                        nodes.lookedUp(c);
+                    }
+                } finally {
+                    nodes.releaseAll(children);
+                }
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------ extended attributes
+
+    @Override
+    public void setxattr(Caller caller, long ino, byte[] name, byte[] value, int flags) {
+        guard("setxattr", ino, () -> {
+            requireWritable();
+            Name nm = checkXattrName(name);
+            if (value.length > XATTR_SIZE_MAX) {
+                throw new FuseException(Errno.E2BIG);
+            }
+            Node n = nodes.acquire(ino, 0);
+            try {
+                n.lock.writeLock().lock();
+                try {
+                    Map<Name, byte[]> x = xattrs(n);
+                    boolean exists = x.containsKey(nm);
+                    if ((flags & XATTR_CREATE) != 0 && exists) {
+                        throw new FuseException(Errno.EEXIST);
+                    }
+                    if ((flags & XATTR_REPLACE) != 0 && !exists) {
+                        throw new FuseException(Errno.ENODATA);
+                    }
+                    changeXattr(n, nm, value.clone());
+                } finally {
+                    n.lock.writeLock().unlock();
+                }
+            } finally {
+                nodes.release(n);
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public byte[] getxattr(Caller caller, long ino, byte[] name) {
+        return guard("getxattr", ino, () -> {
+            Name nm = checkXattrName(name);
+            Node n = nodes.acquire(ino, 0);
+            try {
+                n.lock.writeLock().lock();
+                try {
+                    byte[] v = xattrs(n).get(nm);
+                    if (v == null) {
+                        throw new FuseException(Errno.ENODATA);
+                    }
+                    return v;
+                } finally {
+                    n.lock.writeLock().unlock();
+                }
+            } finally {
+                nodes.release(n);
+            }
+        });
+    }
+
+    @Override
+    public List<byte[]> listxattr(Caller caller, long ino) {
+        return guard("listxattr", ino, () -> {
+            Node n = nodes.acquire(ino, 0);
+            try {
+                n.lock.writeLock().lock();
+                try {
+                    List<byte[]> names = new ArrayList<>();
+                    for (Name nm : xattrs(n).keySet()) {
+                        names.add(nm.bytes());
+                    }
+                    return names;
+                } finally {
+                    n.lock.writeLock().unlock();
+                }
+            } finally {
+                nodes.release(n);
+            }
+        });
+    }
+
+    @Override
+    public void removexattr(Caller caller, long ino, byte[] name) {
+        guard("removexattr", ino, () -> {
+            requireWritable();
+            Name nm = checkXattrName(name);
+            Node n = nodes.acquire(ino, 0);
+            try {
+                n.lock.writeLock().lock();
+                try {
+                    if (!xattrs(n).containsKey(nm)) {
+                        throw new FuseException(Errno.ENODATA);
+                    }
+                    changeXattr(n, nm, null);
+                } finally {
+                    n.lock.writeLock().unlock();
+                }
+            } finally {
+                nodes.release(n);
+            }
+            return null;
+        });
+    }
+
+    /** Sets ({@code value} non-null) or removes an xattr, with the inode's ctime, durably. */
+    private void changeXattr(Node n, Name nm, byte[] value) {
+        Attrs a = Attrs.of(n);
+        a.ctimeNs = Clock.nowNs();
+        SealedStore.Transaction tx = store.transaction();
+        if (value == null) {
+            tx.deleteXattr(n.ino, nm.bytes());
+        } else {
+            tx.putXattr(n.ino, nm.bytes(), value);
+        }
+        AfterCommit apply = stageNode(tx, n, a);
+        CommitResult r = commit(tx);
+        apply.apply(r);
+        if (value == null) {
+            n.xattrs.remove(nm);
+        } else {
+            n.xattrs.put(nm, value);
+        }
+    }
+
+    private Map<Name, byte[]> xattrs(Node n) {
+        if (n.xattrs == null) {
+            Map<Name, byte[]> loaded = new java.util.HashMap<>();
+            if (!n.removed) {
+                for (Map.Entry<byte[], byte[]> e : store.xattrs(n.ino).entrySet()) {
+                    loaded.put(Name.of(e.getKey()), e.getValue());
+                }
+            }
+            n.xattrs = loaded;
+        }
+        return n.xattrs;
+    }
+
+    private static Name checkXattrName(byte[] name) {
+        if (name.length == 0) {
+            throw new FuseException(Errno.EINVAL);
+        }
+        if (name.length > XATTR_NAME_MAX) {
+            throw new FuseException(Errno.ERANGE);
+        }
+        if (!(startsWith(name, "user.") || startsWith(name, "trusted.") || startsWith(name, "security."))) {
+            throw new FuseException(Errno.EOPNOTSUPP);
+        }
+        return Name.of(name.clone());
+    }
+
+    private static boolean startsWith(byte[] name, String prefix) {
+        if (name.length <= prefix.length()) {
+            return false;
+        }
+        for (int i = 0; i < prefix.length(); i++) {
+            if (name[i] != prefix.charAt(i)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // ------------------------------------------------------------------ whole filesystem
+
+    @Override
+    public StatFs statfs(Caller caller, long ino) {
+        long bs = config.blockSize();
+        long used = Math.max(0, contents.storedBlocks()) + contents.dirtyBytes() / bs;
+        OptionalLong hostFree = config.hostFreeBytes().get();
+        long capacityBlocks;
+        long freeBlocks;
+        if (config.quotaBytes() > 0) {
+            capacityBlocks = config.quotaBytes() / bs;
+            freeBlocks = Math.max(0, capacityBlocks - used);
+            if (hostFree.isPresent()) {
+                freeBlocks = Math.min(freeBlocks, hostFree.getAsLong() / bs);
+            }
+        } else if (hostFree.isPresent()) {
+            freeBlocks = hostFree.getAsLong() / bs;
+            capacityBlocks = used + freeBlocks;
+        } else {
+            capacityBlocks = Math.max(used, FsConfig.MAX_FILE_SIZE / bs);
+            freeBlocks = capacityBlocks - used;
+        }
+        long files = inodeCount.get();
+        return new StatFs(capacityBlocks, freeBlocks, freeBlocks, files + freeBlocks, freeBlocks, (int) bs,
+                Name.MAX_LENGTH, (int) bs);
+    }
+
+    @Override
+    public void access(Caller caller, long ino, int mask) {
+        guard("access", ino, () -> {
+            Node n = nodes.acquire(ino, 0);
+            try {
+                n.lock.readLock().lock();
+                try {
+                    if ((mask & 2) != 0 && config.readOnly()) {
+                        throw new FuseException(Errno.EROFS);
+                    }
+                    if (!Permissions.allows(n.mode, n.uid, n.gid, caller, mask)) {
+                        throw new FuseException(Errno.EACCES);
+                    }
+                } finally {
+                    n.lock.readLock().unlock();
+                }
+            } finally {
+                nodes.release(n);
+            }
+            return null;
+        });
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    /** The consistency problems of the stored namespace (see {@code NamespaceStore#check}). */
+    public List<String> check() {
+        return store.check();
+    }
+
+    private Entry reply(Node n) {
+        try {
+            Entry e = entryOf(n);
+            nodes.lookedUp(n);
+            return e;
+        } finally {
+            nodes.release(n);
+        }
+    }
+
+    private Entry entryOf(Node n) {
+        n.lock.readLock().lock();
+        try {
+            return new Entry(n.ino, 0, attr(n), ttlNs, ttlNs);
+        } finally {
+            n.lock.readLock().unlock();
+        }
+    }
+
+    private FileAttr attr(Node n) {
+        return new FileAttr(n.ino, n.size, n.isRegular() ? contents.statBlocks(n) : 0,
+                n.atimeNs, n.mtimeNs, n.ctimeNs, n.mode, n.nlink, n.uid, n.gid, n.rdev, config.blockSize());
+    }
+
+    private static Name checkName(byte[] name) {
+        if (name.length == 0) {
+            throw new FuseException(Errno.ENOENT);
+        }
+        if (name.length > Name.MAX_LENGTH) {
+            throw new FuseException(Errno.ENAMETOOLONG);
+        }
+        for (byte b : name) {
+            if (b == '/' || b == 0) {
+                throw new FuseException(Errno.EINVAL);
+            }
+        }
+        return Name.of(name.clone());
+    }
+
+    private void requireWritable() {
+        if (config.readOnly()) {
+            throw new FuseException(Errno.EROFS);
+        }
+    }
+
+    private <T> T withEntries(Node dir, java.util.function.Function<Directory, T> f) {
+        ensureEntries(dir);
+        dir.lock.readLock().lock();
+        try {
+            return f.apply(dir.entries);
+        } finally {
+            dir.lock.readLock().unlock();
+        }
+    }
+
+    /** Loads a directory's entries if they are not in memory; ENOTDIR for other types. */
+    private void ensureEntries(Node dir) {
+        if (!dir.isDir()) {
+            throw new FuseException(Errno.ENOTDIR);
+        }
+        dir.lock.readLock().lock();
+        try {
+            if (dir.entries != null) {
+                return;
+            }
+        } finally {
+            dir.lock.readLock().unlock();
+        }
+        dir.lock.writeLock().lock();
+        try {
+            entries(dir);
+        } finally {
+            dir.lock.writeLock().unlock();
+        }
+    }
+
+    /** The entries of a directory whose write lock is held, loading them on first use. */
+    private Directory entries(Node dir) {
+        if (!dir.isDir()) {
+            throw new FuseException(Errno.ENOTDIR);
+        }
+        if (dir.entries == null) {
+            Directory d = new Directory();
+            if (!dir.removed) {
+                for (DirEntryRecord e : store.entries(dir.ino)) {
+                    d.put(Name.of(e.name()), e.ino(), e.mode());
+                }
+            }
+            dir.entries = d;
+        }
+        return dir.entries;
+    }
+
+    private static void lockAll(Node... list) {
+        for (int i = 0; i < list.length; i++) {
+            if (!seenBefore(list, i)) {
+                list[i].lock.writeLock().lock();
+            }
+        }
+    }
+
+    private static void unlockAll(Node... list) {
+        for (int i = list.length - 1; i >= 0; i--) {
+            if (list[i] != null && !seenBefore(list, i)) {
+                list[i].lock.writeLock().unlock();
+            }
+        }
+    }
+
+    private static boolean seenBefore(Node[] list, int i) {
+        for (int j = 0; j < i; j++) {
+            if (list[j] == list[i]) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private CommitResult commit(SealedStore.Transaction tx) {
+        return tx.commit();
+    }
+
+    /**
+     * Runs one request; turns storage failures into EIO with one log line naming the operation
+     * and inode. {@link FuseException}s pass through unchanged.
+     */
+    private <T> T guard(String op, long ino, Supplier<T> body) {
+        try {
+            return body.get();
+        } catch (FuseException e) {
+            throw e;
+        } catch (TamperedException e) {
+            throw new FuseException(Errno.EIO, e.getMessage());
+        } catch (StoreException.Fenced e) {
+            if (fencedLogged.compareAndSet(false, true)) {
+                log.error("namespace {}: {}; every further change fails with EIO", config.namespace(), e.getMessage());
+            }
+            throw new FuseException(Errno.EIO, e.getMessage());
+        } catch (StoreException e) {
+            log.warn("namespace {}: {} on inode {} failed: {}", config.namespace(), op, ino, e.getMessage());
+            throw new FuseException(Errno.EIO, e.getMessage());
+        }
+    }
+}
