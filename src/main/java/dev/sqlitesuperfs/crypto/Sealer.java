@@ -198,6 +198,13 @@ public final class Sealer implements AutoCloseable {
                 ad, adLength, scratch.nonce(), key.segment());
     }
 
+    /** How many scratch buffers exist; for checking that buffers of ended threads are reused. */
+    int scratchCount() {
+        synchronized (allScratch) {
+            return allScratch.size();
+        }
+    }
+
     private SealerScratch scratch() {
         if (closed.get()) {
             throw new IllegalStateException("Sealer is closed");
