@@ -32,6 +32,7 @@ final class LockedMemory {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /** @param owner names the holder in error messages, for example {@code SecretKey} */
+    @SuppressWarnings("restricted") // the view has the same address and size as memory this class owns
     LockedMemory(String owner, long size) {
         this.owner = owner;
         long pageSize = Sodium.pageSize();

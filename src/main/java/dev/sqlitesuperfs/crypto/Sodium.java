@@ -73,6 +73,7 @@ final class Sodium {
     private Sodium() {}
 
     /** Loads and initialises libsodium from {@code soname}; visible for testing the failure path. */
+    @SuppressWarnings("restricted") // binding native code is this class's purpose
     static Library load(String soname) {
         SymbolLookup lookup;
         try {
@@ -131,6 +132,7 @@ final class Sodium {
     }
 
     private record Binder(SymbolLookup lookup, String soname) {
+        @SuppressWarnings("restricted") // the descriptors match libsodium's prototypes on LP64 Linux
         MethodHandle function(String name, FunctionDescriptor descriptor) {
             MemorySegment symbol = lookup.find(name).orElseThrow(() -> new SodiumUnavailableException(
                     soname + " has no " + name + ": libsodium 1.0.18 or newer is needed"

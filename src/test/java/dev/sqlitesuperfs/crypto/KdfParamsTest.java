@@ -3,6 +3,9 @@ package dev.sqlitesuperfs.crypto;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.util.HexFormat;
+
+import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.Test;
 
 class KdfParamsTest {
@@ -83,10 +86,10 @@ class KdfParamsTest {
 
         assertThat(params).isEqualTo(same).hasSameHashCodeAs(same);
         assertThat(params).isNotEqualTo(new KdfParams("argon2id13", 3, 64 * MIB, salt));
-        assertThat(params.toString()).contains("argon2id13", "opsLimit=2", java.util.HexFormat.of().formatHex(salt));
+        assertThat(params.toString()).contains("argon2id13", "opsLimit=2", HexFormat.of().formatHex(salt));
     }
 
-    private static void assertDamaged(org.assertj.core.api.ThrowableAssert.ThrowingCallable construction) {
+    private static void assertDamaged(ThrowingCallable construction) {
         assertThatThrownBy(construction)
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("damaged");

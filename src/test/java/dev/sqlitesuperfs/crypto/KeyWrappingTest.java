@@ -5,6 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
 import java.util.UUID;
 
 import org.junit.jupiter.api.AfterEach;
@@ -61,7 +65,7 @@ class KeyWrappingTest {
         byte[] wrapped = KeyWrapping.wrap(dataKey, passphrase, kdf, AD);
         byte[] key = dataKey.segment().toArray(JAVA_BYTE);
 
-        assertThat(java.util.Collections.indexOfSubList(asList(wrapped), asList(java.util.Arrays.copyOf(key, 8))))
+        assertThat(Collections.indexOfSubList(asList(wrapped), asList(Arrays.copyOf(key, 8))))
                 .isEqualTo(-1);
     }
 
@@ -116,10 +120,10 @@ class KeyWrappingTest {
                     .as("bit %d", bit)
                     .isInstanceOf(WrongPassphraseException.class);
         }
-        assertThatThrownBy(() -> KeyWrapping.unwrap(java.util.Arrays.copyOf(wrapped, 71), passphrase, kdf, AD))
+        assertThatThrownBy(() -> KeyWrapping.unwrap(Arrays.copyOf(wrapped, 71), passphrase, kdf, AD))
                 .isInstanceOf(WrongPassphraseException.class)
                 .hasMessageContaining("damaged");
-        assertThatThrownBy(() -> KeyWrapping.unwrap(java.util.Arrays.copyOf(wrapped, 73), passphrase, kdf, AD))
+        assertThatThrownBy(() -> KeyWrapping.unwrap(Arrays.copyOf(wrapped, 73), passphrase, kdf, AD))
                 .isInstanceOf(WrongPassphraseException.class);
         assertThatThrownBy(() -> KeyWrapping.unwrap(new byte[0], passphrase, kdf, AD))
                 .isInstanceOf(WrongPassphraseException.class);
@@ -164,8 +168,8 @@ class KeyWrappingTest {
         }
     }
 
-    private static java.util.List<Byte> asList(byte[] bytes) {
-        java.util.List<Byte> list = new java.util.ArrayList<>(bytes.length);
+    private static List<Byte> asList(byte[] bytes) {
+        List<Byte> list = new ArrayList<>(bytes.length);
         for (byte b : bytes) {
             list.add(b);
         }

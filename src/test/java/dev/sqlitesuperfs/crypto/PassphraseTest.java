@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 
 import org.junit.jupiter.api.Test;
 
@@ -66,7 +67,7 @@ class PassphraseTest {
     void fromBytesCopiesSoTheCallerCanZeroItsArray() {
         byte[] utf8 = "secret".getBytes(StandardCharsets.UTF_8);
         try (Passphrase passphrase = Passphrase.fromBytes(utf8)) {
-            java.util.Arrays.fill(utf8, (byte) 0);
+            Arrays.fill(utf8, (byte) 0);
 
             assertThat(passphrase.segment().toArray(JAVA_BYTE))
                     .isEqualTo("secret".getBytes(StandardCharsets.UTF_8));

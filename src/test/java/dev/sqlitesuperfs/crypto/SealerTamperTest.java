@@ -8,6 +8,7 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.UUID;
 
+import org.assertj.core.api.AbstractThrowableAssert;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -178,8 +179,7 @@ class SealerTamperTest {
         }
     }
 
-    private static org.assertj.core.api.AbstractThrowableAssert<?, ? extends Throwable> assertFails(
-            ThrowingCallable open) {
+    private static AbstractThrowableAssert<?, ? extends Throwable> assertFails(ThrowingCallable open) {
         return assertThatThrownBy(open).isInstanceOf(IntegrityException.class);
     }
 
