@@ -93,6 +93,11 @@ final class CommitWriter {
         }
     }
 
+    /** How many commits wait for the writer (for tests that need a group to form). */
+    int queued() {
+        return queue.size();
+    }
+
     /** Lets queued commits finish, then stops the thread. */
     void close() {
         synchronized (admission) {

@@ -536,6 +536,11 @@ public final class PgNamespaceStore implements NamespaceStore {
         return current.commit(changes);
     }
 
+    /** Commits queued behind the one the writer is working on; for tests. */
+    synchronized int queuedCommits() {
+        return writer == null ? 0 : writer.queued();
+    }
+
     @Override
     public void close() {
         if (!closed.compareAndSet(false, true)) {
