@@ -60,6 +60,8 @@ final class CommitWriter {
     private boolean closing;
     private volatile StoreException.Fenced fenced;
     private InFlight inFlight;
+    /** When the writer lost PostgreSQL ({@link System#nanoTime()}), or 0 while connected; for the logs. */
+    private long lostSince;
 
     CommitWriter(WriterSession session, NamespaceName namespace, Duration retryTimeout) {
         this.session = session;
@@ -209,8 +211,11 @@ final class CommitWriter {
             try {
                 if (!session.isConnected()) {
                     long lastCommit = session.reconnect();
-                    log.info("Writer of namespace {} reconnected to PostgreSQL after {} attempt(s)",
-                            namespace, backoff.attempts());
+                    if (lostSince != 0) {
+                        log.info("Writer of namespace {} reconnected to PostgreSQL after {} ms", namespace,
+                                (System.nanoTime() - lostSince) / 1_000_000);
+                        lostSince = 0;
+                    }
                     InFlight unsure = inFlight;
                     inFlight = null;
                     if (unsure != null && unsure.txid() == lastCommit) {
@@ -232,10 +237,13 @@ final class CommitWriter {
                 return Outcome.SETTLED;
             } catch (SQLException e) {
                 if (SqlFailures.isTransient(e) || !session.isConnected() || connectionClosed()) {
-                    if (lastTransient == null) {
+                    if (lostSince == 0) {
+                        lostSince = System.nanoTime();
                         log.warn("Writer of namespace {} lost PostgreSQL (SQLState {}); reconnecting",
                                 namespace, e.getSQLState());
                     }
+                    log.debug("Writer of namespace {}: transient failure (SQLState {}): {}", namespace,
+                            e.getSQLState(), e.getMessage());
                     lastTransient = e;
                     session.discard();
                     backoff.pause(earliestDeadline(live));
