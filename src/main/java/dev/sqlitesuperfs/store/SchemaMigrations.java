@@ -31,6 +31,10 @@ final class SchemaMigrations {
         this.steps = List.copyOf(steps);
     }
 
+    List<Step> steps() {
+        return steps;
+    }
+
     int latestVersion() {
         return steps.size();
     }
