@@ -127,12 +127,13 @@ final class NamespaceSql {
         xattrs = "SELECT name, value FROM " + xattrsTable + " WHERE ino = ? ORDER BY name";
         blocks = "SELECT idx, data FROM " + blocksTable + " WHERE ino = ? AND idx >= ? AND idx < ? ORDER BY idx";
         nextStoredBlock = "SELECT min(idx) FROM " + blocksTable + " WHERE ino = ? AND idx >= ?";
-        // If fromIdx is stored, walk the run of consecutive indexes that starts there (in index order,
-        // stopping at the first gap) and answer the index after its last block.
+        // If fromIdx is stored, the answer follows the last block of the run of consecutive indexes
+        // starting there. Written as an anti-join under LIMIT so the planner walks the primary key in
+        // order and stops at the first gap, instead of reading every later block.
         nextMissingBlock = "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM " + blocksTable + " WHERE ino = ? AND idx = ?)"
-                + " THEN ? ELSE (SELECT run.idx + 1 FROM (SELECT idx, lead(idx) OVER (ORDER BY idx) AS next_idx"
-                + " FROM " + blocksTable + " WHERE ino = ? AND idx >= ?) run"
-                + " WHERE run.next_idx IS DISTINCT FROM run.idx + 1 ORDER BY run.idx LIMIT 1) END";
+                + " THEN ? ELSE (SELECT b.idx + 1 FROM " + blocksTable + " b WHERE b.ino = ? AND b.idx >= ?"
+                + " AND NOT EXISTS (SELECT 1 FROM " + blocksTable + " c WHERE c.ino = ? AND c.idx = b.idx + 1)"
+                + " ORDER BY b.idx LIMIT 1) END";
         orphans = "SELECT ino FROM " + inodesTable + " WHERE nlink = 0 ORDER BY ino";
         usage = "SELECT count(*), coalesce(sum(nblocks), 0) FROM " + inodesTable;
         allocateInodes = "SELECT nextval(?::regclass)";

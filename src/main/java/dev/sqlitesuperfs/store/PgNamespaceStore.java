@@ -426,6 +426,7 @@ public final class PgNamespaceStore implements NamespaceStore {
                 read.setLong(3, fromIdx);
                 read.setLong(4, ino);
                 read.setLong(5, fromIdx);
+                read.setLong(6, ino);
                 try (ResultSet rows = read.executeQuery()) {
                     rows.next();
                     return rows.getLong(1);
