@@ -90,7 +90,7 @@ public final class LocalPostgres {
         } catch (IOException e) {
             throw new LocalPostgresException("cannot create " + pgDir + ": " + e.getMessage(), e);
         }
-        try (StateLock ignored = StateLock.acquire(pgDir.resolve("lock"))) {
+        try (StateLock _ = StateLock.acquire(pgDir.resolve("lock"))) {
             LocalPostgres pg = new LocalPostgres(binaries, account, pgDir, readOrCreatePassword(pgDir.resolve("password")));
             pg.startOrJoin(true);
             return pg;
@@ -122,7 +122,7 @@ public final class LocalPostgres {
             }
             released = true;
         }
-        try (StateLock ignored = StateLock.acquire(lockFile)) {
+        try (StateLock _ = StateLock.acquire(lockFile)) {
             closeOwnConnection();
             if (!isRunning()) {
                 return;
@@ -143,7 +143,7 @@ public final class LocalPostgres {
      * crash as far as clients and recovery are concerned) and for tearing down test servers.
      */
     public void stopServer(StopMode mode) {
-        try (StateLock ignored = StateLock.acquire(lockFile)) {
+        try (StateLock _ = StateLock.acquire(lockFile)) {
             closeOwnConnection();
             if (isRunning()) {
                 stop(mode);
@@ -158,7 +158,7 @@ public final class LocalPostgres {
                 throw new IllegalStateException("this LocalPostgres was released");
             }
         }
-        try (StateLock ignored = StateLock.acquire(lockFile)) {
+        try (StateLock _ = StateLock.acquire(lockFile)) {
             startOrJoin(false);
         }
     }
@@ -298,7 +298,7 @@ public final class LocalPostgres {
     private void awaitAnswering() {
         long deadline = System.nanoTime() + ANSWER_TIMEOUT.toNanos();
         while (true) {
-            try (Connection ignored = connect()) {
+            try (Connection _ = connect()) {
                 return;
             } catch (SQLException e) {
                 if (System.nanoTime() > deadline) {
