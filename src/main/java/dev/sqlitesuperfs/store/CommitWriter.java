@@ -237,15 +237,20 @@ final class CommitWriter {
                 return Outcome.SETTLED;
             } catch (SQLException e) {
                 if (SqlFailures.isTransient(e) || !session.isConnected() || connectionClosed()) {
-                    if (lostSince == 0) {
-                        lostSince = System.nanoTime();
-                        log.warn("Writer of namespace {} lost PostgreSQL (SQLState {}); reconnecting",
-                                namespace, e.getSQLState());
-                    }
                     log.debug("Writer of namespace {}: transient failure (SQLState {}): {}", namespace,
                             e.getSQLState(), e.getMessage());
                     lastTransient = e;
-                    session.discard();
+                    if (SqlFailures.isTransactionConflict(e) && !connectionClosed()) {
+                        // The session is fine: keep it, and with it the namespace lock.
+                        session.rollbackOrDiscard();
+                    } else {
+                        if (lostSince == 0) {
+                            lostSince = System.nanoTime();
+                            log.warn("Writer of namespace {} lost PostgreSQL (SQLState {}); reconnecting",
+                                    namespace, e.getSQLState());
+                        }
+                        session.discard();
+                    }
                     backoff.pause(earliestDeadline(live));
                     continue;
                 }

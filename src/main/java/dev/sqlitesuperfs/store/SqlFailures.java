@@ -34,6 +34,16 @@ final class SqlFailures {
         return false;
     }
 
+    /** A serialization failure or deadlock: the transaction lost, the connection is fine. */
+    static boolean isTransactionConflict(SQLException failure) {
+        for (Throwable t = failure; t != null; t = next(t)) {
+            if (t instanceof SQLException sql && ("40001".equals(sql.getSQLState()) || "40P01".equals(sql.getSQLState()))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /**
      * A {@link StoreException} for a failure that retrying will not cure. Only the SQLState, a fixed
      * reason and, when the server names them, the table and constraint are kept: server messages can

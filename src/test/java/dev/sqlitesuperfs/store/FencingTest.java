@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sqlitesuperfs.testing.TestPostgres;
+import java.sql.Connection;
+import java.sql.Statement;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
 
 class FencingTest {
@@ -73,6 +76,47 @@ class FencingTest {
             assertThat(a.entries(1)).hasSize(1);
             assertThatThrownBy(() -> PgNamespaceStore.open(TestPostgres.config(), a.namespace(), false))
                     .isInstanceOf(StoreException.NamespaceBusy.class);
+        }
+    }
+
+    @Test
+    void aDeadlockedCommitIsRetriedOnTheSameSessionWithoutLettingTheLockGo() throws Exception {
+        try (PgNamespaceStore store = StoreFixtures.createdStore()) {
+            NamespaceName ns = store.namespace();
+            store.commit(entry(2, "f"));
+            int writerPid = writerPid(ns);
+            CompletableFuture<CommitResult> commit;
+            try (Connection other = TestPostgres.connect(); Statement statement = other.createStatement()) {
+                other.setAutoCommit(false);
+                // Only the writer's backend may detect the deadlock, so that the writer is the victim.
+                statement.execute("SET LOCAL deadlock_timeout = '10min'");
+                statement.execute("SELECT * FROM " + ns.quoted() + ".inodes WHERE ino = 2 FOR UPDATE");
+                commit = CompletableFuture.supplyAsync(() -> store.commit(
+                        new ChangeSet().putInode(file(2, 1, 123)).putBlocks(2, 0, StoreFixtures.blocks(2, 0, 1, 1))));
+                awaitWriterWaitingForALock(ns);
+                // Waits for the metadata row the writer holds: a cycle, which the writer's backend breaks.
+                statement.execute("SELECT * FROM " + ns.quoted() + ".meta FOR UPDATE");
+                other.rollback();
+            }
+            assertThat(commit.get().nblocksDelta(2)).isEqualTo(1);
+            assertThat(store.inode(2).orElseThrow().size()).isEqualTo(123);
+            assertThat(writerPid(ns)).isEqualTo(writerPid);
+            assertThat(store.check()).isEmpty();
+        }
+    }
+
+    private static int writerPid(NamespaceName ns) {
+        Integer pid = TestPostgres.query("SELECT pid FROM pg_stat_activity WHERE application_name = ?",
+                "sqlitesuperfs:" + ns + ":writer");
+        return pid;
+    }
+
+    private static void awaitWriterWaitingForALock(NamespaceName ns) throws InterruptedException {
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (TestPostgres.<Long>query("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?"
+                + " AND wait_event_type = 'Lock'", "sqlitesuperfs:" + ns + ":writer") == 0) {
+            assertThat(System.nanoTime()).as("writer blocked in time").isLessThan(deadline);
+            Thread.sleep(10);
         }
     }
 
