@@ -50,6 +50,7 @@ public final class LocalPostgres {
     private static final Duration PG_CTL_TIMEOUT = Duration.ofSeconds(180);
     private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(60);
     private static final int PORT_ATTEMPTS = 3;
+    private static final Duration LINGER_GRACE = Duration.ofMillis(500);
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
 
     private final PostgresBinaries binaries;
@@ -123,11 +124,12 @@ public final class LocalPostgres {
             released = true;
         }
         try (StateLock _ = StateLock.acquire(lockFile)) {
-            closeOwnConnection();
             if (!isRunning()) {
+                closeOwnConnection();
                 return;
             }
             long others = otherClients();
+            closeOwnConnection();
             if (others == 0) {
                 stop(StopMode.FAST);
                 log.info("Stopped the local PostgreSQL in {}: no sqlitesuperfs client left", dataDir);
@@ -315,16 +317,43 @@ public final class LocalPostgres {
         }
     }
 
+    /**
+     * Connections of other sqlitesuperfs clients, counted on this instance's own connection so that
+     * it does not count itself. A client that has just disconnected may linger for a moment while its
+     * backend exits, so a non-zero count is looked at again for a short while.
+     */
     private long otherClients() {
-        try (Connection connection = connect(); Statement statement = connection.createStatement();
-             ResultSet rows = statement.executeQuery("SELECT count(*) FROM pg_stat_activity"
-                     + " WHERE application_name LIKE 'sqlitesuperfs%' AND pid <> pg_backend_pid()")) {
-            rows.next();
-            return rows.getLong(1);
+        long deadline = System.nanoTime() + LINGER_GRACE.toNanos();
+        try {
+            Connection connection = ownConnectionOrNew();
+            while (true) {
+                long others;
+                try (Statement statement = connection.createStatement();
+                     ResultSet rows = statement.executeQuery("SELECT count(*) FROM pg_stat_activity"
+                             + " WHERE application_name LIKE 'sqlitesuperfs%' AND pid <> pg_backend_pid()")) {
+                    rows.next();
+                    others = rows.getLong(1);
+                }
+                if (others == 0 || System.nanoTime() - deadline >= 0) {
+                    return others;
+                }
+                Thread.sleep(50);
+            }
         } catch (SQLException e) {
             log.warn("Leaving the local PostgreSQL in {} running: cannot count its clients ({})", dataDir, e.getMessage());
             return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
         }
+    }
+
+    private synchronized Connection ownConnectionOrNew() throws SQLException {
+        if (ownConnection == null || !ownConnection.isValid(5)) {
+            closeOwnConnection();
+            ownConnection = connect();
+        }
+        return ownConnection;
     }
 
     private Connection connect() throws SQLException {

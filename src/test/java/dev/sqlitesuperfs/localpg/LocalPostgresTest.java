@@ -81,6 +81,30 @@ class LocalPostgresTest {
     }
 
     @Test
+    void anotherProcessJoinsTheRunningServerAndTheLastOneToLeaveStopsIt() throws Exception {
+        LocalPostgres here = LocalPostgres.start(stateDir);
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        Process other = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                SecondProcess.class.getName(), stateDir.toString())
+                .redirectErrorStream(true).start();
+        try (var output = new java.io.BufferedReader(new java.io.InputStreamReader(other.getInputStream()))) {
+            String portLine = output.lines().filter(line -> line.startsWith("port ")).findFirst().orElseThrow();
+            assertThat(portLine).isEqualTo("port " + here.port());
+
+            here.release();
+            assertThat(Files.exists(here.dataDirectory().resolve("postmaster.pid"))).isTrue();
+
+            other.getOutputStream().close();
+            assertThat(output.lines().anyMatch("released"::equals)).isTrue();
+            assertThat(other.waitFor()).isZero();
+        } finally {
+            other.destroyForcibly();
+            here.release();
+        }
+        assertThat(Files.exists(here.dataDirectory().resolve("postmaster.pid"))).isFalse();
+    }
+
+    @Test
     void releaseLeavesTheServerRunningWhileAnotherSqlitesuperfsClientIsConnected() throws Exception {
         LocalPostgres pg = LocalPostgres.start(stateDir);
         try (Connection other = pg.config().withApplicationName("sqlitesuperfs-other-mount").dataSource("").getConnection()) {
