@@ -1,0 +1,233 @@
+package dev.sqlitesuperfs.crypto;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Seals and opens every payload of one namespace: XChaCha20-Poly1305-IETF, a fresh random 24-byte
+ * nonce per seal, sealed form = {@code nonce (24) || ciphertext (n) || tag (16)}, so
+ * {@value #OVERHEAD} bytes more than the plaintext.
+ *
+ * <h2>Associated data, format version 1</h2>
+ * Never stored, rebuilt from where the payload is read. Integers are big-endian; lengths in bytes.
+ * <pre>
+ * offset size  field
+ *  0      8    domain tag, ASCII: "ssfs/blk" block, "ssfs/sym" symlink target, "ssfs/xat" xattr value
+ *  8     16    namespace UUID: its most significant 64 bits, then its least significant 64 bits
+ * 24      4    format version (int32)
+ * 28      8    inode number (int64)
+ * then, by kind:
+ *   block    36  8  block index (int64)                                       total 44
+ *   symlink  -                                                                total 36
+ *   xattr    36  4  name length n (uint32), 40 n name bytes (as stored)       total 40 + n
+ * </pre>
+ * The tag fixes which fields follow, and the only variable-length field is length-prefixed, so no
+ * two (kind, namespace, version, inode, index or name) tuples encode to the same bytes. A payload
+ * copied to another block, inode, attribute name, namespace or kind therefore fails to open, as
+ * does one sealed under another key. What this does not catch is replay of an older payload at its
+ * own place (rolling a block back); that needs state outside the payload.
+ *
+ * <p>Thread-safe. Each thread gets native scratch buffers sized for the block size, allocated
+ * once and reused, so a seal or open costs two copies and the libsodium call, with no arena or
+ * native allocation per call. A scratch buffer whose thread has ended is handed to the next new
+ * thread, so their number stays at the number of threads alive at once.
+ */
+public final class Sealer implements AutoCloseable {
+
+    public static final int OVERHEAD = Sodium.NONCE_BYTES + Sodium.TAG_BYTES;
+
+    private static final int MIN_BLOCK_SIZE = 4096;
+    private static final int MAX_BLOCK_SIZE = 1 << 20;
+
+    private final SecretKey key;
+    private final UUID namespace;
+    private final int formatVersion;
+    private final int blockSize;
+    private final Arena arena = Arena.ofShared();
+    private final ThreadLocal<SealerScratch> threadScratch = new ThreadLocal<>();
+    private final List<SealerScratch> allScratch = new ArrayList<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    /**
+     * @param dataKey       the namespace's data key; the caller keeps owning it and closes it after
+     *                      this sealer
+     * @param namespace     the namespace's UUID
+     * @param formatVersion the namespace's format version, at least 1
+     * @param blockSize     a power of two from 4 KiB to 1 MiB
+     */
+    public Sealer(SecretKey dataKey, UUID namespace, int formatVersion, int blockSize) {
+        this.key = Objects.requireNonNull(dataKey, "dataKey");
+        this.namespace = Objects.requireNonNull(namespace, "namespace");
+        dataKey.segment(); // a closed key fails here rather than at the first seal
+        if (formatVersion < 1) {
+            throw new IllegalArgumentException("format version must be at least 1, not " + formatVersion);
+        }
+        if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || Integer.bitCount(blockSize) != 1) {
+            throw new IllegalArgumentException(
+                    "block size must be a power of two from 4096 to 1048576, not " + blockSize);
+        }
+        this.formatVersion = formatVersion;
+        this.blockSize = blockSize;
+    }
+
+    public int blockSize() {
+        return blockSize;
+    }
+
+    /** Seals {@code len <= blockSize} bytes of {@code plain} as block {@code idx} of inode {@code ino}. */
+    public byte[] sealBlock(long ino, long idx, byte[] plain, int off, int len) {
+        Objects.checkFromIndexSize(off, len, plain.length);
+        if (len > blockSize) {
+            throw new IllegalArgumentException("a block holds at most " + blockSize + " bytes, not " + len);
+        }
+        SealerScratch scratch = scratch();
+        int adLength = AssociatedData.writeBlockPosition(scratch.blockAd, ino, idx);
+        return seal(scratch, plain, off, len, scratch.blockAd, adLength);
+    }
+
+    /**
+     * Opens block {@code idx} of inode {@code ino} into {@code dest} at {@code destOff}.
+     *
+     * @return plaintext length; dest must have room for sealed.length - OVERHEAD bytes
+     * @throws IntegrityException if the block fails authentication or is malformed
+     */
+    public int openBlock(long ino, long idx, byte[] sealed, byte[] dest, int destOff) throws IntegrityException {
+        if (sealed.length < OVERHEAD || sealed.length - OVERHEAD > blockSize) {
+            throw new IntegrityException("block " + idx + " of inode " + ino + " is malformed: "
+                    + sealed.length + " sealed bytes, expected " + OVERHEAD + " to " + (blockSize + OVERHEAD));
+        }
+        int plainLength = sealed.length - OVERHEAD;
+        Objects.checkFromIndexSize(destOff, plainLength, dest.length);
+        SealerScratch scratch = scratch();
+        int adLength = AssociatedData.writeBlockPosition(scratch.blockAd, ino, idx);
+        if (!open(scratch, sealed, scratch.blockAd, adLength)) {
+            throw new IntegrityException("block " + idx + " of inode " + ino + " failed authentication");
+        }
+        MemorySegment.copy(scratch.plain(), ValueLayout.JAVA_BYTE, 0, dest, destOff, plainLength);
+        return plainLength;
+    }
+
+    public byte[] sealSymlink(long ino, byte[] target) {
+        SealerScratch scratch = scratch();
+        int adLength = AssociatedData.writeSymlinkPosition(scratch.symlinkAd, ino);
+        return seal(scratch, target, 0, target.length, scratch.symlinkAd, adLength);
+    }
+
+    /** @throws IntegrityException if the target fails authentication or is malformed */
+    public byte[] openSymlink(long ino, byte[] sealed) throws IntegrityException {
+        if (sealed.length < OVERHEAD) {
+            throw new IntegrityException("symlink target of inode " + ino + " is malformed: "
+                    + sealed.length + " sealed bytes, at least " + OVERHEAD + " expected");
+        }
+        SealerScratch scratch = scratch();
+        int adLength = AssociatedData.writeSymlinkPosition(scratch.symlinkAd, ino);
+        if (!open(scratch, sealed, scratch.symlinkAd, adLength)) {
+            throw new IntegrityException("symlink target of inode " + ino + " failed authentication");
+        }
+        return scratch.plain().asSlice(0, sealed.length - OVERHEAD).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    /** Seals the value of extended attribute {@code name} (its raw bytes) of inode {@code ino}. */
+    public byte[] sealXattr(long ino, byte[] name, byte[] value) {
+        SealerScratch scratch = scratch();
+        MemorySegment ad = scratch.xattrAd(name.length);
+        long adLength = AssociatedData.writeXattrPosition(ad, ino, name);
+        return seal(scratch, value, 0, value.length, ad, adLength);
+    }
+
+    /** @throws IntegrityException if the value fails authentication or is malformed */
+    public byte[] openXattr(long ino, byte[] name, byte[] sealed) throws IntegrityException {
+        if (sealed.length < OVERHEAD) {
+            throw new IntegrityException("an extended attribute value of inode " + ino + " is malformed: "
+                    + sealed.length + " sealed bytes, at least " + OVERHEAD + " expected");
+        }
+        SealerScratch scratch = scratch();
+        MemorySegment ad = scratch.xattrAd(name.length);
+        long adLength = AssociatedData.writeXattrPosition(ad, ino, name);
+        if (!open(scratch, sealed, ad, adLength)) {
+            throw new IntegrityException("an extended attribute value of inode " + ino + " failed authentication");
+        }
+        return scratch.plain().asSlice(0, sealed.length - OVERHEAD).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    /**
+     * Releases the scratch memory of every thread; does not close the key (the owner does). Waits
+     * for seals and opens that are inside libsodium; any later use throws {@link IllegalStateException}.
+     * Idempotent.
+     */
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            SharedArenas.closeWhenIdle(arena);
+            synchronized (allScratch) {
+                allScratch.clear();
+            }
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "Sealer[namespace=" + namespace + ", formatVersion=" + formatVersion + ", blockSize=" + blockSize
+                + (closed.get() ? ", closed]" : "]");
+    }
+
+    private byte[] seal(SealerScratch scratch, byte[] plain, int off, int len, MemorySegment ad, long adLength) {
+        if (len > Integer.MAX_VALUE - OVERHEAD) {
+            throw new IllegalArgumentException("payload of " + len + " bytes is too large to seal");
+        }
+        scratch.ensurePayloadCapacity(len);
+        MemorySegment.copy(plain, off, scratch.plain(), ValueLayout.JAVA_BYTE, 0, len);
+        Sodium.randomBytes(scratch.nonce());
+        Sodium.aeadEncrypt(scratch.cipherAndTag(), scratch.plain(), len, ad, adLength, scratch.nonce(), key.segment());
+        byte[] sealed = new byte[len + OVERHEAD];
+        MemorySegment.copy(scratch.sealed(), ValueLayout.JAVA_BYTE, 0, sealed, 0, sealed.length);
+        return sealed;
+    }
+
+    /** Authenticates and decrypts {@code sealed} (at least OVERHEAD bytes) into the scratch plaintext. */
+    private boolean open(SealerScratch scratch, byte[] sealed, MemorySegment ad, long adLength) {
+        scratch.ensurePayloadCapacity(sealed.length - OVERHEAD);
+        MemorySegment.copy(sealed, 0, scratch.sealed(), ValueLayout.JAVA_BYTE, 0, sealed.length);
+        return Sodium.aeadDecrypt(scratch.plain(), scratch.cipherAndTag(), sealed.length - Sodium.NONCE_BYTES,
+                ad, adLength, scratch.nonce(), key.segment());
+    }
+
+    /** How many scratch buffers exist; for checking that buffers of ended threads are reused. */
+    int scratchCount() {
+        synchronized (allScratch) {
+            return allScratch.size();
+        }
+    }
+
+    private SealerScratch scratch() {
+        if (closed.get()) {
+            throw new IllegalStateException("Sealer is closed");
+        }
+        SealerScratch scratch = threadScratch.get();
+        if (scratch == null) {
+            scratch = adoptOrCreateScratch();
+            threadScratch.set(scratch);
+        }
+        return scratch;
+    }
+
+    private SealerScratch adoptOrCreateScratch() {
+        synchronized (allScratch) {
+            for (SealerScratch scratch : allScratch) {
+                if (scratch.isAbandoned()) {
+                    scratch.adoptBy(Thread.currentThread());
+                    return scratch;
+                }
+            }
+            SealerScratch scratch = new SealerScratch(arena, namespace, formatVersion, blockSize);
+            allScratch.add(scratch);
+            return scratch;
+        }
+    }
+}

@@ -1,0 +1,263 @@
+package dev.sqlitesuperfs.store;
+
+import java.util.List;
+
+/**
+ * Every SQL statement the store sends for one namespace, built once when the store opens. The
+ * namespace appears only as a quoted identifier; every value is a bound parameter.
+ */
+final class NamespaceSql {
+
+    /** S_IFMT, S_IFDIR and S_IFLNK of {@code mode}. */
+    private static final String FILE_TYPE_MASK = "61440";
+    private static final String DIRECTORY_TYPE = "16384";
+    private static final String SYMLINK_TYPE = "40960";
+
+    static final String SCHEMA_EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ?)";
+    static final String RELATION_EXISTS = "SELECT to_regclass(?) IS NOT NULL";
+
+    /** The session-level advisory lock that makes a process the namespace's one owner. */
+    static final String TRY_LOCK = "SELECT pg_try_advisory_lock(hashtextextended('sqlitesuperfs:' || ?, 0))";
+    static final String UNLOCK = "SELECT pg_advisory_unlock(hashtextextended('sqlitesuperfs:' || ?, 0))";
+    /** Who holds the namespace lock: a bigint advisory key is split into classid (high) and objid (low). */
+    static final String LOCK_HOLDER = """
+            WITH k AS (SELECT hashtextextended('sqlitesuperfs:' || ?, 0) AS key)
+            SELECT l.pid, a.backend_start
+              FROM pg_locks l CROSS JOIN k
+              LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+             WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND l.classid::bigint = ((k.key >> 32) & 4294967295)
+               AND l.objid::bigint = (k.key & 4294967295)""";
+    static final String BACKEND_IDENTITY =
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()";
+    static final String TERMINATE_BACKEND = "SELECT pg_terminate_backend(?)";
+
+    private static final String INODE_COLUMNS =
+            "ino, mode, uid, gid, nlink, size, nblocks, rdev, atime_ns, mtime_ns, ctime_ns";
+
+    final String schema;
+
+    final String readFormatVersion;
+    final String readMeta;
+    final String insertMeta;
+    final String setFormatVersion;
+    final String bumpMountEpoch;
+    final String readWriterState;
+    final String claimCommit;
+
+    final String putInode;
+    final String deleteInode;
+    final String putEntry;
+    final String deleteEntry;
+    final String insertBlock;
+    final String updateBlock;
+    final String truncateBlocks;
+    final String addNblocks;
+    final String putXattr;
+    final String deleteXattr;
+    final String putSymlink;
+
+    final String inode;
+    final String inodes;
+    final String entries;
+    final String parentOf;
+    final String symlinkTarget;
+    final String xattrs;
+    final String blocks;
+    final String nextStoredBlock;
+    final String nextMissingBlock;
+    final String orphans;
+    final String usage;
+    final String allocateInodes;
+    final String inodeSequence;
+
+    final List<Check> checks;
+
+    /** One consistency check: a query whose rows are problems, and how to describe one row. */
+    record Check(String query, String format) {}
+
+    NamespaceSql(NamespaceName namespace) {
+        schema = namespace.quoted();
+        String meta = table("meta");
+        String inodesTable = table("inodes");
+        String dirents = table("dirents");
+        String blocksTable = table("blocks");
+        String xattrsTable = table("xattrs");
+        String symlinks = table("symlinks");
+        inodeSequence = table("ino_seq");
+
+        readFormatVersion = "SELECT format_version FROM " + meta;
+        readMeta = "SELECT format_version, namespace_uuid, block_size, kdf_algorithm, kdf_opslimit, kdf_memlimit,"
+                + " kdf_salt, wrapped_key, quota_bytes FROM " + meta;
+        insertMeta = "INSERT INTO " + meta + " (format_version, namespace_uuid, block_size, kdf_algorithm,"
+                + " kdf_opslimit, kdf_memlimit, kdf_salt, wrapped_key, quota_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        setFormatVersion = "UPDATE " + meta + " SET format_version = ?";
+        bumpMountEpoch = "UPDATE " + meta + " SET mount_epoch = mount_epoch + 1 RETURNING mount_epoch";
+        readWriterState = "SELECT mount_epoch, last_commit FROM " + meta;
+        // The transaction id tells, after a lost connection, whether the transaction in flight committed.
+        claimCommit = "UPDATE " + meta + " SET last_commit = txid_current() WHERE mount_epoch = ? RETURNING last_commit";
+
+        putInode = "INSERT INTO " + inodesTable + " (" + INODE_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
+                + " ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid,"
+                + " nlink = EXCLUDED.nlink, size = EXCLUDED.size, rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns,"
+                + " mtime_ns = EXCLUDED.mtime_ns, ctime_ns = EXCLUDED.ctime_ns";
+        // Extended attributes and the symlink target go by ON DELETE CASCADE; blocks have no foreign key.
+        deleteInode = "WITH gone AS (DELETE FROM " + blocksTable + " WHERE ino = ?) DELETE FROM " + inodesTable
+                + " WHERE ino = ?";
+        putEntry = "INSERT INTO " + dirents + " (parent, name, ino) VALUES (?, ?, ?)"
+                + " ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino";
+        deleteEntry = "DELETE FROM " + dirents + " WHERE parent = ? AND name = ?";
+        insertBlock = "INSERT INTO " + blocksTable + " (ino, idx, data) VALUES (?, ?, ?)";
+        updateBlock = "UPDATE " + blocksTable + " SET data = ? WHERE ino = ? AND idx = ?";
+        truncateBlocks = "DELETE FROM " + blocksTable + " WHERE ino = ? AND idx >= ?";
+        addNblocks = "UPDATE " + inodesTable + " SET nblocks = nblocks + ? WHERE ino = ?";
+        putXattr = "INSERT INTO " + xattrsTable + " (ino, name, value) VALUES (?, ?, ?)"
+                + " ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value";
+        deleteXattr = "DELETE FROM " + xattrsTable + " WHERE ino = ? AND name = ?";
+        putSymlink = "INSERT INTO " + symlinks + " (ino, target) VALUES (?, ?)"
+                + " ON CONFLICT (ino) DO UPDATE SET target = EXCLUDED.target";
+
+        inode = "SELECT " + INODE_COLUMNS + " FROM " + inodesTable + " WHERE ino = ?";
+        inodes = "SELECT " + INODE_COLUMNS + " FROM " + inodesTable + " WHERE ino = ANY (?)";
+        entries = "SELECT d.name, d.ino, i.mode FROM " + dirents + " d JOIN " + inodesTable + " i ON i.ino = d.ino"
+                + " WHERE d.parent = ? ORDER BY d.name";
+        parentOf = "SELECT parent FROM " + dirents + " WHERE ino = ? LIMIT 1";
+        symlinkTarget = "SELECT target FROM " + symlinks + " WHERE ino = ?";
+        xattrs = "SELECT name, value FROM " + xattrsTable + " WHERE ino = ? ORDER BY name";
+        blocks = "SELECT idx, data FROM " + blocksTable + " WHERE ino = ? AND idx >= ? AND idx < ? ORDER BY idx";
+        nextStoredBlock = "SELECT min(idx) FROM " + blocksTable + " WHERE ino = ? AND idx >= ?";
+        // If fromIdx is stored, the answer follows the last block of the run of consecutive indexes
+        // starting there. Written as an anti-join under LIMIT so the planner walks the primary key in
+        // order and stops at the first gap, instead of reading every later block.
+        nextMissingBlock = "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM " + blocksTable + " WHERE ino = ? AND idx = ?)"
+                + " THEN ? ELSE (SELECT b.idx + 1 FROM " + blocksTable + " b WHERE b.ino = ? AND b.idx >= ?"
+                + " AND NOT EXISTS (SELECT 1 FROM " + blocksTable + " c WHERE c.ino = ? AND c.idx = b.idx + 1)"
+                + " ORDER BY b.idx LIMIT 1) END";
+        orphans = "SELECT ino FROM " + inodesTable + " WHERE nlink = 0 ORDER BY ino";
+        usage = "SELECT count(*), coalesce(sum(nblocks), 0) FROM " + inodesTable;
+        allocateInodes = "SELECT nextval(?::regclass)";
+
+        String isDir = "(%s.mode & " + FILE_TYPE_MASK + ") = " + DIRECTORY_TYPE;
+        checks = List.of(
+                new Check("SELECT i.ino, i.nlink, count(d.ino) FROM " + inodesTable + " i LEFT JOIN " + dirents
+                        + " d ON d.ino = i.ino WHERE NOT " + isDir.formatted("i") + " GROUP BY i.ino"
+                        + " HAVING i.nlink <> count(d.ino) ORDER BY i.ino",
+                        "inode %s has nlink %s but %s entries name it"),
+                new Check("SELECT i.ino, i.nlink, 2 + count(c.ino) FROM " + inodesTable + " i LEFT JOIN (" + dirents
+                        + " d JOIN " + inodesTable + " c ON c.ino = d.ino AND " + isDir.formatted("c") + ") ON d.parent = i.ino"
+                        + " WHERE " + isDir.formatted("i") + " AND i.nlink > 0 GROUP BY i.ino"
+                        + " HAVING i.nlink <> 2 + count(c.ino) ORDER BY i.ino",
+                        "directory %s has nlink %s but should have %s (2 + its subdirectories)"),
+                new Check("SELECT d.parent, encode(d.name, 'escape'), d.ino FROM " + dirents + " d LEFT JOIN "
+                        + inodesTable + " i ON i.ino = d.ino WHERE i.ino IS NULL ORDER BY d.parent, d.name",
+                        "entry in directory %s named '%s' points to inode %s, which does not exist"),
+                new Check("SELECT d.parent, encode(d.name, 'escape') FROM " + dirents + " d LEFT JOIN " + inodesTable
+                        + " p ON p.ino = d.parent WHERE p.ino IS NULL OR NOT " + isDir.formatted("p")
+                        + " ORDER BY d.parent, d.name",
+                        "entry '%2$s' is in %1$s, which is not an existing directory"),
+                new Check("SELECT i.ino, count(d.ino) FROM " + inodesTable + " i LEFT JOIN " + dirents
+                        + " d ON d.ino = i.ino WHERE " + isDir.formatted("i") + " GROUP BY i.ino"
+                        + " HAVING count(d.ino) <> CASE WHEN i.ino = 1 OR i.nlink = 0 THEN 0 ELSE 1 END ORDER BY i.ino",
+                        "directory %s is named by %s entries"),
+                new Check("SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM " + inodesTable + " i WHERE i.ino = 1 AND "
+                        + isDir.formatted("i") + ")",
+                        "the root directory (inode 1) is missing or not a directory"),
+                new Check("SELECT b.ino, count(*), min(b.idx) FROM " + blocksTable + " b CROSS JOIN " + meta + " m"
+                        + " JOIN " + inodesTable + " i ON i.ino = b.ino"
+                        + " WHERE b.idx >= (i.size + m.block_size - 1) / m.block_size GROUP BY b.ino ORDER BY b.ino",
+                        "inode %s has %s blocks past its size, the first at index %s"),
+                new Check("SELECT b.ino, count(*) FROM " + blocksTable + " b LEFT JOIN " + inodesTable
+                        + " i ON i.ino = b.ino WHERE i.ino IS NULL GROUP BY b.ino ORDER BY b.ino",
+                        "inode %s does not exist but has %s blocks"),
+                new Check("SELECT i.ino, i.nblocks, coalesce(c.n, 0) FROM " + inodesTable + " i LEFT JOIN"
+                        + " (SELECT ino, count(*) AS n FROM " + blocksTable + " GROUP BY ino) c ON c.ino = i.ino"
+                        + " WHERE i.nblocks <> coalesce(c.n, 0) ORDER BY i.ino",
+                        "inode %s has nblocks %s but %s stored blocks"),
+                new Check("WITH RECURSIVE reachable(ino) AS (SELECT 1::bigint UNION SELECT d.ino FROM " + dirents
+                        + " d JOIN reachable r ON d.parent = r.ino) SELECT i.ino FROM " + inodesTable + " i"
+                        + " WHERE i.nlink > 0 AND NOT EXISTS (SELECT 1 FROM reachable r WHERE r.ino = i.ino) ORDER BY i.ino",
+                        "inode %s is linked but not reachable from the root"),
+                new Check("SELECT i.ino FROM " + inodesTable + " i WHERE (i.mode & " + FILE_TYPE_MASK + ") = "
+                        + SYMLINK_TYPE + " AND NOT EXISTS (SELECT 1 FROM " + symlinks + " s WHERE s.ino = i.ino)"
+                        + " ORDER BY i.ino",
+                        "symlink %s has no target"),
+                new Check("SELECT s.ino FROM " + symlinks + " s JOIN " + inodesTable + " i ON i.ino = s.ino"
+                        + " WHERE (i.mode & " + FILE_TYPE_MASK + ") <> " + SYMLINK_TYPE + " ORDER BY s.ino",
+                        "inode %s has a symlink target but is not a symlink"));
+    }
+
+    /** Format 1: the whole schema. */
+    List<String> createFormat1() {
+        return List.of(
+                "CREATE SCHEMA " + schema,
+                "CREATE TABLE " + table("meta") + " ("
+                        + " singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),"
+                        + " format_version integer NOT NULL,"
+                        + " namespace_uuid uuid NOT NULL,"
+                        + " block_size integer NOT NULL,"
+                        + " kdf_algorithm text NOT NULL,"
+                        + " kdf_opslimit bigint NOT NULL,"
+                        + " kdf_memlimit bigint NOT NULL,"
+                        + " kdf_salt bytea NOT NULL,"
+                        + " wrapped_key bytea NOT NULL,"
+                        + " quota_bytes bigint NOT NULL,"
+                        + " mount_epoch bigint NOT NULL DEFAULT 0,"
+                        + " last_commit bigint,"
+                        + " created_at timestamptz NOT NULL DEFAULT now())",
+                // Size and times change on every write: room on each page lets those updates stay HOT.
+                "CREATE TABLE " + table("inodes") + " ("
+                        + " ino bigint PRIMARY KEY,"
+                        + " mode integer NOT NULL,"
+                        + " uid bigint NOT NULL,"
+                        + " gid bigint NOT NULL,"
+                        + " nlink integer NOT NULL,"
+                        + " size bigint NOT NULL,"
+                        + " nblocks bigint NOT NULL DEFAULT 0,"
+                        + " rdev bigint NOT NULL,"
+                        + " atime_ns bigint NOT NULL,"
+                        + " mtime_ns bigint NOT NULL,"
+                        + " ctime_ns bigint NOT NULL"
+                        + ") WITH (fillfactor = 80)",
+                "CREATE INDEX inodes_orphans ON " + table("inodes") + " (ino) WHERE nlink = 0",
+                "CREATE TABLE " + table("dirents") + " ("
+                        + " parent bigint NOT NULL REFERENCES " + table("inodes") + " (ino),"
+                        + " name bytea NOT NULL,"
+                        + " ino bigint NOT NULL REFERENCES " + table("inodes") + " (ino),"
+                        + " PRIMARY KEY (parent, name))",
+                "CREATE INDEX dirents_ino ON " + table("dirents") + " (ino)",
+                // No foreign key: block writes are the hot path and DeleteInode removes blocks itself.
+                "CREATE TABLE " + table("blocks") + " ("
+                        + " ino bigint NOT NULL,"
+                        + " idx bigint NOT NULL,"
+                        + " data bytea NOT NULL,"
+                        + " PRIMARY KEY (ino, idx))",
+                "CREATE TABLE " + table("xattrs") + " ("
+                        + " ino bigint NOT NULL REFERENCES " + table("inodes") + " (ino) ON DELETE CASCADE,"
+                        + " name bytea NOT NULL,"
+                        + " value bytea NOT NULL,"
+                        + " PRIMARY KEY (ino, name))",
+                "CREATE TABLE " + table("symlinks") + " ("
+                        + " ino bigint PRIMARY KEY REFERENCES " + table("inodes") + " (ino) ON DELETE CASCADE,"
+                        + " target bytea NOT NULL)",
+                // Ciphertext does not compress; trying would only cost CPU on every write.
+                "ALTER TABLE " + table("blocks") + " ALTER COLUMN data SET STORAGE EXTERNAL",
+                "ALTER TABLE " + table("xattrs") + " ALTER COLUMN value SET STORAGE EXTERNAL",
+                "ALTER TABLE " + table("symlinks") + " ALTER COLUMN target SET STORAGE EXTERNAL",
+                // Root is inode 1; ranges of 64 start at 2. Sequences never hand a value out twice.
+                "CREATE SEQUENCE " + inodeSequence + " AS bigint START WITH 2 INCREMENT BY "
+                        + PgNamespaceStore.INODE_RANGE_SIZE + " MINVALUE 2 NO CYCLE");
+    }
+
+    String table(String name) {
+        return schema + "." + quoteIdentifier(name);
+    }
+
+    /** Quotes an SQL identifier; the one place any name enters SQL text. */
+    static String quoteIdentifier(String identifier) {
+        if (identifier.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("an SQL identifier cannot contain NUL");
+        }
+        return '"' + identifier.replace("\"", "\"\"") + '"';
+    }
+}

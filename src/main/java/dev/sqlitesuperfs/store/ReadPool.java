@@ -1,0 +1,82 @@
+package dev.sqlitesuperfs.store;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pooled read connections of one store. Each read runs on a connection of its own in
+ * auto-commit mode and is retried on transient failures until the retry timeout.
+ */
+final class ReadPool implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(ReadPool.class);
+
+    /** One read: runs on a borrowed connection. */
+    @FunctionalInterface
+    interface Read<T> {
+        T run(Connection connection) throws SQLException;
+    }
+
+    private final NamespaceName namespace;
+    private final Duration retryTimeout;
+    private final HikariDataSource pool;
+
+    ReadPool(DatabaseConfig config, NamespaceName namespace) {
+        this.namespace = namespace;
+        this.retryTimeout = config.retryTimeout();
+        long connectionTimeout = clamp(config.retryTimeout().toMillis() / 2, 250, 10_000);
+        HikariConfig hikari = new HikariConfig();
+        hikari.setPoolName("sqlitesuperfs-read-" + namespace);
+        hikari.setDataSource(config.dataSource(":" + namespace + ":read"));
+        hikari.setMaximumPoolSize(config.readPoolSize());
+        hikari.setMinimumIdle(Math.min(2, config.readPoolSize()));
+        hikari.setAutoCommit(true);
+        hikari.setConnectionTimeout(connectionTimeout);
+        hikari.setValidationTimeout(clamp(connectionTimeout / 2, 250, 5_000));
+        // Open lazily: the pool must not fail to exist just because the server is briefly away.
+        hikari.setInitializationFailTimeout(-1);
+        this.pool = new HikariDataSource(hikari);
+    }
+
+    /** Runs {@code read}, retrying transient failures; {@code what} names it in error messages. */
+    <T> T read(String what, Read<T> read) {
+        long deadline = System.nanoTime() + retryTimeout.toNanos();
+        Backoff backoff = new Backoff();
+        while (true) {
+            SQLException failure;
+            try (Connection connection = pool.getConnection()) {
+                return read.run(connection);
+            } catch (SQLException e) {
+                failure = e;
+            }
+            if (!SqlFailures.isTransient(failure)) {
+                throw SqlFailures.describe(what, namespace, failure);
+            }
+            if (System.nanoTime() - deadline >= 0) {
+                log.warn("Reads of namespace {} failing: PostgreSQL unavailable for longer than {} s ({})",
+                        namespace, retryTimeout.toSeconds(), failure.getMessage());
+                throw new StoreException.Unavailable(what + " in namespace " + namespace + " failed: PostgreSQL"
+                        + " unavailable for longer than " + retryTimeout.toSeconds() + " s", failure);
+            }
+            if (backoff.attempts() == 0) {
+                log.debug("Read of namespace {} hit a transient failure (SQLState {}); retrying",
+                        namespace, failure.getSQLState());
+            }
+            backoff.pause(deadline);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+    }
+
+    private static long clamp(long value, long min, long max) {
+        return Math.max(min, Math.min(max, value));
+    }
+}
