@@ -246,6 +246,27 @@ final class FileContents {
         return new Staged(n, attrs, plain, newSize < n.size);
     }
 
+    /** What an operation changes in memory once its transaction committed. */
+    @FunctionalInterface
+    interface AfterCommit {
+        AfterCommit NOTHING = r -> {};
+
+        void apply(CommitResult result);
+    }
+
+    /**
+     * Stages node {@code n}'s row from {@code attrs}; for a regular file together with all of
+     * its written blocks (a file's row never reaches storage without them, so size and blocks
+     * agree in every committed state). Returns what to apply once committed.
+     */
+    AfterCommit stageRow(SealedStore.Transaction tx, Node n, Attrs attrs) {
+        if (n.isRegular()) {
+            return stage(tx, n, attrs)::apply;
+        }
+        tx.putInode(attrs.record());
+        return r -> attrs.applyTo(n);
+    }
+
     /** Dirty state of a node that has been put into a transaction, applied after the commit. */
     final class Staged {
         private final Node node;

@@ -62,14 +62,11 @@ import org.slf4j.LoggerFactory;
 public final class Filesystem implements FuseFilesystem {
     private static final Logger log = LoggerFactory.getLogger(Filesystem.class);
 
-    static final int RENAME_NOREPLACE = 1;
-    static final int RENAME_EXCHANGE = 2;
     static final int XATTR_CREATE = 1;
     static final int XATTR_REPLACE = 2;
     static final int XATTR_NAME_MAX = 255;
     static final int XATTR_SIZE_MAX = 65536;
     static final int SYMLINK_MAX = 4095;
-    static final int LINK_MAX = 65000;
     static final int SEEK_DATA = 3;
     static final int SEEK_HOLE = 4;
     static final int FALLOC_FL_KEEP_SIZE = 1;
@@ -79,10 +76,8 @@ public final class Filesystem implements FuseFilesystem {
     private final NodeTable nodes;
     private final Handles handles = new Handles();
     private final FileContents contents;
-    private final InodeNumbers inodeNumbers;
-    private final Lock treeLock = new ReentrantLock();
+    private final Tree tree;
     private final long ttlNs;
-    private final AtomicLong inodeCount = new AtomicLong();
     private final AtomicBoolean fencedLogged = new AtomicBoolean();
     private final WriteBack writeBack;
 
@@ -91,7 +86,7 @@ public final class Filesystem implements FuseFilesystem {
         this.store = store;
         this.nodes = new NodeTable(store);
         this.contents = new FileContents(store, new BlockCache(config.cacheBytes()), config.blockSize());
-        this.inodeNumbers = new InodeNumbers(store);
+        this.tree = new Tree(config, store, nodes, contents);
         this.ttlNs = config.cacheTtl().toNanos();
         this.writeBack = new WriteBack(this, config.writebackDelay());
     }
@@ -109,29 +104,15 @@ public final class Filesystem implements FuseFilesystem {
             throw new StoreException("namespace " + config.namespace() + ": inode 1 is not a directory");
         }
         if (!config.readOnly()) {
-            fs.reclaimOrphans();
+            fs.tree.reclaimOrphans();
         }
         Usage usage = store.usage();
         fs.contents.initStoredBlocks(usage.blocks());
-        fs.inodeCount.set(usage.inodes());
+        fs.tree.initInodeCount(usage.inodes());
         if (!config.readOnly()) {
             fs.writeBack.start();
         }
         return fs;
-    }
-
-    private void reclaimOrphans() {
-        long[] orphans = store.orphans();
-        if (orphans.length == 0) {
-            return;
-        }
-        SealedStore.Transaction tx = store.transaction();
-        for (long ino : orphans) {
-            tx.deleteInode(ino);
-        }
-        tx.commit();
-        log.info("namespace {}: reclaimed {} unlinked inode(s) left open by an earlier mount",
-                config.namespace(), orphans.length);
     }
 
     @Override
@@ -163,10 +144,10 @@ public final class Filesystem implements FuseFilesystem {
     @Override
     public Entry lookup(Caller caller, long parent, byte[] name) {
         return guard("lookup", parent, () -> {
-            Name nm = checkName(name);
+            Name nm = Name.checked(name);
             Node p = nodes.acquire(parent, 0);
             try {
-                Directory.Slot slot = withEntries(p, d -> d.get(nm));
+                Directory.Slot slot = nodes.withEntries(p, d -> d.get(nm));
                 if (slot == null) {
                     return Entry.negative(ttlNs);
                 }
@@ -182,7 +163,7 @@ public final class Filesystem implements FuseFilesystem {
         Node reclaim = nodes.forget(ino, nlookup);
         if (reclaim != null) {
             guard("forget", ino, () -> {
-                reclaim(reclaim);
+                tree.reclaim(reclaim);
                 return null;
             });
         }
@@ -285,7 +266,7 @@ public final class Filesystem implements FuseFilesystem {
         if (staged == null) {
             tx.putInode(a.record());
         }
-        CommitResult r = commit(tx);
+        CommitResult r = tx.commit();
         if (staged != null) {
             staged.apply(r);
         } else {
@@ -330,13 +311,13 @@ public final class Filesystem implements FuseFilesystem {
         }
         int fullMode = type | (mode & 07777);
         int devNumber = type == Node.S_IFCHR || type == Node.S_IFBLK ? rdev : 0;
-        return guard("mknod", parent, () -> reply(makeNode(caller, parent, name, fullMode, devNumber, null)));
+        return guard("mknod", parent, () -> reply(tree.makeNode(caller, parent, name, fullMode, devNumber, null)));
     }
 
     @Override
     public Entry mkdir(Caller caller, long parent, byte[] name, int mode, int umask) {
         return guard("mkdir", parent,
-                () -> reply(makeNode(caller, parent, name, Node.S_IFDIR | (mode & 07777), 0, null)));
+                () -> reply(tree.makeNode(caller, parent, name, Node.S_IFDIR | (mode & 07777), 0, null)));
     }
 
     @Override
@@ -348,13 +329,13 @@ public final class Filesystem implements FuseFilesystem {
             throw new FuseException(Errno.ENOENT);
         }
         return guard("symlink", parent,
-                () -> reply(makeNode(caller, parent, name, Node.S_IFLNK | 0777, 0, target)));
+                () -> reply(tree.makeNode(caller, parent, name, Node.S_IFLNK | 0777, 0, target)));
     }
 
     @Override
     public CreateResult create(Caller caller, long parent, byte[] name, int mode, int umask, int flags) {
         return guard("create", parent, () -> {
-            Node n = makeNode(caller, parent, name, Node.S_IFREG | (mode & 07777), 0, null);
+            Node n = tree.makeNode(caller, parent, name, Node.S_IFREG | (mode & 07777), 0, null);
             try {
                 long fh = openHandle(n, flags);
                 Entry entry = entryOf(n);
@@ -366,120 +347,14 @@ public final class Filesystem implements FuseFilesystem {
         });
     }
 
-    /**
-     * Creates an inode of {@code mode} named {@code name} in {@code parent}; returns it busy with
-     * one kernel lookup already counted (the caller replies with it and releases it).
-     */
-    private Node makeNode(Caller caller, long parent, byte[] name, int mode, int rdev, byte[] target) {
-        requireWritable();
-        Name nm = checkName(name);
-        treeLock.lock();
-        try {
-            Node p = nodes.acquire(parent, 0);
-            try {
-                p.lock.writeLock().lock();
-                try {
-                    Directory d = entries(p);
-                    if (p.removed) {
-                        throw new FuseException(Errno.ENOENT);
-                    }
-                    if (d.get(nm) != null) {
-                        throw new FuseException(Errno.EEXIST);
-                    }
-                    boolean dir = (mode & Node.S_IFMT) == Node.S_IFDIR;
-                    if (dir && p.nlink >= Integer.MAX_VALUE - 1) {
-                        throw new FuseException(Errno.EMLINK);
-                    }
-                    long now = Clock.nowNs();
-                    boolean inheritGroup = (p.mode & Node.S_ISGID) != 0;
-                    int fullMode = dir && inheritGroup ? mode | Node.S_ISGID : mode;
-                    long ino = inodeNumbers.next();
-                    InodeRecord child = new InodeRecord(ino, fullMode, caller.uid(),
-                            inheritGroup ? p.gid : caller.gid(), dir ? 2 : 1,
-                            target == null ? 0 : target.length, 0, rdev, now, now, now);
-                    Attrs pa = Attrs.of(p).touchContent(now);
-                    if (dir) {
-                        pa.nlink++;
-                    }
-                    SealedStore.Transaction tx = store.transaction().putInode(child);
-                    if (target != null) {
-                        tx.putSymlink(ino, target);
-                    }
-                    tx.putEntry(p.ino, nm.bytes(), ino).putInode(pa.record());
-                    commit(tx);
-                    pa.applyTo(p);
-                    d.put(nm, ino, fullMode);
-                    inodeCount.incrementAndGet();
-                    Node n = new Node(child);
-                    n.parent = p.ino;
-                    if (dir) {
-                        n.entries = new Directory();
-                    }
-                    n.symlinkTarget = target;
-                    n.xattrs = new java.util.HashMap<>();
-                    nodes.addNew(n);
-                    return n;
-                } finally {
-                    p.lock.writeLock().unlock();
-                }
-            } finally {
-                nodes.release(p);
-            }
-        } finally {
-            treeLock.unlock();
-        }
-    }
-
     @Override
     public Entry link(Caller caller, long ino, long newParent, byte[] newName) {
         return guard("link", ino, () -> {
-            requireWritable();
-            Name nm = checkName(newName);
-            treeLock.lock();
+            Node n = tree.link(ino, newParent, newName);
             try {
-                Node n = nodes.acquire(ino, 0);
-                Node p = null;
-                try {
-                    p = nodes.acquire(newParent, 0);
-                    if (n.isDir()) {
-                        throw new FuseException(Errno.EPERM);
-                    }
-                    lockAll(p, n);
-                    try {
-                        Directory d = entries(p);
-                        if (p.removed || n.nlink == 0) {
-                            throw new FuseException(Errno.ENOENT);
-                        }
-                        if (d.get(nm) != null) {
-                            throw new FuseException(Errno.EEXIST);
-                        }
-                        if (n.nlink >= LINK_MAX) {
-                            throw new FuseException(Errno.EMLINK);
-                        }
-                        long now = Clock.nowNs();
-                        Attrs a = Attrs.of(n);
-                        a.nlink++;
-                        a.ctimeNs = now;
-                        Attrs pa = Attrs.of(p).touchContent(now);
-                        SealedStore.Transaction tx = store.transaction().putEntry(p.ino, nm.bytes(), n.ino);
-                        AfterCommit applyNode = stageNode(tx, n, a);
-                        tx.putInode(pa.record());
-                        CommitResult r = commit(tx);
-                        applyNode.apply(r);
-                        pa.applyTo(p);
-                        d.put(nm, n.ino, n.mode);
-                    } finally {
-                        unlockAll(p, n);
-                    }
-                    return reply(nodes.acquire(n.ino, 0));
-                } finally {
-                    if (p != null) {
-                        nodes.release(p);
-                    }
-                    nodes.release(n);
-                }
+                return entryOf(n);
             } finally {
-                treeLock.unlock();
+                nodes.release(n);
             }
         });
     }
@@ -487,7 +362,7 @@ public final class Filesystem implements FuseFilesystem {
     @Override
     public void unlink(Caller caller, long parent, byte[] name) {
         guard("unlink", parent, () -> {
-            remove(parent, name, false);
+            tree.remove(parent, name, false);
             return null;
         });
     }
@@ -495,316 +370,17 @@ public final class Filesystem implements FuseFilesystem {
     @Override
     public void rmdir(Caller caller, long parent, byte[] name) {
         guard("rmdir", parent, () -> {
-            remove(parent, name, true);
+            tree.remove(parent, name, true);
             return null;
         });
-    }
-
-    private void remove(long parent, byte[] name, boolean dir) {
-        requireWritable();
-        Name nm = checkName(name);
-        if (dir && nm.isDot()) {
-            throw new FuseException(Errno.EINVAL);
-        }
-        if (dir && nm.isDotDot()) {
-            throw new FuseException(Errno.ENOTEMPTY);
-        }
-        treeLock.lock();
-        try {
-            Node p = nodes.acquire(parent, 0);
-            Node c = null;
-            try {
-                Directory.Slot slot = withEntries(p, d -> d.get(nm));
-                if (slot == null) {
-                    throw new FuseException(Errno.ENOENT);
-                }
-                c = nodes.acquire(slot.ino(), p.ino);
-                if (dir && !c.isDir()) {
-                    throw new FuseException(Errno.ENOTDIR);
-                }
-                if (!dir && c.isDir()) {
-                    throw new FuseException(Errno.EISDIR);
-                }
-                lockAll(p, c);
-                try {
-                    Directory d = entries(p);
-                    long now = Clock.nowNs();
-                    Attrs pa = Attrs.of(p).touchContent(now);
-                    SealedStore.Transaction tx = store.transaction().deleteEntry(p.ino, nm.bytes());
-                    AfterCommit applyChild;
-                    if (dir) {
-                        if (!entries(c).isEmpty()) {
-                            throw new FuseException(Errno.ENOTEMPTY);
-                        }
-                        pa.nlink--;
-                        tx.deleteInode(c.ino);
-                        Node child = c;
-                        applyChild = r -> {
-                            child.nlink = 0;
-                            child.removed = true;
-                            inodeCount.decrementAndGet();
-                        };
-                    } else {
-                        applyChild = dropLink(tx, c, now);
-                    }
-                    tx.putInode(pa.record());
-                    CommitResult r = commit(tx);
-                    d.remove(nm);
-                    pa.applyTo(p);
-                    applyChild.apply(r);
-                } finally {
-                    unlockAll(p, c);
-                }
-            } finally {
-                if (c != null) {
-                    nodes.release(c);
-                }
-                nodes.release(p);
-            }
-        } finally {
-            treeLock.unlock();
-        }
-    }
-
-    /**
-     * Stages one link fewer for non-directory {@code c} (write lock held): its row with the new
-     * count, or, for its last link with no open handle, the removal of the inode with everything
-     * it owns. Returns what to apply after the commit.
-     */
-    private AfterCommit dropLink(SealedStore.Transaction tx, Node c, long now) {
-        Attrs a = Attrs.of(c);
-        a.nlink--;
-        a.ctimeNs = now;
-        if (a.nlink == 0 && c.opens == 0) {
-            tx.deleteInode(c.ino);
-            return r -> {
-                a.applyTo(c);
-                markRemoved(c);
-            };
-        }
-        return stageNode(tx, c, a);
-    }
-
-    private void markRemoved(Node c) {
-        c.removed = true;
-        contents.discard(c);
-        inodeCount.decrementAndGet();
     }
 
     @Override
     public void rename(Caller caller, long parent, byte[] name, long newParent, byte[] newName, int flags) {
         guard("rename", parent, () -> {
-            renameTree(parent, name, newParent, newName, flags);
+            tree.rename(parent, name, newParent, newName, flags);
             return null;
         });
-    }
-
-    private void renameTree(long parent, byte[] name, long newParent, byte[] newName, int flags) {
-        if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) != 0
-                || flags == (RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-            throw new FuseException(Errno.EINVAL);
-        }
-        requireWritable();
-        Name from = checkName(name);
-        Name to = checkName(newName);
-        boolean exchange = (flags & RENAME_EXCHANGE) != 0;
-        treeLock.lock();
-        List<Node> held = new ArrayList<>(4);
-        try {
-            Node op = nodes.acquire(parent, 0);
-            held.add(op);
-            Node np = newParent == parent ? op : nodes.acquire(newParent, 0);
-            if (np != op) {
-                held.add(np);
-            }
-            Directory.Slot src = withEntries(op, d -> d.get(from));
-            Directory.Slot dst = withEntries(np, d -> d.get(to));
-            if (src == null) {
-                throw new FuseException(Errno.ENOENT);
-            }
-            if (exchange && dst == null) {
-                throw new FuseException(Errno.ENOENT);
-            }
-            if ((flags & RENAME_NOREPLACE) != 0 && dst != null) {
-                throw new FuseException(Errno.EEXIST);
-            }
-            if (dst != null && dst.ino() == src.ino()) {
-                return; // two names of one inode: POSIX says do nothing
-            }
-            Node s = nodes.acquire(src.ino(), op.ino);
-            held.add(s);
-            Node t = dst == null ? null : nodes.acquire(dst.ino(), np.ino);
-            if (t != null) {
-                held.add(t);
-            }
-            if (s.isDir() && op != np) {
-                requireNotAncestor(s, np);
-            }
-            if (exchange && t.isDir() && op != np) {
-                requireNotAncestor(t, op);
-            }
-            Node[] locked = held.toArray(new Node[0]);
-            lockAll(locked);
-            try {
-                if (exchange) {
-                    exchangeLocked(op, from, np, to, s, t);
-                } else {
-                    moveLocked(op, from, np, to, s, t);
-                }
-            } finally {
-                unlockAll(locked);
-            }
-        } finally {
-            nodes.releaseAll(held);
-            treeLock.unlock();
-        }
-    }
-
-    private void moveLocked(Node op, Name from, Node np, Name to, Node s, Node t) {
-        Directory od = entries(op);
-        Directory nd = entries(np);
-        if (t != null) {
-            if (t.isDir() && !s.isDir()) {
-                throw new FuseException(Errno.EISDIR);
-            }
-            if (!t.isDir() && s.isDir()) {
-                throw new FuseException(Errno.ENOTDIR);
-            }
-            if (t.isDir() && !entries(t).isEmpty()) {
-                throw new FuseException(Errno.ENOTEMPTY);
-            }
-        }
-        long now = Clock.nowNs();
-        Attrs opa = Attrs.of(op).touchContent(now);
-        Attrs npa = np == op ? opa : Attrs.of(np).touchContent(now);
-        if (s.isDir() && np != op) {
-            opa.nlink--;
-            npa.nlink++;
-        }
-        SealedStore.Transaction tx = store.transaction()
-                .deleteEntry(op.ino, from.bytes())
-                .putEntry(np.ino, to.bytes(), s.ino);
-        AfterCommit applyTarget = AfterCommit.NOTHING;
-        if (t != null) {
-            if (t.isDir()) {
-                npa.nlink--;
-                tx.deleteInode(t.ino);
-                applyTarget = r -> {
-                    t.nlink = 0;
-                    t.removed = true;
-                    inodeCount.decrementAndGet();
-                };
-            } else {
-                applyTarget = dropLink(tx, t, now);
-            }
-        }
-        Attrs sa = Attrs.of(s);
-        sa.ctimeNs = now;
-        AfterCommit applySource = stageNode(tx, s, sa);
-        tx.putInode(opa.record());
-        if (npa != opa) {
-            tx.putInode(npa.record());
-        }
-        CommitResult r = commit(tx);
-        od.remove(from);
-        nd.put(to, s.ino, s.mode);
-        opa.applyTo(op);
-        if (npa != opa) {
-            npa.applyTo(np);
-        }
-        if (s.isDir()) {
-            s.parent = np.ino;
-        }
-        applySource.apply(r);
-        applyTarget.apply(r);
-    }
-
-    private void exchangeLocked(Node op, Name from, Node np, Name to, Node s, Node t) {
-        Directory od = entries(op);
-        Directory nd = entries(np);
-        long now = Clock.nowNs();
-        Attrs opa = Attrs.of(op).touchContent(now);
-        Attrs npa = np == op ? opa : Attrs.of(np).touchContent(now);
-        if (np != op) {
-            if (s.isDir()) {
-                opa.nlink--;
-                npa.nlink++;
-            }
-            if (t.isDir()) {
-                npa.nlink--;
-                opa.nlink++;
-            }
-        }
-        SealedStore.Transaction tx = store.transaction()
-                .putEntry(op.ino, from.bytes(), t.ino)
-                .putEntry(np.ino, to.bytes(), s.ino);
-        Attrs sa = Attrs.of(s);
-        sa.ctimeNs = now;
-        Attrs ta = Attrs.of(t);
-        ta.ctimeNs = now;
-        AfterCommit applySource = stageNode(tx, s, sa);
-        AfterCommit applyTarget = stageNode(tx, t, ta);
-        tx.putInode(opa.record());
-        if (npa != opa) {
-            tx.putInode(npa.record());
-        }
-        CommitResult r = commit(tx);
-        od.put(from, t.ino, t.mode);
-        nd.put(to, s.ino, s.mode);
-        opa.applyTo(op);
-        if (npa != opa) {
-            npa.applyTo(np);
-        }
-        if (s.isDir()) {
-            s.parent = np.ino;
-        }
-        if (t.isDir()) {
-            t.parent = op.ino;
-        }
-        applySource.apply(r);
-        applyTarget.apply(r);
-    }
-
-    /** EINVAL if {@code dir} is {@code target} or one of its ancestors (a move into its own subtree). */
-    private void requireNotAncestor(Node dir, Node target) {
-        long cur = target.ino;
-        for (int depth = 0; ; depth++) {
-            if (cur == dir.ino) {
-                throw new FuseException(Errno.EINVAL);
-            }
-            if (cur == NodeTable.ROOT) {
-                return;
-            }
-            if (depth > 1_000_000) {
-                throw new IllegalStateException("directory parent chain loops above inode " + target.ino);
-            }
-            Node n = nodes.acquire(cur, 0);
-            try {
-                cur = n.parent;
-            } finally {
-                nodes.release(n);
-            }
-        }
-    }
-
-    /**
-     * Stages node {@code n}'s row from {@code a}; for a regular file together with its written
-     * blocks. Returns what to apply once committed.
-     */
-    private AfterCommit stageNode(SealedStore.Transaction tx, Node n, Attrs a) {
-        if (n.isRegular()) {
-            return contents.stage(tx, n, a)::apply;
-        }
-        tx.putInode(a.record());
-        return r -> a.applyTo(n);
-    }
-
-    /** What an operation changes in memory once its transaction committed. */
-    @FunctionalInterface
-    private interface AfterCommit {
-        AfterCommit NOTHING = r -> {};
-
-        void apply(CommitResult result);
     }
 
     // ------------------------------------------------------------------ open files
@@ -830,7 +406,7 @@ public final class Filesystem implements FuseFilesystem {
                             a.size = 0;
                             SealedStore.Transaction tx = store.transaction();
                             FileContents.Staged staged = contents.stage(tx, n, a);
-                            staged.apply(commit(tx));
+                            staged.apply(tx.commit());
                         }
                     } catch (RuntimeException e) {
                         closeHandle(n, fh);
@@ -930,7 +506,7 @@ public final class Filesystem implements FuseFilesystem {
         }
         if (last) {
             storeNode(n);
-            reclaim(n);
+            tree.reclaim(n);
         }
     }
 
@@ -941,9 +517,9 @@ public final class Filesystem implements FuseFilesystem {
             if (n.isDirty() && !n.removed && n.isRegular()) {
                 SealedStore.Transaction tx = store.transaction();
                 FileContents.Staged staged = contents.stage(tx, n, Attrs.of(n));
-                staged.apply(commit(tx));
+                staged.apply(tx.commit());
             } else if (n.isDirty() && !n.isRegular()) {
-                commit(store.transaction().putInode(Attrs.of(n).record()));
+                store.transaction().putInode(Attrs.of(n).record()).commit();
                 contents.stored(n);
             }
         } finally {
@@ -968,20 +544,6 @@ public final class Filesystem implements FuseFilesystem {
     /** Written data older than the write-back delay, oldest first. */
     List<Node> dirtyNodes() {
         return List.copyOf(contents.dirtyNodes());
-    }
-
-    /** Deletes an unlinked inode's storage once nothing uses it any more. */
-    private void reclaim(Node n) {
-        n.lock.writeLock().lock();
-        try {
-            if (n.nlink == 0 && !n.removed && n.opens <= 0 && !config.readOnly()) {
-                commit(store.transaction().deleteInode(n.ino));
-                markRemoved(n);
-            }
-        } finally {
-            n.lock.writeLock().unlock();
-        }
-        nodes.settle(n);
     }
 
     @Override
@@ -1014,7 +576,7 @@ public final class Filesystem implements FuseFilesystem {
                     a.size = end;
                     SealedStore.Transaction tx = store.transaction();
                     FileContents.Staged staged = contents.stage(tx, n, a);
-                    staged.apply(commit(tx));
+                    staged.apply(tx.commit());
                 }
             } finally {
                 n.lock.writeLock().unlock();
@@ -1089,7 +651,7 @@ public final class Filesystem implements FuseFilesystem {
     public void readdir(Caller caller, long ino, long fh, long offset, DirSink sink) {
         guard("readdir", ino, () -> {
             Node n = handles.get(fh, ino).node();
-            ensureEntries(n);
+            nodes.ensureEntries(n);
             n.lock.readLock().lock();
             try {
                 if (offset < Directory.DOT_COOKIE && !sink.add(new byte[] {'.'}, n.ino, Node.S_IFDIR, Directory.DOT_COOKIE)) {
@@ -1115,7 +677,7 @@ public final class Filesystem implements FuseFilesystem {
     public void readdirplus(Caller caller, long ino, long fh, long offset, DirPlusSink sink) {
         guard("readdirplus", ino, () -> {
             Node n = handles.get(fh, ino).node();
-            ensureEntries(n);
+            nodes.ensureEntries(n);
             if (offset < Directory.DOT_COOKIE && !sink.add(new byte[] {'.'}, entryOf(n), Directory.DOT_COOKIE)) {
                 return null;
             }
@@ -1280,8 +842,8 @@ public final class Filesystem implements FuseFilesystem {
         } else {
             tx.putXattr(n.ino, nm.bytes(), value);
         }
-        AfterCommit apply = stageNode(tx, n, a);
-        CommitResult r = commit(tx);
+        FileContents.AfterCommit apply = contents.stageRow(tx, n, a);
+        CommitResult r = tx.commit();
         apply.apply(r);
         if (value == null) {
             n.xattrs.remove(nm);
@@ -1350,7 +912,7 @@ public final class Filesystem implements FuseFilesystem {
             capacityBlocks = Math.max(used, FsConfig.MAX_FILE_SIZE / bs);
             freeBlocks = capacityBlocks - used;
         }
-        long files = inodeCount.get();
+        long files = tree.inodeCount();
         return new StatFs(capacityBlocks, freeBlocks, freeBlocks, files + freeBlocks, freeBlocks, (int) bs,
                 Name.MAX_LENGTH, (int) bs);
     }
@@ -1409,102 +971,10 @@ public final class Filesystem implements FuseFilesystem {
                 n.atimeNs, n.mtimeNs, n.ctimeNs, n.mode, n.nlink, n.uid, n.gid, n.rdev, config.blockSize());
     }
 
-    private static Name checkName(byte[] name) {
-        if (name.length == 0) {
-            throw new FuseException(Errno.ENOENT);
-        }
-        if (name.length > Name.MAX_LENGTH) {
-            throw new FuseException(Errno.ENAMETOOLONG);
-        }
-        for (byte b : name) {
-            if (b == '/' || b == 0) {
-                throw new FuseException(Errno.EINVAL);
-            }
-        }
-        return Name.of(name.clone());
-    }
-
     private void requireWritable() {
         if (config.readOnly()) {
             throw new FuseException(Errno.EROFS);
         }
-    }
-
-    private <T> T withEntries(Node dir, java.util.function.Function<Directory, T> f) {
-        ensureEntries(dir);
-        dir.lock.readLock().lock();
-        try {
-            return f.apply(dir.entries);
-        } finally {
-            dir.lock.readLock().unlock();
-        }
-    }
-
-    /** Loads a directory's entries if they are not in memory; ENOTDIR for other types. */
-    private void ensureEntries(Node dir) {
-        if (!dir.isDir()) {
-            throw new FuseException(Errno.ENOTDIR);
-        }
-        dir.lock.readLock().lock();
-        try {
-            if (dir.entries != null) {
-                return;
-            }
-        } finally {
-            dir.lock.readLock().unlock();
-        }
-        dir.lock.writeLock().lock();
-        try {
-            entries(dir);
-        } finally {
-            dir.lock.writeLock().unlock();
-        }
-    }
-
-    /** The entries of a directory whose write lock is held, loading them on first use. */
-    private Directory entries(Node dir) {
-        if (!dir.isDir()) {
-            throw new FuseException(Errno.ENOTDIR);
-        }
-        if (dir.entries == null) {
-            Directory d = new Directory();
-            if (!dir.removed) {
-                for (DirEntryRecord e : store.entries(dir.ino)) {
-                    d.put(Name.of(e.name()), e.ino(), e.mode());
-                }
-            }
-            dir.entries = d;
-        }
-        return dir.entries;
-    }
-
-    private static void lockAll(Node... list) {
-        for (int i = 0; i < list.length; i++) {
-            if (!seenBefore(list, i)) {
-                list[i].lock.writeLock().lock();
-            }
-        }
-    }
-
-    private static void unlockAll(Node... list) {
-        for (int i = list.length - 1; i >= 0; i--) {
-            if (list[i] != null && !seenBefore(list, i)) {
-                list[i].lock.writeLock().unlock();
-            }
-        }
-    }
-
-    private static boolean seenBefore(Node[] list, int i) {
-        for (int j = 0; j < i; j++) {
-            if (list[j] == list[i]) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private CommitResult commit(SealedStore.Transaction tx) {
-        return tx.commit();
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.sqlitesuperfs.fs;
 
+import dev.sqlitesuperfs.fuse.Errno;
+import dev.sqlitesuperfs.fuse.FuseException;
 import java.util.Arrays;
 import java.util.HexFormat;
 
@@ -21,6 +23,25 @@ final class Name {
     /** Wraps {@code bytes} without copying; the caller must not change them afterwards. */
     static Name of(byte[] bytes) {
         return new Name(bytes);
+    }
+
+    /**
+     * A name from a request, checked: ENOENT for an empty one, ENAMETOOLONG past 255 bytes,
+     * EINVAL for '/' or NUL. Copies the bytes.
+     */
+    static Name checked(byte[] name) {
+        if (name.length == 0) {
+            throw new FuseException(Errno.ENOENT);
+        }
+        if (name.length > MAX_LENGTH) {
+            throw new FuseException(Errno.ENAMETOOLONG);
+        }
+        for (byte b : name) {
+            if (b == '/' || b == 0) {
+                throw new FuseException(Errno.EINVAL);
+            }
+        }
+        return new Name(name.clone());
     }
 
     byte[] bytes() {

@@ -3,6 +3,7 @@ package dev.sqlitesuperfs.fs;
 import dev.sqlitesuperfs.crypto.SealedStore;
 import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
+import dev.sqlitesuperfs.store.DirEntryRecord;
 import dev.sqlitesuperfs.store.InodeRecord;
 import java.util.ArrayList;
 import java.util.List;
@@ -21,6 +22,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Loading happens outside the map's lock (it is a database read). To never install a node
  * from a row read before some other node for that inode was changed and dropped, a load is
  * retried when any drop happened while it ran.
+ *
+ * <p>Also loads directory entries, on first use, into the directory's node.
  */
 final class NodeTable {
     static final long ROOT = 1;
@@ -215,5 +218,53 @@ final class NodeTable {
     private Node dropped() {
         drops.incrementAndGet();
         return null;
+    }
+
+    <T> T withEntries(Node dir, java.util.function.Function<Directory, T> f) {
+        ensureEntries(dir);
+        dir.lock.readLock().lock();
+        try {
+            return f.apply(dir.entries);
+        } finally {
+            dir.lock.readLock().unlock();
+        }
+    }
+
+    /** Loads a directory's entries if they are not in memory; ENOTDIR for other types. */
+    void ensureEntries(Node dir) {
+        if (!dir.isDir()) {
+            throw new FuseException(Errno.ENOTDIR);
+        }
+        dir.lock.readLock().lock();
+        try {
+            if (dir.entries != null) {
+                return;
+            }
+        } finally {
+            dir.lock.readLock().unlock();
+        }
+        dir.lock.writeLock().lock();
+        try {
+            entries(dir);
+        } finally {
+            dir.lock.writeLock().unlock();
+        }
+    }
+
+    /** The entries of a directory whose write lock is held, loading them on first use. */
+    Directory entries(Node dir) {
+        if (!dir.isDir()) {
+            throw new FuseException(Errno.ENOTDIR);
+        }
+        if (dir.entries == null) {
+            Directory d = new Directory();
+            if (!dir.removed) {
+                for (DirEntryRecord e : store.entries(dir.ino)) {
+                    d.put(Name.of(e.name()), e.ino(), e.mode());
+                }
+            }
+            dir.entries = d;
+        }
+        return dir.entries;
     }
 }
