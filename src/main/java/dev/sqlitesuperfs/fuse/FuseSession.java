@@ -176,12 +176,30 @@ public final class FuseSession implements AutoCloseable {
     public void awaitTermination() throws InterruptedException {
         requireStarted();
         threadsEnded.await();
+        for (Thread thread : threadsSnapshot()) {
+            thread.join();
+        }
     }
 
     /** Like {@link #awaitTermination()}, for at most {@code timeout}; returns whether the session ended. */
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
         requireStarted();
-        return threadsEnded.await(timeout.toNanos(), TimeUnit.NANOSECONDS);
+        long deadline = System.nanoTime() + timeout.toNanos();
+        if (!threadsEnded.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+            return false;
+        }
+        // Past the latch a thread only has its last log line left; joining makes "ended" literal.
+        for (Thread thread : threadsSnapshot()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0 ? thread.isAlive() : !thread.join(Duration.ofNanos(left))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private synchronized List<Thread> threadsSnapshot() {
+        return List.copyOf(threads);
     }
 
     /**
@@ -289,13 +307,10 @@ public final class FuseSession implements AutoCloseable {
 
     private boolean awaitThreads() {
         boolean interrupted = false;
-        long deadline = System.nanoTime() + THREAD_STOP_TIMEOUT.toNanos();
         try {
             while (true) {
                 try {
-                    return threadsEnded.getCount() == 0
-                            || !threadsStarted()
-                            || threadsEnded.await(deadline - System.nanoTime(), TimeUnit.NANOSECONDS);
+                    return !threadsStarted() || awaitTermination(THREAD_STOP_TIMEOUT);
                 } catch (InterruptedException e) {
                     interrupted = true;
                 }

@@ -21,7 +21,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>A lookup of a name starting with {@code fail-} throws an unexpected exception, to check that
  * the session answers EIO and keeps going.
  */
-final class MemoryFilesystem implements FuseFilesystem {
+class MemoryFilesystem implements FuseFilesystem {
     static final long ROOT = 1;
     static final long TTL_NS = 1_000_000_000L;
     static final String FAILING_PREFIX = "fail-";
