@@ -23,7 +23,11 @@ import java.util.Map;
  *
  * <p>Struct layouts used here (msghdr, cmsghdr, iovec, rlimit) are the LP64 Linux ones, shared by
  * x86_64 and arm64.
+ *
+ * <p>Linking and reinterpreting C pointers are restricted FFM methods; this class is where the
+ * project takes that responsibility (native access is enabled at launch), hence the suppression.
  */
+@SuppressWarnings("restricted")
 public final class Libc {
     public static final int O_RDONLY = 0;
     public static final int O_WRONLY = 1;
