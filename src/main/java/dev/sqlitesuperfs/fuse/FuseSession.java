@@ -6,7 +6,9 @@ import java.io.File;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -352,10 +354,16 @@ public final class FuseSession implements AutoCloseable {
 
     private static Path checkedMountPoint(Path requested) throws MountException {
         Path absolute = requested.toAbsolutePath();
-        if (!Files.exists(absolute)) {
-            throw new MountException("cannot mount " + absolute + ": the mount point does not exist");
+        BasicFileAttributes attributes;
+        try {
+            attributes = Files.readAttributes(absolute, BasicFileAttributes.class);
+        } catch (NoSuchFileException e) {
+            throw new MountException("cannot mount " + absolute + ": the mount point does not exist", e);
+        } catch (IOException e) {
+            // For example a dead FUSE mount still sitting there: "Transport endpoint is not connected".
+            throw new MountException("cannot mount " + absolute + ": " + e.getMessage(), e);
         }
-        if (!Files.isDirectory(absolute)) {
+        if (!attributes.isDirectory()) {
             throw new MountException("cannot mount " + absolute + ": the mount point is not a directory");
         }
         try {

@@ -90,6 +90,49 @@ final class RequestDispatcher {
         }
     }
 
+    /**
+     * The kernel refused {@code reply} because the request was withdrawn meanwhile. Entries in it
+     * never reached the kernel, so the lookups the filesystem counted for them are given back, as
+     * the kernel would have done through FORGET.
+     */
+    void replyNotDelivered(FuseRequest request, MemorySegment reply, int length) {
+        if (length <= BODY || Wire.u32(reply, Wire.OutHeader.ERROR) != 0) {
+            return;
+        }
+        switch (request.opcode()) {
+            case Opcode.LOOKUP, Opcode.MKNOD, Opcode.MKDIR, Opcode.SYMLINK, Opcode.LINK, Opcode.CREATE ->
+                    giveBack(Wire.u64(reply, BODY + EntryOut.NODEID));
+            case Opcode.READDIRPLUS -> {
+                long at = BODY;
+                while (at < length) {
+                    int nameLength = Wire.u32(reply, at + Wire.DirentPlus.DIRENT + Wire.Dirent.NAMELEN);
+                    if (!isDotOrDotDot(reply, at + Wire.DirentPlus.NAME, nameLength)) {
+                        giveBack(Wire.u64(reply, at + EntryOut.NODEID));
+                    }
+                    at += Wire.direntPlusSize(nameLength);
+                }
+            }
+            default -> { }
+        }
+    }
+
+    private void giveBack(long nodeId) {
+        if (nodeId == 0) {
+            return;
+        }
+        try {
+            fs.forget(nodeId, 1);
+        } catch (RuntimeException e) {
+            log.error("forgetting node {} after an undelivered reply failed", nodeId, e);
+        }
+    }
+
+    private static boolean isDotOrDotDot(MemorySegment reply, long nameAt, int nameLength) {
+        byte first = reply.get(ValueLayout.JAVA_BYTE, nameAt);
+        return first == '.' && (nameLength == 1
+                || nameLength == 2 && reply.get(ValueLayout.JAVA_BYTE, nameAt + 1) == '.');
+    }
+
     private int handle(int opcode, FuseRequest r, MemorySegment reply, DirentWriter dirents) {
         if (connection == null && opcode != Opcode.INIT) {
             throw new MalformedRequestException(Opcode.name(opcode) + " before INIT");

@@ -123,9 +123,9 @@ final class RequestWorker implements Runnable {
             Libc.write(fd, replyBuffer, length);
         } catch (SysException e) {
             switch (e.errno()) {
-                // ENOENT: the request was interrupted meanwhile; ENODEV: the connection is gone,
-                // which the next read reports.
-                case ENOENT, ENODEV, ECONNABORTED -> { }
+                case ENOENT -> dispatcher.replyNotDelivered(answered, replyBuffer, length);
+                // The connection is gone; the next read reports it.
+                case ENODEV, ECONNABORTED -> { }
                 default -> log.error("the kernel refused the reply to {} (unique {}, {} bytes): {}",
                         Opcode.name(answered.opcode()), answered.unique(), length, e.getMessage());
             }

@@ -211,6 +211,26 @@ class FuseSessionLifecycleTest {
     }
 
     @Test
+    void aDeadMountAsMountPointIsAMountExceptionSayingSo() throws Exception {
+        // A server that mounted and died without unmounting: its /dev/fuse descriptor closed with
+        // the process, so the kernel connection is aborted and the mount answers ENOTCONN.
+        TestMounts.Result dead = TestMounts.run("python3", "-c", """
+                import ctypes, os, sys
+                fd = os.open('/dev/fuse', os.O_RDWR)
+                libc = ctypes.CDLL(None, use_errno=True)
+                data = 'fd=%d,rootmode=40000,user_id=0,group_id=0' % fd
+                if libc.mount(b'dead', sys.argv[1].encode(), b'fuse.memtest', 6, data.encode()) != 0:
+                    sys.exit(os.strerror(ctypes.get_errno()))
+                """, mnt.toString());
+        assertThat(dead.exitCode()).as(dead.output()).isZero();
+        assertThat(TestMounts.isMounted(mnt)).isTrue();
+
+        assertThatThrownBy(() -> FuseSession.mount(TestMounts.options(mnt), new MemoryFilesystem()))
+                .isInstanceOf(MountException.class)
+                .hasMessage("cannot mount " + mnt + ": " + mnt + ": Transport endpoint is not connected");
+    }
+
+    @Test
     void aMissingFusermountIsAMountException() {
         assertThatThrownBy(() -> FuseSession.mount(TestMounts.options(mnt), new MemoryFilesystem(),
                 MountMethod.fusermount("fusermount3-not-installed")))

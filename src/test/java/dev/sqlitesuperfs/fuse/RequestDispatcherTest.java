@@ -38,6 +38,7 @@ class RequestDispatcherTest {
     private RecordingFilesystem fs = new RecordingFilesystem();
     private RequestDispatcher dispatcher;
     private MemorySegment lastRequest;
+    private FuseRequest lastDecoded;
 
     @BeforeEach
     void initialise() {
@@ -68,6 +69,7 @@ class RequestDispatcherTest {
     private KernelReply send(KernelRequest request) {
         lastRequest = request.build(arena);
         FuseRequest decoded = new FuseRequest().wrap(lastRequest, (int) lastRequest.byteSize());
+        lastDecoded = decoded;
         int length = dispatcher.dispatch(decoded, reply, dirents);
         if (length == 0) {
             return null;
@@ -576,6 +578,30 @@ class RequestDispatcherTest {
         assertThat(r.u64(0)).isEqualTo(8192);
     }
 
+    @Test
+    void anUndeliveredEntryGivesItsLookupBack() {
+        KernelReply r = send(KernelRequest.of(Opcode.LOOKUP, 1).name("x"));
+        dispatcher.replyNotDelivered(lastDecoded, reply, r.length());
+        assertThat(fs.last()).isEqualTo(new RecordingFilesystem.Call("forget", List.of(42L, 1L)));
+
+        fs.calls.clear();
+        fs.entry = Entry.negative(1_000);
+        r = send(KernelRequest.of(Opcode.LOOKUP, 1).name("x"));
+        dispatcher.replyNotDelivered(lastDecoded, reply, r.length());
+        assertThat(fs.calls).extracting(RecordingFilesystem.Call::method).containsExactly("lookup");
+
+        fs.failure = new FuseException(Errno.ENOENT);
+        r = send(KernelRequest.of(Opcode.MKDIR, 1).u32(040755).u32(0).name("d"));
+        dispatcher.replyNotDelivered(lastDecoded, reply, r.length());
+        assertThat(fs.calls).extracting(RecordingFilesystem.Call::method).containsExactly("lookup", "mkdir");
+
+        fs.failure = null;
+        fs.calls.clear();
+        r = send(KernelRequest.of(Opcode.GETATTR, 42).u32(0).u32(0).u64(0));
+        dispatcher.replyNotDelivered(lastDecoded, reply, r.length());
+        assertThat(fs.calls).extracting(RecordingFilesystem.Call::method).containsExactly("getattr");
+    }
+
     @Nested
     class Directories {
         private final Entry child = new Entry(50, 1, new FileAttr(50, 0, 0, 0, 0, 0, 040755, 2, 0, 0, 0, 4096),
@@ -661,6 +687,24 @@ class RequestDispatcherTest {
             fs.calls.clear();
             fs.directory = List.of(new RecordingFilesystem.DirRecord("a", 1, 0100644, 0, null));
             assertThat(send(readRequest(Opcode.READDIR, 4096)).error()).isEqualTo(-Errno.EIO);
+        }
+
+        @Test
+        void undeliveredReaddirplusGivesBackTheLookupsOfItsEntriesButNotOfDots() {
+            fs.directory = List.of(
+                    new RecordingFilesystem.DirRecord(".", 0, 0, 1, child),
+                    new RecordingFilesystem.DirRecord("..", 0, 0, 2, child),
+                    new RecordingFilesystem.DirRecord("sub", 0, 0, 5, child),
+                    new RecordingFilesystem.DirRecord("..x", 0, 0, 6, new Entry(51, 0, child.attr(), 0, 0)),
+                    new RecordingFilesystem.DirRecord("neg", 0, 0, 7, Entry.negative(0)));
+            KernelReply r = send(readRequest(Opcode.READDIRPLUS, 4096));
+            fs.calls.clear();
+
+            dispatcher.replyNotDelivered(lastDecoded, reply, r.length());
+
+            assertThat(fs.calls).containsExactly(
+                    new RecordingFilesystem.Call("forget", List.of(50L, 1L)),
+                    new RecordingFilesystem.Call("forget", List.of(51L, 1L)));
         }
 
         private KernelRequest readRequest(int opcode, int size) {
