@@ -20,7 +20,6 @@ import org.slf4j.LoggerFactory;
 final class Mounter {
     private static final Logger log = LoggerFactory.getLogger(Mounter.class);
 
-    private static final String DEV_FUSE = "/dev/fuse";
     private static final String COMMFD_VARIABLE = "_FUSE_COMMFD";
 
     private static final int EPERM = 1;
@@ -41,7 +40,7 @@ final class Mounter {
     static Mounted mount(MountOptions options, Path mountPoint, MountMethod method) throws MountException {
         int fd = method.viaFusermount()
                 ? mountWithFusermount(options, mountPoint, method.fusermount())
-                : mountWithSyscall(options, mountPoint);
+                : mountWithSyscall(options, mountPoint, method.device());
         String fsType = fsType(options);
         var mount = MountTable.find(mountPoint, fsType);
         if (mount.isEmpty()) {
@@ -102,14 +101,15 @@ final class Mounter {
         return value.replace("\\", "\\\\").replace(",", "\\,");
     }
 
-    private static int mountWithSyscall(MountOptions options, Path mountPoint) throws MountException {
+    private static int mountWithSyscall(MountOptions options, Path mountPoint, String device)
+            throws MountException {
         int fd;
         try {
-            fd = Libc.open(DEV_FUSE, Libc.O_RDWR | Libc.O_CLOEXEC);
+            fd = Libc.open(device, Libc.O_RDWR | Libc.O_CLOEXEC);
         } catch (SysException e) {
             throw new MountException("cannot mount " + mountPoint + ": " + switch (e.errno()) {
-                case ENOENT, ENODEV, ENXIO -> DEV_FUSE + " is missing (is the fuse kernel module loaded?)";
-                case EACCES, EPERM -> "permission denied opening " + DEV_FUSE;
+                case ENOENT, ENODEV, ENXIO -> device + " is missing (is the fuse kernel module loaded?)";
+                case EACCES, EPERM -> "permission denied opening " + device;
                 default -> e.getMessage();
             }, e);
         }

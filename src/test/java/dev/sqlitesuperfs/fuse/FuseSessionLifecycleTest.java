@@ -231,6 +231,16 @@ class FuseSessionLifecycleTest {
     }
 
     @Test
+    void aMissingFuseDeviceIsAMountException() {
+        Path device = tmp.resolve("no-fuse-device");
+        assertThatThrownBy(() -> FuseSession.mount(TestMounts.options(mnt), new MemoryFilesystem(),
+                MountMethod.syscalls(device.toString())))
+                .isInstanceOf(MountException.class)
+                .hasMessage("cannot mount " + mnt + ": " + device + " is missing (is the fuse kernel module loaded?)");
+        assertThat(TestMounts.isMounted(mnt)).isFalse();
+    }
+
+    @Test
     void aMissingFusermountIsAMountException() {
         assertThatThrownBy(() -> FuseSession.mount(TestMounts.options(mnt), new MemoryFilesystem(),
                 MountMethod.fusermount("fusermount3-not-installed")))
