@@ -218,6 +218,69 @@ class FuseSessionEndToEndTest {
     }
 
     @Test
+    void concurrentReadersAndWritersKeepTheirBytesApart() throws Exception {
+        int writers = 8;
+        List<java.util.concurrent.Future<byte[]>> results = new ArrayList<>();
+        try (var pool = java.util.concurrent.Executors.newFixedThreadPool(writers)) {
+            for (int w = 0; w < writers; w++) {
+                int id = w;
+                results.add(pool.submit(() -> {
+                    byte[] data = new byte[3 * 1024 * 1024 + id];
+                    new Random(id).nextBytes(data);
+                    Path file = mnt.resolve("parallel-" + id);
+                    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE,
+                            StandardOpenOption.WRITE)) {
+                        for (int at = 0; at < data.length; at += 100_000) {
+                            channel.write(ByteBuffer.wrap(data, at, Math.min(100_000, data.length - at)), at);
+                        }
+                    }
+                    return data;
+                }));
+            }
+        }
+        for (int w = 0; w < writers; w++) {
+            byte[] expected = results.get(w).get();
+            assertThat(Files.readAllBytes(mnt.resolve("parallel-" + w))).isEqualTo(expected);
+            assertThat(fs.contentOf("parallel-" + w)).isEqualTo(expected);
+        }
+    }
+
+    @Test
+    void sqliteKeepsADatabaseOnTheMount() throws Exception {
+        String url = "jdbc:sqlite:" + mnt.resolve("app.db");
+        for (String journal : List.of("DELETE", "WAL")) {
+            try (var connection = java.sql.DriverManager.getConnection(url);
+                    var statement = connection.createStatement()) {
+                statement.execute("PRAGMA journal_mode=" + journal);
+                statement.execute("PRAGMA synchronous=FULL");
+                statement.execute("CREATE TABLE IF NOT EXISTS t_" + journal + " (id INTEGER PRIMARY KEY, v TEXT)");
+                connection.setAutoCommit(false);
+                try (var insert = connection.prepareStatement("INSERT INTO t_" + journal + " (v) VALUES (?)")) {
+                    for (int i = 0; i < 2000; i++) {
+                        insert.setString(1, "row " + i + " " + "x".repeat(i % 300));
+                        insert.executeUpdate();
+                    }
+                }
+                connection.commit();
+            }
+        }
+        try (var connection = java.sql.DriverManager.getConnection(url);
+                var statement = connection.createStatement()) {
+            try (var rows = statement.executeQuery("PRAGMA integrity_check")) {
+                assertThat(rows.next()).isTrue();
+                assertThat(rows.getString(1)).isEqualTo("ok");
+            }
+            for (String journal : List.of("DELETE", "WAL")) {
+                try (var rows = statement.executeQuery("SELECT count(*), max(v) FROM t_" + journal)) {
+                    assertThat(rows.next()).isTrue();
+                    assertThat(rows.getInt(1)).isEqualTo(2000);
+                }
+            }
+        }
+        assertThat(shell("sqlite3 app.db 'SELECT count(*) FROM t_WAL'").output().strip()).isEqualTo("2000");
+    }
+
+    @Test
     void anExceptionInsideTheFilesystemIsEioAndTheMountGoesOn() throws Exception {
         Path failing = mnt.resolve(MemoryFilesystem.FAILING_PREFIX + "x");
         assertThatThrownBy(() -> Files.readAttributes(failing, "size"))
