@@ -6,6 +6,7 @@ import dev.sqlitesuperfs.localpg.LocalPostgresException;
 import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.sys.Libc;
+import dev.sqlitesuperfs.sys.SysException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.FileStore;
@@ -85,7 +86,7 @@ public final class Main {
         }
         MountSettings settings = MountSettings.parse(args, env);
         configureLogging(settings.logLevel());
-        Libc.disableCoreDumps();
+        disableCoreDumps();
 
         try (DatabaseChoice db = DatabaseChoice.of(settings.databaseUrl(), settings.stateDir(), env, out)) {
             DatabaseConfig database = db.config.withRetryTimeout(settings.databaseTimeout());
@@ -110,6 +111,15 @@ public final class Main {
             }
             stop.run();
             return ExitCode.OK.code();
+        }
+    }
+
+    /** A core dump of the mount would hold keys and plaintext: make sure none is written. */
+    private static void disableCoreDumps() {
+        try {
+            Libc.setrlimit(Libc.RLIMIT_CORE, new Libc.ResourceLimit(0, 0));
+        } catch (SysException e) {
+            LoggerFactory.getLogger(Main.class).warn("cannot disable core dumps: {}", e.getMessage());
         }
     }
 

@@ -10,6 +10,7 @@ import dev.sqlitesuperfs.crypto.WrongPassphraseException;
 import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.fs.FsConfig;
 import dev.sqlitesuperfs.fuse.FuseSession;
+import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.fuse.MountOptions;
 import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.InodeRecord;
@@ -17,6 +18,7 @@ import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -109,11 +111,19 @@ public final class NamespaceMount implements AutoCloseable {
             FuseSession session;
             try {
                 session = FuseSession.mount(options, fs);
+            } catch (MountException e) {
+                fs.destroy();
+                throw new CliException(ExitCode.MOUNT, e.getMessage());
             } catch (RuntimeException e) {
                 fs.destroy();
                 throw e;
             }
-            session.start();
+            try {
+                session.start();
+            } catch (IOException e) {
+                closeQuietly(session);
+                throw new CliException(ExitCode.MOUNT, "cannot serve " + dir + ": " + e.getMessage());
+            }
             return new NamespaceMount(name.value(), dir, store, key, sealer, fs, session);
         } catch (RuntimeException e) {
             if (sealer != null) {
@@ -145,7 +155,19 @@ public final class NamespaceMount implements AutoCloseable {
         return meta;
     }
 
+    /**
+     * Argon2id memory cost above which the stored parameters are refused: the database is not
+     * trusted, and an absurd value would get the mount killed for lack of memory while unwrapping.
+     * libsodium's "sensitive" preset uses 1 GiB.
+     */
+    static final long MAX_KDF_MEMORY = 4L << 30;
+
     private static KdfParams kdfParams(NamespaceMeta meta) {
+        if (meta.kdfMemLimit() > MAX_KDF_MEMORY) {
+            throw new CliException(ExitCode.NAMESPACE, "namespace key material is damaged: its key derivation asks for "
+                    + (meta.kdfMemLimit() >> 20) + " MiB of memory, more than the " + (MAX_KDF_MEMORY >> 20)
+                    + " MiB this program allows");
+        }
         try {
             return new KdfParams(meta.kdfAlgorithm(), meta.kdfOpsLimit(), meta.kdfMemLimit(), meta.kdfSalt());
         } catch (IllegalArgumentException e) {
@@ -179,6 +201,15 @@ public final class NamespaceMount implements AutoCloseable {
         return dir;
     }
 
+    /** Ends the session (unmounting, detaching if busy); a failure is logged, not thrown: we are going away. */
+    private static void closeQuietly(FuseSession session) {
+        try {
+            session.close();
+        } catch (MountException e) {
+            log.warn("{}", e.getMessage());
+        }
+    }
+
     public String namespace() {
         return namespace;
     }
@@ -210,16 +241,11 @@ public final class NamespaceMount implements AutoCloseable {
         try {
             try {
                 session.syncKernelCaches();
-            } catch (RuntimeException e) {
+            } catch (IOException | IllegalStateException e) {
                 log.debug("syncfs before unmount: {}", e.getMessage());
             }
             filesystem.flushAll();
-            try {
-                session.unmount();
-            } catch (RuntimeException e) {
-                log.warn("unmounting {}: {}", mountPoint, e.getMessage());
-            }
-            session.close();
+            closeQuietly(session);
         } finally {
             try {
                 store.close();

@@ -28,7 +28,11 @@ final class Unmount {
             throw new CliException(ExitCode.MOUNT, dir + " is not a sqlitesuperfs mount");
         }
         OptionalLong pid = MountRegistry.pidOf(dir);
-        FuseSession.unmountDirectory(dir);
+        try {
+            FuseSession.unmountDirectory(dir);
+        } catch (dev.sqlitesuperfs.fuse.MountException e) {
+            throw new CliException(ExitCode.MOUNT, e.getMessage());
+        }
         if (pid.isPresent()) {
             ProcessHandle.of(pid.getAsLong()).ifPresent(p -> {
                 try {

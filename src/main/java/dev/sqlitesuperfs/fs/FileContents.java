@@ -4,6 +4,7 @@ import dev.sqlitesuperfs.crypto.PlainBlock;
 import dev.sqlitesuperfs.crypto.SealedStore;
 import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
+import dev.sqlitesuperfs.fuse.KernelChannel;
 import dev.sqlitesuperfs.store.CommitResult;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -35,11 +36,25 @@ final class FileContents {
     private final AtomicLong dirtyBytes = new AtomicLong();
     private final AtomicLong storedBlocks = new AtomicLong();
     private final Set<Node> dirtyNodes = ConcurrentHashMap.newKeySet();
+    private volatile KernelChannel kernel = NO_KERNEL;
+
+    private static final KernelChannel NO_KERNEL = new KernelChannel() {
+        @Override
+        public void invalidateAttributes(long ino) {}
+
+        @Override
+        public void writeBackDirtyPages() {}
+    };
 
     FileContents(SealedStore store, BlockCache cache, int blockSize) {
         this.store = store;
         this.cache = cache;
         this.blockSize = blockSize;
+    }
+
+    /** From INIT on, flushes tell the kernel when the block count it caches went stale. */
+    void connect(KernelChannel kernel) {
+        this.kernel = kernel;
     }
 
     long dirtyBytes() {
@@ -298,6 +313,10 @@ final class FileContents {
             long delta = result.nblocksDelta(n.ino);
             n.nblocks += delta;
             storedBlocks.addAndGet(delta);
+            if (delta != 0) {
+                // st_blocks moved without a request from the kernel, whose cached copy is now stale.
+                kernel.invalidateAttributes(n.ino);
+            }
             markClean(n);
         }
     }

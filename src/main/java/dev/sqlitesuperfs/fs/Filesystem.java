@@ -12,6 +12,7 @@ import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FileAttr;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.fuse.FuseFilesystem;
+import dev.sqlitesuperfs.fuse.KernelChannel;
 import dev.sqlitesuperfs.fuse.KernelConnection;
 import dev.sqlitesuperfs.fuse.OpenResult;
 import dev.sqlitesuperfs.fuse.SetAttr;
@@ -80,6 +81,7 @@ public final class Filesystem implements FuseFilesystem {
     private final long ttlNs;
     private final AtomicBoolean fencedLogged = new AtomicBoolean();
     private final WriteBack writeBack;
+    private volatile KernelChannel kernel;
 
     private Filesystem(FsConfig config, SealedStore store) {
         this.config = config;
@@ -116,7 +118,9 @@ public final class Filesystem implements FuseFilesystem {
     }
 
     @Override
-    public void init(KernelConnection connection) {
+    public void init(KernelConnection connection, KernelChannel kernel) {
+        this.kernel = kernel;
+        contents.connect(kernel);
         log.debug("kernel connection: protocol 7.{}, writeback cache {}", connection.minor(),
                 connection.has(KernelConnection.WRITEBACK_CACHE));
     }
@@ -205,9 +209,11 @@ public final class Filesystem implements FuseFilesystem {
     }
 
     private void setattrLocked(Node n, SetAttr c) {
+        if (log.isTraceEnabled()) {
+            log.trace("setattr inode {}: valid {} size {} fh {}", n.ino, Integer.toBinaryString(c.valid()), c.size(),
+                    c.fh());
+        }
         long now = Clock.nowNs();
-        boolean timesOnly = (c.valid() & ~(SetAttr.ATIME | SetAttr.MTIME | SetAttr.CTIME | SetAttr.ATIME_NOW
-                | SetAttr.MTIME_NOW | SetAttr.FH | SetAttr.LOCKOWNER)) == 0;
         Attrs a = Attrs.of(n);
         if (c.has(SetAttr.MODE)) {
             a.mode = (n.mode & Node.S_IFMT) | (c.mode() & 07777);
@@ -254,9 +260,12 @@ public final class Filesystem implements FuseFilesystem {
             a.applyTo(n);
             return;
         }
-        if (timesOnly && c.has(SetAttr.FH) && n.isRegular()) {
-            // The kernel handing back times from its writeback cache: stored with the file's next
-            // durability point, which the same fsync or close is about to reach.
+        boolean onlyTimesChange = !c.has(SetAttr.SIZE) && a.mode == n.mode && a.uid == n.uid && a.gid == n.gid;
+        if (onlyTimesChange && n.isRegular() && (c.has(SetAttr.FH) || n.writers > 0)) {
+            // Only timestamps move (the kernel handing back times from its writeback cache, or a
+            // chown to the same owner, as SQLite does to each new journal when run as root), on a
+            // file open for writing: stored with the file's next fsync or close, which is certain
+            // to come, so that one SQLite commit does not pay an extra transaction for them.
             a.applyTo(n);
             contents.timesChanged(n);
             return;
@@ -409,7 +418,7 @@ public final class Filesystem implements FuseFilesystem {
                             staged.apply(tx.commit());
                         }
                     } catch (RuntimeException e) {
-                        closeHandle(n, fh);
+                        closeHandle(n, flags);
                         throw e;
                     } finally {
                         n.lock.writeLock().unlock();
@@ -426,6 +435,9 @@ public final class Filesystem implements FuseFilesystem {
         n.lock.writeLock().lock();
         try {
             nodes.opened(n);
+            if ((flags & Handles.O_ACCMODE) != Handles.O_RDONLY) {
+                n.writers++;
+            }
             return handles.add(n, flags);
         } finally {
             n.lock.writeLock().unlock();
@@ -491,15 +503,18 @@ public final class Filesystem implements FuseFilesystem {
     public void release(Caller caller, long ino, long fh, int flags) {
         guard("release", ino, () -> {
             Handles.Handle h = handles.remove(fh, ino);
-            closeHandle(h.node(), fh);
+            closeHandle(h.node(), h.flags());
             return null;
         });
     }
 
-    private void closeHandle(Node n, long fh) {
+    private void closeHandle(Node n, int flags) {
         boolean last;
         n.lock.writeLock().lock();
         try {
+            if ((flags & Handles.O_ACCMODE) != Handles.O_RDONLY) {
+                n.writers--;
+            }
             last = nodes.closed(n);
         } finally {
             n.lock.writeLock().unlock();
@@ -592,6 +607,11 @@ public final class Filesystem implements FuseFilesystem {
                 throw new FuseException(Errno.EINVAL);
             }
             Node n = handles.get(fh, ino).node();
+            if (n.writers > 0 && kernel != null) {
+                // With the writeback cache, written pages may still be only in the kernel, which
+                // does not write them back before asking: without them the answer would be wrong.
+                kernel.writeBackDirtyPages();
+            }
             storeNode(n);
             n.lock.readLock().lock();
             try {

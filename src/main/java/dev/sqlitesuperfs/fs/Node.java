@@ -68,6 +68,8 @@ final class Node {
     // ---- references (NodeTable) ----
     long lookups;
     int opens;
+    /** Open handles that may write (lock); while any exist the kernel may hold dirty pages. */
+    int writers;
     int busy;
 
     Node(InodeRecord r) {

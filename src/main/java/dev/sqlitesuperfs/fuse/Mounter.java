@@ -166,8 +166,11 @@ final class Mounter {
                 closeQuietly(fd);
             }
             String complaint = firstLine(errors);
+            String hint = complaint.contains("/dev/fuse: Permission denied")
+                    ? " (/dev/fuse must be usable by every user, as udev normally sets it: chmod 0666 /dev/fuse as root)"
+                    : "";
             throw new MountException("cannot mount " + mountPoint + ": " + program + " failed"
-                    + (complaint.isEmpty() ? " with exit code " + exitCode : ": " + complaint));
+                    + (complaint.isEmpty() ? " with exit code " + exitCode : ": " + complaint) + hint);
         } catch (IOException e) {
             if (e instanceof MountException mountFailure) {
                 throw mountFailure;
@@ -191,6 +194,27 @@ final class Mounter {
         return method.viaFusermount()
                 ? unmountWithFusermount(mountPoint, method.fusermount(), beforeDetach)
                 : unmountWithSyscall(mountPoint, beforeDetach);
+    }
+
+    /**
+     * Unmounts a mount this process may not be serving; a busy one is refused, not detached, so
+     * nobody's open files are cut off behind their back.
+     */
+    static void unmountIfIdle(Path mountPoint, MountMethod method) throws MountException {
+        if (method.viaFusermount()) {
+            String complaint = runFusermount(method.fusermount(), "-u", mountPoint);
+            if (complaint != null) {
+                throw new MountException("cannot unmount " + mountPoint + ": " + complaint);
+            }
+            return;
+        }
+        try {
+            Libc.umount2(mountPoint, 0);
+        } catch (SysException e) {
+            throw new MountException(e.errno() == EBUSY
+                    ? mountPoint + " is busy: files on it are open, or a process works in it"
+                    : "cannot unmount " + mountPoint + ": " + e.getMessage(), e);
+        }
     }
 
     private static boolean unmountWithSyscall(Path mountPoint, Runnable beforeDetach) throws MountException {

@@ -226,6 +226,8 @@ class CommandLineTest {
     /** Not root: the mount goes through fusermount3, files belong to that user. */
     @Test
     void anUnprivilegedUserMountsThroughFusermount() throws Exception {
+        // Debian's udev makes /dev/fuse usable by everyone (0666); some virtual machines do not.
+        Shell.run("chmod", "0666", "/dev/fuse");
         Shell.run("chown", "65534:65534", dir.toString());
         Path passFile = Files.createTempFile("pass", ".txt");
         Files.writeString(passFile, PASS + "\n");
@@ -245,6 +247,55 @@ class CommandLineTest {
             assertThat(p.waitFor(READY)).isZero();
         } finally {
             Files.deleteIfExists(passFile);
+        }
+    }
+
+    /** No --db and no psql_url: a local PostgreSQL is started, keeps its data, and stops with the mount. */
+    @Test
+    void withoutADatabaseALocalPostgresServesTheMount() throws Exception {
+        Path state = Files.createTempDirectory("sqlitesuperfs-state-");
+        try {
+            String[] args = {"mount", "--kdf", "interactive", "--state-dir", state.toString(), namespace, dir.toString()};
+            try (CliProcess p = CliProcess.start(Map.of("encryption_pass", PASS), args)) {
+                p.awaitMounted(READY);
+                assertThat(p.stdout()).contains("using local PostgreSQL with data in " + state);
+                Files.writeString(dir.resolve("f"), "kept by the local server");
+                p.signal("TERM");
+                assertThat(p.waitFor(READY)).as(p.stderr()).isZero();
+            }
+            assertThat(Files.exists(state.resolve("pg/data/postmaster.pid"))).as("server stopped").isFalse();
+            try (CliProcess p = CliProcess.start(Map.of("encryption_pass", PASS), args)) {
+                p.awaitMounted(READY);
+                assertThat(Files.readString(dir.resolve("f"))).isEqualTo("kept by the local server");
+                p.signal("TERM");
+                assertThat(p.waitFor(READY)).isZero();
+            }
+        } finally {
+            TestPostgres.deleteRecursively(state);
+        }
+    }
+
+    /** On a terminal the passphrase is asked for, twice for a new namespace, and never echoed. */
+    @Test
+    void thePassphraseIsAskedForOnATerminal() throws Exception {
+        try (CliProcess p = CliProcess.startOnTerminal(Map.of("psql_url", TestPostgres.url()),
+                "mount", "--kdf", "interactive", namespace, dir.toString())) {
+            p.awaitOutput("Passphrase for namespace", READY);
+            p.type("typed at the prompt\n");
+            p.awaitOutput("repeat the passphrase", READY);
+            p.type("typed at the prompt\n");
+            p.awaitMounted(READY);
+            assertThat(p.stdout()).contains("Passphrase for namespace " + namespace, "repeat the passphrase")
+                    .doesNotContain("typed at the prompt");
+            Shell.run("umount", dir.toString());
+            assertThat(p.waitFor(READY)).isZero();
+        }
+        try (CliProcess wrong = CliProcess.startOnTerminal(Map.of("psql_url", TestPostgres.url()),
+                "mount", "--kdf", "interactive", namespace, dir.toString())) {
+            wrong.awaitOutput("Passphrase for namespace", READY);
+            wrong.type("another one\n");
+            assertThat(wrong.waitFor(READY)).isEqualTo(ExitCode.PASSPHRASE.code());
+            assertThat(wrong.stdout()).contains("wrong passphrase");
         }
     }
 }

@@ -27,8 +27,17 @@ public final class CliProcess implements AutoCloseable {
 
     private CliProcess(Process process) {
         this.process = process;
-        CompletableFuture<Void> out = CompletableFuture.runAsync(() -> pump(process.inputReader(StandardCharsets.UTF_8), stdout, true));
-        CompletableFuture<Void> err = CompletableFuture.runAsync(() -> pump(process.errorReader(StandardCharsets.UTF_8), stderr, false));
+        // Own threads: a pump blocks until the process ends, and the common pool may have one thread.
+        CompletableFuture<Void> out = new CompletableFuture<>();
+        CompletableFuture<Void> err = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().start(() -> {
+            pump(process.inputReader(StandardCharsets.UTF_8), stdout, true);
+            out.complete(null);
+        });
+        Thread.ofPlatform().daemon().start(() -> {
+            pump(process.errorReader(StandardCharsets.UTF_8), stderr, false);
+            err.complete(null);
+        });
         this.drained = CompletableFuture.allOf(out, err);
     }
 
@@ -62,6 +71,33 @@ public final class CliProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Starts it on a pseudo-terminal (through {@code script}), as a person would at a shell; use
+     * {@link #awaitOutput} and {@link #type} to answer its prompts.
+     */
+    public static CliProcess startOnTerminal(Map<String, String> env, String... args) {
+        StringBuilder command = new StringBuilder();
+        command.append(quote(Path.of(System.getProperty("java.home"), "bin", "java").toString()))
+                .append(" --enable-native-access=ALL-UNNAMED -cp ").append(quote(System.getProperty("java.class.path")))
+                .append(" dev.sqlitesuperfs.cli.Main");
+        for (String a : args) {
+            command.append(' ').append(quote(a));
+        }
+        ProcessBuilder pb = new ProcessBuilder("script", "-qefc", command.toString(), "/dev/null");
+        pb.environment().remove("psql_url");
+        pb.environment().remove("encryption_pass");
+        pb.environment().putAll(env);
+        try {
+            return new CliProcess(pb.start());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String quote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
     }
 
     /** Runs to completion and returns the exit code (at most {@code timeout}). */
@@ -103,6 +139,27 @@ public final class CliProcess implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         throw new AssertionError("mount not ready after " + timeout + "\nstdout:\n" + stdout + "stderr:\n" + stderr);
+    }
+
+    /** Waits until standard output contains {@code text}. */
+    public void awaitOutput(String text, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!stdout.toString().contains(text)) {
+            if (System.nanoTime() > deadline || !process.isAlive()) {
+                throw new AssertionError("no '" + text + "' in the output\nstdout:\n" + stdout + "stderr:\n" + stderr);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Types {@code text} on the process's standard input (its terminal, for {@link #startOnTerminal}). */
+    public void type(String text) {
+        try {
+            process.getOutputStream().write(text.getBytes(StandardCharsets.UTF_8));
+            process.getOutputStream().flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public int waitFor(Duration timeout) {
