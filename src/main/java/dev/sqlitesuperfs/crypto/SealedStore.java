@@ -123,10 +123,6 @@ public final class SealedStore {
         return store.allocateInodes();
     }
 
-    public List<String> check() {
-        return store.check();
-    }
-
     public Transaction transaction() {
         return new Transaction();
     }

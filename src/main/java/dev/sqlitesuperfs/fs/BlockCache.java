@@ -42,14 +42,6 @@ final class BlockCache {
         }
     }
 
-    long sizeBytes() {
-        long total = 0;
-        for (Segment s : segments) {
-            total += s.bytes();
-        }
-        return total;
-    }
-
     private Segment segment(Key key) {
         long h = key.ino() * 0x9E3779B97F4A7C15L + key.idx();
         return segments[(int) ((h ^ (h >>> 29)) & (SEGMENTS - 1))];
@@ -103,15 +95,6 @@ final class BlockCache {
                         it.remove();
                     }
                 }
-            } finally {
-                lock.unlock();
-            }
-        }
-
-        long bytes() {
-            lock.lock();
-            try {
-                return bytes;
             } finally {
                 lock.unlock();
             }

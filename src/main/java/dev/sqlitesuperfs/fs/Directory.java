@@ -51,8 +51,4 @@ final class Directory {
     boolean isEmpty() {
         return byName.isEmpty();
     }
-
-    int size() {
-        return byName.size();
-    }
 }

@@ -88,11 +88,6 @@ final class FileContents {
         dirtyNodes.add(n);
     }
 
-    /** The node's unstored times (its only unstored change) were stored by the caller. */
-    void stored(Node n) {
-        markClean(n);
-    }
-
     private void markClean(Node n) {
         n.dirtySinceNanos = 0;
         n.timesDirty = false;
@@ -259,6 +254,16 @@ final class FileContents {
         tx.putInode(attrs.record());
         tx.putBlocks(n.ino, firstNew, plain);
         return new Staged(n, attrs, plain, newSize < n.size);
+    }
+
+    /**
+     * Stores the node's row from {@code attrs} (a truncation if its size differs) with all of its
+     * written blocks, in one transaction, then applies it. The caller holds the write lock.
+     */
+    void commit(Node n, Attrs attrs) {
+        SealedStore.Transaction tx = store.transaction();
+        Staged staged = stage(tx, n, attrs);
+        staged.apply(tx.commit());
     }
 
     /** What an operation changes in memory once its transaction committed. */

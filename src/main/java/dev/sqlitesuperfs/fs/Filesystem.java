@@ -18,19 +18,16 @@ import dev.sqlitesuperfs.fuse.OpenResult;
 import dev.sqlitesuperfs.fuse.SetAttr;
 import dev.sqlitesuperfs.fuse.StatFs;
 import dev.sqlitesuperfs.store.CommitResult;
-import dev.sqlitesuperfs.store.DirEntryRecord;
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.store.Usage;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,22 +36,19 @@ import org.slf4j.LoggerFactory;
  * The POSIX filesystem of one namespace, answering the kernel's requests.
  *
  * <h2>Locking</h2>
- * Operations that change more than one inode (create, mkdir, mknod, symlink, link, unlink, rmdir,
- * rename) run one at a time under {@link #treeLock}, and take the write locks of the nodes they
- * change. Every other operation touches one node and takes only that node's lock; a thread that
- * holds a node lock without the tree lock never takes a second node lock. So there is no lock
- * order to get wrong, and a rename sees a tree nobody else is restructuring. The price is that
- * namespace changes do not overlap each other (each is one PostgreSQL commit, well under a
- * millisecond); reads, writes, lookups and listings all run in parallel.
+ * Operations that change more than one inode are {@link Tree}'s, one at a time. Everything here
+ * touches one node and takes only that node's lock (the read lock to read); a thread holding a
+ * node lock without the tree lock never takes a second one. Reads, writes, lookups and listings
+ * of different files, and reads of one file, run in parallel.
  *
  * <h2>Durability</h2>
  * Namespace changes, setattr (but see timestamps below), xattr changes, fsync, and every close of
  * a file that was open for writing commit before they return. Writes stay in memory until one of
  * those points, until memory pressure ({@link FsConfig#dirtyLimitBytes}) or until the write-back
  * delay passes. Any transaction that stores a file's row also stores all of its written blocks, so
- * a file's size and blocks never disagree in PostgreSQL. Timestamps the kernel hands back from its
- * writeback cache through an open file handle are stored at that file's next durability point
- * (the fsync or close that follows them), so that one SQLite commit stays one transaction.
+ * a file's size and blocks never disagree in PostgreSQL. A setattr that only moves timestamps of
+ * a file open for writing is stored at that file's next durability point (the fsync or close
+ * that follows), so that one SQLite commit stays one transaction.
  *
  * <h2>Failures</h2>
  * Memory is changed only after the commit returned. A failed commit leaves both sides as they
@@ -136,11 +130,6 @@ public final class Filesystem implements FuseFilesystem {
     public void destroy() {
         writeBack.stop();
         flushAll();
-    }
-
-    /** For tests and diagnostics: nodes in memory, open handles, unstored bytes. */
-    public String stats() {
-        return "nodes=" + nodes.size() + " handles=" + handles.size() + " dirtyBytes=" + contents.dirtyBytes();
     }
 
     // ------------------------------------------------------------------ lookups and attributes
@@ -271,16 +260,8 @@ public final class Filesystem implements FuseFilesystem {
             return;
         }
         SealedStore.Transaction tx = store.transaction();
-        FileContents.Staged staged = n.isRegular() ? contents.stage(tx, n, a) : null;
-        if (staged == null) {
-            tx.putInode(a.record());
-        }
-        CommitResult r = tx.commit();
-        if (staged != null) {
-            staged.apply(r);
-        } else {
-            a.applyTo(n);
-        }
+        FileContents.AfterCommit apply = contents.stageRow(tx, n, a);
+        apply.apply(tx.commit());
     }
 
     @Override
@@ -406,24 +387,20 @@ public final class Filesystem implements FuseFilesystem {
                 if (writable) {
                     requireWritable();
                 }
-                long fh = openHandle(n, flags);
                 if ((flags & Handles.O_TRUNC) != 0 && writable && n.isRegular()) {
+                    // Truncated before the handle exists, so a failed commit leaves nothing to undo.
                     n.lock.writeLock().lock();
                     try {
-                        if (n.size != 0) {
+                        if (n.size != 0 || !n.dirty.isEmpty()) {
                             Attrs a = Attrs.of(n).touchContent(Clock.nowNs());
                             a.size = 0;
-                            SealedStore.Transaction tx = store.transaction();
-                            FileContents.Staged staged = contents.stage(tx, n, a);
-                            staged.apply(tx.commit());
+                            contents.commit(n, a);
                         }
-                    } catch (RuntimeException e) {
-                        closeHandle(n, flags);
-                        throw e;
                     } finally {
                         n.lock.writeLock().unlock();
                     }
                 }
+                long fh = openHandle(n, flags);
                 return new OpenResult(fh, OpenResult.KEEP_CACHE);
             } finally {
                 nodes.release(n);
@@ -529,13 +506,9 @@ public final class Filesystem implements FuseFilesystem {
     private void storeNode(Node n) {
         n.lock.writeLock().lock();
         try {
-            if (n.isDirty() && !n.removed && n.isRegular()) {
-                SealedStore.Transaction tx = store.transaction();
-                FileContents.Staged staged = contents.stage(tx, n, Attrs.of(n));
-                staged.apply(tx.commit());
-            } else if (n.isDirty() && !n.isRegular()) {
-                store.transaction().putInode(Attrs.of(n).record()).commit();
-                contents.stored(n);
+            // Only regular files ever hold unstored changes (blocks, size, times).
+            if (n.isDirty() && !n.removed) {
+                contents.commit(n, Attrs.of(n));
             }
         } finally {
             n.lock.writeLock().unlock();
@@ -556,7 +529,7 @@ public final class Filesystem implements FuseFilesystem {
         });
     }
 
-    /** Written data older than the write-back delay, oldest first. */
+    /** Nodes with unstored changes (for the write-back thread, which picks the old ones). */
     List<Node> dirtyNodes() {
         return List.copyOf(contents.dirtyNodes());
     }
@@ -589,9 +562,7 @@ public final class Filesystem implements FuseFilesystem {
                 if ((mode & FALLOC_FL_KEEP_SIZE) == 0 && end > n.size) {
                     Attrs a = Attrs.of(n).touchContent(Clock.nowNs());
                     a.size = end;
-                    SealedStore.Transaction tx = store.transaction();
-                    FileContents.Staged staged = contents.stage(tx, n, a);
-                    staged.apply(tx.commit());
+                    contents.commit(n, a);
                 }
             } finally {
                 n.lock.writeLock().unlock();
@@ -731,7 +702,7 @@ public final class Filesystem implements FuseFilesystem {
                 long[] inos = batch.stream().mapToLong(Directory.Slot::ino).toArray();
                 List<Node> children = nodes.acquireAll(inos, n.ino);
                 try {
-                    Map<Long, Node> byIno = new java.util.HashMap<>();
+                    Map<Long, Node> byIno = new HashMap<>();
                     for (Node c : children) {
                         byIno.put(c.ino, c);
                     }
@@ -790,43 +761,44 @@ public final class Filesystem implements FuseFilesystem {
     public byte[] getxattr(Caller caller, long ino, byte[] name) {
         return guard("getxattr", ino, () -> {
             Name nm = checkXattrName(name);
-            Node n = nodes.acquire(ino, 0);
-            try {
-                n.lock.writeLock().lock();
-                try {
-                    byte[] v = xattrs(n).get(nm);
-                    if (v == null) {
-                        throw new FuseException(Errno.ENODATA);
-                    }
-                    return v;
-                } finally {
-                    n.lock.writeLock().unlock();
-                }
-            } finally {
-                nodes.release(n);
+            byte[] v = readXattrs(ino, x -> x.get(nm));
+            if (v == null) {
+                throw new FuseException(Errno.ENODATA);
             }
+            return v;
         });
     }
 
     @Override
     public List<byte[]> listxattr(Caller caller, long ino) {
-        return guard("listxattr", ino, () -> {
-            Node n = nodes.acquire(ino, 0);
+        return guard("listxattr", ino,
+                () -> readXattrs(ino, x -> x.keySet().stream().map(Name::bytes).toList()));
+    }
+
+    /**
+     * Reads a node's xattrs under its read lock (the kernel asks for security.capability before
+     * every write, so this must not serialize readers), loading them once under the write lock.
+     */
+    private <T> T readXattrs(long ino, java.util.function.Function<Map<Name, byte[]>, T> f) {
+        Node n = nodes.acquire(ino, 0);
+        try {
+            n.lock.readLock().lock();
             try {
-                n.lock.writeLock().lock();
-                try {
-                    List<byte[]> names = new ArrayList<>();
-                    for (Name nm : xattrs(n).keySet()) {
-                        names.add(nm.bytes());
-                    }
-                    return names;
-                } finally {
-                    n.lock.writeLock().unlock();
+                if (n.xattrs != null) {
+                    return f.apply(n.xattrs);
                 }
             } finally {
-                nodes.release(n);
+                n.lock.readLock().unlock();
             }
-        });
+            n.lock.writeLock().lock();
+            try {
+                return f.apply(xattrs(n));
+            } finally {
+                n.lock.writeLock().unlock();
+            }
+        } finally {
+            nodes.release(n);
+        }
     }
 
     @Override
@@ -874,7 +846,7 @@ public final class Filesystem implements FuseFilesystem {
 
     private Map<Name, byte[]> xattrs(Node n) {
         if (n.xattrs == null) {
-            Map<Name, byte[]> loaded = new java.util.HashMap<>();
+            Map<Name, byte[]> loaded = new HashMap<>();
             if (!n.removed) {
                 for (Map.Entry<byte[], byte[]> e : store.xattrs(n.ino).entrySet()) {
                     loaded.put(Name.of(e.getKey()), e.getValue());
@@ -961,11 +933,6 @@ public final class Filesystem implements FuseFilesystem {
     }
 
     // ------------------------------------------------------------------ helpers
-
-    /** The consistency problems of the stored namespace (see {@code NamespaceStore#check}). */
-    public List<String> check() {
-        return store.check();
-    }
 
     private Entry reply(Node n) {
         try {

@@ -47,8 +47,4 @@ final class Handles {
         open.remove(fh);
         return h;
     }
-
-    int size() {
-        return open.size();
-    }
 }

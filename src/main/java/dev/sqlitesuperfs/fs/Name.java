@@ -48,10 +48,6 @@ final class Name {
         return bytes;
     }
 
-    int length() {
-        return bytes.length;
-    }
-
     boolean isDot() {
         return bytes.length == 1 && bytes[0] == '.';
     }

@@ -179,26 +179,6 @@ final class NodeTable {
         change(node, n -> {});
     }
 
-    int size() {
-        return nodes.size();
-    }
-
-    /** Nodes with unstored changes, for write-back and shutdown. */
-    List<Node> dirtyNodes() {
-        List<Node> result = new ArrayList<>();
-        for (Node n : nodes.values()) {
-            n.lock.readLock().lock();
-            try {
-                if (n.isDirty()) {
-                    result.add(n);
-                }
-            } finally {
-                n.lock.readLock().unlock();
-            }
-        }
-        return result;
-    }
-
     private void change(Node node, java.util.function.Consumer<Node> update) {
         nodes.compute(node.ino, (k, n) -> {
             if (n == null) {

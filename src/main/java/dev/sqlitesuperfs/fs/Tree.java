@@ -116,7 +116,7 @@ final class Tree {
                         n.entries = new Directory();
                     }
                     n.symlinkTarget = target;
-                    n.xattrs = new java.util.HashMap<>();
+                    n.xattrs = new HashMap<>();
                     nodes.addNew(n);
                     return n;
                 } finally {

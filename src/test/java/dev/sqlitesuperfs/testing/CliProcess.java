@@ -107,12 +107,14 @@ public final class CliProcess implements AutoCloseable {
         return p;
     }
 
+    /** Copies a stream as it arrives (prompts end without a newline), watching for "mounted". */
     private void pump(BufferedReader reader, StringBuffer sink, boolean watchMounted) {
+        char[] buffer = new char[4096];
         try (BufferedReader r = reader) {
-            String line;
-            while ((line = r.readLine()) != null) {
-                sink.append(line).append('\n');
-                if (watchMounted && line.contains("mounted")) {
+            int n;
+            while ((n = r.read(buffer)) >= 0) {
+                sink.append(buffer, 0, n);
+                if (watchMounted && sink.indexOf("mounted") >= 0) {
                     mounted.countDown();
                 }
             }
