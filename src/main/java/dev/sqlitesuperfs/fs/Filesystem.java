@@ -119,6 +119,11 @@ public final class Filesystem implements FuseFilesystem {
                 connection.has(KernelConnection.WRITEBACK_CACHE));
     }
 
+    /** Inodes held in memory: those the kernel knows, open ones, and ones with unstored changes. */
+    public int inodesInMemory() {
+        return nodes.size();
+    }
+
     /** Stores every written block and timestamp still in memory. */
     public void flushAll() {
         for (Node n : List.copyOf(contents.dirtyNodes())) {

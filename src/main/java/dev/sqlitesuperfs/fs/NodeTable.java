@@ -116,10 +116,9 @@ final class NodeTable {
         return result;
     }
 
-    /** Adds a node for a freshly created inode: busy, with one kernel lookup. */
+    /** Adds a node for a freshly created inode, busy; the reply that names it counts the lookup. */
     void addNew(Node n) {
         n.busy = 1;
-        n.lookups = 1;
         if (nodes.putIfAbsent(n.ino, n) != null) {
             throw new IllegalStateException("inode number handed out twice: " + n.ino);
         }
@@ -172,6 +171,11 @@ final class NodeTable {
             return keep(n) ? n : dropped();
         });
         return reclaim[0];
+    }
+
+    /** How many inodes are in memory (diagnostics and tests). */
+    int size() {
+        return nodes.size();
     }
 
     /** Re-checks whether an idle node may go (after its changes were stored or it was reclaimed). */

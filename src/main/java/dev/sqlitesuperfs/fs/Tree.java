@@ -67,8 +67,8 @@ final class Tree {
     }
 
     /**
-     * Creates an inode of {@code mode} named {@code name} in {@code parent}; returns it busy with
-     * one kernel lookup already counted (the caller replies with it and releases it).
+     * Creates an inode of {@code mode} named {@code name} in {@code parent}; returns it busy (the
+     * caller counts the lookup its reply gives the kernel, and releases it).
      */
     Node makeNode(Caller caller, long parent, byte[] name, int mode, int rdev, byte[] target) {
         requireWritable();
