@@ -68,12 +68,38 @@ final class Mounter {
         if (options.allowOther()) {
             parts.add("allow_other");
         }
-        parts.addAll(options.extraOptions());
+        for (String option : options.extraOptions()) {
+            if (!MOUNT_FLAGS.containsKey(option)) {
+                parts.add(option);
+            }
+        }
         return String.join(",", parts);
     }
 
+    private static final long MS_NOEXEC = 8;
+    private static final long MS_SYNCHRONOUS = 16;
+    private static final long MS_DIRSYNC = 128;
+
+    /**
+     * Generic mount options that mount(2) takes as flags rather than as FUSE parameters (the
+     * kernel would refuse them in the data string); fusermount3 translates the same names itself.
+     * A positive value is set, a negative one cleared.
+     */
+    private static final Map<String, Long> MOUNT_FLAGS = Map.of(
+            "noexec", MS_NOEXEC, "exec", -MS_NOEXEC,
+            "sync", MS_SYNCHRONOUS, "async", -MS_SYNCHRONOUS,
+            "dirsync", MS_DIRSYNC,
+            "atime", -Libc.MS_NOATIME, "noatime", Libc.MS_NOATIME,
+            "nosuid", Libc.MS_NOSUID, "nodev", Libc.MS_NODEV);
+
     static long syscallFlags(MountOptions options) {
         long flags = Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOATIME;
+        for (String option : options.extraOptions()) {
+            Long flag = MOUNT_FLAGS.get(option);
+            if (flag != null) {
+                flags = flag > 0 ? flags | flag : flags & ~(-flag);
+            }
+        }
         return options.readOnly() ? flags | Libc.MS_RDONLY : flags;
     }
 
