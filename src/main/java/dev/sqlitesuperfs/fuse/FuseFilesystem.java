@@ -20,8 +20,12 @@ import java.util.List;
  */
 public interface FuseFilesystem {
 
-    /** Called once, when INIT has been answered; before any other request. */
-    default void init(KernelConnection connection) {}
+    /**
+     * Called once, when INIT has been answered; before any other request.
+     *
+     * @param kernel what the filesystem may ask of the kernel later (cache invalidation, writeback)
+     */
+    default void init(KernelConnection connection, KernelChannel kernel) {}
 
     /** Called once when the session ends (unmount or shutdown); no request follows. */
     default void destroy() {}

@@ -5,6 +5,7 @@ import dev.sqlitesuperfs.sys.SysException;
 import java.io.File;
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -142,7 +143,7 @@ public final class FuseSession implements AutoCloseable {
             log.info("FUSE {}.{} on {}: flags {}, max_write {}, max_readahead {}", connection.major(),
                     connection.minor(), mountPoint, Long.toHexString(connection.flags()), connection.maxWrite(),
                     connection.maxReadahead());
-            fs.init(connection);
+            fs.init(connection, new Channel());
             synchronized (this) {
                 for (int i = 0; i < workers.length; i++) {
                     RequestWorker worker = workers[i];
@@ -159,6 +160,32 @@ public final class FuseSession implements AutoCloseable {
                 while (threadsEnded.getCount() > 0) {
                     threadsEnded.countDown();
                 }
+            }
+        }
+    }
+
+    /** The session's side of {@link KernelChannel}. */
+    private final class Channel implements KernelChannel {
+        @Override
+        public void invalidateAttributes(long ino) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment message = arena.allocate(Wire.NOTIFY_INVAL_INODE_SIZE);
+                Wire.putNotifyInvalInode(message, ino);
+                Libc.write(fd, message, message.byteSize());
+            } catch (SysException e) {
+                // ENOENT: the kernel has no such inode cached, so there is nothing to drop.
+                if (e.errno() != 2) {
+                    log.debug("invalidating cached attributes of inode {}: {}", ino, e.getMessage());
+                }
+            }
+        }
+
+        @Override
+        public void writeBackDirtyPages() {
+            try {
+                syncKernelCaches();
+            } catch (IOException | IllegalStateException e) {
+                log.debug("writeback of {}: {}", mountPoint, e.getMessage());
             }
         }
     }
@@ -220,6 +247,14 @@ public final class FuseSession implements AutoCloseable {
         } finally {
             Libc.close(root);
         }
+    }
+
+    /**
+     * Unmounts {@code mountPoint}, whichever process serves it: with umount2(2) as root, else with
+     * fusermount3. A busy mount is refused with a message saying so.
+     */
+    public static void unmountDirectory(Path mountPoint) throws MountException {
+        Mounter.unmountIfIdle(mountPoint, MountMethod.forCurrentUser());
     }
 
     /**

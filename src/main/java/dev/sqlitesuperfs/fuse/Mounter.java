@@ -68,12 +68,38 @@ final class Mounter {
         if (options.allowOther()) {
             parts.add("allow_other");
         }
-        parts.addAll(options.extraOptions());
+        for (String option : options.extraOptions()) {
+            if (!MOUNT_FLAGS.containsKey(option)) {
+                parts.add(option);
+            }
+        }
         return String.join(",", parts);
     }
 
+    private static final long MS_NOEXEC = 8;
+    private static final long MS_SYNCHRONOUS = 16;
+    private static final long MS_DIRSYNC = 128;
+
+    /**
+     * Generic mount options that mount(2) takes as flags rather than as FUSE parameters (the
+     * kernel would refuse them in the data string); fusermount3 translates the same names itself.
+     * A positive value is set, a negative one cleared.
+     */
+    private static final Map<String, Long> MOUNT_FLAGS = Map.of(
+            "noexec", MS_NOEXEC, "exec", -MS_NOEXEC,
+            "sync", MS_SYNCHRONOUS, "async", -MS_SYNCHRONOUS,
+            "dirsync", MS_DIRSYNC,
+            "atime", -Libc.MS_NOATIME, "noatime", Libc.MS_NOATIME,
+            "nosuid", Libc.MS_NOSUID, "nodev", Libc.MS_NODEV);
+
     static long syscallFlags(MountOptions options) {
         long flags = Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOATIME;
+        for (String option : options.extraOptions()) {
+            Long flag = MOUNT_FLAGS.get(option);
+            if (flag != null) {
+                flags = flag > 0 ? flags | flag : flags & ~(-flag);
+            }
+        }
         return options.readOnly() ? flags | Libc.MS_RDONLY : flags;
     }
 
@@ -166,8 +192,11 @@ final class Mounter {
                 closeQuietly(fd);
             }
             String complaint = firstLine(errors);
+            String hint = complaint.contains("/dev/fuse: Permission denied")
+                    ? " (/dev/fuse must be usable by every user, as udev normally sets it: chmod 0666 /dev/fuse as root)"
+                    : "";
             throw new MountException("cannot mount " + mountPoint + ": " + program + " failed"
-                    + (complaint.isEmpty() ? " with exit code " + exitCode : ": " + complaint));
+                    + (complaint.isEmpty() ? " with exit code " + exitCode : ": " + complaint) + hint);
         } catch (IOException e) {
             if (e instanceof MountException mountFailure) {
                 throw mountFailure;
@@ -191,6 +220,27 @@ final class Mounter {
         return method.viaFusermount()
                 ? unmountWithFusermount(mountPoint, method.fusermount(), beforeDetach)
                 : unmountWithSyscall(mountPoint, beforeDetach);
+    }
+
+    /**
+     * Unmounts a mount this process may not be serving; a busy one is refused, not detached, so
+     * nobody's open files are cut off behind their back.
+     */
+    static void unmountIfIdle(Path mountPoint, MountMethod method) throws MountException {
+        if (method.viaFusermount()) {
+            String complaint = runFusermount(method.fusermount(), "-u", mountPoint);
+            if (complaint != null) {
+                throw new MountException("cannot unmount " + mountPoint + ": " + complaint);
+            }
+            return;
+        }
+        try {
+            Libc.umount2(mountPoint, 0);
+        } catch (SysException e) {
+            throw new MountException(e.errno() == EBUSY
+                    ? mountPoint + " is busy: files on it are open, or a process works in it"
+                    : "cannot unmount " + mountPoint + ": " + e.getMessage(), e);
+        }
     }
 
     private static boolean unmountWithSyscall(Path mountPoint, Runnable beforeDetach) throws MountException {

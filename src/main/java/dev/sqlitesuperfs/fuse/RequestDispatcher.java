@@ -78,9 +78,17 @@ final class RequestDispatcher {
      */
     int dispatch(FuseRequest request, MemorySegment reply, DirentWriter dirents) {
         int opcode = request.opcode();
+        if (log.isTraceEnabled()) {
+            log.trace("{} node {} unique {} pid {}", Opcode.name(opcode), request.nodeId(), request.unique(),
+                    request.caller().pid());
+        }
         try {
             return handle(opcode, request, reply, dirents);
         } catch (FuseException e) {
+            if (log.isTraceEnabled()) {
+                log.trace("{} node {} unique {}: errno {}", Opcode.name(opcode), request.nodeId(), request.unique(),
+                        e.errno());
+            }
             return Opcode.isOneWay(opcode) ? 0 : error(reply, request.unique(), e.errno());
         } catch (VirtualMachineError e) {
             throw e;

@@ -376,6 +376,21 @@ final class Wire {
         return (int) Math.floorMod(nanos, NANOS_PER_SECOND);
     }
 
+    /** Header plus {@code struct fuse_notify_inval_inode_out}. */
+    static final int NOTIFY_INVAL_INODE_SIZE = OutHeader.SIZE + 24;
+    private static final int FUSE_NOTIFY_INVAL_INODE = 2;
+
+    /**
+     * A notification that drops the kernel's cached attributes of {@code ino}: unique 0, the
+     * notify code in the error field, offset -1 so that no page is invalidated.
+     */
+    static void putNotifyInvalInode(MemorySegment message, long ino) {
+        putOutHeader(message, NOTIFY_INVAL_INODE_SIZE, FUSE_NOTIFY_INVAL_INODE, 0);
+        putU64(message, OutHeader.SIZE, ino);
+        putU64(message, OutHeader.SIZE + 8, -1L);
+        putU64(message, OutHeader.SIZE + 16, 0);
+    }
+
     static void putOutHeader(MemorySegment reply, int length, int error, long unique) {
         putU32(reply, OutHeader.LEN, length);
         putU32(reply, OutHeader.ERROR, error);

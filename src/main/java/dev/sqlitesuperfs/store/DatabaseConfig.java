@@ -44,6 +44,8 @@ public record DatabaseConfig(
     public static final int DEFAULT_READ_POOL_SIZE = 8;
     public static final Duration DEFAULT_RETRY_TIMEOUT = Duration.ofSeconds(60);
     public static final int DEFAULT_PORT = 5432;
+    /** Longest wait for one answer from the server; well above any single commit's duration. */
+    public static final Duration DEFAULT_SOCKET_TIMEOUT = Duration.ofSeconds(300);
 
     /** One server address. */
     public record Endpoint(String host, int port) {
@@ -227,6 +229,10 @@ public record DatabaseConfig(
         }
         ds.setProperty(PGProperty.TCP_KEEP_ALIVE, "true");
         ds.setProperty(PGProperty.BINARY_TRANSFER, "true");
+        // A network that goes silent without resetting the connection would otherwise hang a call
+        // until TCP keep-alive notices (hours); a URL may set its own socketTimeout.
+        ds.setProperty(PGProperty.SOCKET_TIMEOUT, Long.toString(DEFAULT_SOCKET_TIMEOUT.toSeconds()));
+        ds.setProperty(PGProperty.CONNECT_TIMEOUT, "10");
         for (Map.Entry<String, String> property : properties.entrySet()) {
             try {
                 ds.setProperty(property.getKey(), property.getValue());

@@ -95,10 +95,10 @@ public final class PgNamespaceStore implements NamespaceStore {
                     throw SqlFailures.describe("connecting for", namespace, e);
                 }
                 if (System.nanoTime() - deadline >= 0) {
-                    log.warn("Cannot open namespace {}: PostgreSQL unavailable for longer than {} s ({})",
-                            namespace, config.retryTimeout().toSeconds(), e.getMessage());
+                    // Thrown, not logged: whoever opens reports it (the command line as its one line).
                     throw new StoreException.Unavailable("opening namespace " + namespace + " failed: PostgreSQL"
-                            + " unavailable for longer than " + config.retryTimeout().toSeconds() + " s", e);
+                            + " unavailable for longer than " + config.retryTimeout().toSeconds() + " s ("
+                            + firstSentence(e.getMessage()) + ")", e);
                 }
                 backoff.pause(deadline);
             }
@@ -579,5 +579,14 @@ public final class PgNamespaceStore implements NamespaceStore {
         return new InodeRecord(rows.getLong(1), rows.getInt(2), (int) rows.getLong(3), (int) rows.getLong(4),
                 rows.getInt(5), rows.getLong(6), rows.getLong(7), (int) rows.getLong(8), rows.getLong(9),
                 rows.getLong(10), rows.getLong(11));
+    }
+
+    /** The first sentence of a driver message, which is the part that says what went wrong. */
+    private static String firstSentence(String message) {
+        if (message == null) {
+            return "no detail";
+        }
+        int end = message.indexOf(". ");
+        return end > 0 ? message.substring(0, end) : message;
     }
 }

@@ -169,7 +169,7 @@ class FuseSessionLifecycleTest {
     void aFailingInitPropagatesAndTheSessionStillCloses() throws Exception {
         MemoryFilesystem fs = new MemoryFilesystem() {
             @Override
-            public void init(KernelConnection kernel) {
+            public void init(KernelConnection kernel, KernelChannel channel) {
                 throw new IllegalStateException("cannot start");
             }
         };

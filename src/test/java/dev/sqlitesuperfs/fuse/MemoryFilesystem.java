@@ -119,7 +119,7 @@ class MemoryFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public void init(KernelConnection kernel) {
+    public void init(KernelConnection kernel, KernelChannel channel) {
         connection = kernel;
         initCalls.incrementAndGet();
     }

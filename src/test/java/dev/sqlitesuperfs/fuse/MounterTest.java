@@ -38,6 +38,16 @@ class MounterTest {
     }
 
     @Test
+    void genericMountOptionsBecomeFlagsAndStayOutOfTheData() {
+        MountOptions o = options(false, true, false, List.of("noexec", "sync", "atime", "max_read=131072"));
+        long flags = Mounter.syscallFlags(o);
+        assertThat(flags & 8).as("MS_NOEXEC").isEqualTo(8);
+        assertThat(flags & 16).as("MS_SYNCHRONOUS").isEqualTo(16);
+        assertThat(flags & Libc.MS_NOATIME).as("atime clears MS_NOATIME").isZero();
+        assertThat(Mounter.syscallData(o, 3)).contains("max_read=131072").doesNotContain("noexec", "sync", "atime");
+    }
+
+    @Test
     void fusermountOptionsEscapeTheNameAndLeaveOwnershipToFusermount() {
         assertThat(Mounter.fusermountOptions(options(true, true, true, List.of("max_read=65536"))))
                 .isEqualTo("fsname=tenant\\,a\\\\b,subtype=sqlitesuperfs,nosuid,nodev,noatime,ro,"

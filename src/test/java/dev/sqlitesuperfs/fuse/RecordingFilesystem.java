@@ -59,7 +59,7 @@ class RecordingFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public void init(KernelConnection kernel) {
+    public void init(KernelConnection kernel, KernelChannel channel) {
         connection = kernel;
     }
 

@@ -11,6 +11,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Statement;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
@@ -72,6 +73,73 @@ public final class TestPostgres {
             return statement.executeUpdate();
         } catch (SQLException e) {
             throw new IllegalStateException("test statement failed: " + sql, e);
+        }
+    }
+
+    public static long queryLong(String sql, Object... params) {
+        Object v = query(sql, params);
+        return ((Number) v).longValue();
+    }
+
+    public static byte[] queryBytes(String sql, Object... params) {
+        return query(sql, params);
+    }
+
+    public static int update(String sql, Object... params) {
+        return execute(sql, params);
+    }
+
+    /** The server as a libpq-style URL, as a user would give it to {@code --db} or {@code psql_url}. */
+    public static String url() {
+        DatabaseConfig c = config();
+        DatabaseConfig.Endpoint e = c.endpoints().getFirst();
+        return "postgresql://" + enc(c.user()) + ":" + enc(c.password()) + "@" + e.host() + ":" + e.port() + "/"
+                + enc(c.database());
+    }
+
+    private static String enc(String s) {
+        return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
+    }
+
+    /** The tables of a namespace's schema. */
+    public static java.util.List<String> tables(String namespace) {
+        try (Connection connection = connect();
+             PreparedStatement st = prepare(connection,
+                     "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1", namespace);
+             ResultSet rows = st.executeQuery()) {
+            java.util.List<String> names = new java.util.ArrayList<>();
+            while (rows.next()) {
+                names.add(rows.getString(1));
+            }
+            return names;
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Transactions committed so far in the test database, from pg_stat_database. Read through a
+     * connection to another database, so the reading is not counted. Waits first until every
+     * backend has reported its counts: PostgreSQL 15 flushes a busy backend's statistics at most
+     * once a second and otherwise up to 10 s after it went idle (PGSTAT_IDLE_INTERVAL).
+     */
+    public static long committedTransactions() throws InterruptedException {
+        Thread.sleep(11_000);
+        String database = config().database();
+        try (Connection connection = config().withDatabase("template1").withApplicationName("sqlitesuperfs-test")
+                .dataSource("").getConnection();
+             Statement st = connection.createStatement()) {
+            st.execute("SELECT pg_stat_clear_snapshot()");
+            try (PreparedStatement ps = connection.prepareStatement(
+                    "SELECT xact_commit FROM pg_stat_database WHERE datname = ?")) {
+                ps.setString(1, database);
+                try (ResultSet rows = ps.executeQuery()) {
+                    rows.next();
+                    return rows.getLong(1);
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
         }
     }
 

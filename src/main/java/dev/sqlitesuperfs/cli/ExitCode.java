@@ -1,0 +1,34 @@
+package dev.sqlitesuperfs.cli;
+
+/** Process exit codes: one per kind of failure, so scripts can tell them apart. */
+public enum ExitCode {
+    OK(0),
+    /** A bug or an unexpected environment failure; the log has details. */
+    INTERNAL(1),
+    /** The command line is wrong. */
+    USAGE(2),
+    /** No passphrase, an empty or unreadable one, or the wrong one. */
+    PASSPHRASE(3),
+    /** The namespace is mounted by another process. */
+    BUSY(4),
+    /** PostgreSQL could not be reached or refused us. */
+    DATABASE(5),
+    /** The kernel mount failed: /dev/fuse, permissions, the mount directory. */
+    MOUNT(6),
+    /** The namespace disagrees with what was asked (block size, format version, existence). */
+    NAMESPACE(7),
+    /** The local PostgreSQL could not be started. */
+    LOCAL_DATABASE(8),
+    /** fsck found problems. */
+    INCONSISTENT(9);
+
+    private final int code;
+
+    ExitCode(int code) {
+        this.code = code;
+    }
+
+    public int code() {
+        return code;
+    }
+}

@@ -1,0 +1,188 @@
+package dev.sqlitesuperfs.cli;
+
+import dev.sqlitesuperfs.crypto.SodiumUnavailableException;
+import dev.sqlitesuperfs.fuse.MountException;
+import dev.sqlitesuperfs.localpg.LocalPostgresException;
+import dev.sqlitesuperfs.store.DatabaseConfig;
+import dev.sqlitesuperfs.store.StoreException;
+import dev.sqlitesuperfs.sys.Libc;
+import dev.sqlitesuperfs.sys.SysException;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.OptionalLong;
+import java.util.function.Supplier;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Entry point. Every expected failure ends as one line on stderr and a distinct exit code
+ * ({@link ExitCode}); nothing prints a stack trace unless the log level asks for it.
+ */
+public final class Main {
+    static final String VERSION = versionOf(Main.class);
+
+    private static final String USAGE = """
+            usage: sqlitesuperfs COMMAND ...
+              mount [options] NAMESPACE DIR   mount a namespace (see: sqlitesuperfs mount --help)
+              unmount DIR                     unmount DIR and wait until its mount has stored everything
+              fsck [--db URL] [--state-dir D] NAMESPACE
+                                              check a namespace that is not mounted for consistency
+              --version                       print the version
+              --help                          print this help
+            """;
+
+    private Main() {}
+
+    public static void main(String[] args) {
+        int code = run(List.of(args), System.getenv(), System.out, System.err);
+        System.exit(code);
+    }
+
+    static int run(List<String> args, Map<String, String> env, PrintStream out, PrintStream err) {
+        if (args.isEmpty()) {
+            err.print(USAGE);
+            return ExitCode.USAGE.code();
+        }
+        String command = args.getFirst();
+        List<String> rest = args.subList(1, args.size());
+        try {
+            return switch (command) {
+                case "--help", "-h", "help" -> {
+                    out.print(USAGE);
+                    yield ExitCode.OK.code();
+                }
+                case "--version", "-V", "version" -> {
+                    out.println("sqlitesuperfs " + VERSION);
+                    yield ExitCode.OK.code();
+                }
+                case "mount" -> mount(rest, env, out);
+                case "unmount", "umount" -> Unmount.run(rest, out);
+                case "fsck" -> Fsck.run(rest, env, out);
+                default -> throw new CliException(ExitCode.USAGE,
+                        "unknown command '" + command + "' (see sqlitesuperfs --help)");
+            };
+        } catch (CliException e) {
+            err.println("sqlitesuperfs: " + e.getMessage());
+            return e.exitCode().code();
+        } catch (RuntimeException e) {
+            ExitCode code = classify(e);
+            err.println("sqlitesuperfs: " + describe(e));
+            if (code == ExitCode.INTERNAL) {
+                LoggerFactory.getLogger(Main.class).debug("unexpected failure", e);
+            }
+            return code.code();
+        }
+    }
+
+    private static int mount(List<String> args, Map<String, String> env, PrintStream out) {
+        if (args.contains("--help") || args.contains("-h")) {
+            out.print(MountSettings.USAGE);
+            return ExitCode.OK.code();
+        }
+        MountSettings settings = MountSettings.parse(args, env);
+        configureLogging(settings.logLevel());
+        disableCoreDumps();
+
+        try (DatabaseChoice db = DatabaseChoice.of(settings.databaseUrl(), settings.stateDir(), env, out)) {
+            DatabaseConfig database = db.config.withRetryTimeout(settings.databaseTimeout());
+            Supplier<OptionalLong> hostFree = db.local != null ? freeSpaceOf(db.local.dataDirectory()) : OptionalLong::empty;
+            PassphraseSource passphrases = new PassphraseSource(settings.passphraseFile(), env);
+            NamespaceMount mount = NamespaceMount.open(settings, database, passphrases, hostFree, Libc.geteuid(), Libc.getegid());
+            NamespaceMount running = mount;
+            Runnable stop = () -> {
+                running.close();
+                MountRegistry.unregister(running.mountPoint());
+            };
+            // SIGINT and SIGTERM end the mount cleanly with exit code 0; the hook covers other exits.
+            Signals.onTermination(stop);
+            Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(stop));
+            MountRegistry.register(running.mountPoint());
+            out.println("mounted namespace " + running.namespace() + " at " + running.mountPoint());
+            out.flush();
+            try {
+                running.awaitUnmount();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            stop.run();
+            return ExitCode.OK.code();
+        }
+    }
+
+    /** A core dump of the mount would hold keys and plaintext: make sure none is written. */
+    private static void disableCoreDumps() {
+        try {
+            Libc.setrlimit(Libc.RLIMIT_CORE, new Libc.ResourceLimit(0, 0));
+        } catch (SysException e) {
+            LoggerFactory.getLogger(Main.class).warn("cannot disable core dumps: {}", e.getMessage());
+        }
+    }
+
+    static Path defaultStateDir(Map<String, String> env) {
+        if (Libc.geteuid() == 0) {
+            return Path.of("/var/lib/sqlitesuperfs");
+        }
+        String xdg = env.get("XDG_STATE_HOME");
+        if (xdg != null && !xdg.isBlank()) {
+            return Path.of(xdg, "sqlitesuperfs");
+        }
+        return Path.of(System.getProperty("user.home"), ".local", "state", "sqlitesuperfs");
+    }
+
+    private static Supplier<OptionalLong> freeSpaceOf(Path dir) {
+        return () -> {
+            try {
+                FileStore store = Files.getFileStore(dir);
+                return OptionalLong.of(store.getUsableSpace());
+            } catch (IOException | SecurityException e) {
+                return OptionalLong.empty();
+            }
+        };
+    }
+
+    /** Sets the level before the first logger exists (logback.xml reads this property). */
+    static void configureLogging(String level) {
+        String l = level.toLowerCase(Locale.ROOT);
+        if (!List.of("error", "warn", "info", "debug", "trace").contains(l)) {
+            throw new CliException(ExitCode.USAGE, "--log-level must be error, warn, info, debug or trace");
+        }
+        System.setProperty("sqlitesuperfs.log.level", l.toUpperCase(Locale.ROOT));
+        ch.qos.logback.classic.Logger root = (ch.qos.logback.classic.Logger)
+                LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        root.setLevel(ch.qos.logback.classic.Level.toLevel(l));
+    }
+
+    static ExitCode classify(Throwable e) {
+        return switch (e) {
+            case CliException c -> c.exitCode();
+            case StoreException.NamespaceBusy b -> ExitCode.BUSY;
+            case StoreException.UnsupportedFormat f -> ExitCode.NAMESPACE;
+            case StoreException s -> ExitCode.DATABASE;
+            case MountException m -> ExitCode.MOUNT;
+            case LocalPostgresException l -> ExitCode.LOCAL_DATABASE;
+            case IllegalArgumentException i -> ExitCode.USAGE;
+            default -> ExitCode.INTERNAL;
+        };
+    }
+
+    static String describe(Throwable e) {
+        if (e instanceof SodiumUnavailableException) {
+            return e.getMessage();
+        }
+        if (classify(e) == ExitCode.INTERNAL) {
+            return "unexpected " + e.getClass().getSimpleName() + ": " + e.getMessage()
+                    + " (run with --log-level debug for details)";
+        }
+        return e.getMessage();
+    }
+
+    static String versionOf(Class<?> type) {
+        String v = type.getPackage().getImplementationVersion();
+        return v != null ? v : "development build";
+    }
+}

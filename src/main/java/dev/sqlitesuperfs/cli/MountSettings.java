@@ -1,0 +1,244 @@
+package dev.sqlitesuperfs.cli;
+
+import dev.sqlitesuperfs.crypto.KdfStrength;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Everything {@code sqlitesuperfs mount} was asked, after parsing and validation. Defaults are
+ * chosen here and nowhere else.
+ *
+ * @param databaseUrl    from --db or the psql_url environment variable; null = local PostgreSQL
+ * @param passphraseFile from --passphrase-file; null = environment or terminal
+ * @param blockSize      from --block-size; 0 = not given (4096 for a new namespace, else the namespace's)
+ * @param ownerUid       -1 = the calling user
+ * @param ownerGid       -1 = the calling user's group
+ */
+public record MountSettings(
+        String namespace,
+        Path mountPoint,
+        String databaseUrl,
+        Path passphraseFile,
+        int blockSize,
+        long cacheBytes,
+        long writeBufferBytes,
+        boolean allowOther,
+        int ownerUid,
+        int ownerGid,
+        boolean readOnly,
+        List<String> fuseOptions,
+        String logLevel,
+        Path stateDir,
+        KdfStrength kdfStrength,
+        long quotaBytes,
+        Duration cacheTtl,
+        Duration databaseTimeout,
+        Duration writebackDelay,
+        int threads) {
+
+    public static final int DEFAULT_BLOCK_SIZE = 4096;
+    public static final long DEFAULT_CACHE_BYTES = 256L << 20;
+    public static final long DEFAULT_WRITE_BUFFER_BYTES = 64L << 20;
+
+    static final String USAGE = """
+            usage: sqlitesuperfs mount [options] NAMESPACE DIR
+              Mounts the namespace NAMESPACE (a PostgreSQL schema) on directory DIR and serves it in
+              the foreground until unmounted (Ctrl-C, SIGTERM, `sqlitesuperfs unmount DIR`, umount).
+              A namespace that does not exist yet is created, encrypted with the given passphrase.
+
+            options:
+              --db URL               PostgreSQL to use (postgresql://user:pass@host:port/db?sslmode=...
+                                     or jdbc:postgresql://...); default: $psql_url, else a local
+                                     PostgreSQL started for this mount (data kept under --state-dir)
+              --passphrase-file F    read the passphrase from file F (default: $encryption_pass, else
+                                     a prompt on the terminal)
+              --block-size N         block size of a new namespace: 4K..1M, a power of two (default
+                                     4096); for an existing namespace it must match
+              --cache-size S         plaintext block cache (default 256M)
+              --write-buffer S       written data kept in memory before it is stored (default 64M)
+              --quota S              capacity shown by df and enforced on writes (default: none)
+              --allow-other          let every user use the mount (needs user_allow_other in
+                                     /etc/fuse.conf when not root)
+              --uid U --gid G        the mount's owner: the only user allowed in without
+                                     --allow-other, and the owner of a new namespace's root
+              --read-only            mount read-only
+              -o OPTS                extra kernel mount options, comma separated
+              --cache-ttl SECONDS    how long the kernel may cache names and attributes (default 600)
+              --db-timeout SECONDS   how long to retry an unreachable database before calls fail
+                                     with EIO (default 60)
+              --writeback-delay SECONDS  longest time written data stays only in memory (default 5)
+              --kdf STRENGTH         passphrase hashing of a new namespace: interactive, moderate
+                                     (default) or sensitive
+              --state-dir D          where the local PostgreSQL keeps its data (default
+                                     /var/lib/sqlitesuperfs as root, ~/.local/state/sqlitesuperfs
+                                     otherwise)
+              --threads N            request threads (default 16)
+              --log-level L          error, warn, info (default), debug, trace; also
+                                     $SQLITESUPERFS_LOG_LEVEL
+            """;
+
+    /** Parses the arguments after {@code mount}. */
+    public static MountSettings parse(List<String> args, Map<String, String> env) {
+        String db = env.get("psql_url");
+        Path passFile = null;
+        int blockSize = 0;
+        long cache = DEFAULT_CACHE_BYTES;
+        long writeBuffer = DEFAULT_WRITE_BUFFER_BYTES;
+        boolean allowOther = false;
+        int uid = -1;
+        int gid = -1;
+        boolean readOnly = false;
+        List<String> fuseOptions = new ArrayList<>();
+        String logLevel = env.getOrDefault("SQLITESUPERFS_LOG_LEVEL", "info");
+        Path stateDir = null;
+        KdfStrength kdf = KdfStrength.MODERATE;
+        long quota = 0;
+        Duration ttl = Duration.ofSeconds(600);
+        Duration dbTimeout = Duration.ofSeconds(60);
+        Duration writeback = Duration.ofSeconds(5);
+        int threads = 16;
+        List<String> positional = new ArrayList<>();
+
+        Options o = new Options(args);
+        while (o.hasNext()) {
+            String a = o.next();
+            switch (a) {
+                case "--db" -> db = o.value(a);
+                case "--passphrase-file" -> passFile = Path.of(o.value(a));
+                case "--block-size" -> blockSize = blockSize(Sizes.parse(a, o.value(a)));
+                case "--cache-size" -> cache = Sizes.parse(a, o.value(a));
+                case "--write-buffer" -> writeBuffer = atLeast(a, Sizes.parse(a, o.value(a)), 1 << 20);
+                case "--quota" -> quota = Sizes.parse(a, o.value(a));
+                case "--allow-other" -> allowOther = true;
+                case "--uid" -> uid = id(a, o.value(a));
+                case "--gid" -> gid = id(a, o.value(a));
+                case "--read-only" -> readOnly = true;
+                case "-o" -> fuseOptions.addAll(fuseOptions(o.value(a)));
+                case "--log-level" -> logLevel = o.value(a);
+                case "--state-dir" -> stateDir = Path.of(o.value(a));
+                case "--kdf" -> kdf = kdf(o.value(a));
+                case "--cache-ttl" -> ttl = Duration.ofSeconds(number(a, o.value(a), 0, 86_400));
+                case "--db-timeout" -> dbTimeout = Duration.ofSeconds(number(a, o.value(a), 1, 86_400));
+                case "--writeback-delay" -> writeback = Duration.ofSeconds(number(a, o.value(a), 1, 3600));
+                case "--threads" -> threads = (int) number(a, o.value(a), 1, 256);
+                default -> {
+                    if (a.startsWith("-") && !a.equals("-")) {
+                        throw new CliException(ExitCode.USAGE, "unknown option " + a + " (see sqlitesuperfs mount --help)");
+                    }
+                    positional.add(a);
+                }
+            }
+        }
+        if (positional.size() != 2) {
+            throw new CliException(ExitCode.USAGE, "mount needs NAMESPACE and DIR (see sqlitesuperfs mount --help)");
+        }
+        if ((uid < 0) != (gid < 0)) {
+            throw new CliException(ExitCode.USAGE, "--uid and --gid go together");
+        }
+        for (String opt : fuseOptions) {
+            switch (opt) {
+                case "allow_other" -> allowOther = true;
+                case "ro" -> readOnly = true;
+                case "rw", "default_permissions" -> { }
+                default -> {
+                    if (opt.startsWith("fd=") || opt.startsWith("rootmode=") || opt.startsWith("user_id=")
+                            || opt.startsWith("group_id=")) {
+                        throw new CliException(ExitCode.USAGE, "-o " + opt + ": set by sqlitesuperfs itself");
+                    }
+                }
+            }
+        }
+        fuseOptions.removeIf(opt -> opt.equals("allow_other") || opt.equals("ro") || opt.equals("rw")
+                || opt.equals("default_permissions"));
+        if (db != null && db.isBlank()) {
+            db = null;
+        }
+        return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
+                writeBuffer, allowOther, uid, gid, readOnly, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
+                dbTimeout, writeback, threads);
+    }
+
+    private static int blockSize(long size) {
+        if (size < 4096 || size > (1 << 20) || Long.bitCount(size) != 1) {
+            throw new CliException(ExitCode.USAGE,
+                    "--block-size must be a power of two from 4096 (4K) to 1048576 (1M), got " + size);
+        }
+        return (int) size;
+    }
+
+    private static long atLeast(String option, long value, long min) {
+        if (value < min) {
+            throw new CliException(ExitCode.USAGE, option + " must be at least " + min + " bytes");
+        }
+        return value;
+    }
+
+    private static int id(String option, String text) {
+        long v = number(option, text, 0, 0xFFFF_FFFEL);
+        return (int) v;
+    }
+
+    private static long number(String option, String text, long min, long max) {
+        try {
+            long v = Long.parseLong(text.trim());
+            if (v < min || v > max) {
+                throw new NumberFormatException();
+            }
+            return v;
+        } catch (NumberFormatException e) {
+            throw new CliException(ExitCode.USAGE, option + " needs a whole number from " + min + " to " + max
+                    + ", got '" + text + "'");
+        }
+    }
+
+    private static KdfStrength kdf(String text) {
+        try {
+            return KdfStrength.valueOf(text.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCode.USAGE, "--kdf must be interactive, moderate or sensitive, got '" + text + "'");
+        }
+    }
+
+    private static List<String> fuseOptions(String text) {
+        List<String> list = new ArrayList<>();
+        for (String part : text.split(",")) {
+            String p = part.trim();
+            if (!p.isEmpty()) {
+                if (p.contains("\n") || p.contains("\0")) {
+                    throw new CliException(ExitCode.USAGE, "-o: invalid option text");
+                }
+                list.add(p);
+            }
+        }
+        return list;
+    }
+
+    /** Walks an argument list, handing out option values. */
+    static final class Options {
+        private final List<String> args;
+        private int i;
+
+        Options(List<String> args) {
+            this.args = args;
+        }
+
+        boolean hasNext() {
+            return i < args.size();
+        }
+
+        String next() {
+            return args.get(i++);
+        }
+
+        String value(String option) {
+            if (i >= args.size()) {
+                throw new CliException(ExitCode.USAGE, option + " needs a value");
+            }
+            return args.get(i++);
+        }
+    }
+}

@@ -1,0 +1,259 @@
+package dev.sqlitesuperfs.cli;
+
+import dev.sqlitesuperfs.crypto.KdfParams;
+import dev.sqlitesuperfs.crypto.KeyWrapping;
+import dev.sqlitesuperfs.crypto.Passphrase;
+import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.crypto.Sealer;
+import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.crypto.WrongPassphraseException;
+import dev.sqlitesuperfs.fs.Filesystem;
+import dev.sqlitesuperfs.fs.FsConfig;
+import dev.sqlitesuperfs.fuse.FuseSession;
+import dev.sqlitesuperfs.fuse.MountException;
+import dev.sqlitesuperfs.fuse.MountOptions;
+import dev.sqlitesuperfs.store.DatabaseConfig;
+import dev.sqlitesuperfs.store.InodeRecord;
+import dev.sqlitesuperfs.store.NamespaceMeta;
+import dev.sqlitesuperfs.store.NamespaceName;
+import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.OptionalLong;
+import java.util.UUID;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One namespace mounted on one directory: the store holding the namespace's lock, the unwrapped
+ * data key, the filesystem and the FUSE session, assembled in order and taken apart in reverse.
+ * Used by the command line and, in-process, by tests.
+ */
+public final class NamespaceMount implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(NamespaceMount.class);
+    private static final int ROOT_MODE = 0040755;
+
+    private final String namespace;
+    private final Path mountPoint;
+    private final NamespaceStore store;
+    private final SecretKey dataKey;
+    private final Sealer sealer;
+    private final Filesystem filesystem;
+    private final FuseSession session;
+    private boolean closed;
+
+    private NamespaceMount(String namespace, Path mountPoint, NamespaceStore store, SecretKey dataKey,
+            Sealer sealer, Filesystem filesystem, FuseSession session) {
+        this.namespace = namespace;
+        this.mountPoint = mountPoint;
+        this.store = store;
+        this.dataKey = dataKey;
+        this.sealer = sealer;
+        this.filesystem = filesystem;
+        this.session = session;
+    }
+
+    /**
+     * Opens (creating if needed) the namespace and mounts it; returns once the directory serves
+     * requests. Every failure leaves nothing mounted and nothing open.
+     *
+     * @param hostFreeBytes free space where PostgreSQL keeps its data, when known
+     */
+    public static NamespaceMount open(MountSettings settings, DatabaseConfig database, PassphraseSource passphrases,
+            Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
+        NamespaceName name = NamespaceName.parse(settings.namespace());
+        Path dir = checkMountPoint(settings.mountPoint());
+        NamespaceStore store = PgNamespaceStore.open(database, name, settings.readOnly());
+        SecretKey key = null;
+        Sealer sealer = null;
+        try {
+            NamespaceMeta meta = store.meta().orElse(null);
+            if (meta == null && settings.readOnly()) {
+                throw new CliException(ExitCode.NAMESPACE,
+                        "namespace " + name.value() + " does not exist; a read-only mount cannot create it");
+            }
+            if (meta != null && settings.blockSize() != 0 && settings.blockSize() != meta.blockSize()) {
+                throw new CliException(ExitCode.NAMESPACE, "namespace " + name.value() + " has block size "
+                        + meta.blockSize() + "; --block-size " + settings.blockSize() + " does not match");
+            }
+            try (Passphrase passphrase = passphrases.obtain(name.value(), meta == null)) {
+                if (meta == null) {
+                    int uid = settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid;
+                    int gid = settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid;
+                    meta = create(store, settings, passphrase, uid, gid);
+                    log.info("created namespace {} (block size {})", name.value(), meta.blockSize());
+                }
+                try {
+                    key = KeyWrapping.unwrap(meta.wrappedKey(), passphrase, kdfParams(meta), keyContext(meta));
+                } catch (WrongPassphraseException e) {
+                    throw new CliException(ExitCode.PASSPHRASE, "wrong passphrase for namespace " + name.value());
+                }
+            }
+            if (!settings.readOnly()) {
+                store.startWriting();
+            }
+            sealer = new Sealer(key, meta.uuid(), meta.formatVersion(), meta.blockSize());
+            SealedStore sealed = new SealedStore(store, sealer, name.value());
+            FsConfig fsConfig = new FsConfig(name.value(), meta.blockSize(), settings.cacheBytes(),
+                    settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
+                    settings.quotaBytes(), hostFreeBytes);
+            Filesystem fs = Filesystem.open(fsConfig, sealed);
+            MountOptions options = new MountOptions(dir, name.value(), "sqlitesuperfs",
+                    settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid,
+                    settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid,
+                    settings.allowOther(), true, settings.readOnly(), settings.fuseOptions(),
+                    MountOptions.MAX_WRITE_LIMIT, settings.threads(), true);
+            FuseSession session;
+            try {
+                session = FuseSession.mount(options, fs);
+            } catch (MountException e) {
+                fs.destroy();
+                throw new CliException(ExitCode.MOUNT, e.getMessage());
+            } catch (RuntimeException e) {
+                fs.destroy();
+                throw e;
+            }
+            try {
+                session.start();
+            } catch (IOException e) {
+                closeQuietly(session);
+                throw new CliException(ExitCode.MOUNT, "cannot serve " + dir + ": " + e.getMessage());
+            }
+            return new NamespaceMount(name.value(), dir, store, key, sealer, fs, session);
+        } catch (RuntimeException e) {
+            if (sealer != null) {
+                sealer.close();
+            }
+            if (key != null) {
+                key.close();
+            }
+            store.close();
+            throw e;
+        }
+    }
+
+    private static NamespaceMeta create(NamespaceStore store, MountSettings settings, Passphrase passphrase,
+            int uid, int gid) {
+        int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
+        KdfParams kdf = KdfParams.generate(settings.kdfStrength());
+        UUID uuid = UUID.randomUUID();
+        NamespaceMeta draft = new NamespaceMeta(PgNamespaceStore.FORMAT_VERSION, uuid, blockSize, kdf.algorithm(),
+                kdf.opsLimit(), kdf.memLimit(), kdf.salt(), new byte[0], 0);
+        byte[] wrapped;
+        try (SecretKey dataKey = SecretKey.random()) {
+            wrapped = KeyWrapping.wrap(dataKey, passphrase, kdf, keyContext(draft));
+        }
+        NamespaceMeta meta = new NamespaceMeta(draft.formatVersion(), uuid, blockSize, kdf.algorithm(),
+                kdf.opsLimit(), kdf.memLimit(), kdf.salt(), wrapped, 0);
+        long now = System.currentTimeMillis() * 1_000_000L;
+        store.create(meta, new InodeRecord(1, ROOT_MODE, uid, gid, 2, 0, 0, 0, now, now, now));
+        return meta;
+    }
+
+    /**
+     * Argon2id memory cost above which the stored parameters are refused: the database is not
+     * trusted, and an absurd value would get the mount killed for lack of memory while unwrapping.
+     * libsodium's "sensitive" preset uses 1 GiB.
+     */
+    static final long MAX_KDF_MEMORY = 4L << 30;
+
+    private static KdfParams kdfParams(NamespaceMeta meta) {
+        if (meta.kdfMemLimit() > MAX_KDF_MEMORY) {
+            throw new CliException(ExitCode.NAMESPACE, "namespace key material is damaged: its key derivation asks for "
+                    + (meta.kdfMemLimit() >> 20) + " MiB of memory, more than the " + (MAX_KDF_MEMORY >> 20)
+                    + " MiB this program allows");
+        }
+        try {
+            return new KdfParams(meta.kdfAlgorithm(), meta.kdfOpsLimit(), meta.kdfMemLimit(), meta.kdfSalt());
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCode.NAMESPACE, "namespace key material is damaged: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Associated data of the wrapped data key: binds it to this namespace's identity, format and
+     * block size, so key material copied from another namespace does not unwrap here.
+     */
+    static byte[] keyContext(NamespaceMeta meta) {
+        byte[] label = "sqlitesuperfs/data-key/v1".getBytes(StandardCharsets.US_ASCII);
+        return ByteBuffer.allocate(label.length + 16 + 8)
+                .put(label)
+                .putLong(meta.uuid().getMostSignificantBits())
+                .putLong(meta.uuid().getLeastSignificantBits())
+                .putInt(meta.formatVersion())
+                .putInt(meta.blockSize())
+                .array();
+    }
+
+    private static Path checkMountPoint(Path requested) {
+        Path dir = requested.toAbsolutePath().normalize();
+        if (!Files.exists(dir)) {
+            throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " does not exist");
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is not a directory");
+        }
+        return dir;
+    }
+
+    /** Ends the session (unmounting, detaching if busy); a failure is logged, not thrown: we are going away. */
+    private static void closeQuietly(FuseSession session) {
+        try {
+            session.close();
+        } catch (MountException e) {
+            log.warn("{}", e.getMessage());
+        }
+    }
+
+    public String namespace() {
+        return namespace;
+    }
+
+    public Path mountPoint() {
+        return mountPoint;
+    }
+
+    public Filesystem filesystem() {
+        return filesystem;
+    }
+
+    /** Blocks until the directory is unmounted (from outside, or by {@link #close()}). */
+    public void awaitUnmount() throws InterruptedException {
+        session.awaitTermination();
+    }
+
+    /**
+     * Stores everything still in memory (including what the kernel's page cache holds), unmounts,
+     * and releases the namespace. Safe to call more than once and from several threads (a
+     * signal handler and the main thread): a second caller waits until the first is done.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            try {
+                session.syncKernelCaches();
+            } catch (IOException | IllegalStateException e) {
+                log.debug("syncfs before unmount: {}", e.getMessage());
+            }
+            filesystem.flushAll();
+            closeQuietly(session);
+        } finally {
+            try {
+                store.close();
+            } finally {
+                sealer.close();
+                dataKey.close();
+            }
+        }
+        log.info("namespace {} unmounted from {}", namespace, mountPoint);
+    }
+}

@@ -1,0 +1,125 @@
+package dev.sqlitesuperfs.fs;
+
+import dev.sqlitesuperfs.store.InodeRecord;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * One inode in memory. The mount is the namespace's only writer, so what a node says is the truth
+ * (ahead of PostgreSQL only by dirty blocks that have not reached a durability point yet).
+ *
+ * <p>Attributes, directory entries, dirty blocks and xattrs are guarded by {@link #lock}. Changes
+ * that must be durable are applied here only after their PostgreSQL commit returned, so that a
+ * failed commit leaves memory and storage agreeing. The reference counts are guarded by the
+ * {@link NodeTable} (changed only inside its atomic map operations).
+ */
+final class Node {
+    static final int S_IFMT = 0170000;
+    static final int S_IFSOCK = 0140000;
+    static final int S_IFLNK = 0120000;
+    static final int S_IFREG = 0100000;
+    static final int S_IFBLK = 0060000;
+    static final int S_IFDIR = 0040000;
+    static final int S_IFCHR = 0020000;
+    static final int S_IFIFO = 0010000;
+    static final int S_ISUID = 04000;
+    static final int S_ISGID = 02000;
+
+    final long ino;
+    final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+
+    // ---- attributes (lock) ----
+    int mode;
+    int uid;
+    int gid;
+    int nlink;
+    long size;
+    long nblocks;
+    int rdev;
+    long atimeNs;
+    long mtimeNs;
+    long ctimeNs;
+
+    /**
+     * The size PostgreSQL has. Every stored block lies below {@code ceil(storedSize / blockSize)},
+     * so blocks past that index are known to be absent without asking.
+     */
+    long storedSize;
+
+    // ---- per type (lock) ----
+    /** Directories: the directory holding this one's entry (the root points at itself). */
+    long parent;
+    /** Directories: entries, loaded on first use. */
+    Directory entries;
+    /** Symlinks: the target, loaded on first use. */
+    byte[] symlinkTarget;
+    /** Extended attributes, loaded on first use. */
+    Map<Name, byte[]> xattrs;
+    /** Regular files: written blocks not yet stored, by index; each array is one whole block. */
+    final TreeMap<Long, byte[]> dirty = new TreeMap<>();
+    /** Timestamps changed (by the kernel's writeback of times) but not stored yet. */
+    boolean timesDirty;
+    /** System.nanoTime() when the node first got unstored changes; 0 when it has none. */
+    long dirtySinceNanos;
+    /** The inode's rows are gone from PostgreSQL (unlinked and reclaimed, or removed directory). */
+    boolean removed;
+
+    // ---- references (NodeTable) ----
+    long lookups;
+    int opens;
+    /** Open handles that may write (lock); while any exist the kernel may hold dirty pages. */
+    int writers;
+    int busy;
+
+    Node(InodeRecord r) {
+        this.ino = r.ino();
+        this.mode = r.mode();
+        this.uid = r.uid();
+        this.gid = r.gid();
+        this.nlink = r.nlink();
+        this.size = r.size();
+        this.nblocks = r.nblocks();
+        this.rdev = r.rdev();
+        this.atimeNs = r.atimeNs();
+        this.mtimeNs = r.mtimeNs();
+        this.ctimeNs = r.ctimeNs();
+        this.storedSize = r.size();
+        this.parent = ino;
+    }
+
+    int type() {
+        return mode & S_IFMT;
+    }
+
+    boolean isDir() {
+        return type() == S_IFDIR;
+    }
+
+    boolean isRegular() {
+        return type() == S_IFREG;
+    }
+
+    boolean isSymlink() {
+        return type() == S_IFLNK;
+    }
+
+    boolean isDirty() {
+        return !dirty.isEmpty() || timesDirty || storedSize != size;
+    }
+
+    /** The row as it must be stored; call with the lock held. */
+    InodeRecord record() {
+        return new InodeRecord(ino, mode, uid, gid, nlink, size, nblocks, rdev, atimeNs, mtimeNs, ctimeNs);
+    }
+
+    /** Nobody refers to the node any more: the kernel forgot it and no handle is open. */
+    boolean unreferenced() {
+        return lookups <= 0 && opens <= 0 && busy <= 0;
+    }
+
+    @Override
+    public String toString() {
+        return "inode " + ino;
+    }
+}

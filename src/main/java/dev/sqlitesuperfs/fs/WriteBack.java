@@ -1,0 +1,65 @@
+package dev.sqlitesuperfs.fs;
+
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Stores written data that no fsync or close has stored within the write-back delay, so that a
+ * program that never syncs still loses at most that much on a crash (like a local filesystem's
+ * periodic commit).
+ */
+final class WriteBack {
+    private static final Logger log = LoggerFactory.getLogger(WriteBack.class);
+
+    private final Filesystem fs;
+    private final long delayNs;
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    WriteBack(Filesystem fs, Duration delay) {
+        this.fs = fs;
+        this.delayNs = delay.toNanos();
+        this.thread = Thread.ofPlatform().daemon().name("write-back").unstarted(this::run);
+    }
+
+    void start() {
+        thread.start();
+    }
+
+    void stop() {
+        running = false;
+        thread.interrupt();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void run() {
+        long sleepMs = Math.max(100, Math.min(1000, delayNs / 2_000_000));
+        while (running) {
+            try {
+                Thread.sleep(sleepMs);
+            } catch (InterruptedException e) {
+                if (!running) {
+                    return;
+                }
+            }
+            long cutoff = System.nanoTime() - delayNs;
+            for (Node n : fs.dirtyNodes()) {
+                if (!running) {
+                    return;
+                }
+                if (n.dirtySinceNanos != 0 && n.dirtySinceNanos - cutoff <= 0) {
+                    try {
+                        fs.flushNode(n.ino, "write-back");
+                    } catch (RuntimeException e) {
+                        log.debug("write-back of inode {} failed; it stays in memory: {}", n.ino, e.getMessage());
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,219 @@
+package dev.sqlitesuperfs.testing;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The command line as a separate process ({@code java -cp <test classpath> ...Main}), for what an
+ * in-process mount cannot show: exit codes, messages, signals, kill -9, other users.
+ */
+public final class CliProcess implements AutoCloseable {
+    private final Process process;
+    private final StringBuffer stdout = new StringBuffer();
+    private final StringBuffer stderr = new StringBuffer();
+    private final CountDownLatch mounted = new CountDownLatch(1);
+    private final CompletableFuture<Void> drained;
+
+    private CliProcess(Process process) {
+        this.process = process;
+        // Own threads: a pump blocks until the process ends, and the common pool may have one thread.
+        CompletableFuture<Void> out = new CompletableFuture<>();
+        CompletableFuture<Void> err = new CompletableFuture<>();
+        Thread.ofPlatform().daemon().start(() -> {
+            pump(process.inputReader(StandardCharsets.UTF_8), stdout, true);
+            out.complete(null);
+        });
+        Thread.ofPlatform().daemon().start(() -> {
+            pump(process.errorReader(StandardCharsets.UTF_8), stderr, false);
+            err.complete(null);
+        });
+        this.drained = CompletableFuture.allOf(out, err);
+    }
+
+    /** Starts {@code sqlitesuperfs args...} with {@code env} added to this process's environment. */
+    public static CliProcess start(Map<String, String> env, String... args) {
+        return startAs(null, env, args);
+    }
+
+    /**
+     * Starts it as another user ({@code setpriv --reuid=U --regid=G --clear-groups}) when
+     * {@code uidGid} is "U:G", else as ourselves.
+     */
+    public static CliProcess startAs(String uidGid, Map<String, String> env, String... args) {
+        List<String> cmd = new ArrayList<>();
+        if (uidGid != null) {
+            String[] ug = uidGid.split(":");
+            cmd.addAll(List.of("setpriv", "--reuid=" + ug[0], "--regid=" + ug[1], "--clear-groups", "--"));
+        }
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.add("--enable-native-access=ALL-UNNAMED");
+        cmd.add("-cp");
+        cmd.add(uidGid == null ? System.getProperty("java.class.path") : SharedClasspath.get());
+        cmd.add("dev.sqlitesuperfs.cli.Main");
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().remove("psql_url");
+        pb.environment().remove("encryption_pass");
+        pb.environment().putAll(env);
+        try {
+            return new CliProcess(pb.start());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Starts it on a pseudo-terminal (through {@code script}), as a person would at a shell; use
+     * {@link #awaitOutput} and {@link #type} to answer its prompts.
+     */
+    public static CliProcess startOnTerminal(Map<String, String> env, String... args) {
+        StringBuilder command = new StringBuilder();
+        command.append(quote(Path.of(System.getProperty("java.home"), "bin", "java").toString()))
+                .append(" --enable-native-access=ALL-UNNAMED -cp ").append(quote(System.getProperty("java.class.path")))
+                .append(" dev.sqlitesuperfs.cli.Main");
+        for (String a : args) {
+            command.append(' ').append(quote(a));
+        }
+        ProcessBuilder pb = new ProcessBuilder("script", "-qefc", command.toString(), "/dev/null");
+        pb.environment().remove("psql_url");
+        pb.environment().remove("encryption_pass");
+        pb.environment().putAll(env);
+        try {
+            return new CliProcess(pb.start());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String quote(String s) {
+        return "'" + s.replace("'", "'\\''") + "'";
+    }
+
+    /** Runs to completion and returns the exit code (at most {@code timeout}). */
+    public static CliProcess run(Map<String, String> env, Duration timeout, String... args) {
+        CliProcess p = start(env, args);
+        p.waitFor(timeout);
+        return p;
+    }
+
+    /** Copies a stream as it arrives (prompts end without a newline), watching for "mounted". */
+    private void pump(BufferedReader reader, StringBuffer sink, boolean watchMounted) {
+        char[] buffer = new char[4096];
+        try (BufferedReader r = reader) {
+            int n;
+            while ((n = r.read(buffer)) >= 0) {
+                sink.append(buffer, 0, n);
+                if (watchMounted && sink.indexOf("mounted") >= 0) {
+                    mounted.countDown();
+                }
+            }
+        } catch (IOException e) {
+            sink.append("<stream closed: ").append(e.getMessage()).append(">\n");
+        }
+    }
+
+    /** Waits for the line that says the mount is ready; fails with the output if it exits first. */
+    public CliProcess awaitMounted(Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        try {
+            while (System.nanoTime() < deadline) {
+                if (mounted.await(100, TimeUnit.MILLISECONDS)) {
+                    return this;
+                }
+                if (!process.isAlive()) {
+                    drained.join();
+                    throw new AssertionError("mount exited with " + process.exitValue() + " before it was ready\nstdout:\n"
+                            + stdout + "stderr:\n" + stderr);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        throw new AssertionError("mount not ready after " + timeout + "\nstdout:\n" + stdout + "stderr:\n" + stderr);
+    }
+
+    /** Waits until standard output contains {@code text}. */
+    public void awaitOutput(String text, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!stdout.toString().contains(text)) {
+            if (System.nanoTime() > deadline || !process.isAlive()) {
+                throw new AssertionError("no '" + text + "' in the output\nstdout:\n" + stdout + "stderr:\n" + stderr);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Types {@code text} on the process's standard input (its terminal, for {@link #startOnTerminal}). */
+    public void type(String text) {
+        try {
+            process.getOutputStream().write(text.getBytes(StandardCharsets.UTF_8));
+            process.getOutputStream().flush();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public int waitFor(Duration timeout) {
+        try {
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("process did not exit within " + timeout + "\nstdout:\n" + stdout
+                        + "stderr:\n" + stderr);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        drained.join();
+        return process.exitValue();
+    }
+
+    public int exitCode() {
+        return process.exitValue();
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    /** kill -SIG: "TERM", "INT", "KILL". */
+    public void signal(String name) {
+        try {
+            new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start().waitFor();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    public String stdout() {
+        return stdout.toString();
+    }
+
+    public String stderr() {
+        return stderr.toString();
+    }
+
+    @Override
+    public void close() {
+        if (process.isAlive()) {
+            process.destroyForcibly();
+            try {
+                process.waitFor(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+package dev.sqlitesuperfs.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sqlitesuperfs.cli.MountSettings;
+import dev.sqlitesuperfs.cli.NamespaceMount;
+import dev.sqlitesuperfs.cli.PassphraseSource;
+import dev.sqlitesuperfs.fs.Filesystem;
+import dev.sqlitesuperfs.store.NamespaceName;
+import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalLong;
+
+/**
+ * A namespace mounted in this JVM on a temporary directory, on the test PostgreSQL. Real kernel
+ * mount, real FUSE requests: the test's own file operations go through the kernel to the mount's
+ * request threads. {@link #close()} unmounts and then checks the stored namespace for consistency.
+ */
+public final class TestMount implements AutoCloseable {
+    public static final String PASSPHRASE = "correct horse battery staple";
+
+    private final String namespace;
+    private final Path dir;
+    private final List<String> extraArgs;
+    private NamespaceMount mount;
+
+    private TestMount(String namespace, Path dir, List<String> extraArgs) {
+        this.namespace = namespace;
+        this.dir = dir;
+        this.extraArgs = extraArgs;
+    }
+
+    /** A fresh namespace, mounted. {@code extraArgs} are mount options, e.g. "--block-size", "8192". */
+    public static TestMount fresh(String... extraArgs) {
+        try {
+            Path dir = Files.createTempDirectory("sqlitesuperfs-mnt-");
+            TestMount m = new TestMount(TestPostgres.freshNamespace(), dir, List.of(extraArgs));
+            m.mount();
+            return m;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The same namespace mounted again on another directory (the first must be closed). */
+    public TestMount sameNamespaceElsewhere(String... extraArgs) {
+        try {
+            TestMount m = new TestMount(namespace, Files.createTempDirectory("sqlitesuperfs-mnt-"), List.of(extraArgs));
+            m.mount();
+            return m;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private void mount() {
+        List<String> args = new ArrayList<>(List.of("--kdf", "interactive", "--db-timeout", "30"));
+        args.addAll(extraArgs);
+        args.add(namespace);
+        args.add(dir.toString());
+        MountSettings settings = MountSettings.parse(args, Map.of());
+        mount = NamespaceMount.open(settings, TestPostgres.config(),
+                new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)), OptionalLong::empty, 0, 0);
+    }
+
+    public String namespace() {
+        return namespace;
+    }
+
+    public Path root() {
+        return dir;
+    }
+
+    public Path path(String relative) {
+        return dir.resolve(relative);
+    }
+
+    public Filesystem fs() {
+        return mount.filesystem();
+    }
+
+    /** Unmounts (storing everything) and mounts the same namespace again on the same directory. */
+    public void remount() {
+        mount.close();
+        mount();
+    }
+
+    /** Unmounts without the consistency check; for tests that inspect storage in between. */
+    public void unmount() {
+        if (mount != null) {
+            mount.close();
+            mount = null;
+        }
+    }
+
+    public void mountAgain() {
+        mount();
+    }
+
+    /** The stored namespace's consistency problems; the namespace must not be mounted. */
+    public List<String> check() {
+        try (NamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), NamespaceName.parse(namespace), true)) {
+            return store.check();
+        }
+    }
+
+    @Override
+    public void close() {
+        boolean wasMounted = mount != null;
+        unmount();
+        if (wasMounted) {
+            assertThat(check()).as("consistency of namespace %s after unmount", namespace).isEmpty();
+        }
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            // A directory still busy is left for the OS's temp cleanup; the mount itself is gone.
+        }
+    }
+}
