@@ -218,17 +218,8 @@ final class Tree {
                     SealedStore.Transaction tx = store.transaction().deleteEntry(p.ino, nm.bytes());
                     FileContents.AfterCommit applyChild;
                     if (dir) {
-                        if (!nodes.entries(c).isEmpty()) {
-                            throw new FuseException(Errno.ENOTEMPTY);
-                        }
+                        applyChild = dropDirectory(tx, c);
                         pa.nlink--;
-                        tx.deleteInode(c.ino);
-                        Node child = c;
-                        applyChild = r -> {
-                            child.nlink = 0;
-                            child.removed = true;
-                            inodeCount.decrementAndGet();
-                        };
                     } else {
                         applyChild = dropLink(tx, c, now);
                     }
@@ -268,6 +259,22 @@ final class Tree {
             };
         }
         return contents.stageRow(tx, c, a);
+    }
+
+    /**
+     * Stages the removal of directory {@code d} (write lock held), ENOTEMPTY unless it is empty;
+     * the caller counts one link fewer on its parent. Returns what to apply after the commit.
+     */
+    private FileContents.AfterCommit dropDirectory(SealedStore.Transaction tx, Node d) {
+        if (!nodes.entries(d).isEmpty()) {
+            throw new FuseException(Errno.ENOTEMPTY);
+        }
+        tx.deleteInode(d.ino);
+        return r -> {
+            d.nlink = 0;
+            d.removed = true;
+            inodeCount.decrementAndGet();
+        };
     }
 
     private void markRemoved(Node c) {
@@ -365,13 +372,8 @@ final class Tree {
         FileContents.AfterCommit applyTarget = FileContents.AfterCommit.NOTHING;
         if (t != null) {
             if (t.isDir()) {
+                applyTarget = dropDirectory(tx, t);
                 npa.nlink--;
-                tx.deleteInode(t.ino);
-                applyTarget = r -> {
-                    t.nlink = 0;
-                    t.removed = true;
-                    inodeCount.decrementAndGet();
-                };
             } else {
                 applyTarget = dropLink(tx, t, now);
             }

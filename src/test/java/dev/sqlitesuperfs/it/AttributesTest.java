@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.it;
 
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
+import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.testing.Posix;
@@ -10,29 +11,14 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Modes, owners, timestamps, special files, st_blocks, extended attributes. */
 class AttributesTest {
-    static final int EEXIST = 17;
-    static final int E2BIG = 7;
-    static final int ERANGE = 34;
-    static final int ENODATA = 61;
-    static final int EOPNOTSUPP = 95;
 
-    static TestMount mount;
-
-    @BeforeAll
-    static void mount() {
-        mount = TestMount.fresh("--allow-other");
-    }
-
-    @AfterAll
-    static void unmount() {
-        mount.close();
-    }
+    @RegisterExtension
+    static final TestMount mount = TestMount.perClass("--allow-other");
 
     @Test
     void chmodAndFchmodChangeModeAndCtime() throws IOException, InterruptedException {

@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.it;
 
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
+import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -19,28 +20,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** Directories: creation, removal, listing, names, link counts, whole trees. */
 class DirectoryTest {
-    static final int ENOTDIR = 20;
-    static final int EISDIR = 21;
-    static final int ENOTEMPTY = 39;
-    static final int ENAMETOOLONG = 36;
 
-    static TestMount mount;
-
-    @BeforeAll
-    static void mount() {
-        mount = TestMount.fresh();
-    }
-
-    @AfterAll
-    static void unmount() {
-        mount.close();
-    }
+    @RegisterExtension
+    static final TestMount mount = TestMount.perClass();
 
     @Test
     void linkCountOfADirectoryIsTwoPlusItsSubdirectories() throws IOException {

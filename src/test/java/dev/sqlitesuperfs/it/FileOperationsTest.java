@@ -8,6 +8,7 @@ import static dev.sqlitesuperfs.testing.Posix.O_RDWR;
 import static dev.sqlitesuperfs.testing.Posix.O_TRUNC;
 import static dev.sqlitesuperfs.testing.Posix.O_WRONLY;
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
+import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -18,31 +19,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Reading, writing, sizes, truncation, holes, open flags and errors on regular files. */
 class FileOperationsTest {
-    static final int ENOENT = 2;
-    static final int EBADF = 9;
-    static final int EEXIST = 17;
-    static final int ENXIO = 6;
-    static final int EOPNOTSUPP = 95;
 
-    static TestMount mount;
-
-    @BeforeAll
-    static void mount() {
-        mount = TestMount.fresh();
-    }
-
-    @AfterAll
-    static void unmount() {
-        mount.close();
-    }
+    @RegisterExtension
+    static final TestMount mount = TestMount.perClass();
 
     static byte[] random(int size, long seed) {
         byte[] b = new byte[size];

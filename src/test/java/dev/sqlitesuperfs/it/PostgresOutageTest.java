@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.it;
 
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
+import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.localpg.StopMode;
@@ -16,7 +17,6 @@ import org.junit.jupiter.api.Test;
 
 /** The mount outlives PostgreSQL going away: calls wait, then work again without a remount. */
 class PostgresOutageTest {
-    static final int EIO = 5;
 
     @Test
     void aPostgresCrashAndRestartUnderTheMountLosesNothing() throws Exception {

@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.it;
 
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
+import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.testing.Posix;
@@ -10,7 +11,6 @@ import org.junit.jupiter.api.Test;
 
 /** --read-only serves everything and changes nothing. */
 class ReadOnlyMountTest {
-    static final int EROFS = 30;
 
     @Test
     void readsWorkAndEveryChangeIsRefused() throws Exception {

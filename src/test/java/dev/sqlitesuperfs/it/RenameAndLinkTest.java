@@ -3,6 +3,7 @@ package dev.sqlitesuperfs.it;
 import static dev.sqlitesuperfs.testing.Posix.RENAME_EXCHANGE;
 import static dev.sqlitesuperfs.testing.Posix.RENAME_NOREPLACE;
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
+import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.testing.Posix;
@@ -10,31 +11,14 @@ import dev.sqlitesuperfs.testing.TestMount;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** rename(2) in all its forms, hard links and symbolic links. */
 class RenameAndLinkTest {
-    static final int EPERM = 1;
-    static final int ENOENT = 2;
-    static final int EEXIST = 17;
-    static final int ENOTDIR = 20;
-    static final int EISDIR = 21;
-    static final int EINVAL = 22;
-    static final int ENOTEMPTY = 39;
 
-    static TestMount mount;
-
-    @BeforeAll
-    static void mount() {
-        mount = TestMount.fresh();
-    }
-
-    @AfterAll
-    static void unmount() {
-        mount.close();
-    }
+    @RegisterExtension
+    static final TestMount mount = TestMount.perClass();
 
     @Test
     void renameKeepsTheInodeAndReplacesTheTarget() throws IOException {

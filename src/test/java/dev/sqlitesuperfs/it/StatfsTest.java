@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.it;
 
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
+import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.testing.Posix;
@@ -12,7 +13,6 @@ import org.junit.jupiter.api.Test;
 
 /** statfs reports what is stored and what the quota allows; writes past the quota fail. */
 class StatfsTest {
-    static final int ENOSPC = 28;
 
     @Test
     void usedSpaceFollowsStoredData() throws IOException {

@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.it;
 
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
+import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.testing.Posix;
@@ -18,7 +19,6 @@ import org.junit.jupiter.api.Test;
  * stored payloads changed or moved behind the mount's back are refused, never served.
  */
 class StorageSecrecyTest {
-    static final int EIO = 5;
     static final String MARKER = "MARKER-7f3a9c-the-plaintext-must-never-reach-postgres";
 
     /** Rows of every table of the namespace whose text form contains the marker, as text or as hex. */

@@ -9,23 +9,13 @@ import dev.sqlitesuperfs.testing.TestPostgres;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** A file unlinked while open lives until its last close, then its storage goes. */
 class UnlinkedOpenFileTest {
-    static TestMount mount;
-
-    @BeforeAll
-    static void mount() {
-        mount = TestMount.fresh();
-    }
-
-    @AfterAll
-    static void unmount() {
-        mount.close();
-    }
+    @RegisterExtension
+    static final TestMount mount = TestMount.perClass();
 
     long rows(String table, long ino) {
         return TestPostgres.queryLong("SELECT count(*) FROM \"" + mount.namespace() + "\"." + table + " WHERE ino = ?", ino);

@@ -17,13 +17,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * A namespace mounted in this JVM on a temporary directory, on the test PostgreSQL. Real kernel
  * mount, real FUSE requests: the test's own file operations go through the kernel to the mount's
  * request threads. {@link #close()} unmounts and then checks the stored namespace for consistency.
  */
-public final class TestMount implements AutoCloseable {
+public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterAllCallback {
     public static final String PASSPHRASE = "correct horse battery staple";
 
     private final String namespace;
@@ -35,6 +38,29 @@ public final class TestMount implements AutoCloseable {
         this.namespace = namespace;
         this.dir = dir;
         this.extraArgs = extraArgs;
+    }
+
+    /**
+     * A fresh namespace mounted for a whole test class:
+     * {@code @RegisterExtension static final TestMount mount = TestMount.perClass();}
+     */
+    public static TestMount perClass(String... extraArgs) {
+        try {
+            return new TestMount(TestPostgres.freshNamespace(), Files.createTempDirectory("sqlitesuperfs-mnt-"),
+                    List.of(extraArgs));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+        mount();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+        close();
     }
 
     /** A fresh namespace, mounted. {@code extraArgs} are mount options, e.g. "--block-size", "8192". */
