@@ -30,6 +30,7 @@ public record MountSettings(
         int ownerUid,
         int ownerGid,
         boolean readOnly,
+        boolean createMountPoint,
         List<String> fuseOptions,
         String logLevel,
         Path stateDir,
@@ -66,6 +67,7 @@ public record MountSettings(
               --uid U --gid G        the mount's owner: the only user allowed in without
                                      --allow-other, and the owner of a new namespace's root
               --read-only            mount read-only
+              --mkdir                create DIR (and its parents) if it does not exist
               -o OPTS                extra kernel mount options, comma separated
               --cache-ttl SECONDS    how long the kernel may cache names and attributes (default 600)
               --db-timeout SECONDS   how long to retry an unreachable database before calls fail
@@ -92,6 +94,7 @@ public record MountSettings(
         int uid = -1;
         int gid = -1;
         boolean readOnly = false;
+        boolean mkdir = false;
         List<String> fuseOptions = new ArrayList<>();
         String logLevel = env.getOrDefault("SQLITESUPERFS_LOG_LEVEL", "info");
         Path stateDir = null;
@@ -117,6 +120,7 @@ public record MountSettings(
                 case "--uid" -> uid = id(a, o.value(a));
                 case "--gid" -> gid = id(a, o.value(a));
                 case "--read-only" -> readOnly = true;
+                case "--mkdir" -> mkdir = true;
                 case "-o" -> fuseOptions.addAll(fuseOptions(o.value(a)));
                 case "--log-level" -> logLevel = o.value(a);
                 case "--state-dir" -> stateDir = Path.of(o.value(a));
@@ -158,7 +162,7 @@ public record MountSettings(
             db = null;
         }
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
-                writeBuffer, allowOther, uid, gid, readOnly, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
+                writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads);
     }
 

@@ -67,7 +67,7 @@ public final class NamespaceMount implements AutoCloseable {
     public static NamespaceMount open(MountSettings settings, DatabaseConfig database, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
         NamespaceName name = NamespaceName.parse(settings.namespace());
-        Path dir = checkMountPoint(settings.mountPoint());
+        Path dir = checkMountPoint(settings.mountPoint(), settings.createMountPoint());
         NamespaceStore store = PgNamespaceStore.open(database, name, settings.readOnly());
         SecretKey key = null;
         Sealer sealer = null;
@@ -190,10 +190,17 @@ public final class NamespaceMount implements AutoCloseable {
                 .array();
     }
 
-    private static Path checkMountPoint(Path requested) {
+    private static Path checkMountPoint(Path requested, boolean create) {
         Path dir = requested.toAbsolutePath().normalize();
+        if (!Files.exists(dir) && create) {
+            try {
+                Files.createDirectories(dir);
+            } catch (IOException e) {
+                throw new CliException(ExitCode.MOUNT, "cannot create mount directory " + dir + ": " + e.getMessage());
+            }
+        }
         if (!Files.exists(dir)) {
-            throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " does not exist");
+            throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " does not exist (--mkdir creates it)");
         }
         if (!Files.isDirectory(dir)) {
             throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is not a directory");

@@ -298,4 +298,23 @@ class CommandLineTest {
             assertThat(wrong.stdout()).contains("wrong passphrase");
         }
     }
+
+    /** --mkdir creates a missing mount directory, parents included; without it, a clear refusal. */
+    @Test
+    void mkdirCreatesAMissingMountDirectory() throws Exception {
+        Path missing = dir.resolve("not/there/yet");
+        CliProcess refused = CliProcess.run(env(PASS), READY, "mount", namespace, missing.toString());
+        assertThat(refused.exitCode()).isEqualTo(ExitCode.MOUNT.code());
+        assertThat(refused.stderr()).contains("does not exist (--mkdir creates it)");
+        try (CliProcess p = CliProcess.start(env(PASS), "mount", "--mkdir", "--kdf", "interactive", namespace,
+                missing.toString())) {
+            p.awaitMounted(READY);
+            Files.writeString(missing.resolve("f"), "here");
+            Shell.run("umount", missing.toString());
+            assertThat(p.waitFor(READY)).isZero();
+        } finally {
+            Shell.run("sh", "-c", "grep -q ' " + missing + " ' /proc/self/mountinfo && umount -l '" + missing + "' || true");
+            Shell.run("rm", "-rf", dir.resolve("not").toString());
+        }
+    }
 }
