@@ -28,6 +28,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -169,37 +170,15 @@ public final class Filesystem implements FuseFilesystem {
 
     @Override
     public AttrReply getattr(Caller caller, long ino, long fh) {
-        return guard("getattr", ino, () -> {
-            Node n = nodes.acquire(ino, 0);
-            try {
-                n.lock.readLock().lock();
-                try {
-                    return new AttrReply(attr(n), ttlNs);
-                } finally {
-                    n.lock.readLock().unlock();
-                }
-            } finally {
-                nodes.release(n);
-            }
-        });
+        return guard("getattr", ino, () -> onNode(ino, false, n -> new AttrReply(attr(n), ttlNs)));
     }
 
     @Override
     public AttrReply setattr(Caller caller, long ino, SetAttr change) {
-        return guard("setattr", ino, () -> {
-            Node n = nodes.acquire(ino, 0);
-            try {
-                n.lock.writeLock().lock();
-                try {
-                    setattrLocked(n, change);
-                    return new AttrReply(attr(n), ttlNs);
-                } finally {
-                    n.lock.writeLock().unlock();
-                }
-            } finally {
-                nodes.release(n);
-            }
-        });
+        return guard("setattr", ino, () -> onNode(ino, true, n -> {
+            setattrLocked(n, change);
+            return new AttrReply(attr(n), ttlNs);
+        }));
     }
 
     private void setattrLocked(Node n, SetAttr c) {
@@ -271,25 +250,15 @@ public final class Filesystem implements FuseFilesystem {
 
     @Override
     public byte[] readlink(Caller caller, long ino) {
-        return guard("readlink", ino, () -> {
-            Node n = nodes.acquire(ino, 0);
-            try {
-                n.lock.writeLock().lock();
-                try {
-                    if (!n.isSymlink()) {
-                        throw new FuseException(Errno.EINVAL);
-                    }
-                    if (n.symlinkTarget == null) {
-                        n.symlinkTarget = store.symlinkTarget(ino);
-                    }
-                    return n.symlinkTarget;
-                } finally {
-                    n.lock.writeLock().unlock();
-                }
-            } finally {
-                nodes.release(n);
+        return guard("readlink", ino, () -> onNode(ino, true, n -> {
+            if (!n.isSymlink()) {
+                throw new FuseException(Errno.EINVAL);
             }
-        });
+            if (n.symlinkTarget == null) {
+                n.symlinkTarget = store.symlinkTarget(ino);
+            }
+            return n.symlinkTarget;
+        }));
     }
 
     // ------------------------------------------------------------------ namespace changes
@@ -739,26 +708,17 @@ public final class Filesystem implements FuseFilesystem {
             if (value.length > XATTR_SIZE_MAX) {
                 throw new FuseException(Errno.E2BIG);
             }
-            Node n = nodes.acquire(ino, 0);
-            try {
-                n.lock.writeLock().lock();
-                try {
-                    Map<Name, byte[]> x = xattrs(n);
-                    boolean exists = x.containsKey(nm);
-                    if ((flags & XATTR_CREATE) != 0 && exists) {
-                        throw new FuseException(Errno.EEXIST);
-                    }
-                    if ((flags & XATTR_REPLACE) != 0 && !exists) {
-                        throw new FuseException(Errno.ENODATA);
-                    }
-                    changeXattr(n, nm, value.clone());
-                } finally {
-                    n.lock.writeLock().unlock();
+            return onNode(ino, true, n -> {
+                boolean exists = xattrs(n).containsKey(nm);
+                if ((flags & XATTR_CREATE) != 0 && exists) {
+                    throw new FuseException(Errno.EEXIST);
                 }
-            } finally {
-                nodes.release(n);
-            }
-            return null;
+                if ((flags & XATTR_REPLACE) != 0 && !exists) {
+                    throw new FuseException(Errno.ENODATA);
+                }
+                changeXattr(n, nm, value.clone());
+                return null;
+            });
         });
     }
 
@@ -784,7 +744,7 @@ public final class Filesystem implements FuseFilesystem {
      * Reads a node's xattrs under its read lock (the kernel asks for security.capability before
      * every write, so this must not serialize readers), loading them once under the write lock.
      */
-    private <T> T readXattrs(long ino, java.util.function.Function<Map<Name, byte[]>, T> f) {
+    private <T> T readXattrs(long ino, Function<Map<Name, byte[]>, T> f) {
         Node n = nodes.acquire(ino, 0);
         try {
             n.lock.readLock().lock();
@@ -811,21 +771,13 @@ public final class Filesystem implements FuseFilesystem {
         guard("removexattr", ino, () -> {
             requireWritable();
             Name nm = checkXattrName(name);
-            Node n = nodes.acquire(ino, 0);
-            try {
-                n.lock.writeLock().lock();
-                try {
-                    if (!xattrs(n).containsKey(nm)) {
-                        throw new FuseException(Errno.ENODATA);
-                    }
-                    changeXattr(n, nm, null);
-                } finally {
-                    n.lock.writeLock().unlock();
+            return onNode(ino, true, n -> {
+                if (!xattrs(n).containsKey(nm)) {
+                    throw new FuseException(Errno.ENODATA);
                 }
-            } finally {
-                nodes.release(n);
-            }
-            return null;
+                changeXattr(n, nm, null);
+                return null;
+            });
         });
     }
 
@@ -916,25 +868,15 @@ public final class Filesystem implements FuseFilesystem {
 
     @Override
     public void access(Caller caller, long ino, int mask) {
-        guard("access", ino, () -> {
-            Node n = nodes.acquire(ino, 0);
-            try {
-                n.lock.readLock().lock();
-                try {
-                    if ((mask & 2) != 0 && config.readOnly()) {
-                        throw new FuseException(Errno.EROFS);
-                    }
-                    if (!Permissions.allows(n.mode, n.uid, n.gid, caller, mask)) {
-                        throw new FuseException(Errno.EACCES);
-                    }
-                } finally {
-                    n.lock.readLock().unlock();
-                }
-            } finally {
-                nodes.release(n);
+        guard("access", ino, () -> onNode(ino, false, n -> {
+            if ((mask & 2) != 0 && config.readOnly()) {
+                throw new FuseException(Errno.EROFS);
+            }
+            if (!Permissions.allows(n.mode, n.uid, n.gid, caller, mask)) {
+                throw new FuseException(Errno.EACCES);
             }
             return null;
-        });
+        }));
     }
 
     // ------------------------------------------------------------------ helpers
@@ -961,6 +903,22 @@ public final class Filesystem implements FuseFilesystem {
     private FileAttr attr(Node n) {
         return new FileAttr(n.ino, n.size, n.isRegular() ? contents.statBlocks(n) : 0,
                 n.atimeNs, n.mtimeNs, n.ctimeNs, n.mode, n.nlink, n.uid, n.gid, n.rdev, config.blockSize());
+    }
+
+    /** Runs {@code body} on node {@code ino} under its read or write lock, holding the node meanwhile. */
+    private <T> T onNode(long ino, boolean write, Function<Node, T> body) {
+        Node n = nodes.acquire(ino, 0);
+        try {
+            var lock = write ? n.lock.writeLock() : n.lock.readLock();
+            lock.lock();
+            try {
+                return body.apply(n);
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            nodes.release(n);
+        }
     }
 
     private void requireWritable() {

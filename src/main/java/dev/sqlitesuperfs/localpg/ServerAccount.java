@@ -1,5 +1,6 @@
 package dev.sqlitesuperfs.localpg;
 
+import dev.sqlitesuperfs.sys.Libc;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -55,12 +56,7 @@ final class ServerAccount {
     }
 
     private static boolean isRoot() {
-        try {
-            // /proc/self belongs to the effective user of the process that looks at it.
-            return ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid")) == 0;
-        } catch (IOException | UnsupportedOperationException e) {
-            return "root".equals(System.getProperty("user.name"));
-        }
+        return Libc.geteuid() == 0;
     }
 
     /** {@code command} prefixed so that it runs as this account. */

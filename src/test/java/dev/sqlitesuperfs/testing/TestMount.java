@@ -6,6 +6,7 @@ import dev.sqlitesuperfs.cli.MountSettings;
 import dev.sqlitesuperfs.cli.NamespaceMount;
 import dev.sqlitesuperfs.cli.PassphraseSource;
 import dev.sqlitesuperfs.fs.Filesystem;
+import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
@@ -32,12 +33,30 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
     private final String namespace;
     private final Path dir;
     private final List<String> extraArgs;
+    private final DatabaseConfig database;
     private NamespaceMount mount;
 
     private TestMount(String namespace, Path dir, List<String> extraArgs) {
+        this(namespace, dir, extraArgs, TestPostgres.config());
+    }
+
+    private TestMount(String namespace, Path dir, List<String> extraArgs, DatabaseConfig database) {
         this.namespace = namespace;
         this.dir = dir;
         this.extraArgs = extraArgs;
+        this.database = database;
+    }
+
+    /** A fresh namespace, mounted, stored in {@code database} rather than the test server's default one. */
+    public static TestMount freshIn(DatabaseConfig database, String... extraArgs) {
+        try {
+            TestMount m = new TestMount(TestPostgres.freshNamespace(), Files.createTempDirectory("sqlitesuperfs-mnt-"),
+                    List.of(extraArgs), database);
+            m.mount();
+            return m;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /**
@@ -92,7 +111,7 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
         args.add(namespace);
         args.add(dir.toString());
         MountSettings settings = MountSettings.parse(args, Map.of());
-        mount = NamespaceMount.open(settings, TestPostgres.config(),
+        mount = NamespaceMount.open(settings, database,
                 new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)), OptionalLong::empty, 0, 0);
     }
 
@@ -132,7 +151,7 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
 
     /** The stored namespace's consistency problems; the namespace must not be mounted. */
     public List<String> check() {
-        try (NamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), NamespaceName.parse(namespace), true)) {
+        try (NamespaceStore store = PgNamespaceStore.open(database, NamespaceName.parse(namespace), true)) {
             return store.check();
         }
     }

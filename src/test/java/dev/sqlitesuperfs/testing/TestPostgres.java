@@ -101,6 +101,17 @@ public final class TestPostgres {
         return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
     }
 
+    /**
+     * A database of its own on the test server (created on first use), for measurements that
+     * must not see what other tests do: pg_stat_database counts per database.
+     */
+    public static synchronized DatabaseConfig isolatedDatabase(String name) {
+        if (query("SELECT 1 FROM pg_database WHERE datname = ?", name) == null) {
+            execute("CREATE DATABASE \"" + name + "\"");
+        }
+        return config().withDatabase(name);
+    }
+
     /** The tables of a namespace's schema. */
     public static java.util.List<String> tables(String namespace) {
         try (Connection connection = connect();
@@ -124,8 +135,12 @@ public final class TestPostgres {
      * once a second and otherwise up to 10 s after it went idle (PGSTAT_IDLE_INTERVAL).
      */
     public static long committedTransactions() throws InterruptedException {
+        return committedTransactions(config().database());
+    }
+
+    /** {@link #committedTransactions()} of one database of the test server. */
+    public static long committedTransactions(String database) throws InterruptedException {
         Thread.sleep(11_000);
-        String database = config().database();
         try (Connection connection = config().withDatabase("template1").withApplicationName("sqlitesuperfs-test")
                 .dataSource("").getConnection();
              Statement st = connection.createStatement()) {

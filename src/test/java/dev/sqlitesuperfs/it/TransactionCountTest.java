@@ -1,0 +1,62 @@
+package dev.sqlitesuperfs.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sqlitesuperfs.store.DatabaseConfig;
+import dev.sqlitesuperfs.testing.TestMount;
+import dev.sqlitesuperfs.testing.TestPostgres;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.Statement;
+import org.junit.jupiter.api.Test;
+
+/** How many PostgreSQL transactions one SQLite commit costs, per journal mode. */
+class TransactionCountTest {
+
+    /**
+     * What one SQLite commit (single-row INSERT, synchronous=FULL) costs in PostgreSQL
+     * transactions, counted with pg_stat_database around 50 commits per journal mode. WAL: one
+     * (the frames are buffered and the one fsync stores them). The rollback-journal modes pay one
+     * per fsync and per namespace change (creating and deleting the journal in DELETE mode).
+     * The mount has a database of its own, so that nothing else lands in its count, and a long
+     * write-back delay, so that background storing of data nobody synced (the kernel writing back
+     * SQLite's mmap'ed -shm file) does not either.
+     */
+    @Test
+    void postgresTransactionsPerSqliteCommit() throws Exception {
+        java.util.Map<String, Double> perCommit = new java.util.LinkedHashMap<>();
+        int commits = 50;
+        long before;
+        DatabaseConfig own = TestPostgres.isolatedDatabase("sqlitesuperfs_txcount");
+        try (TestMount counted = TestMount.freshIn(own, "--writeback-delay", "3600")) {
+          for (String mode : java.util.List.of("WAL", "DELETE", "TRUNCATE", "PERSIST")) {
+            Path db = counted.path("count-" + mode + ".db");
+            try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement s = c.createStatement()) {
+                s.execute("PRAGMA journal_mode=" + mode);
+                s.execute("PRAGMA synchronous=FULL");
+                s.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+                for (int i = 0; i < 20; i++) {
+                    s.execute("INSERT INTO t(v) VALUES ('warm-up')");
+                }
+                before = TestPostgres.committedTransactions(own.database());
+                for (int i = 0; i < commits; i++) {
+                    s.execute("INSERT INTO t(v) VALUES ('counted " + i + "')");
+                }
+                long after = TestPostgres.committedTransactions(own.database());
+                perCommit.put(mode, (after - before) / (double) commits);
+            }
+          }
+        }
+        System.out.println("PostgreSQL transactions per SQLite commit: " + perCommit);
+        assertThat(perCommit.get("WAL")).isEqualTo(1.0);
+        // journal fsync twice (pages, then the header's record count), database fsync, journal
+        // truncated (a size change, durable at once)
+        assertThat(perCommit.get("TRUNCATE")).isBetween(4.0, 4.5);
+        // the same, but the journal header is zeroed and fsynced instead of truncated
+        assertThat(perCommit.get("PERSIST")).isBetween(4.0, 5.5);
+        // journal created and deleted (namespace changes, durable at once) around three fsyncs,
+        // plus an inode-number reservation every 64 creates
+        assertThat(perCommit.get("DELETE")).isBetween(5.0, 5.5);
+    }
+}
