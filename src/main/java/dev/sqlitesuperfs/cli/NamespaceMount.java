@@ -37,6 +37,8 @@ import org.slf4j.LoggerFactory;
 public final class NamespaceMount implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NamespaceMount.class);
     private static final int ROOT_MODE = 0040755;
+    /** Shown as {@code fuse.sqlitesuperfs} in /proc/mounts; how `unmount` recognises our mounts. */
+    static final String SUBTYPE = "sqlitesuperfs";
 
     private final String namespace;
     private final Path mountPoint;
@@ -103,7 +105,7 @@ public final class NamespaceMount implements AutoCloseable {
                     settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
                     settings.quotaBytes(), hostFreeBytes);
             Filesystem fs = Filesystem.open(fsConfig, sealed);
-            MountOptions options = new MountOptions(dir, name.value(), "sqlitesuperfs",
+            MountOptions options = new MountOptions(dir, name.value(), SUBTYPE,
                     settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid,
                     settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid,
                     settings.allowOther(), true, settings.readOnly(), settings.fuseOptions(),

@@ -77,7 +77,7 @@ public final class PassphraseSource {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
             throw new CliException(ExitCode.PASSPHRASE, "cannot read passphrase file " + file + ": "
-                    + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getClass().getSimpleName()));
+                    + e.getClass().getSimpleName());
         }
         try {
             int end = bytes.length;

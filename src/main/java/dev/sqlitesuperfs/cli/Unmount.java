@@ -5,7 +5,6 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
@@ -23,13 +22,9 @@ final class Unmount {
             throw new CliException(ExitCode.USAGE, "usage: sqlitesuperfs unmount DIR");
         }
         Path dir = Path.of(args.getFirst()).toAbsolutePath().normalize();
-        Optional<MountTable.Mount> mount = MountTable.find(dir);
-        if (mount.isEmpty() || !mount.get().fsType().equals("fuse.sqlitesuperfs")) {
-            throw new CliException(ExitCode.MOUNT, dir + " is not a sqlitesuperfs mount");
-        }
         OptionalLong pid = MountRegistry.pidOf(dir);
         try {
-            FuseSession.unmountDirectory(dir);
+            FuseSession.unmountDirectory(dir, NamespaceMount.SUBTYPE);
         } catch (dev.sqlitesuperfs.fuse.MountException e) {
             throw new CliException(ExitCode.MOUNT, e.getMessage());
         }

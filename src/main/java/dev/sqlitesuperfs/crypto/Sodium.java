@@ -4,6 +4,7 @@ import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
+import dev.sqlitesuperfs.sys.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
@@ -111,10 +112,7 @@ final class Sodium {
 
         // Locked memory is handed out in whole pages: mlock works on pages, and munlock of one
         // allocation must never unlock a neighbour that shares its page.
-        MethodHandle getpagesize = Linker.nativeLinker().defaultLookup().find("getpagesize")
-                .map(symbol -> Linker.nativeLinker().downcallHandle(symbol, FunctionDescriptor.of(JAVA_INT)))
-                .orElseThrow(() -> new SodiumUnavailableException("the C library has no getpagesize"));
-        long pageSize = (int) invoke(getpagesize);
+        long pageSize = Libc.getpagesize();
 
         return new Library(
                 bind.function("randombytes_buf", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG)),

@@ -222,12 +222,14 @@ final class FileContents {
         if (newSize < 0 || newSize > FsConfig.MAX_FILE_SIZE) {
             throw new FuseException(newSize < 0 ? Errno.EINVAL : Errno.EFBIG);
         }
-        TreeMap<Long, byte[]> blocks = new TreeMap<>(n.dirty);
+        // A shrink changes which blocks go down (and cuts the tail block), so it works on a copy;
+        // otherwise the dirty blocks are staged as they are, without copying the map.
+        TreeMap<Long, byte[]> blocks = n.dirty;
         long storedEnd = blocksFor(n.storedSize);
         long keepEnd = blocksFor(newSize);
         long firstNew = storedEnd;
         if (newSize < n.size) {
-            blocks.tailMap(keepEnd, true).clear();
+            blocks = new TreeMap<>(n.dirty.headMap(keepEnd));
             int tail = (int) (newSize % blockSize);
             long tailIdx = newSize / blockSize;
             if (tail != 0) {

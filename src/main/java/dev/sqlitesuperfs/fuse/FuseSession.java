@@ -251,10 +251,16 @@ public final class FuseSession implements AutoCloseable {
 
     /**
      * Unmounts {@code mountPoint}, whichever process serves it: with umount2(2) as root, else with
-     * fusermount3. A busy mount is refused with a message saying so.
+     * fusermount3. Refused, with a message saying why, unless the topmost mount there is a FUSE
+     * mount of {@code subtype}, or when it is busy.
      */
-    public static void unmountDirectory(Path mountPoint) throws MountException {
-        Mounter.unmountIfIdle(mountPoint, MountMethod.forCurrentUser());
+    public static void unmountDirectory(Path mountPoint, String subtype) throws MountException {
+        Path dir = mountPoint.toAbsolutePath().normalize();
+        boolean ours = MountTable.top(dir).map(m -> m.fsType().equals("fuse." + subtype)).orElse(false);
+        if (!ours) {
+            throw new MountException(dir + " is not a " + subtype + " mount");
+        }
+        Mounter.unmountIfIdle(dir, MountMethod.forCurrentUser());
     }
 
     /**

@@ -54,6 +54,17 @@ final class MountTable {
         return Optional.ofNullable(found);
     }
 
+    /** The topmost mount of any type on {@code mountPoint}: the one an unmount would take off. */
+    static Optional<Mount> top(Path mountPoint) {
+        Mount found = null;
+        for (Mount mount : read()) {
+            if (mount.mountPoint().equals(mountPoint)) {
+                found = mount;
+            }
+        }
+        return Optional.ofNullable(found);
+    }
+
     static boolean isMounted(Path mountPoint, String device) {
         return read().stream().anyMatch(m -> m.mountPoint().equals(mountPoint) && m.device().equals(device));
     }

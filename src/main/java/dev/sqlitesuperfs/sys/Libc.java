@@ -115,6 +115,7 @@ public final class Libc {
     private static final MethodHandle GETGID = plain("getgid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETEGID = plain("getegid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle STRERROR = plain("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+    private static final MethodHandle GETPAGESIZE = plain("getpagesize", FunctionDescriptor.of(JAVA_INT));
 
     /** glibc's posix_spawn_file_actions_t is 80 bytes on LP64; the slack costs nothing. */
     private static final long SPAWN_FILE_ACTIONS_SIZE = 128;
@@ -381,6 +382,11 @@ public final class Libc {
 
     public static int getegid() {
         return identity(GETEGID, "getegid");
+    }
+
+    /** The size of a memory page, the unit of mlock. */
+    public static int getpagesize() {
+        return identity(GETPAGESIZE, "getpagesize");
     }
 
     public static void setrlimit(int resource, ResourceLimit limit) throws SysException {
