@@ -41,6 +41,13 @@ public final class Posix {
     public static final int FALLOC_FL_PUNCH_HOLE = 2;
     public static final int XATTR_CREATE = 1;
     public static final int XATTR_REPLACE = 2;
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int MAP_SHARED = 1;
+    public static final int MS_SYNC = 4;
+    public static final int R_OK = 4;
+    public static final int W_OK = 2;
+    public static final int X_OK = 1;
 
     /** A failed call: {@code errno} says why. */
     public static final class ErrnoException extends RuntimeException {
@@ -84,6 +91,16 @@ public final class Posix {
     private static final MethodHandle LISTXATTR = fn("llistxattr", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
     private static final MethodHandle REMOVEXATTR = fn("lremovexattr", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
     private static final MethodHandle STATFS = fn("statfs", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle MMAP = fn("mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle MUNMAP = fn("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MSYNC = fn("msync", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle SYMLINK = fn("symlink", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle READLINK = fn("readlink", FunctionDescriptor.of(JAVA_LONG, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MKDIR = fn("mkdir", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle CHMOD = fn("chmod", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle LCHOWN = fn("lchown", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    private static final MethodHandle TRUNCATE = fn("truncate", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle ACCESS = fn("access", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
 
     private Posix() {}
 
@@ -396,6 +413,104 @@ public final class Posix {
             return 0;
         } catch (ErrnoException e) {
             return e.errno;
+        }
+    }
+
+    /** A shared mapping of {@code length} bytes of {@code fd} from {@code offset}; release with {@link #munmap}. */
+    public static MemorySegment mmap(int fd, long length, int prot, long offset) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment m = (MemorySegment) MMAP.invokeExact(st, MemorySegment.NULL, length, prot, MAP_SHARED, fd, offset);
+            if (m.address() == -1L) {
+                throw new ErrnoException("mmap", errno(st));
+            }
+            return m.reinterpret(length);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static void munmap(MemorySegment mapping) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            check("munmap", (int) MUNMAP.invokeExact(st, mapping, mapping.byteSize()), st);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static void msync(MemorySegment mapping, int flags) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            check("msync", (int) MSYNC.invokeExact(st, mapping, mapping.byteSize(), flags), st);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static void symlink(String target, Path link) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            check("symlink", (int) SYMLINK.invokeExact(st, a.allocateFrom(target), cstr(a, link)), st);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static String readlink(Path link) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            MemorySegment buf = a.allocate(8192);
+            long n = check("readlink", (long) READLINK.invokeExact(st, cstr(a, link), buf, 8192L), st);
+            byte[] b = buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE);
+            return new String(b, java.nio.charset.StandardCharsets.UTF_8);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static void mkdir(Path path, int mode) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            check("mkdir", (int) MKDIR.invokeExact(st, cstr(a, path), mode), st);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static void chmod(Path path, int mode) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            check("chmod", (int) CHMOD.invokeExact(st, cstr(a, path), mode), st);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static void lchown(Path path, int uid, int gid) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            check("lchown", (int) LCHOWN.invokeExact(st, cstr(a, path), uid, gid), st);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static void truncate(Path path, long size) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            check("truncate", (int) TRUNCATE.invokeExact(st, cstr(a, path), size), st);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
+        }
+    }
+
+    public static void access(Path path, int mode) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment st = state(a);
+            check("access", (int) ACCESS.invokeExact(st, cstr(a, path), mode), st);
+        } catch (Throwable t) {
+            throw new IllegalStateException(rethrow(t));
         }
     }
 }
