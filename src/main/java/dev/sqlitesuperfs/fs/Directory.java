@@ -8,8 +8,10 @@ import java.util.TreeMap;
 /**
  * The entries of one directory, in memory. Each entry gets a cookie when it is added: readdir
  * offsets are cookies, so a listing continues correctly however the directory changed meanwhile
- * (no position shifts as with OFFSET paging). An entry replaced under the same name gets a new
- * cookie. Cookies 1 and 2 are "." and ".."; entries start at 3.
+ * (no position shifts as with OFFSET paging). An entry replaced under the same name (rename over
+ * it) keeps its cookie, as ext4 keeps the directory slot: a listing in progress shows that name
+ * once, with the old inode or the new one, never twice. Cookies 1 and 2 are "." and "..";
+ * entries start at 3.
  *
  * <p>Guarded by the owning node's lock.
  */
@@ -27,10 +29,10 @@ final class Directory {
         return byName.get(name);
     }
 
-    /** Adds or replaces the entry for {@code name}. */
+    /** Adds the entry for {@code name}, or points the existing one, in its place, at {@code ino}. */
     void put(Name name, long ino, int mode) {
-        remove(name);
-        Slot slot = new Slot(name, ino, mode, nextCookie++);
+        Slot old = remove(name);
+        Slot slot = new Slot(name, ino, mode, old != null ? old.cookie() : nextCookie++);
         byName.put(name, slot);
         byCookie.put(slot.cookie(), slot);
     }
