@@ -44,6 +44,14 @@ public final class PosixProbe {
             case "rename" -> Posix.rename(p, Path.of(w[2]), 0);
             case "chmod" -> Posix.chmod(p, octal(w[2]));
             case "chown" -> Posix.lchown(p, Integer.parseInt(w[2]), Integer.parseInt(w[3]));
+            case "append" -> {
+                int fd = Posix.open(p, Posix.O_WRONLY | Posix.O_APPEND, 0);
+                try {
+                    Posix.write(fd, new byte[] {'+'});
+                } finally {
+                    Posix.close(fd);
+                }
+            }
             case "truncate" -> Posix.truncate(p, 0);
             case "touch-now" -> Posix.utimens(p, 0, Posix.UTIME_NOW, 0, Posix.UTIME_NOW, false);
             case "touch-past" -> Posix.utimens(p, 1_000_000, 0, 1_000_000, 0, false);
