@@ -73,6 +73,37 @@ class SparseAndAppendTest {
     }
 
     @Test
+    void appendsFollowTheEndWhereverOthersMoveIt() throws IOException {
+        Map<Path, String> results = new HashMap<>();
+        for (Path dir : List.of(local, mount.root())) {
+            Path f = dir.resolve("moving-end.log");
+            Files.writeString(f, "0123456789");
+            int appender = Posix.open(f, O_WRONLY | O_APPEND, 0);
+            int other = Posix.open(f, O_RDWR, 0);
+            try {
+                Posix.write(appender, ascii("A"));
+                // Linux appends even when pwrite names an offset
+                Posix.pwrite(appender, ascii("B"), 0);
+                Posix.ftruncate(other, 4);
+                Posix.write(appender, ascii("C"));
+                Posix.pwrite(other, ascii("xy"), 8);
+                Posix.write(appender, ascii("D"));
+                assertThat(Posix.lseek(appender, 0, Posix.SEEK_END)).isEqualTo(11);
+            } finally {
+                Posix.close(appender);
+                Posix.close(other);
+            }
+            results.put(dir, new String(Files.readAllBytes(f), StandardCharsets.ISO_8859_1));
+        }
+        assertThat(results.get(local)).isEqualTo("0123C\0\0\0xyD");
+        assertThat(results.get(mount.root())).isEqualTo(results.get(local));
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    @Test
     void appendsFromThreeProcessesAtOnceLoseNothing() throws IOException {
         int perWriter = 2000;
         for (Path dir : List.of(local, mount.root())) {
