@@ -8,8 +8,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -20,6 +20,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.IntConsumer;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -170,7 +171,7 @@ class LargeDirectoryTest {
         });
         AtomicBoolean stop = new AtomicBoolean();
         AtomicInteger churned = new AtomicInteger();
-        java.util.concurrent.atomic.AtomicReference<Throwable> churnFailure = new java.util.concurrent.atomic.AtomicReference<>();
+        AtomicReference<Throwable> churnFailure = new AtomicReference<>();
         Thread churn = Thread.ofPlatform().uncaughtExceptionHandler((thread, e) -> churnFailure.set(e)).start(() -> {
             int i = 0;
             while (!stop.get()) {
@@ -183,11 +184,9 @@ class LargeDirectoryTest {
                     if (i % 10 == 0) {
                         Path tmp = dir.resolve("tmp-" + i);
                         Files.createFile(tmp);
-                        Files.move(tmp, dir.resolve("stable-" + (i % stable)), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
-                                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+                        Files.move(tmp, dir.resolve("stable-" + (i % stable)), StandardCopyOption.REPLACE_EXISTING,
+                                StandardCopyOption.ATOMIC_MOVE);
                     }
-                } catch (NoSuchFileException e) {
-                    throw new AssertionError(e);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }

@@ -105,13 +105,13 @@ class SharedMappingTest {
             }
             writer.get(10, TimeUnit.MINUTES);
             seen.addAll(Shell.lines("sh", "-c", "sqlite3 -batch -bail '" + db + "' < '" + readScript + "'"));
-            long previous = -1;
+            long lastCount = -1;
             for (String row : seen) {
                 String[] cols = row.split("\\|");
                 assertThat(cols[0] + "|" + cols[1]).as("a reader saw half a transaction: %s", row).isEqualTo("0|0");
-                previous = Long.parseLong(cols[2]);
+                lastCount = Long.parseLong(cols[2]);
             }
-            assertThat(previous).isEqualTo(2L * transactions);
+            assertThat(lastCount).isEqualTo(2L * transactions);
         } finally {
             Files.delete(writeScript);
             Files.delete(readScript);

@@ -142,8 +142,7 @@ class SparseAndAppendTest {
     private static List<String> holeMap(int fd, long size) {
         List<String> answers = new ArrayList<>();
         for (long at = 0; at < size + 4096; at += 4096) {
-            long from = at;
-            answers.add(from + ": data " + seekOrErrno(fd, from, SEEK_DATA) + ", hole " + seekOrErrno(fd, from, SEEK_HOLE));
+            answers.add(at + ": data " + seekOrErrno(fd, at, SEEK_DATA) + ", hole " + seekOrErrno(fd, at, SEEK_HOLE));
         }
         return answers;
     }

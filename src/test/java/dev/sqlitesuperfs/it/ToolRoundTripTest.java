@@ -95,7 +95,6 @@ class ToolRoundTripTest {
             if (type != 0040000) {
                 d.append(" size=").append(st.size());
             }
-            // a directory's own mtime is the tool's business only at the end of the extraction
             d.append(" mtime=").append(st.mtimeNs());
             if (type == 0120000) {
                 d.append(" -> ").append(Posix.readlink(p));
