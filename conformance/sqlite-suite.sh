@@ -337,41 +337,48 @@ run_full() {
 
 # ---------------------------------------------------------------- main
 
-ensure_packages tcl-dev build-essential xz-utils fuse3 util-linux
-fetch_source
-build_testfixtures
-ensure_test_user
-run_dir="$cache/runs/$(date +%Y%m%d-%H%M%S)-$mode-$$"
-mkdir -p "$run_dir"
-chmod 755 "$run_dir"
-work=
-fsck_failed=0
-prepare_target
-target_name="$target"
-if [ "$target" = disk ]; then
-    target_name="disk:$(df --output=fstype "$run_dir" | tail -1)"
-elif [ "$target" != mount ] && [ "$target" != tmpfs ]; then
-    target_name="dir:$target:$(df --output=fstype "$target" | tail -1)"
-fi
-say "running $mode with testfixture $fixture on $target_name; logs in $run_dir"
-started=$SECONDS
-"run_$mode"
-seconds=$((SECONDS - started))
-if [ "$target" = mount ]; then
-    finish_mount
-fi
-if [ "$fsck_failed" -eq 1 ]; then
-    total_errors=$((total_errors + 1))
-    failed_tests+=("fsck")
-fi
+# One function, called on the last line, so that bash has read the whole file before it runs any
+# of it: editing the script during a long run cannot change what that run does.
+main() {
 
-commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-results="$cache/results.tsv"
-[ -f "$results" ] || printf 'finished\tmode\ttarget\ttestfixture\terrors\ttests\tseconds\tcommit\tload1\tlogs\n' >"$results"
-printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$mode" "$target_name" \
-    "$fixture" "$total_errors" "$total_tests" "$seconds" "$commit" "$(cut -d' ' -f1 /proc/loadavg)" "$run_dir" >>"$results"
-echo "sqlite-suite: mode=$mode target=$target_name testfixture=$fixture errors=$total_errors tests=$total_tests seconds=$seconds"
-if [ "$total_errors" -gt 0 ]; then
-    echo "sqlite-suite: failing tests: ${failed_tests[*]}"
-    exit 1
-fi
+    ensure_packages tcl-dev build-essential xz-utils fuse3 util-linux
+    fetch_source
+    build_testfixtures
+    ensure_test_user
+    run_dir="$cache/runs/$(date +%Y%m%d-%H%M%S)-$mode-$$"
+    mkdir -p "$run_dir"
+    chmod 755 "$run_dir"
+    work=
+    fsck_failed=0
+    prepare_target
+    target_name="$target"
+    if [ "$target" = disk ]; then
+        target_name="disk:$(df --output=fstype "$run_dir" | tail -1)"
+    elif [ "$target" != mount ] && [ "$target" != tmpfs ]; then
+        target_name="dir:$target:$(df --output=fstype "$target" | tail -1)"
+    fi
+    say "running $mode with testfixture $fixture on $target_name; logs in $run_dir"
+    started=$SECONDS
+    "run_$mode"
+    seconds=$((SECONDS - started))
+    if [ "$target" = mount ]; then
+        finish_mount
+    fi
+    if [ "$fsck_failed" -eq 1 ]; then
+        total_errors=$((total_errors + 1))
+        failed_tests+=("fsck")
+    fi
+
+    commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    results="$cache/results.tsv"
+    [ -f "$results" ] || printf 'finished\tmode\ttarget\ttestfixture\terrors\ttests\tseconds\tcommit\tload1\tlogs\n' >"$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$mode" "$target_name" \
+        "$fixture" "$total_errors" "$total_tests" "$seconds" "$commit" "$(cut -d' ' -f1 /proc/loadavg)" "$run_dir" >>"$results"
+    echo "sqlite-suite: mode=$mode target=$target_name testfixture=$fixture errors=$total_errors tests=$total_tests seconds=$seconds"
+    if [ "$total_errors" -gt 0 ]; then
+        echo "sqlite-suite: failing tests: ${failed_tests[*]}"
+        exit 1
+    fi
+}
+
+main; exit $?
