@@ -84,10 +84,10 @@ fetch_source() {
     if [ -z "$tarball" ]; then
         ensure_deb_src
         mkdir -p "$cache/download"
-        (cd "$cache/download" && apt-get source -q --download-only "sqlite3=$sqlite_version*" >download.log 2>&1) ||
-            die "apt-get source sqlite3=$sqlite_version failed; see $cache/download/download.log"
+        (cd "$cache/download" && apt-get source -q --download-only sqlite3 >download.log 2>&1) ||
+            die "apt-get source sqlite3 failed; see $cache/download/download.log"
         tarball="$cache/download/sqlite3_$sqlite_version.orig.tar.xz"
-        [ -f "$tarball" ] || die "apt-get source did not bring $tarball"
+        [ -f "$tarball" ] || die "apt-get source brought no sqlite3_$sqlite_version.orig.tar.xz (this script is for Debian 12's $sqlite_version)"
     fi
     src="$cache/pristine/sqlite3-$sqlite_version"
     if [ ! -f "$src/test/veryquick.test" ]; then
