@@ -322,11 +322,11 @@ run_full() {
     run_suite_process "$log" bash -c '
         set -e
         cd "$1/build"
-        "$2/configure" >configure.log 2>&1
+        "$2/configure"
         if [ "$3" = sync ]; then
             sed -i "s/-DSQLITE_NO_SYNC=1//" Makefile
         fi
-        make -j"$(nproc)" testfixture sqlite3 >build.log 2>&1
+        make -j"$(nproc)" testfixture sqlite3
         make test' full "$work" "$tree" "$fixture" || full_make_failed=1
     tally "$log" full
     if [ "${full_make_failed:-0}" -eq 1 ] && [ "$total_errors" -eq 0 ]; then
