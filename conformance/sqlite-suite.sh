@@ -371,10 +371,12 @@ main() {
 
     commit="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
     results="$cache/results.tsv"
-    [ -f "$results" ] || printf 'finished\tmode\ttarget\ttestfixture\terrors\ttests\tseconds\tcommit\tload1\tlogs\n' >"$results"
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$mode" "$target_name" \
-        "$fixture" "$total_errors" "$total_tests" "$seconds" "$commit" "$(cut -d' ' -f1 /proc/loadavg)" "$run_dir" >>"$results"
-    echo "sqlite-suite: mode=$mode target=$target_name testfixture=$fixture errors=$total_errors tests=$total_tests seconds=$seconds"
+    [ -f "$results" ] || printf 'finished\tmode\ttarget\ttestfixture\terrors\ttests\tseconds\tcommit\tload1\tlogs\ttotal_seconds\n' >"$results"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$mode" "$target_name" \
+        "$fixture" "$total_errors" "$total_tests" "$seconds" "$commit" "$(cut -d' ' -f1 /proc/loadavg)" "$run_dir" \
+        "$SECONDS" >>"$results"
+    # seconds: the suite alone; total: the whole script, with build check, mount, unmount and fsck
+    echo "sqlite-suite: mode=$mode target=$target_name testfixture=$fixture errors=$total_errors tests=$total_tests seconds=$seconds total=$SECONDS"
     if [ "$total_errors" -gt 0 ]; then
         echo "sqlite-suite: failing tests: ${failed_tests[*]}"
         exit 1
