@@ -2,7 +2,7 @@
 # Runs SQLite's own TCL test suite (3.40.1, Debian 12's source package, pristine upstream tarball)
 # with every test database on a fresh sqlitesuperfs mount, or on local disk or tmpfs to compare.
 #
-#   conformance/sqlite-suite.sh [MODE] [--sync|--stock] [--on mount|tmpfs|DIR] [--keep]
+#   conformance/sqlite-suite.sh [MODE] [--sync|--stock] [--on mount|disk|tmpfs|DIR] [--keep]
 #
 #   MODE       veryquick  test/veryquick.test, the TCL part of `make test` (default)
 #              ci         a subset of journal, pager, WAL, mmap, locking, crash, I/O-error, sync,
@@ -42,7 +42,7 @@ while [ $# -gt 0 ]; do
         veryquick|ci|full) mode="$1" ;;
         --sync) fixture=sync ;;
         --stock) fixture=stock ;;
-        --on) [ $# -ge 2 ] || die "--on needs mount, tmpfs or a directory"; target="$2"; shift ;;
+        --on) [ $# -ge 2 ] || die "--on needs mount, disk, tmpfs or a directory"; target="$2"; shift ;;
         --on=*) target="${1#--on=}" ;;
         --keep) keep=1 ;;
         -h|--help) sed -n '2,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
@@ -121,8 +121,9 @@ build_testfixtures() {
     fi
 }
 
-# The suite refuses to run as root (permission tests would pass vacuously), so it runs as a
-# system user that can read the cache but owns nothing else.
+# The suite must not run as root: tests such as wal2-13 make files unreadable with chmod and expect
+# opening them to fail, which root's permission override defeats. So it runs as a system user that
+# can read the cache but owns nothing else.
 ensure_test_user() {
     id "$test_user" >/dev/null 2>&1 ||
         useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$test_user" ||
