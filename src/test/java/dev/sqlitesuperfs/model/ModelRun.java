@@ -1,0 +1,147 @@
+package dev.sqlitesuperfs.model;
+
+import dev.sqlitesuperfs.testing.Posix;
+import dev.sqlitesuperfs.testing.TestMount;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.stream.Stream;
+
+/**
+ * A fresh namespace and a fresh directory on local disk, and a sequence of operations applied to
+ * both, compared after every step. Stops at the first difference.
+ */
+final class ModelRun implements AutoCloseable {
+    /** Steps between comparisons of the whole tree (the touched names are compared after every step). */
+    private static final int FULL_COMPARISON_EVERY = 25;
+    private static final Path REFERENCE_BASE = Path.of("target", "model-reference").toAbsolutePath();
+
+    /** The first difference: after which step (1-based), which operation, and what differed. */
+    record Mismatch(int step, Op op, String description) {
+        @Override
+        public String toString() {
+            return "step " + step + " (" + op + "): " + description;
+        }
+    }
+
+    private final TestMount mount;
+    private final Path referenceRoot;
+    private final FsSide mountSide;
+    private final FsSide referenceSide;
+    private final StateComparison compare;
+    private boolean mounted = true;
+
+    ModelRun() {
+        try {
+            Files.createDirectories(REFERENCE_BASE);
+            referenceRoot = Files.createTempDirectory(REFERENCE_BASE, "ref-");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        mount = TestMount.fresh();
+        // The roots start out alike: a temporary directory is private (0700), a namespace's root is not.
+        Posix.chmod(referenceRoot, Posix.lstat(mount.root()).mode() & 07777);
+        mountSide = new FsSide(mount.root());
+        referenceSide = new FsSide(referenceRoot);
+        compare = new StateComparison(mountSide, referenceSide);
+    }
+
+    /** Applies {@code ops} in order; the first mismatch, or empty if the sides agreed throughout and the namespace checks clean. */
+    Optional<Mismatch> run(List<Op> ops) {
+        for (int i = 0; i < ops.size(); i++) {
+            Op op = ops.get(i);
+            Optional<String> difference = step(op);
+            if (difference.isEmpty() && (i + 1) % FULL_COMPARISON_EVERY == 0) {
+                difference = compare.tree();
+            }
+            if (difference.isPresent()) {
+                return Optional.of(new Mismatch(i + 1, op, difference.get()));
+            }
+        }
+        mountSide.closeAll();
+        referenceSide.closeAll();
+        Optional<String> end = compare.tree().or(this::remountWithCheck);
+        return end.map(d -> new Mismatch(ops.size(), ops.isEmpty() ? new Op.Remount() : ops.getLast(),
+                "at the end: " + d));
+    }
+
+    private Optional<String> step(Op op) {
+        if (op instanceof Op.Remount) {
+            mountSide.closeAll();
+            referenceSide.closeAll();
+            return remountWithCheck().or(compare::tree);
+        }
+        byte[] data = dataOf(op);
+        String m = mountSide.apply(op, data);
+        String r;
+        if (op instanceof Op.Fallocate f && (f.mode() & Posix.FALLOC_FL_PUNCH_HOLE) != 0 && m.equals("EOPNOTSUPP")) {
+            // The mount does not claim hole punching, which is optional in Linux (many filesystems
+            // refuse it); the reference is then left unchanged so the two stay comparable.
+            r = m;
+        } else {
+            r = referenceSide.apply(op, data);
+        }
+        if (!m.equals(r)) {
+            return Optional.of("mount answered " + m + ", reference " + r);
+        }
+        for (String path : op.touchedPaths()) {
+            Optional<String> d = compare.path(path, op instanceof Op.Utimens);
+            if (d.isPresent()) {
+                return d;
+            }
+        }
+        return op.touchedSlot() >= 0 ? compare.slot(op.touchedSlot()) : Optional.empty();
+    }
+
+    /** Unmounts (storing everything), checks the stored namespace, mounts it again. */
+    private Optional<String> remountWithCheck() {
+        mount.unmount();
+        mounted = false;
+        List<String> problems = mount.check();
+        mount.mountAgain();
+        mounted = true;
+        return problems.isEmpty() ? Optional.empty() : Optional.of("fsck after unmount: " + problems);
+    }
+
+    static byte[] dataOf(Op op) {
+        return switch (op) {
+            case Op.Write w -> bytes(w.dataSeed(), w.length());
+            case Op.MapWrite w -> bytes(w.dataSeed(), w.length());
+            case Op.SetXattr x -> bytes(x.dataSeed(), x.length());
+            default -> null;
+        };
+    }
+
+    private static byte[] bytes(long seed, int length) {
+        byte[] b = new byte[length];
+        new Random(seed).nextBytes(b);
+        return b;
+    }
+
+    @Override
+    public void close() {
+        mountSide.closeAll();
+        referenceSide.closeAll();
+        if (mounted) {
+            mount.unmount();
+        }
+        try (Stream<Path> all = Files.walk(referenceRoot)) {
+            for (Path p : all.sorted(Comparator.reverseOrder()).toList()) {
+                // Modes like 0 or 0444 do not stop root from deleting.
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        try {
+            Files.deleteIfExists(mount.root());
+        } catch (IOException e) {
+            // A busy mount directory is left to the temporary directory's cleanup.
+        }
+    }
+}
