@@ -2,6 +2,7 @@ package dev.sqlitesuperfs.model;
 
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.Posix.ErrnoException;
+import dev.sqlitesuperfs.testing.Posix.Stat;
 import java.io.ByteArrayOutputStream;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -206,7 +207,11 @@ final class FsSide {
 
     /** Writes through a shared mapping; only within the file, since pages past EOF fault. */
     private String mapWrite(int fd, long offset, byte[] data) {
-        long size = Posix.fstat(fd).size();
+        Stat stat = Posix.fstat(fd);
+        if (!isRegular(stat.mode())) {
+            return mapNonRegular(fd, Posix.PROT_READ | Posix.PROT_WRITE);
+        }
+        long size = stat.size();
         int length = (int) Math.min(data.length, size - offset);
         if (length <= 0) {
             return "past EOF " + size;
@@ -223,7 +228,11 @@ final class FsSide {
     }
 
     private String mapRead(int fd, long offset, int wanted) {
-        long size = Posix.fstat(fd).size();
+        Stat stat = Posix.fstat(fd);
+        if (!isRegular(stat.mode())) {
+            return mapNonRegular(fd, Posix.PROT_READ);
+        }
+        long size = stat.size();
         int length = (int) Math.min(wanted, size - offset);
         if (length <= 0) {
             return "past EOF " + size;
@@ -235,6 +244,12 @@ final class FsSide {
         } finally {
             Posix.munmap(map);
         }
+    }
+
+    /** Directories cannot be mapped; their sizes differ between filesystems, so the answer is asked for directly. */
+    private static String mapNonRegular(int fd, int prot) {
+        Posix.munmap(Posix.mmap(fd, PAGE, prot, 0));
+        return "mapped a non-regular file";
     }
 
     /** The whole file behind {@code fd}, read through a new read-only descriptor (fd may be write-only or unlinked). */
