@@ -36,14 +36,28 @@ final class ModelRun implements AutoCloseable {
     private final StateComparison compare;
     private boolean mounted = true;
 
-    ModelRun() {
+    /**
+     * Mount options for a seed: the defaults, or settings that push requests past the kernel's
+     * caches (no attribute caching), past the mount's own (a tiny block cache, a small write
+     * buffer) or through other block sizes, so that more of the code answers.
+     */
+    static List<String> mountOptionsFor(long seed) {
+        return switch ((int) Math.floorMod(seed, 4L)) {
+            case 0 -> List.of();
+            case 1 -> List.of("--cache-ttl", "0", "--cache-size", "256K", "--write-buffer", "1M", "--writeback-delay", "1");
+            case 2 -> List.of("--block-size", "16384", "--cache-ttl", "0");
+            default -> List.of("--block-size", "65536", "--cache-size", "1M");
+        };
+    }
+
+    ModelRun(List<String> mountOptions) {
         try {
             Files.createDirectories(REFERENCE_BASE);
             referenceRoot = Files.createTempDirectory(REFERENCE_BASE, "ref-");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        mount = TestMount.fresh();
+        mount = TestMount.fresh(mountOptions.toArray(String[]::new));
         // The roots start out alike: a temporary directory is private (0700), a namespace's root is not.
         Posix.chmod(referenceRoot, Posix.lstat(mount.root()).mode() & 07777);
         mountSide = new FsSide(mount.root());

@@ -32,7 +32,7 @@ class ModelTest {
     void randomOperationsAgreeWithLocalDisk() {
         int ops = Integer.getInteger("model.ops", DEFAULT_OPS_PER_SEED);
         for (long seed : seeds(DEFAULT_SEEDS)) {
-            check(seed, ops, "");
+            check(seed, ops);
         }
     }
 
@@ -45,7 +45,7 @@ class ModelTest {
         long done = 0;
         for (int segment = 0; done < total; segment++) {
             int ops = (int) Math.min(LONG_RUN_SEGMENT, total - done);
-            check(seed + segment, ops, "-Pslow ");
+            check(seed + segment, ops);
             done += ops;
             System.out.printf("model: %d of %d operations agreed (seeds %d..%d), %d s%n", done, total, seed,
                     seed + segment, (System.nanoTime() - started) / 1_000_000_000L);
@@ -64,27 +64,28 @@ class ModelTest {
         return seeds;
     }
 
-    private static void check(long seed, int count, String mavenProfile) {
-        System.out.println("model: seed " + seed + ", " + count + " operations");
+    private static void check(long seed, int count) {
+        List<String> options = ModelRun.mountOptionsFor(seed);
+        System.out.println("model: seed " + seed + ", " + count + " operations, mount options " + options);
         List<Op> ops = new OpGenerator(seed).next(count);
         Optional<Mismatch> mismatch;
-        try (ModelRun run = new ModelRun()) {
+        try (ModelRun run = new ModelRun(options)) {
             mismatch = run.run(ops);
         }
         if (mismatch.isEmpty()) {
             return;
         }
         StringBuilder report = new StringBuilder();
-        report.append("model: seed ").append(seed).append(" failed at ").append(mismatch.get()).append('\n');
+        report.append("model: seed ").append(seed).append(" (mount options ").append(options).append(") failed at ").append(mismatch.get()).append('\n');
         System.out.println(report);
         Duration budget = Duration.ofSeconds(Long.getLong("model.shrinkSeconds", 180));
-        Shrinker.Shrunk shrunk = new Shrinker(budget).shrink(ops, mismatch.get());
+        Shrinker.Shrunk shrunk = new Shrinker(budget, options).shrink(ops, mismatch.get());
         report.append("shrunk in ").append(shrunk.replays()).append(" replays to ").append(shrunk.ops().size())
                 .append(" operations, failing at ").append(shrunk.mismatch()).append(":\n");
         for (String line : StateComparison.numbered(shrunk.ops())) {
             report.append(line).append('\n');
         }
-        report.append("rerun: mvn -B ").append(mavenProfile).append("test -Dtest=ModelTest#randomOperationsAgreeWithLocalDisk")
+        report.append("rerun: mvn -B ").append("test -Dtest=ModelTest#randomOperationsAgreeWithLocalDisk")
                 .append(" -Dmodel.seed=").append(seed).append(" -Dmodel.ops=").append(count).append('\n');
         System.out.println(report);
         fail(report.toString());

@@ -14,10 +14,12 @@ import java.util.Optional;
  */
 final class Shrinker {
     private final Duration budget;
+    private final List<String> mountOptions;
     private int replays;
 
-    Shrinker(Duration budget) {
+    Shrinker(Duration budget, List<String> mountOptions) {
         this.budget = budget;
+        this.mountOptions = mountOptions;
     }
 
     /** The result: a sequence that failed when last replayed, and how it failed. */
@@ -65,7 +67,7 @@ final class Shrinker {
 
     private Optional<Mismatch> replay(List<Op> ops) {
         replays++;
-        try (ModelRun run = new ModelRun()) {
+        try (ModelRun run = new ModelRun(mountOptions)) {
             return run.run(ops);
         }
     }
