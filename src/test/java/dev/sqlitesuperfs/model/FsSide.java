@@ -17,6 +17,7 @@ import java.util.zip.CRC32;
  */
 final class FsSide {
     static final int PAGE = 4096;
+    private static final int SEEK_CUR = 1;
     private static final int S_IFMT = 0170000;
     private static final int S_IFREG = 0100000;
 
@@ -171,6 +172,7 @@ final class FsSide {
      */
     private String seek(int fd, Op.Seek s) {
         long result;
+        long position = Posix.lseek(fd, 0, SEEK_CUR);
         try {
             result = Posix.lseek(fd, s.offset(), s.whence());
         } catch (ErrnoException e) {
@@ -178,6 +180,9 @@ final class FsSide {
                 return Errnos.name(e.errno);
             }
             result = -1;
+        } finally {
+            // The answers may differ legitimately, and so would the positions they leave behind.
+            Posix.lseek(fd, position, Posix.SEEK_SET);
         }
         long size = Posix.fstat(fd).size();
         if (s.offset() >= size) {

@@ -35,6 +35,10 @@ final class ModelRun implements AutoCloseable {
     private final FsSide referenceSide;
     private final StateComparison compare;
     private boolean mounted = true;
+    private long applyingNs;
+    private long comparingNs;
+    private long remountingNs;
+    private long lastApplyNs;
 
     /**
      * Mount options for a seed: the defaults, or settings that push requests past the kernel's
@@ -84,12 +88,31 @@ final class ModelRun implements AutoCloseable {
                 "at the end: " + d));
     }
 
+    /** Where the time went, for tuning the harness: applying operations, comparing, remounting. */
+    String timeSpent() {
+        return String.format("applying %d ms, comparing %d ms, remounting %d ms", applyingNs / 1_000_000,
+                comparingNs / 1_000_000, remountingNs / 1_000_000);
+    }
+
     private Optional<String> step(Op op) {
         if (op instanceof Op.Remount) {
             mountSide.closeAll();
             referenceSide.closeAll();
-            return remountWithCheck().or(compare::tree);
+            long started = System.nanoTime();
+            Optional<String> fsck = remountWithCheck();
+            remountingNs += System.nanoTime() - started;
+            return fsck.or(compare::tree);
         }
+        long started = System.nanoTime();
+        try {
+            return applyAndCompare(op);
+        } finally {
+            comparingNs += System.nanoTime() - started - lastApplyNs;
+        }
+    }
+
+    private Optional<String> applyAndCompare(Op op) {
+        long started = System.nanoTime();
         byte[] data = dataOf(op);
         String m = mountSide.apply(op, data);
         String r;
@@ -100,6 +123,8 @@ final class ModelRun implements AutoCloseable {
         } else {
             r = referenceSide.apply(op, data);
         }
+        lastApplyNs = System.nanoTime() - started;
+        applyingNs += lastApplyNs;
         if (!m.equals(r)) {
             return Optional.of("mount answered " + m + ", reference " + r);
         }

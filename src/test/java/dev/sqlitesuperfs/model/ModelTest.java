@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -66,27 +67,38 @@ class ModelTest {
 
     private static void check(long seed, int count) {
         List<String> options = ModelRun.mountOptionsFor(seed);
-        System.out.println("model: seed " + seed + ", " + count + " operations, mount options " + options);
-        List<Op> ops = new OpGenerator(seed).next(count);
+        List<Op> all = new OpGenerator(seed).next(count);
+        String keep = System.getProperty("model.keep");
+        List<Integer> positions = keep == null
+                ? IntStream.range(0, count).boxed().toList()
+                : Shrinker.parseRanges(keep);
+        System.out.println("model: seed " + seed + ", " + positions.size() + " operations, mount options " + options);
+        Shrinker shrinker = new Shrinker(Duration.ofSeconds(Long.getLong("model.shrinkSeconds", 180)), options, all);
         Optional<Mismatch> mismatch;
+        long started = System.nanoTime();
         try (ModelRun run = new ModelRun(options)) {
-            mismatch = run.run(ops);
+            mismatch = run.run(shrinker.ops(positions));
+            System.out.printf("model: seed %d took %d ms (%s)%n", seed, (System.nanoTime() - started) / 1_000_000,
+                    run.timeSpent());
         }
         if (mismatch.isEmpty()) {
             return;
         }
         StringBuilder report = new StringBuilder();
-        report.append("model: seed ").append(seed).append(" (mount options ").append(options).append(") failed at ").append(mismatch.get()).append('\n');
+        report.append("model: seed ").append(seed).append(" (mount options ").append(options).append(") failed at ")
+                .append(mismatch.get()).append('\n');
         System.out.println(report);
-        Duration budget = Duration.ofSeconds(Long.getLong("model.shrinkSeconds", 180));
-        Shrinker.Shrunk shrunk = new Shrinker(budget, options).shrink(ops, mismatch.get());
-        report.append("shrunk in ").append(shrunk.replays()).append(" replays to ").append(shrunk.ops().size())
+        Shrinker.Shrunk shrunk = shrinker.shrink(positions, mismatch.get());
+        report.append("shrunk in ").append(shrunk.replays()).append(" replays to ").append(shrunk.kept().size())
                 .append(" operations, failing at ").append(shrunk.mismatch()).append(":\n");
-        for (String line : StateComparison.numbered(shrunk.ops())) {
+        for (String line : StateComparison.numbered(shrinker.ops(shrunk.kept()))) {
             report.append(line).append('\n');
         }
-        report.append("rerun: mvn -B ").append("test -Dtest=ModelTest#randomOperationsAgreeWithLocalDisk")
+        report.append("rerun the whole seed: mvn -B test -Dtest=ModelTest#randomOperationsAgreeWithLocalDisk")
                 .append(" -Dmodel.seed=").append(seed).append(" -Dmodel.ops=").append(count).append('\n');
+        report.append("rerun the shrunk sequence: mvn -B test -Dtest=ModelTest#randomOperationsAgreeWithLocalDisk")
+                .append(" -Dmodel.seed=").append(seed).append(" -Dmodel.ops=").append(count)
+                .append(" -Dmodel.keep=").append(Shrinker.ranges(shrunk.kept())).append('\n');
         System.out.println(report);
         fail(report.toString());
     }
