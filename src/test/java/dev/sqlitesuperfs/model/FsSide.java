@@ -171,6 +171,10 @@ final class FsSide {
      * the file's bytes, and only that verdict is compared.
      */
     private String seek(int fd, Op.Seek s) {
+        if (!isRegular(Posix.fstat(fd).mode())) {
+            // Positions in a directory are the filesystem's own cookies (ext4 hands out hashes).
+            return "not a regular file";
+        }
         long result;
         long position = Posix.lseek(fd, 0, SEEK_CUR);
         try {

@@ -180,7 +180,7 @@ final class OpGenerator {
     }
 
     private long smallOffset() {
-        return random.nextInt(3) == 0 ? random.nextInt(4 * BLOCK) : (long) random.nextInt(16) * BLOCK + random.nextInt(3) - 1;
+        return random.nextInt(3) == 0 ? random.nextInt(4 * BLOCK) : Math.max(0, (long) random.nextInt(16) * BLOCK + random.nextInt(3) - 1);
     }
 
     /** Write and read sizes: tiny, block-crossing, and now and then up to 1 MiB. */
