@@ -39,6 +39,7 @@ final class ModelRun implements AutoCloseable {
     private long comparingNs;
     private long remountingNs;
     private long lastApplyNs;
+    private final java.util.TreeMap<String, Integer> outcomes = new java.util.TreeMap<>();
 
     /**
      * Mount options for a seed: the defaults, or settings that push requests past the kernel's
@@ -94,6 +95,15 @@ final class ModelRun implements AutoCloseable {
                 comparingNs / 1_000_000, remountingNs / 1_000_000);
     }
 
+    /** How often each kind of operation succeeded and failed: a run whose operations all fail tests little. */
+    String outcomeCounts() {
+        return outcomes.toString();
+    }
+
+    private static boolean isError(String outcome) {
+        return outcome.startsWith("E") || outcome.startsWith("errno") || outcome.equals("not open");
+    }
+
     private Optional<String> step(Op op) {
         if (op instanceof Op.Remount) {
             mountSide.closeAll();
@@ -124,6 +134,7 @@ final class ModelRun implements AutoCloseable {
             r = referenceSide.apply(op, data);
         }
         lastApplyNs = System.nanoTime() - started;
+        outcomes.merge(op.getClass().getSimpleName() + (isError(m) ? " failed" : " succeeded"), 1, Integer::sum);
         applyingNs += lastApplyNs;
         if (!m.equals(r)) {
             return Optional.of("mount answered " + m + ", reference " + r);

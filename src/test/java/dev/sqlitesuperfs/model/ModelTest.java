@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Timeout;
  */
 class ModelTest {
     private static final int DEFAULT_SEEDS = 4;
-    private static final int DEFAULT_OPS_PER_SEED = 500;
+    private static final int DEFAULT_OPS_PER_SEED = 800;
     /** The long run uses fresh namespaces of this many operations each, so that a failure shrinks in reasonable time. */
     private static final int LONG_RUN_SEGMENT = 10_000;
 
@@ -80,6 +80,7 @@ class ModelTest {
             mismatch = run.run(shrinker.ops(positions));
             System.out.printf("model: seed %d took %d ms (%s)%n", seed, (System.nanoTime() - started) / 1_000_000,
                     run.timeSpent());
+            System.out.println("model: outcomes " + run.outcomeCounts());
         }
         if (mismatch.isEmpty()) {
             return;

@@ -22,29 +22,42 @@ final class OpGenerator {
     private static final int[] MODES = {0644, 0600, 0755, 0700, 0444, 0, 01777, 04755, 02755, 0666};
 
     private final Random random;
+    private final java.util.LinkedList<Integer> recentlyOpened = new java.util.LinkedList<>();
 
     OpGenerator(long seed) {
         this.random = new Random(seed);
     }
 
+    /** {@code count} operations; the first ones create the directories the names live in. */
     List<Op> next(int count) {
         List<Op> ops = new java.util.ArrayList<>(count);
-        for (int i = 0; i < count; i++) {
+        for (String dir : PARENTS.subList(1, PARENTS.size())) {
+            if (ops.size() < count) {
+                ops.add(new Op.Mkdir(dir, 0755));
+            }
+        }
+        while (ops.size() < count) {
             ops.add(next());
         }
         return ops;
     }
 
-    Op next() {
+    private Op next() {
         if (random.nextInt(250) == 0) {
+            recentlyOpened.clear();
             return new Op.Remount();
         }
         int pick = random.nextInt(100);
         if ((pick -= 14) < 0) {
-            return new Op.Open(slot(), filePath(), openFlags(), MODES[random.nextInt(MODES.length)]);
+            int slot = random.nextInt(SLOTS);
+            recentlyOpened.remove((Integer) slot);
+            recentlyOpened.addLast(slot);
+            return new Op.Open(slot, filePath(), openFlags(), MODES[random.nextInt(MODES.length)]);
         }
         if ((pick -= 5) < 0) {
-            return new Op.Close(slot());
+            int slot = slot();
+            recentlyOpened.remove((Integer) slot);
+            return new Op.Close(slot);
         }
         if ((pick -= 15) < 0) {
             return new Op.Write(slot(), random.nextInt(6) == 0 ? -1 : offset(), length(), random.nextLong());
@@ -121,7 +134,14 @@ final class OpGenerator {
         return new Op.Write(slot(), offset(), length(), random.nextLong());
     }
 
+    /**
+     * Descriptor slots most likely open (the generator does not know which opens succeed); drawing
+     * from them makes most descriptor operations reach the filesystem instead of an empty slot.
+     */
     private int slot() {
+        if (!recentlyOpened.isEmpty() && random.nextInt(5) != 0) {
+            return recentlyOpened.get(random.nextInt(recentlyOpened.size()));
+        }
         return random.nextInt(SLOTS);
     }
 
@@ -140,7 +160,11 @@ final class OpGenerator {
         return join(parent(), FILE_NAMES.get(random.nextInt(FILE_NAMES.size())));
     }
 
+    /** Half the time one of the directories the other names live in, so that they keep coming back. */
     private String dirPath() {
+        if (random.nextBoolean()) {
+            return PARENTS.get(1 + random.nextInt(PARENTS.size() - 1));
+        }
         return join(parent(), DIR_NAMES.get(random.nextInt(DIR_NAMES.size())));
     }
 
@@ -153,7 +177,11 @@ final class OpGenerator {
     }
 
     private int openFlags() {
-        int flags = random.nextInt(3);
+        int flags = switch (random.nextInt(4)) {
+            case 0 -> 0;
+            case 1 -> 1;
+            default -> 2;
+        };
         if (random.nextInt(10) < 7) {
             flags |= 0100;
         }
