@@ -89,7 +89,7 @@ final class FsSide {
                     return "ok";
                 });
                 case Op.Seek s -> withFd(s.slot(), fd -> seek(fd, s));
-                case Op.MapWrite m -> withFd(m.slot(), fd -> mapWrite(fd, m.offset(), data));
+                case Op.MapWrite m -> withFd(m.slot(), fd -> mapWrite(fd, m.offset(), data, m.sync()));
                 case Op.MapRead m -> withFd(m.slot(), fd -> mapRead(fd, m.offset(), m.length()));
                 case Op.Rename r -> {
                     Posix.rename(path(r.from()), path(r.to()), r.flags());
@@ -118,6 +118,10 @@ final class FsSide {
                 case Op.Readlink r -> "\"" + Posix.readlink(path(r.path())) + "\"";
                 case Op.Chmod c -> {
                     Posix.chmod(path(c.path()), c.mode());
+                    yield "ok";
+                }
+                case Op.Chown c -> {
+                    Posix.lchown(path(c.path()), c.uid(), c.gid());
                     yield "ok";
                 }
                 case Op.Utimens u -> {
@@ -215,7 +219,7 @@ final class FsSide {
     }
 
     /** Writes through a shared mapping; only within the file, since pages past EOF fault. */
-    private String mapWrite(int fd, long offset, byte[] data) {
+    private String mapWrite(int fd, long offset, byte[] data, boolean sync) {
         Stat stat = Posix.fstat(fd);
         if (!isRegular(stat.mode())) {
             return mapNonRegular(fd, Posix.PROT_READ | Posix.PROT_WRITE);
@@ -229,7 +233,9 @@ final class FsSide {
         MemorySegment map = Posix.mmap(fd, offset + length - start, Posix.PROT_READ | Posix.PROT_WRITE, start);
         try {
             MemorySegment.copy(data, 0, map, ValueLayout.JAVA_BYTE, offset - start, length);
-            Posix.msync(map, Posix.MS_SYNC);
+            if (sync) {
+                Posix.msync(map, Posix.MS_SYNC);
+            }
         } finally {
             Posix.munmap(map);
         }

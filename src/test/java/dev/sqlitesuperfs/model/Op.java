@@ -122,8 +122,8 @@ sealed interface Op {
         }
     }
 
-    /** Writes through a shared mapping of the descriptor, then msync and munmap. */
-    record MapWrite(int slot, long offset, int length, long dataSeed) implements Op {
+    /** Writes through a shared mapping of the descriptor, then msync (unless not {@code sync}) and munmap. */
+    record MapWrite(int slot, long offset, int length, long dataSeed, boolean sync) implements Op {
         @Override
         public int touchedSlot() {
             return slot;
@@ -131,7 +131,8 @@ sealed interface Op {
 
         @Override
         public String toString() {
-            return "mmap-write(fd" + slot + ", offset " + offset + ", " + length + " bytes of seed " + dataSeed + ")";
+            return "mmap-write(fd" + slot + ", offset " + offset + ", " + length + " bytes of seed " + dataSeed
+                    + (sync ? ", msync" : ", no msync") + ")";
         }
     }
 
@@ -234,6 +235,19 @@ sealed interface Op {
         @Override
         public String toString() {
             return "chmod(" + path + ", 0" + Integer.toOctalString(mode) + ")";
+        }
+    }
+
+    /** lchown; Linux drops set-user-ID (and group-executable set-group-ID) of non-directories, even for root. */
+    record Chown(String path, int uid, int gid) implements Op {
+        @Override
+        public List<String> touchedPaths() {
+            return List.of(path);
+        }
+
+        @Override
+        public String toString() {
+            return "lchown(" + path + ", " + uid + ", " + gid + ")";
         }
     }
 

@@ -47,7 +47,7 @@ final class OpGenerator {
             recentlyOpened.clear();
             return new Op.Remount();
         }
-        int pick = random.nextInt(100);
+        int pick = random.nextInt(105);
         if ((pick -= 14) < 0) {
             int slot = random.nextInt(SLOTS);
             recentlyOpened.remove((Integer) slot);
@@ -86,7 +86,8 @@ final class OpGenerator {
             return new Op.Seek(slot(), offset(), random.nextBoolean() ? 3 : 4);
         }
         if ((pick -= 3) < 0) {
-            return new Op.MapWrite(slot(), smallOffset(), 1 + random.nextInt(3 * BLOCK), random.nextLong());
+            return new Op.MapWrite(slot(), smallOffset(), 1 + random.nextInt(3 * BLOCK), random.nextLong(),
+                    random.nextBoolean());
         }
         if ((pick -= 2) < 0) {
             return new Op.MapRead(slot(), smallOffset(), 1 + random.nextInt(3 * BLOCK));
@@ -114,6 +115,10 @@ final class OpGenerator {
         }
         if ((pick -= 2) < 0) {
             return new Op.Chmod(anyPath(), MODES[random.nextInt(MODES.length)]);
+        }
+        if ((pick -= 2) < 0) {
+            int[] ids = {0, 1000, 65534};
+            return new Op.Chown(anyPath(), ids[random.nextInt(ids.length)], ids[random.nextInt(ids.length)]);
         }
         if ((pick -= 2) < 0) {
             long atime = time();
