@@ -141,6 +141,7 @@ final class FsSide {
                     yield "ok";
                 }
                 case Op.Remount r -> throw new IllegalArgumentException("a remount is the run's to do");
+                case Op.DropCaches d -> throw new IllegalArgumentException("dropping caches is the run's to do");
             };
         } catch (ErrnoException e) {
             return Errnos.name(e.errno);

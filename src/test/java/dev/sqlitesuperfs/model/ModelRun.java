@@ -113,6 +113,10 @@ final class ModelRun implements AutoCloseable {
             remountingNs += System.nanoTime() - started;
             return fsck.or(compare::tree);
         }
+        if (op instanceof Op.DropCaches) {
+            dropKernelCaches();
+            return compare.tree();
+        }
         long started = System.nanoTime();
         try {
             return applyAndCompare(op);
@@ -146,6 +150,14 @@ final class ModelRun implements AutoCloseable {
             }
         }
         return op.touchedSlot() >= 0 ? compare.slot(op.touchedSlot()) : Optional.empty();
+    }
+
+    private static void dropKernelCaches() {
+        try {
+            Files.writeString(Path.of("/proc/sys/vm/drop_caches"), "3");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Unmounts (storing everything), checks the stored namespace, mounts it again. */

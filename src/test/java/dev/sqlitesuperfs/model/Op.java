@@ -296,6 +296,18 @@ sealed interface Op {
         }
     }
 
+    /**
+     * Drops the kernel's clean page cache, dentries and inodes (the whole machine's), so that the
+     * mount is asked again for names, attributes and data without a remount; the tree is compared
+     * after it.
+     */
+    record DropCaches() implements Op {
+        @Override
+        public String toString() {
+            return "drop kernel caches";
+        }
+    }
+
     /** Closes every descriptor on both sides, unmounts and mounts the namespace again. */
     record Remount() implements Op {
         @Override

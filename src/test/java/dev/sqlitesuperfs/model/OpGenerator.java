@@ -47,6 +47,9 @@ final class OpGenerator {
             recentlyOpened.clear();
             return new Op.Remount();
         }
+        if (random.nextInt(200) == 0) {
+            return new Op.DropCaches();
+        }
         int pick = random.nextInt(105);
         if ((pick -= 14) < 0) {
             int slot = random.nextInt(SLOTS);
