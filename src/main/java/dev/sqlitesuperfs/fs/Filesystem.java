@@ -358,10 +358,13 @@ public final class Filesystem implements FuseFilesystem {
                     throw new FuseException(Errno.EISDIR);
                 }
                 boolean writable = (flags & Handles.O_ACCMODE) != Handles.O_RDONLY;
-                if (writable) {
+                boolean truncate = (flags & Handles.O_TRUNC) != 0 && n.isRegular();
+                if (writable || truncate) {
                     requireWritable();
                 }
-                if ((flags & Handles.O_TRUNC) != 0 && writable && n.isRegular()) {
+                if (truncate) {
+                    // Linux truncates on O_TRUNC whatever the access mode (O_RDONLY included), and
+                    // with atomic_o_trunc the kernel counts on this open to have done it.
                     // Truncated before the handle exists, so a failed commit leaves nothing to undo.
                     n.lock.writeLock().lock();
                     try {
