@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The long model-based run: random operations on the mount and on local disk side by side,
-# compared after every step (ModelTest#millionOperationsAgreeWithLocalDisk).
+# compared after every step (ModelTest#longRunAgreesWithLocalDisk).
 #   conformance/model-test.sh                 1,000,000 operations from a random seed (printed)
 #   conformance/model-test.sh OPS [SEED]      that many operations, from that seed
 # Progress lines ("model: N of M operations agreed") are in
@@ -13,5 +13,5 @@ seed_arg=()
 if [ -n "${2:-}" ]; then
     seed_arg=("-Dmodel.seed=$2")
 fi
-exec "$here/run-tests" --slow -Dtest='ModelTest#millionOperationsAgreeWithLocalDisk' -Dsurefire.failIfNoSpecifiedTests=false \
+exec "$here/run-tests" --slow -Dtest='ModelTest#longRunAgreesWithLocalDisk' -Dsurefire.failIfNoSpecifiedTests=false \
     "-Dmodel.ops=$ops" "${seed_arg[@]}"

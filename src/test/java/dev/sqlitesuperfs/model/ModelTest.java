@@ -37,10 +37,14 @@ class ModelTest {
         }
     }
 
+    /**
+     * 100,000 operations in the slow suite (15 to 20 minutes on 2 busy cores);
+     * conformance/model-test.sh asks it for a million.
+     */
     @Test
     @Tag("slow")
-    void millionOperationsAgreeWithLocalDisk() {
-        long total = Long.getLong("model.ops", 1_000_000);
+    void longRunAgreesWithLocalDisk() {
+        long total = Long.getLong("model.ops", 100_000);
         long seed = seeds(1).getFirst();
         long started = System.nanoTime();
         long done = 0;
