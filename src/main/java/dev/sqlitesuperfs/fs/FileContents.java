@@ -43,7 +43,7 @@ final class FileContents {
         public void invalidateAttributes(long ino) {}
 
         @Override
-        public void writeBackDirtyPages() {}
+        public void writeBackPages(long ino) {}
     };
 
     FileContents(SealedStore store, BlockCache cache, int blockSize) {

@@ -556,9 +556,10 @@ public final class Filesystem implements FuseFilesystem {
             }
             Node n = handles.get(fh, ino).node();
             if (n.writers > 0 && kernel != null) {
-                // With the writeback cache, written pages may still be only in the kernel, which
-                // does not write them back before asking: without them the answer would be wrong.
-                kernel.writeBackDirtyPages();
+                // With the writeback cache, written pages (and the size they extend the file to)
+                // may still be only in the kernel, which does not write them back before asking:
+                // without them the answer could put a hole where there is data.
+                kernel.writeBackPages(ino);
             }
             storeNode(n);
             n.lock.readLock().lock();

@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
@@ -166,26 +167,35 @@ public final class FuseSession implements AutoCloseable {
 
     /** The session's side of {@link KernelChannel}. */
     private final class Channel implements KernelChannel {
+        /** Threads that may wait for a writeback at once; the rest stay free to serve its writes. */
+        private final Semaphore writebackWaiters = new Semaphore(Math.max(1, options.threads() / 2));
+
         @Override
         public void invalidateAttributes(long ino) {
+            notifyInvalInode(ino, false);
+        }
+
+        @Override
+        public void writeBackPages(long ino) {
+            writebackWaiters.acquireUninterruptibly();
+            try {
+                notifyInvalInode(ino, true);
+            } finally {
+                writebackWaiters.release();
+            }
+        }
+
+        private void notifyInvalInode(long ino, boolean pages) {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment message = arena.allocate(Wire.NOTIFY_INVAL_INODE_SIZE);
-                Wire.putNotifyInvalInode(message, ino);
+                Wire.putNotifyInvalInode(message, ino, pages);
                 Libc.write(fd, message, message.byteSize());
             } catch (SysException e) {
                 // ENOENT: the kernel has no such inode cached, so there is nothing to drop.
                 if (e.errno() != 2) {
-                    log.debug("invalidating cached attributes of inode {}: {}", ino, e.getMessage());
+                    log.debug("invalidating cached {} of inode {}: {}", pages ? "pages" : "attributes", ino,
+                            e.getMessage());
                 }
-            }
-        }
-
-        @Override
-        public void writeBackDirtyPages() {
-            try {
-                syncKernelCaches();
-            } catch (IOException | IllegalStateException e) {
-                log.debug("writeback of {}: {}", mountPoint, e.getMessage());
             }
         }
     }

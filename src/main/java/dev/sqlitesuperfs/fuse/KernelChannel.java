@@ -4,7 +4,7 @@ package dev.sqlitesuperfs.fuse;
  * What a filesystem may ask of the kernel on its own initiative, outside the reply to a request.
  * Handed to {@link FuseFilesystem#init}. Both calls are safe from any thread, including from
  * inside a request the kernel is waiting on, with the exception noted on
- * {@link #writeBackDirtyPages()}.
+ * {@link #writeBackPages(long)}.
  */
 public interface KernelChannel {
 
@@ -16,9 +16,13 @@ public interface KernelChannel {
     void invalidateAttributes(long ino);
 
     /**
-     * Makes the kernel write back the pages and times it holds dirty for this mount (syncfs) and
-     * returns once the filesystem has answered those writes. The writes are served by the other
-     * request threads, so this must not be called from every request thread at once.
+     * Makes the kernel write back the dirty pages of {@code ino} and returns once the filesystem
+     * has answered those writes; the kernel's clean pages of the file are dropped too
+     * (FUSE_NOTIFY_INVAL_INODE over the whole file: the kernel launders each dirty page with a
+     * WRITE and waits for its reply, also for writes already in flight). syncfs is no such
+     * barrier: since Linux 6.18 it does not wait for the writeback of FUSE writeback-cache files.
+     * The writes are served by the other request threads, so the session lets only half of them
+     * wait here at once.
      */
-    void writeBackDirtyPages();
+    void writeBackPages(long ino);
 }

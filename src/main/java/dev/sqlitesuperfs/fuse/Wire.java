@@ -381,13 +381,14 @@ final class Wire {
     private static final int FUSE_NOTIFY_INVAL_INODE = 2;
 
     /**
-     * A notification that drops the kernel's cached attributes of {@code ino}: unique 0, the
-     * notify code in the error field, offset -1 so that no page is invalidated.
+     * A notification that drops the kernel's cached attributes of {@code ino} (unique 0, the notify
+     * code in the error field) and, with {@code pages}, its cached pages too (offset 0, length 0:
+     * the whole file); offset -1 leaves the pages alone.
      */
-    static void putNotifyInvalInode(MemorySegment message, long ino) {
+    static void putNotifyInvalInode(MemorySegment message, long ino, boolean pages) {
         putOutHeader(message, NOTIFY_INVAL_INODE_SIZE, FUSE_NOTIFY_INVAL_INODE, 0);
         putU64(message, OutHeader.SIZE, ino);
-        putU64(message, OutHeader.SIZE + 8, -1L);
+        putU64(message, OutHeader.SIZE + 8, pages ? 0L : -1L);
         putU64(message, OutHeader.SIZE + 16, 0);
     }
 
