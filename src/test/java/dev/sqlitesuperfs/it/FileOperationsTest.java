@@ -174,6 +174,32 @@ class FileOperationsTest {
         }
     }
 
+    /**
+     * Many separate dirty pages make the kernel's writeback of them overlap the seeks: every
+     * answer must still count every page written before it.
+     */
+    @Test
+    void seekDataAndHoleSeeEveryPageStillInTheKernel() {
+        for (int round = 0; round < 5; round++) {
+            Path f = mount.path("seek-scattered-" + round);
+            int fd = Posix.open(f, O_CREAT | O_RDWR, 0644);
+            try {
+                int pages = 300;
+                for (int i = pages - 1; i >= 0; i--) {
+                    Posix.pwrite(fd, new byte[] {(byte) (i + 1)}, i * 8192L);
+                }
+                for (int i = 0; i < pages; i++) {
+                    long at = i * 8192L;
+                    assertThat(Posix.lseek(fd, at, Posix.SEEK_DATA)).as("SEEK_DATA %d", at).isEqualTo(at);
+                    assertThat(Posix.lseek(fd, at, Posix.SEEK_HOLE)).as("SEEK_HOLE %d", at)
+                            .isEqualTo(i == pages - 1 ? at + 1 : at + 4096);
+                }
+            } finally {
+                Posix.close(fd);
+            }
+        }
+    }
+
     @Test
     void seekDataAndHoleSeeUnsyncedWrites() {
         Path f = mount.path("seek-unsynced");
