@@ -20,7 +20,8 @@ public interface KernelChannel {
      * has answered those writes; the kernel's clean pages of the file are dropped too
      * (FUSE_NOTIFY_INVAL_INODE over the whole file: the kernel launders each dirty page with a
      * WRITE and waits for its reply, also for writes already in flight). syncfs is no such
-     * barrier: since Linux 6.18 it does not wait for the writeback of FUSE writeback-cache files.
+     * barrier on the kernels this runs on: a seek after syncfs once missed a page written before
+     * it, and recent kernels exempt FUSE writeback-cache files from syncfs's wait.
      * The writes are served by the other request threads, so the session lets only half of them
      * wait here at once.
      */
