@@ -21,6 +21,7 @@ public final class Errno {
     public static final int EINVAL = 22;
     public static final int ENFILE = 23;
     public static final int EMFILE = 24;
+    public static final int ETXTBSY = 26;
     public static final int EFBIG = 27;
     public static final int ENOSPC = 28;
     public static final int ESPIPE = 29;

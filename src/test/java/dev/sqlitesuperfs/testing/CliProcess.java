@@ -207,6 +207,11 @@ public final class CliProcess implements AutoCloseable {
 
     @Override
     public void close() {
+        kill(process);
+    }
+
+    /** Kills {@code process} if it still runs and waits (up to 30 s) for it to be gone. */
+    static void kill(Process process) {
         if (process.isAlive()) {
             process.destroyForcibly();
             try {
