@@ -212,8 +212,19 @@ public final class PgNamespaceStore implements NamespaceStore {
                     insert.setLong(9, meta.quotaBytes());
                     insert.executeUpdate();
                 }
-                WriterStatements statements = new WriterStatements(connection, sql);
-                GroupExecution.run(statements, List.of(new ChangeSet().putInode(root)));
+                try (PreparedStatement insert = connection.prepareStatement(sql.insertRoot)) {
+                    insert.setLong(1, root.ino());
+                    insert.setInt(2, root.mode());
+                    insert.setLong(3, Integer.toUnsignedLong(root.uid()));
+                    insert.setLong(4, Integer.toUnsignedLong(root.gid()));
+                    insert.setInt(5, root.nlink());
+                    insert.setLong(6, root.size());
+                    insert.setLong(7, Integer.toUnsignedLong(root.rdev()));
+                    insert.setLong(8, root.atimeNs());
+                    insert.setLong(9, root.mtimeNs());
+                    insert.setLong(10, root.ctimeNs());
+                    insert.executeUpdate();
+                }
                 connection.commit();
                 log.info("Created namespace {}", namespace);
             } catch (SQLException | RuntimeException e) {
@@ -281,7 +292,7 @@ public final class PgNamespaceStore implements NamespaceStore {
                 backoff.pause(deadline);
             }
         }
-        writer = new CommitWriter(session, namespace, config.retryTimeout());
+        writer = new CommitWriter(session, namespace, sql, config.retryTimeout());
         writer.start();
     }
 
