@@ -127,6 +127,16 @@ public final class SealedStore {
         return new Transaction();
     }
 
+    /** Commits every deferred transaction; see {@link NamespaceStore#flushDeferred()}. */
+    public void flushDeferred() {
+        store.flushDeferred();
+    }
+
+    /** See {@link NamespaceStore#oldestDeferred()}. */
+    public long oldestDeferred() {
+        return store.oldestDeferred();
+    }
+
     private TamperedException tampered(String what) {
         String message = "namespace " + namespace + ": " + what + "; refusing to serve it";
         log.error(message);
@@ -207,6 +217,16 @@ public final class SealedStore {
         /** Commits durably; see {@link NamespaceStore#commit}. */
         public CommitResult commit() {
             return changes.isEmpty() ? CommitResult.EMPTY : store.commit(changes);
+        }
+
+        /** Queues the changes for the next commit, in order; see {@link NamespaceStore#defer}. */
+        public NamespaceStore.Deferred defer() {
+            return store.defer(changes);
+        }
+
+        /** Defers only while {@code earlier} is still queued (else null); see {@link NamespaceStore#deferAfter}. */
+        public NamespaceStore.Deferred deferAfter(NamespaceStore.Deferred earlier) {
+            return store.deferAfter(earlier, changes);
         }
     }
 }

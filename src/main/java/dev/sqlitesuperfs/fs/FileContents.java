@@ -24,8 +24,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Invariants: a stored block holds exactly the file's bytes that fall in it, so the last block
  * of a file is stored shorter than a block; every byte of a buffer past the file's size is zero;
- * no block is stored at or past {@code ceil(storedSize / blockSize)}. Together they make holes
- * and regrown tails read as zeros without any extra bookkeeping.
+ * no block is stored at or past {@code ceil(storedSize / blockSize)}, and none at or past
+ * {@code ceil(keptSize / blockSize)} is read (a truncation not stored yet). Together they make
+ * holes and regrown tails read as zeros without any extra bookkeeping.
  *
  * <p>Callers hold the node's lock: the read lock for {@link #read}, the write lock for the rest.
  */
@@ -102,7 +103,7 @@ final class FileContents {
         long first = offset / blockSize;
         long last = (offset + length - 1) / blockSize;
         byte[][] blocks = new byte[(int) (last - first + 1)][];
-        long storedEnd = blocksFor(n.storedSize);
+        long storedEnd = blocksFor(n.keptSize);
         long missingFrom = -1;
         long missingTo = -1;
         for (long idx = first; idx <= last; idx++) {
@@ -158,7 +159,7 @@ final class FileContents {
         if (offset + length > FsConfig.MAX_FILE_SIZE || offset + length < 0) {
             throw new FuseException(Errno.EFBIG);
         }
-        long storedEnd = blocksFor(n.storedSize);
+        long storedEnd = blocksFor(n.keptSize);
         int done = 0;
         long pos = offset;
         while (done < length) {
@@ -206,61 +207,92 @@ final class FileContents {
         return (size + blockSize - 1) / blockSize;
     }
 
-    /** Stored block rows plus written blocks that will add rows, in 512-byte units (st_blocks). */
+    /**
+     * Stored block rows plus written blocks that will add rows, in 512-byte units (st_blocks).
+     * After a truncation not stored yet, the rows it will delete no longer count (estimated: at
+     * most every block below the new end).
+     */
     long statBlocks(Node n) {
-        long pending = n.dirty.isEmpty() ? 0 : n.dirty.tailMap(blocksFor(n.storedSize)).size();
-        return (n.nblocks + pending) * (blockSize / 512);
+        long keptEnd = blocksFor(n.keptSize);
+        long stored = n.keptSize < n.storedSize ? Math.min(n.nblocks, keptEnd) : n.nblocks;
+        long pending = n.dirty.isEmpty() ? 0 : n.dirty.tailMap(keptEnd).size();
+        return (stored + pending) * (blockSize / 512);
     }
 
     /**
-     * Adds the node's row (from {@code attrs}, whose size may differ from the node's: a
-     * truncation) and every dirty block to {@code tx}. Returns what to apply once the commit
-     * returned. The node must not change in between (the caller keeps the write lock).
+     * Gives the file a new size in memory (truncate, O_TRUNC, fallocate). Stored with the node's
+     * next commit, like written data. A shrink drops the written blocks past the end, keeps the
+     * cut last block as a written block (so that its old tail can never show again after a
+     * grow), and makes every stored block past the new end unreadable until the commit deletes it.
+     */
+    void resize(Node n, long newSize, long now) {
+        if (newSize < 0) {
+            throw new FuseException(Errno.EINVAL);
+        }
+        if (newSize > FsConfig.MAX_FILE_SIZE) {
+            throw new FuseException(Errno.EFBIG);
+        }
+        if (newSize < n.size) {
+            long keepEnd = blocksFor(newSize);
+            var gone = n.dirty.tailMap(keepEnd, true);
+            dirtyBytes.addAndGet(-(long) gone.size() * blockSize);
+            gone.clear();
+            int cut = (int) (newSize % blockSize);
+            long tailIdx = newSize / blockSize;
+            if (cut != 0) {
+                byte[] b = n.dirty.get(tailIdx);
+                if (b == null) {
+                    byte[] old = existing(n, tailIdx, blocksFor(n.keptSize));
+                    if (old != null) {
+                        b = new byte[blockSize];
+                        System.arraycopy(old, 0, b, 0, Math.min(old.length, cut));
+                        n.dirty.put(tailIdx, b);
+                        dirtyBytes.addAndGet(blockSize);
+                    }
+                } else {
+                    Arrays.fill(b, cut, blockSize, (byte) 0);
+                }
+            }
+            cache.invalidate(n.ino, tailIdx);
+            n.keptSize = Math.min(n.keptSize, newSize);
+        }
+        n.size = newSize;
+        n.mtimeNs = now;
+        n.ctimeNs = now;
+        markDirty(n);
+    }
+
+    /**
+     * Adds the node's row (from {@code attrs}, whose size must be the node's: sizes change through
+     * {@link #resize}), every written block, and the deletion of stored blocks a truncation cut
+     * away, to {@code tx}. Returns what to apply once the commit returned. The node must not
+     * change in between (the caller keeps the write lock).
      */
     Staged stage(SealedStore.Transaction tx, Node n, Attrs attrs) {
-        long newSize = attrs.size;
-        if (newSize < 0 || newSize > FsConfig.MAX_FILE_SIZE) {
-            throw new FuseException(newSize < 0 ? Errno.EINVAL : Errno.EFBIG);
+        if (attrs.size != n.size) {
+            throw new IllegalArgumentException("inode " + n.ino + ": staged size " + attrs.size + " is not the node's "
+                    + n.size + "; sizes change through resize()");
         }
-        // A shrink changes which blocks go down (and cuts the tail block), so it works on a copy;
-        // otherwise the dirty blocks are staged as they are, without copying the map.
-        TreeMap<Long, byte[]> blocks = n.dirty;
         long storedEnd = blocksFor(n.storedSize);
-        long keepEnd = blocksFor(newSize);
+        long keptEnd = blocksFor(n.keptSize);
         long firstNew = storedEnd;
-        if (newSize < n.size) {
-            blocks = new TreeMap<>(n.dirty.headMap(keepEnd));
-            int tail = (int) (newSize % blockSize);
-            long tailIdx = newSize / blockSize;
-            if (tail != 0) {
-                byte[] b = blocks.get(tailIdx);
-                if (b == null) {
-                    b = existing(n, tailIdx, storedEnd);
-                }
-                if (b != null) {
-                    byte[] cut = Arrays.copyOf(b, blockSize);
-                    Arrays.fill(cut, tail, blockSize, (byte) 0);
-                    blocks.put(tailIdx, cut);
-                }
-            }
-            if (keepEnd < storedEnd) {
-                tx.truncateBlocks(n.ino, keepEnd);
-                firstNew = keepEnd;
-            }
+        if (keptEnd < storedEnd) {
+            tx.truncateBlocks(n.ino, keptEnd);
+            firstNew = keptEnd;
         }
-        List<PlainBlock> plain = new ArrayList<>(blocks.size());
-        for (Map.Entry<Long, byte[]> e : blocks.entrySet()) {
+        List<PlainBlock> plain = new ArrayList<>(n.dirty.size());
+        for (Map.Entry<Long, byte[]> e : n.dirty.entrySet()) {
             long base = e.getKey() * blockSize;
-            plain.add(new PlainBlock(e.getKey(), e.getValue(), (int) Math.min(blockSize, newSize - base)));
+            plain.add(new PlainBlock(e.getKey(), e.getValue(), (int) Math.min(blockSize, n.size - base)));
         }
         tx.putInode(attrs.record());
         tx.putBlocks(n.ino, firstNew, plain);
-        return new Staged(n, attrs, plain, newSize < n.size);
+        return new Staged(n, attrs, plain);
     }
 
     /**
-     * Stores the node's row from {@code attrs} (a truncation if its size differs) with all of its
-     * written blocks, in one transaction, then applies it. The caller holds the write lock.
+     * Stores the node's row from {@code attrs} with all of its written blocks, in one
+     * transaction, then applies it. The caller holds the write lock.
      */
     void commit(Node n, Attrs attrs) {
         SealedStore.Transaction tx = store.transaction();
@@ -294,29 +326,24 @@ final class FileContents {
         private final Node node;
         private final Attrs attrs;
         private final List<PlainBlock> blocks;
-        private final boolean shrunk;
 
-        private Staged(Node node, Attrs attrs, List<PlainBlock> blocks, boolean shrunk) {
+        private Staged(Node node, Attrs attrs, List<PlainBlock> blocks) {
             this.node = node;
             this.attrs = attrs;
             this.blocks = blocks;
-            this.shrunk = shrunk;
         }
 
         void apply(CommitResult result) {
             Node n = node;
             attrs.applyTo(n);
-            if (shrunk) {
-                cache.invalidate(n.ino, attrs.size / blockSize);
-            }
             for (PlainBlock b : blocks) {
                 byte[] stored = b.length() == b.data().length ? b.data() : Arrays.copyOf(b.data(), b.length());
                 cache.put(n.ino, b.idx(), stored);
             }
             dirtyBytes.addAndGet(-(long) n.dirty.size() * blockSize);
             n.dirty.clear();
-            n.size = attrs.size;
-            n.storedSize = attrs.size;
+            n.storedSize = n.size;
+            n.keptSize = n.size;
             long delta = result.nblocks(n.ino, n.nblocks) - n.nblocks;
             n.nblocks += delta;
             storedBlocks.addAndGet(delta);
@@ -335,6 +362,7 @@ final class FileContents {
         dirtyBytes.addAndGet(-(long) n.dirty.size() * blockSize);
         n.dirty.clear();
         n.storedSize = n.size;
+        n.keptSize = n.size;
         markClean(n);
         cache.invalidate(n.ino, 0);
     }

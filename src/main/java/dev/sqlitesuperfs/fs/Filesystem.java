@@ -125,11 +125,25 @@ public final class Filesystem implements FuseFilesystem {
         return nodes.size();
     }
 
-    /** Stores every written block and timestamp still in memory. */
+    /** Stores every written block, timestamp and deferred change still in memory. */
     public void flushAll() {
         for (Node n : List.copyOf(contents.dirtyNodes())) {
             flushNode(n.ino, "flush-all");
         }
+        flushDeferred("flush-all");
+    }
+
+    /** Commits the deferred changes (creations, removals of what was not stored yet). */
+    void flushDeferred(String why) {
+        guard(why, NodeTable.ROOT, () -> {
+            store.flushDeferred();
+            return null;
+        });
+    }
+
+    /** When the oldest deferred change was made ({@link System#nanoTime()}), or 0. */
+    long oldestDeferred() {
+        return store.oldestDeferred();
     }
 
     @Override
@@ -246,11 +260,21 @@ public final class Filesystem implements FuseFilesystem {
         if (onlyTimesChange && n.isRegular() && (c.has(SetAttr.FH) || n.writers > 0)) {
             // Only timestamps move (the kernel handing back times from its writeback cache, or a
             // chown to the same owner, as SQLite does to each new journal when run as root), on a
-            // file open for writing: stored with the file's next fsync or close, which is certain
-            // to come, so that one SQLite commit does not pay an extra transaction for them.
+            // file open for writing: stored with the file's written data, so that one SQLite
+            // commit does not pay an extra transaction for them.
             a.applyTo(n);
             contents.timesChanged(n);
             return;
+        }
+        if (c.has(SetAttr.SIZE)) {
+            // A new size is data, stored at the next fsync like written blocks: SQLite's TRUNCATE
+            // journal mode truncates the journal and then syncs it, one transaction for both.
+            contents.resize(n, a.size, now);
+            if (!dropCapability && a.mode == n.mode && a.uid == n.uid && a.gid == n.gid) {
+                a.applyTo(n);
+                contents.timesChanged(n);
+                return;
+            }
         }
         SealedStore.Transaction tx = store.transaction();
         if (dropCapability) {
@@ -384,16 +408,19 @@ public final class Filesystem implements FuseFilesystem {
                 }
                 if (truncate) {
                     // Linux truncates on O_TRUNC whatever the access mode (O_RDONLY included), and
-                    // with atomic_o_trunc the kernel counts on this open to have done it.
-                    // Truncated before the handle exists, so a failed commit leaves nothing to undo.
+                    // with atomic_o_trunc the kernel counts on this open to have done it. Like
+                    // any truncation it is stored with the file's next fsync, unless privileges
+                    // go with it: those changes are stored before the open returns.
                     n.lock.writeLock().lock();
                     try {
                         boolean dropCapability = hasCapability(n);
-                        if (n.size != 0 || !n.dirty.isEmpty() || dropCapability
-                                || (killSuidGid && (n.mode & (Node.S_ISUID | Node.S_ISGID)) != 0)) {
-                            Attrs a = Attrs.of(n).touchContent(Clock.nowNs());
-                            a.size = 0;
-                            if (killSuidGid) {
+                        boolean kill = killSuidGid && (n.mode & (Node.S_ISUID | Node.S_ISGID)) != 0;
+                        if (n.size != 0 || dropCapability || kill) {
+                            contents.resize(n, 0, Clock.nowNs());
+                        }
+                        if (dropCapability || kill) {
+                            Attrs a = Attrs.of(n);
+                            if (kill) {
                                 a.mode = PrivilegeDrop.afterModification(a.mode, n.gid, caller);
                             }
                             SealedStore.Transaction tx = store.transaction();
@@ -472,21 +499,32 @@ public final class Filesystem implements FuseFilesystem {
         });
     }
 
+    /**
+     * close(2) stores nothing: as on a local filesystem, only fsync makes written data durable
+     * (and the write-back delay bounds how long it stays in memory).
+     */
     @Override
     public void flush(Caller caller, long ino, long fh, long lockOwner) {
-        guard("flush", ino, () -> {
-            Handles.Handle h = handles.get(fh, ino);
-            if (h.writable()) {
-                storeNode(h.node());
+        guard("flush", ino, () -> handles.get(fh, ino));
+    }
+
+    /** Stores the file's data and metadata, and every change made before this call. */
+    @Override
+    public void fsync(Caller caller, long ino, long fh, boolean dataOnly) {
+        guard("fsync", ino, () -> {
+            if (!storeNode(handles.get(fh, ino).node())) {
+                store.flushDeferred();
             }
             return null;
         });
     }
 
+    /** Stores every change made before this call: new names, removals, attribute changes. */
     @Override
-    public void fsync(Caller caller, long ino, long fh, boolean dataOnly) {
-        guard("fsync", ino, () -> {
-            storeNode(handles.get(fh, ino).node());
+    public void fsyncdir(Caller caller, long ino, long fh, boolean dataOnly) {
+        guard("fsyncdir", ino, () -> {
+            handles.get(fh, ino);
+            store.flushDeferred();
             return null;
         });
     }
@@ -512,23 +550,28 @@ public final class Filesystem implements FuseFilesystem {
             n.lock.writeLock().unlock();
         }
         if (last) {
-            storeNode(n);
             tree.reclaim(n);
         }
     }
 
-    /** Stores the node's written blocks and times, if any; takes the node's write lock. */
-    private void storeNode(Node n) {
+    /**
+     * Stores the node's written blocks and times, if any (with every change deferred before);
+     * takes the node's write lock. Returns whether it committed.
+     */
+    private boolean storeNode(Node n) {
+        boolean committed = false;
         n.lock.writeLock().lock();
         try {
             // Only regular files ever hold unstored changes (blocks, size, times).
             if (n.isDirty() && !n.removed) {
                 contents.commit(n, Attrs.of(n));
+                committed = true;
             }
         } finally {
             n.lock.writeLock().unlock();
         }
         nodes.settle(n);
+        return committed;
     }
 
     /** Stores one node's unstored changes, by inode number (write-back and shutdown). */
@@ -575,9 +618,8 @@ public final class Filesystem implements FuseFilesystem {
                     throw new FuseException(Errno.ENOSPC);
                 }
                 if ((mode & FALLOC_FL_KEEP_SIZE) == 0 && end > n.size) {
-                    Attrs a = Attrs.of(n).touchContent(Clock.nowNs());
-                    a.size = end;
-                    contents.commit(n, a);
+                    contents.resize(n, end, Clock.nowNs());
+                    contents.commit(n, Attrs.of(n));
                 }
             } finally {
                 n.lock.writeLock().unlock();

@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.fs;
 
 import dev.sqlitesuperfs.store.InodeRecord;
+import dev.sqlitesuperfs.store.NamespaceStore;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -11,8 +12,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  *
  * <p>Attributes, directory entries, dirty blocks and xattrs are guarded by {@link #lock}. Changes
  * that must be durable are applied here only after their PostgreSQL commit returned, so that a
- * failed commit leaves memory and storage agreeing. The reference counts are guarded by the
- * {@link NodeTable} (changed only inside its atomic map operations).
+ * failed commit leaves memory and storage agreeing; deferred changes (creations, see
+ * {@link Tree}) are applied at once and keep the node in memory until they are stored. The
+ * reference counts are guarded by the {@link NodeTable} (changed only inside its atomic map
+ * operations).
  */
 final class Node {
     static final int S_IFMT = 0170000;
@@ -46,6 +49,13 @@ final class Node {
      * so blocks past that index are known to be absent without asking.
      */
     long storedSize;
+    /**
+     * The smallest size the file had since it was last stored (at most {@link #storedSize}):
+     * stored blocks from {@code ceil(keptSize / blockSize)} on belong to an older version of the
+     * file that a truncation cut away, are never read, and go with the next commit. The block
+     * holding byte {@code keptSize} was copied into {@link #dirty}, cut, when it was truncated.
+     */
+    long keptSize;
 
     // ---- per type (lock) ----
     /** Directories: the directory holding this one's entry (the root points at itself). */
@@ -65,9 +75,21 @@ final class Node {
     /** The inode's rows are gone from PostgreSQL (unlinked and reclaimed, or removed directory). */
     boolean removed;
 
+    /**
+     * While this inode's creation may still be only in the store's queue of deferred changes: the
+     * queued changes, so that removing it again can be deferred behind them (see
+     * {@link Tree#remove}). Cleared once they are stored.
+     */
+    volatile NamespaceStore.Deferred creation;
+
     // ---- references (NodeTable) ----
     long lookups;
     int opens;
+    /**
+     * Deferred changes of this node not yet stored: until they are, PostgreSQL does not know what
+     * the node says, so it must stay in memory.
+     */
+    int unstoredChanges;
     /** Open handles that may write (lock); while any exist the kernel may hold dirty pages. */
     int writers;
     int busy;
@@ -85,6 +107,7 @@ final class Node {
         this.mtimeNs = r.mtimeNs();
         this.ctimeNs = r.ctimeNs();
         this.storedSize = r.size();
+        this.keptSize = r.size();
         this.parent = ino;
     }
 
@@ -105,7 +128,7 @@ final class Node {
     }
 
     boolean isDirty() {
-        return !dirty.isEmpty() || timesDirty || storedSize != size;
+        return !dirty.isEmpty() || timesDirty || storedSize != size || keptSize != storedSize;
     }
 
     /** The row as it must be stored; call with the lock held. */

@@ -5,6 +5,7 @@ import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.store.DirEntryRecord;
 import dev.sqlitesuperfs.store.InodeRecord;
+import dev.sqlitesuperfs.store.NamespaceStore;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
@@ -14,7 +15,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * The inodes in memory, at most one {@link Node} per inode number.
  *
  * <p>A node stays while anything refers to it: the kernel (lookup count), an open handle, an
- * operation in progress ("busy"), unstored changes, or an unlinked inode still to be reclaimed.
+ * operation in progress ("busy"), unstored changes (written data, or deferred changes not yet
+ * committed), or an unlinked inode still to be reclaimed.
  * When the last reference goes, the node is dropped and a later use loads it again from storage.
  * All reference counts change inside {@link ConcurrentHashMap#compute}, so a drop and a new
  * reference to the same inode never race.
@@ -196,7 +198,26 @@ final class NodeTable {
     }
 
     private static boolean keep(Node n) {
-        return n.ino == ROOT || !n.unreferenced() || n.isDirty() || (n.nlink == 0 && !n.removed);
+        return n.ino == ROOT || !n.unreferenced() || n.isDirty() || n.unstoredChanges > 0
+                || (n.nlink == 0 && !n.removed);
+    }
+
+    /**
+     * Keeps {@code touched} (nodes in the table) in memory until {@code queued} is stored: their
+     * memory is ahead of PostgreSQL until then, and loading them again would go back in time.
+     */
+    void keepUntilStored(NamespaceStore.Deferred queued, Node... touched) {
+        for (Node n : touched) {
+            change(n, x -> x.unstoredChanges++);
+        }
+        queued.stored().whenComplete((result, failure) -> {
+            for (Node n : touched) {
+                if (n.creation == queued) {
+                    n.creation = null;
+                }
+                change(n, x -> x.unstoredChanges--);
+            }
+        });
     }
 
     private Node dropped() {

@@ -6,6 +6,7 @@ import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.store.CommitResult;
 import dev.sqlitesuperfs.store.InodeRecord;
+import dev.sqlitesuperfs.store.NamespaceStore;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -106,7 +107,7 @@ final class Tree {
                         tx.putSymlink(ino, target);
                     }
                     tx.putEntry(p.ino, nm.bytes(), ino).putInode(pa.record());
-                    tx.commit();
+                    NamespaceStore.Deferred queued = tx.defer();
                     pa.applyTo(p);
                     d.put(nm, ino, fullMode);
                     inodeCount.incrementAndGet();
@@ -117,7 +118,9 @@ final class Tree {
                     }
                     n.symlinkTarget = target;
                     n.xattrs = new HashMap<>();
+                    n.creation = queued;
                     nodes.addNew(n);
+                    nodes.keepUntilStored(queued, p, n);
                     return n;
                 } finally {
                     p.lock.writeLock().unlock();
@@ -161,10 +164,16 @@ final class Tree {
                         a.ctimeNs = now;
                         Attrs pa = Attrs.of(p).touchContent(now);
                         SealedStore.Transaction tx = store.transaction().putEntry(p.ino, nm.bytes(), n.ino);
-                        FileContents.AfterCommit applyNode = contents.stageRow(tx, n, a);
                         tx.putInode(pa.record());
-                        CommitResult r = tx.commit();
-                        applyNode.apply(r);
+                        if (n.isDirty()) {
+                            // Its row goes with its written blocks, which only a commit may take.
+                            FileContents.AfterCommit applyNode = contents.stageRow(tx, n, a);
+                            applyNode.apply(tx.commit());
+                        } else {
+                            tx.putInode(a.record());
+                            nodes.keepUntilStored(tx.defer(), p, n);
+                            a.applyTo(n);
+                        }
                         pa.applyTo(p);
                         d.put(nm, n.ino, n.mode);
                     } finally {
@@ -224,7 +233,19 @@ final class Tree {
                         applyChild = dropLink(tx, c, now);
                     }
                     tx.putInode(pa.record());
-                    CommitResult r = tx.commit();
+                    // Removing what was created may wait with its creation, as long as that is
+                    // still queued: a crash then loses both. Once the creation may be stored, a
+                    // crash must not bring the name back, so the removal commits before it returns.
+                    NamespaceStore.Deferred creation = c.creation;
+                    NamespaceStore.Deferred queued = creation != null && !(c.isRegular() && c.isDirty())
+                            ? tx.deferAfter(creation) : null;
+                    CommitResult r;
+                    if (queued != null) {
+                        r = CommitResult.EMPTY;
+                        nodes.keepUntilStored(queued, p);
+                    } else {
+                        r = tx.commit();
+                    }
                     d.remove(nm);
                     pa.applyTo(p);
                     applyChild.apply(r);
@@ -467,12 +488,15 @@ final class Tree {
         }
     }
 
-    /** Deletes an unlinked inode's storage once nothing uses it any more. */
+    /**
+     * Deletes an unlinked inode's storage once nothing uses it any more. Deferred: nothing can
+     * name the inode again, and if a crash comes first the next mount reclaims it.
+     */
     void reclaim(Node n) {
         n.lock.writeLock().lock();
         try {
             if (n.nlink == 0 && !n.removed && n.opens <= 0 && !config.readOnly()) {
-                store.transaction().deleteInode(n.ino).commit();
+                store.transaction().deleteInode(n.ino).defer();
                 markRemoved(n);
             }
         } finally {

@@ -5,9 +5,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Stores written data that no fsync or close has stored within the write-back delay, so that a
- * program that never syncs still loses at most that much on a crash (like a local filesystem's
- * periodic commit).
+ * Stores written data and deferred namespace changes that no fsync has stored within the
+ * write-back delay, so that a program that never syncs still loses at most that much on a crash
+ * (like a local filesystem's periodic commit).
  */
 final class WriteBack {
     private static final Logger log = LoggerFactory.getLogger(WriteBack.class);
@@ -48,6 +48,14 @@ final class WriteBack {
                 }
             }
             long cutoff = System.nanoTime() - delayNs;
+            long oldestDeferred = fs.oldestDeferred();
+            if (oldestDeferred != 0 && oldestDeferred - cutoff <= 0) {
+                try {
+                    fs.flushDeferred("write-back");
+                } catch (RuntimeException e) {
+                    log.debug("write-back of deferred changes failed; they stay queued: {}", e.getMessage());
+                }
+            }
             for (Node n : fs.dirtyNodes()) {
                 if (!running) {
                     return;

@@ -5,16 +5,16 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -22,6 +22,10 @@ import org.slf4j.LoggerFactory;
  * The single writer thread of a store. Callers queue change sets and wait; the thread takes all
  * that is queued (up to {@link #MAX_GROUP_SETS} sets or {@link #MAX_GROUP_BYTES} of payload) and
  * commits them in one transaction, so many concurrent fsyncs cost one PostgreSQL commit.
+ *
+ * <p>Deferred change sets join the same queue, in order, but nobody waits for them: they go to
+ * PostgreSQL with the next commit that somebody waits for (or a flush), never after a later change.
+ * So storage always holds a prefix of the changes in the order they were made.
  *
  * <p>Every transaction first checks, by updating the metadata row with this owner's epoch, that no
  * other process has taken the namespace. Transient failures are retried on a new connection until
@@ -34,15 +38,29 @@ final class CommitWriter {
 
     static final int MAX_GROUP_SETS = 64;
     static final long MAX_GROUP_BYTES = 32L << 20;
-    private static final long IDLE_POLL_MILLIS = 200;
 
-    private final class Pending {
+    /**
+     * Changes waiting in the queue: a commit that a caller waits for, or deferred changes that ride
+     * with the next commit (or a flush). Deferred ones have no deadline: they wait as long as it
+     * takes, at the head of the queue.
+     */
+    private final class Pending implements NamespaceStore.Deferred {
         final ChangeSet changes;
-        final long deadline = System.nanoTime() + retryTimeout.toNanos();
+        final boolean deferred;
+        final long deadline;
         final CompletableFuture<CommitResult> result = new CompletableFuture<>();
+        /** Taken into a transaction (guarded by {@link #admission}); it may be stored from then on. */
+        boolean taken;
 
-        Pending(ChangeSet changes) {
+        Pending(ChangeSet changes, boolean deferred) {
             this.changes = changes;
+            this.deferred = deferred;
+            this.deadline = deferred ? Long.MAX_VALUE : System.nanoTime() + retryTimeout.toNanos();
+        }
+
+        @Override
+        public CompletableFuture<?> stored() {
+            return result;
         }
     }
 
@@ -65,10 +83,18 @@ final class CommitWriter {
     private final NamespaceSql sql;
     private final NamespaceName namespace;
     private final Duration retryTimeout;
-    private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
-    private final Object admission = new Object();
+    /** Commits and deferred changes in the order they were made (guarded by {@link #admission}). */
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    /** How many entries of {@link #queue} a caller waits for (guarded by {@link #admission}). */
+    private int waitedFor;
+    /** System.nanoTime() when the oldest deferred entry in the queue arrived, or 0 (guarded). */
+    private long deferredSince;
+    private final ReentrantLock admission = new ReentrantLock();
+    private final Condition work = admission.newCondition();
     private final Thread thread;
     private boolean closing;
+    /** Set by {@link #close()}: how long deferred changes are still retried (System.nanoTime()). */
+    private volatile long closeDeadline;
     private volatile StoreException.Fenced fenced;
     private InFlight inFlight;
     /** When the writer lost PostgreSQL ({@link System#nanoTime()}), or 0 while connected; for the logs. */
@@ -86,19 +112,12 @@ final class CommitWriter {
         thread.start();
     }
 
-    /** Queues {@code changes} and waits until they are committed or have failed. */
+    /**
+     * Queues {@code changes} and waits until they are committed, together with every change
+     * deferred before them, or have failed.
+     */
     CommitResult commit(ChangeSet changes) {
-        StoreException.Fenced lost = fenced;
-        if (lost != null) {
-            throw new StoreException.Fenced(lost.getMessage());
-        }
-        Pending pending = new Pending(changes);
-        synchronized (admission) {
-            if (closing) {
-                throw new IllegalStateException("the store of namespace " + namespace + " is closed");
-            }
-            queue.add(pending);
-        }
+        Pending pending = enqueue(changes, false);
         try {
             return pending.result.join();
         } catch (CompletionException e) {
@@ -107,15 +126,99 @@ final class CommitWriter {
         }
     }
 
-    /** How many commits wait for the writer (for tests that need a group to form). */
-    int queued() {
-        return queue.size();
+    /** Queues {@code changes} to be committed with the next commit or flush, in order; see {@link NamespaceStore#defer}. */
+    NamespaceStore.Deferred defer(ChangeSet changes) {
+        return enqueue(changes, true);
     }
 
-    /** Lets queued commits finish, then stops the thread. */
+    /** See {@link NamespaceStore#deferAfter}. */
+    NamespaceStore.Deferred deferAfter(NamespaceStore.Deferred earlier, ChangeSet changes) {
+        admission.lock();
+        try {
+            if (!(earlier instanceof Pending p) || p.taken) {
+                return null;
+            }
+            Pending later = new Pending(changes, true);
+            append(later);
+            return later;
+        } finally {
+            admission.unlock();
+        }
+    }
+
+    /** Commits every change deferred so far; returns at once when there is none. */
+    void flushDeferred() {
+        admission.lock();
+        try {
+            if (deferredSince == 0) {
+                return;
+            }
+        } finally {
+            admission.unlock();
+        }
+        commit(new ChangeSet());
+    }
+
+    /** When the oldest change still deferred was made ({@link System#nanoTime()}), or 0 if none is. */
+    long oldestDeferred() {
+        admission.lock();
+        try {
+            return deferredSince;
+        } finally {
+            admission.unlock();
+        }
+    }
+
+    private Pending enqueue(ChangeSet changes, boolean deferred) {
+        StoreException.Fenced lost = fenced;
+        if (lost != null) {
+            throw new StoreException.Fenced(lost.getMessage());
+        }
+        Pending pending = new Pending(changes, deferred);
+        admission.lock();
+        try {
+            if (closing) {
+                throw new IllegalStateException("the store of namespace " + namespace + " is closed");
+            }
+            append(pending);
+        } finally {
+            admission.unlock();
+        }
+        return pending;
+    }
+
+    /** Adds to the queue's tail; the caller holds {@link #admission}. */
+    private void append(Pending pending) {
+        queue.addLast(pending);
+        if (pending.deferred) {
+            if (deferredSince == 0) {
+                deferredSince = System.nanoTime() | 1;
+            }
+        } else {
+            waitedFor++;
+            work.signal();
+        }
+    }
+
+    /** How many commits wait for the writer (for tests that need a group to form). */
+    int queued() {
+        admission.lock();
+        try {
+            return waitedFor;
+        } finally {
+            admission.unlock();
+        }
+    }
+
+    /** Lets queued commits and deferred changes go to PostgreSQL, then stops the thread. */
     void close() {
-        synchronized (admission) {
+        admission.lock();
+        try {
             closing = true;
+            closeDeadline = (System.nanoTime() + retryTimeout.toNanos()) | 1;
+            work.signal();
+        } finally {
+            admission.unlock();
         }
         boolean interrupted = false;
         while (thread.isAlive()) {
@@ -132,21 +235,10 @@ final class CommitWriter {
 
     private void loop() {
         while (true) {
-            Pending first;
-            try {
-                first = queue.poll(IDLE_POLL_MILLIS, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                continue;
+            List<Pending> group = nextGroup();
+            if (group == null) {
+                return;
             }
-            if (first == null) {
-                synchronized (admission) {
-                    if (closing && queue.isEmpty()) {
-                        return;
-                    }
-                }
-                continue;
-            }
-            List<Pending> group = takeGroup(first);
             try {
                 process(group);
             } catch (Throwable t) {
@@ -160,17 +252,58 @@ final class CommitWriter {
         }
     }
 
-    private List<Pending> takeGroup(Pending first) {
-        List<Pending> group = new ArrayList<>();
-        group.add(first);
-        long bytes = first.changes.payloadBytes();
-        Pending next;
-        while (group.size() < MAX_GROUP_SETS && (next = queue.peek()) != null
-                && bytes + next.changes.payloadBytes() <= MAX_GROUP_BYTES) {
-            group.add(queue.poll());
-            bytes += next.changes.payloadBytes();
+    /**
+     * Waits until a caller waits for a commit (or the writer closes with changes left), then takes
+     * the queue's head: as many entries as fit in one group, in order. Null when closed and empty.
+     */
+    private List<Pending> nextGroup() {
+        admission.lock();
+        try {
+            while (waitedFor == 0 && !(closing && !queue.isEmpty())) {
+                if (closing) {
+                    return null;
+                }
+                work.awaitUninterruptibly();
+            }
+            List<Pending> group = new ArrayList<>();
+            long bytes = 0;
+            Pending next;
+            while (group.size() < MAX_GROUP_SETS && (next = queue.peekFirst()) != null
+                    && (group.isEmpty() || bytes + next.changes.payloadBytes() <= MAX_GROUP_BYTES)) {
+                queue.pollFirst();
+                next.taken = true;
+                if (!next.deferred) {
+                    waitedFor--;
+                }
+                group.add(next);
+                bytes += next.changes.payloadBytes();
+            }
+            deferredSince = 0;
+            for (Pending p : queue) {
+                if (p.deferred) {
+                    deferredSince = System.nanoTime() | 1;
+                    break;
+                }
+            }
+            return group;
+        } finally {
+            admission.unlock();
         }
-        return group;
+    }
+
+    /** Puts deferred entries that could not be stored back at the queue's head, in their order. */
+    private void requeue(List<Pending> deferred) {
+        admission.lock();
+        try {
+            for (int i = deferred.size() - 1; i >= 0; i--) {
+                queue.addFirst(deferred.get(i));
+            }
+            if (!deferred.isEmpty()) {
+                deferredSince = System.nanoTime() | 1;
+            }
+        } finally {
+            admission.unlock();
+        }
     }
 
     private void process(List<Pending> group) {
@@ -192,7 +325,12 @@ final class CommitWriter {
     }
 
     private void fail(Pending pending, SQLException failure) {
-        pending.result.completeExceptionally(SqlFailures.describe("commit", namespace, failure));
+        StoreException described = SqlFailures.describe("commit", namespace, failure);
+        if (pending.deferred) {
+            // Nobody waits for it, so nobody else would say that it was lost.
+            log.error("Deferred changes to namespace {} could not be stored: {}", namespace, described.getMessage());
+        }
+        pending.result.completeExceptionally(described);
     }
 
     /**
@@ -358,11 +496,17 @@ final class CommitWriter {
     }
 
     /** Fails the callers whose retry timeout has passed; true when none is left. */
+    /**
+     * Fails the callers whose retry timeout has passed; true when nobody waits any more. Deferred
+     * changes left without a waiting commit go back to the queue's head for the next one, except
+     * when the writer is closing and its own timeout has passed: then they are lost, loudly.
+     */
     private boolean expireOverdue(List<Pending> live, SQLException cause) {
         long now = System.nanoTime();
         int before = live.size();
+        boolean closingOverdue = closeDeadline != 0 && now - closeDeadline >= 0;
         live.removeIf(p -> {
-            if (now - p.deadline < 0) {
+            if (p.deferred ? !closingOverdue : now - p.deadline < 0) {
                 return false;
             }
             p.result.completeExceptionally(new StoreException.Unavailable("commit to namespace " + namespace
@@ -373,13 +517,21 @@ final class CommitWriter {
             log.warn("{} commit(s) to namespace {} failed: PostgreSQL unavailable for longer than {} s;"
                     + " the writer keeps trying for later ones", before - live.size(), namespace, retryTimeout.toSeconds());
         }
-        return live.isEmpty();
+        if (live.stream().allMatch(p -> p.deferred)) {
+            if (closeDeadline != 0) {
+                // Closing: keep trying the deferred changes until the close deadline.
+                return live.isEmpty();
+            }
+            requeue(live);
+            return true;
+        }
+        return false;
     }
 
     private long earliestDeadline(List<Pending> live) {
-        long earliest = live.getFirst().deadline;
+        long earliest = closeDeadline != 0 ? closeDeadline : System.nanoTime() + retryTimeout.toNanos();
         for (Pending p : live) {
-            if (p.deadline - earliest < 0) {
+            if (!p.deferred && p.deadline - earliest < 0) {
                 earliest = p.deadline;
             }
         }

@@ -76,9 +76,37 @@ public interface NamespaceStore extends AutoCloseable {
 
     // ---- writes ----
 
+    /** Changes queued by {@link #defer}. */
+    interface Deferred {
+        /** Completes when the changes are committed; fails if they never will be. */
+        java.util.concurrent.CompletableFuture<?> stored();
+    }
+
     /**
-     * Apply {@code changes} atomically and durably (the PostgreSQL commit has returned) and return
-     * what it did. Change sets committed concurrently by several threads may share one
+     * Queue {@code changes} without waiting: they are committed together with the next
+     * {@link #commit} (in the same or an earlier transaction), or by {@link #flushDeferred}, and
+     * always before any change queued after them. Until then they are in no transaction; a crash
+     * loses them together with everything queued after them, never alone.
+     */
+    Deferred defer(ChangeSet changes);
+
+    /**
+     * Like {@link #defer}, but only if {@code earlier} is still waiting in the queue, in no
+     * transaction yet; otherwise queues nothing and returns null. Lets a change that undoes
+     * {@code earlier} (removing a name it created) stay in memory only as long as {@code earlier}
+     * does, so that a crash can never bring back what was removed.
+     */
+    Deferred deferAfter(Deferred earlier, ChangeSet changes);
+
+    /** Commit everything deferred so far, durably; returns at once if nothing is. */
+    void flushDeferred();
+
+    /** {@link System#nanoTime()} of the oldest change still deferred, or 0 when none is. */
+    long oldestDeferred();
+
+    /**
+     * Apply {@code changes} atomically and durably (the PostgreSQL commit has returned), together
+     * with every change deferred before them, and return what it did. Change sets committed concurrently by several threads may share one
      * transaction; a change set is never split across transactions. If a shared transaction
      * fails, each change set is retried on its own, so one bad change set fails alone.
      */

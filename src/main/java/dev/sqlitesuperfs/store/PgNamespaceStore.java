@@ -533,19 +533,49 @@ public final class PgNamespaceStore implements NamespaceStore {
 
     @Override
     public CommitResult commit(ChangeSet changes) {
+        CommitWriter current = writer("commit");
+        if (changes.isEmpty()) {
+            return CommitResult.EMPTY;
+        }
+        return current.commit(changes);
+    }
+
+    @Override
+    public Deferred defer(ChangeSet changes) {
+        return writer("defer").defer(changes);
+    }
+
+    @Override
+    public Deferred deferAfter(Deferred earlier, ChangeSet changes) {
+        return writer("deferAfter").deferAfter(earlier, changes);
+    }
+
+    @Override
+    public void flushDeferred() {
+        writer("flushDeferred").flushDeferred();
+    }
+
+    @Override
+    public long oldestDeferred() {
+        ensureOpen();
+        CommitWriter current;
+        synchronized (this) {
+            current = writer;
+        }
+        return current == null ? 0 : current.oldestDeferred();
+    }
+
+    private CommitWriter writer(String operation) {
         ensureOpen();
         CommitWriter current;
         synchronized (this) {
             current = writer;
         }
         if (current == null) {
-            ensureWritable("commit");
-            throw new IllegalStateException("commit() needs startWriting() first");
+            ensureWritable(operation);
+            throw new IllegalStateException(operation + "() needs startWriting() first");
         }
-        if (changes.isEmpty()) {
-            return CommitResult.EMPTY;
-        }
-        return current.commit(changes);
+        return current;
     }
 
     /** Commits queued behind the one the writer is working on; for tests. */

@@ -8,35 +8,37 @@ import dev.sqlitesuperfs.localpg.StopMode;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
 import dev.sqlitesuperfs.testing.TestPostgres;
-import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
-/** The mount outlives PostgreSQL going away: calls wait, then work again without a remount. */
+/**
+ * The mount outlives PostgreSQL going away: what must be durable (here: fsync) waits, then works
+ * again without a remount.
+ */
 class PostgresOutageTest {
 
     @Test
     void aPostgresCrashAndRestartUnderTheMountLosesNothing() throws Exception {
         try (TestMount mount = TestMount.fresh()) {
-            Files.writeString(mount.path("before"), "committed before the crash");
+            writeSynced(mount.path("before"), "committed before the crash");
             TestPostgres.server().stopServer(StopMode.IMMEDIATE);
-            // a change while PostgreSQL is down waits for it (within --db-timeout) ...
-            CompletableFuture<Void> during = CompletableFuture.runAsync(() -> {
-                try {
-                    Files.writeString(mount.path("during"), "written while the server was down");
-                } catch (IOException e) {
-                    throw new RuntimeException(e);
-                }
-            });
-            Thread.sleep(2000);
-            assertThat(during).isNotDone();
-            TestPostgres.server().startServer();
+            CompletableFuture<Void> during;
+            try {
+                // an fsync while PostgreSQL is down waits for it (within --db-timeout) ...
+                during = CompletableFuture.runAsync(() -> writeSynced(mount.path("during"),
+                        "written while the server was down"));
+                Thread.sleep(2000);
+                assertThat(during).isNotDone();
+            } finally {
+                TestPostgres.server().startServer();
+            }
             during.get(60, TimeUnit.SECONDS);
             // ... and the mount goes on without being remounted
-            Files.writeString(mount.path("after"), "written after the restart");
+            writeSynced(mount.path("after"), "written after the restart");
             mount.remount();
             assertThat(Files.readString(mount.path("before"))).isEqualTo("committed before the crash");
             assertThat(Files.readString(mount.path("during"))).isEqualTo("written while the server was down");
@@ -44,21 +46,36 @@ class PostgresOutageTest {
         }
     }
 
+    /**
+     * Past --db-timeout an fsync fails with EIO. What it could not store stays in memory and is
+     * stored once PostgreSQL is back; the mount then works as before.
+     */
     @Test
     void pastTheTimeoutCallsFailWithEioAndTheMountRecovers() throws Exception {
         try (TestMount mount = TestMount.fresh("--db-timeout", "2")) {
             Path f = mount.path("file");
-            Files.writeString(f, "v1");
+            writeSynced(f, "v1");
             TestPostgres.server().stopServer(StopMode.IMMEDIATE);
             try {
-                assertThat(errnoOf(() -> Posix.mknod(mount.path("refused"), 0100644, 0))).isEqualTo(EIO);
+                assertThat(errnoOf(() -> writeSynced(mount.path("refused"), "not stored before the timeout")))
+                        .isEqualTo(EIO);
             } finally {
                 TestPostgres.server().startServer();
             }
-            Files.writeString(f, "v2");
-            assertThat(Files.exists(mount.path("refused"))).isFalse();
+            writeSynced(f, "v2");
             mount.remount();
             assertThat(Files.readString(f)).isEqualTo("v2");
+            assertThat(Files.readString(mount.path("refused"))).isEqualTo("not stored before the timeout");
+        }
+    }
+
+    private static void writeSynced(Path file, String content) {
+        int fd = Posix.open(file, Posix.O_WRONLY | Posix.O_CREAT | Posix.O_TRUNC, 0644);
+        try {
+            Posix.write(fd, content.getBytes(StandardCharsets.UTF_8));
+            Posix.fsync(fd);
+        } finally {
+            Posix.close(fd);
         }
     }
 }

@@ -81,6 +81,17 @@ public final class TestPostgres {
         return ((Number) v).longValue();
     }
 
+    /** {@link #queryLong(String, Object...)} in another database of the test server. */
+    public static long queryLongIn(DatabaseConfig database, String sql, Object... params) {
+        try (Connection connection = database.withApplicationName("sqlitesuperfs-test").dataSource("").getConnection();
+             PreparedStatement statement = prepare(connection, sql, params); ResultSet rows = statement.executeQuery()) {
+            rows.next();
+            return rows.getLong(1);
+        } catch (SQLException e) {
+            throw new IllegalStateException("test query failed: " + sql, e);
+        }
+    }
+
     public static byte[] queryBytes(String sql, Object... params) {
         return query(sql, params);
     }
