@@ -236,8 +236,11 @@ final class Tree {
                     // Removing what was created may wait with its creation, as long as that is
                     // still queued: a crash then loses both. Once the creation may be stored, a
                     // crash must not bring the name back, so the removal commits before it returns.
+                    // So does one that keeps a written file's row (it is still open): the row
+                    // takes the file's written blocks along, which only a commit may carry.
+                    boolean deletesInode = dir || (c.nlink == 1 && c.opens == 0);
                     NamespaceStore.Deferred creation = c.creation;
-                    NamespaceStore.Deferred queued = creation != null && !(c.isRegular() && c.isDirty())
+                    NamespaceStore.Deferred queued = creation != null && (deletesInode || !c.isDirty())
                             ? tx.deferAfter(creation) : null;
                     CommitResult r;
                     if (queued != null) {

@@ -550,9 +550,12 @@ public final class PgNamespaceStore implements NamespaceStore {
         return writer("deferAfter").deferAfter(earlier, changes);
     }
 
+    /** A read-only store has nothing deferred: nothing to do. */
     @Override
     public void flushDeferred() {
-        writer("flushDeferred").flushDeferred();
+        if (!readOnly) {
+            writer("flushDeferred").flushDeferred();
+        }
     }
 
     @Override
