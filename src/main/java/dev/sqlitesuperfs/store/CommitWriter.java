@@ -19,9 +19,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The single writer thread of a store. Callers queue change sets and wait; the thread takes all
- * that is queued (up to {@link #MAX_GROUP_SETS} sets or {@link #MAX_GROUP_BYTES} of payload) and
- * commits them in one transaction, so many concurrent fsyncs cost one PostgreSQL commit.
+ * The one writer of a store. Callers queue change sets; one of them at a time becomes the leader
+ * and commits all that is queued (up to {@link #MAX_GROUP_SETS} sets or {@link #MAX_GROUP_BYTES}
+ * of payload) in one transaction, so many concurrent fsyncs cost one PostgreSQL commit, while a
+ * lone caller commits in its own thread, without handing over to another one and back.
  *
  * <p>Deferred change sets join the same queue, in order, but nobody waits for them: they go to
  * PostgreSQL with the next commit that somebody waits for (or a flush), never after a later change.
@@ -91,7 +92,8 @@ final class CommitWriter {
     private long deferredSince;
     private final ReentrantLock admission = new ReentrantLock();
     private final Condition work = admission.newCondition();
-    private final Thread thread;
+    /** Whether a caller is committing a group now (guarded by {@link #admission}). */
+    private boolean leading;
     private boolean closing;
     /** Set by {@link #close()}: how long deferred changes are still retried (System.nanoTime()). */
     private volatile long closeDeadline;
@@ -105,19 +107,21 @@ final class CommitWriter {
         this.sql = sql;
         this.namespace = namespace;
         this.retryTimeout = retryTimeout;
-        this.thread = Thread.ofPlatform().name("sqlitesuperfs-writer-" + namespace).daemon(true).unstarted(this::loop);
-    }
-
-    void start() {
-        thread.start();
     }
 
     /**
      * Queues {@code changes} and waits until they are committed, together with every change
-     * deferred before them, or have failed.
+     * deferred before them, or have failed. While no other caller is committing, this one leads:
+     * it takes the queue's head as a group and commits it, until its own changes are done.
      */
     CommitResult commit(ChangeSet changes) {
         Pending pending = enqueue(changes, false);
+        while (!pending.result.isDone()) {
+            List<Pending> group = leadOrWait(pending);
+            if (group != null) {
+                commitAsLeader(group);
+            }
+        }
         try {
             return pending.result.join();
         } catch (CompletionException e) {
@@ -196,7 +200,6 @@ final class CommitWriter {
             }
         } else {
             waitedFor++;
-            work.signal();
         }
     }
 
@@ -210,85 +213,102 @@ final class CommitWriter {
         }
     }
 
-    /** Lets queued commits and deferred changes go to PostgreSQL, then stops the thread. */
+    /**
+     * Refuses new changes, commits what is queued (deferred changes included; retried until the
+     * retry timeout), and returns once nobody is committing any more.
+     */
     void close() {
         admission.lock();
         try {
             closing = true;
             closeDeadline = (System.nanoTime() + retryTimeout.toNanos()) | 1;
-            work.signal();
         } finally {
             admission.unlock();
         }
-        boolean interrupted = false;
-        while (thread.isAlive()) {
-            try {
-                thread.join();
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private void loop() {
         while (true) {
-            List<Pending> group = nextGroup();
-            if (group == null) {
-                return;
-            }
+            List<Pending> group;
+            admission.lock();
             try {
-                process(group);
-            } catch (Throwable t) {
-                log.error("Writer of namespace {} failed unexpectedly", namespace, t);
-                session.rollbackOrDiscard();
-                for (Pending p : group) {
-                    p.result.completeExceptionally(new StoreException("commit to namespace " + namespace
-                            + " failed unexpectedly: " + t, t));
+                while (leading) {
+                    work.awaitUninterruptibly();
                 }
+                if (queue.isEmpty()) {
+                    return;
+                }
+                leading = true;
+                group = takeGroup();
+            } finally {
+                admission.unlock();
             }
+            commitAsLeader(group);
         }
     }
 
     /**
-     * Waits until a caller waits for a commit (or the writer closes with changes left), then takes
-     * the queue's head: as many entries as fit in one group, in order. Null when closed and empty.
+     * Waits while another caller leads; then returns null if {@code pending} is done, or else
+     * becomes the leader and returns the group to commit (which {@link #commitAsLeader} ends).
      */
-    private List<Pending> nextGroup() {
+    private List<Pending> leadOrWait(Pending pending) {
         admission.lock();
         try {
-            while (waitedFor == 0 && !(closing && !queue.isEmpty())) {
-                if (closing) {
-                    return null;
-                }
+            while (leading && !pending.result.isDone()) {
                 work.awaitUninterruptibly();
             }
-            List<Pending> group = new ArrayList<>();
-            long bytes = 0;
-            Pending next;
-            while (group.size() < MAX_GROUP_SETS && (next = queue.peekFirst()) != null
-                    && (group.isEmpty() || bytes + next.changes.payloadBytes() <= MAX_GROUP_BYTES)) {
-                queue.pollFirst();
-                next.taken = true;
-                if (!next.deferred) {
-                    waitedFor--;
-                }
-                group.add(next);
-                bytes += next.changes.payloadBytes();
+            if (pending.result.isDone()) {
+                return null;
             }
-            deferredSince = 0;
-            for (Pending p : queue) {
-                if (p.deferred) {
-                    deferredSince = System.nanoTime() | 1;
-                    break;
-                }
-            }
-            return group;
+            leading = true;
+            return takeGroup();
         } finally {
             admission.unlock();
         }
+    }
+
+    /** Commits {@code group} as the leader, then lets the next caller lead. */
+    private void commitAsLeader(List<Pending> group) {
+        try {
+            process(group);
+        } catch (Throwable t) {
+            log.error("Writer of namespace {} failed unexpectedly", namespace, t);
+            session.rollbackOrDiscard();
+            for (Pending p : group) {
+                p.result.completeExceptionally(new StoreException("commit to namespace " + namespace
+                        + " failed unexpectedly: " + t, t));
+            }
+        } finally {
+            admission.lock();
+            try {
+                leading = false;
+                work.signalAll();
+            } finally {
+                admission.unlock();
+            }
+        }
+    }
+
+    /** The queue's head: as many entries as fit in one group, in order. Called holding {@link #admission}. */
+    private List<Pending> takeGroup() {
+        List<Pending> group = new ArrayList<>();
+        long bytes = 0;
+        Pending next;
+        while (group.size() < MAX_GROUP_SETS && (next = queue.peekFirst()) != null
+                && (group.isEmpty() || bytes + next.changes.payloadBytes() <= MAX_GROUP_BYTES)) {
+            queue.pollFirst();
+            next.taken = true;
+            if (!next.deferred) {
+                waitedFor--;
+            }
+            group.add(next);
+            bytes += next.changes.payloadBytes();
+        }
+        deferredSince = 0;
+        for (Pending p : queue) {
+            if (p.deferred) {
+                deferredSince = System.nanoTime() | 1;
+                break;
+            }
+        }
+        return group;
     }
 
     /** Puts deferred entries that could not be stored back at the queue's head, in their order. */

@@ -293,7 +293,6 @@ public final class PgNamespaceStore implements NamespaceStore {
             }
         }
         writer = new CommitWriter(session, namespace, sql, config.retryTimeout());
-        writer.start();
     }
 
     @Override
