@@ -267,6 +267,15 @@ public final class LocalPostgres {
                 "fsync = on",
                 "synchronous_commit = on",
                 "full_page_writes = on",
+                // A file written in bulk is WAL for every byte: with the defaults (1 GB of WAL,
+                // 5 minutes) a large write forces a checkpoint per gigabyte, and every page it
+                // touches next is logged whole again. Room for that, and for hot blocks.
+                "shared_buffers = 256MB",
+                "wal_buffers = 32MB",
+                "max_wal_size = 4GB",
+                "min_wal_size = 512MB",
+                "checkpoint_timeout = 15min",
+                "checkpoint_completion_target = 0.9",
                 "");
         Path file = dataDir.resolve(CONFIG_FILE);
         try {
