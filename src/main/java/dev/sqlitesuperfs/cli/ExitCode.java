@@ -20,7 +20,12 @@ public enum ExitCode {
     /** The local PostgreSQL could not be started. */
     LOCAL_DATABASE(8),
     /** fsck found problems. */
-    INCONSISTENT(9);
+    INCONSISTENT(9),
+    /**
+     * The namespace's stored key material or metadata is not as written (salt, key derivation
+     * cost, wrapped key, key check, format version): refused, and the passphrase is not the problem.
+     */
+    DAMAGED(10);
 
     private final int code;
 

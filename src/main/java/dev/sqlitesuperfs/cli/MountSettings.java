@@ -199,7 +199,7 @@ public record MountSettings(
         }
     }
 
-    private static KdfStrength kdf(String text) {
+    static KdfStrength kdf(String text) {
         try {
             return KdfStrength.valueOf(text.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
