@@ -1,5 +1,9 @@
 package dev.sqlitesuperfs.cli;
 
+import dev.sqlitesuperfs.fuse.MountException;
+import dev.sqlitesuperfs.localpg.LocalPostgresException;
+import dev.sqlitesuperfs.store.StoreException;
+
 /** Process exit codes: one per kind of failure, so scripts can tell them apart. */
 public enum ExitCode {
     OK(0),
@@ -35,5 +39,21 @@ public enum ExitCode {
 
     public int code() {
         return code;
+    }
+
+    /** The exit code for a failure that ended a command. */
+    public static ExitCode of(Throwable e) {
+        return switch (e) {
+            case CliException c -> c.exitCode();
+            case StoreException.NamespaceBusy b -> BUSY;
+            case StoreException.UnsupportedFormat f -> NAMESPACE;
+            case StoreException.DamagedMetadata d -> DAMAGED;
+            case StoreException.UnsupportedServer u -> DATABASE;
+            case StoreException s -> DATABASE;
+            case MountException m -> MOUNT;
+            case LocalPostgresException l -> LOCAL_DATABASE;
+            case IllegalArgumentException i -> USAGE;
+            default -> INTERNAL;
+        };
     }
 }

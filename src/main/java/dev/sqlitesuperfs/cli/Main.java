@@ -1,10 +1,7 @@
 package dev.sqlitesuperfs.cli;
 
 import dev.sqlitesuperfs.crypto.SodiumUnavailableException;
-import dev.sqlitesuperfs.fuse.MountException;
-import dev.sqlitesuperfs.localpg.LocalPostgresException;
 import dev.sqlitesuperfs.store.DatabaseConfig;
-import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.sys.Libc;
 import dev.sqlitesuperfs.sys.SysException;
 import java.io.IOException;
@@ -171,18 +168,7 @@ public final class Main {
     }
 
     static ExitCode classify(Throwable e) {
-        return switch (e) {
-            case CliException c -> c.exitCode();
-            case StoreException.NamespaceBusy b -> ExitCode.BUSY;
-            case StoreException.UnsupportedFormat f -> ExitCode.NAMESPACE;
-            case StoreException.DamagedMetadata d -> ExitCode.DAMAGED;
-            case StoreException.UnsupportedServer u -> ExitCode.DATABASE;
-            case StoreException s -> ExitCode.DATABASE;
-            case MountException m -> ExitCode.MOUNT;
-            case LocalPostgresException l -> ExitCode.LOCAL_DATABASE;
-            case IllegalArgumentException i -> ExitCode.USAGE;
-            default -> ExitCode.INTERNAL;
-        };
+        return ExitCode.of(e);
     }
 
     static String describe(Throwable e) {
