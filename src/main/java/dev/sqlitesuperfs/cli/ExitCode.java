@@ -47,6 +47,7 @@ public enum ExitCode {
             case CliException c -> c.exitCode();
             case StoreException.NamespaceBusy b -> BUSY;
             case StoreException.UnsupportedFormat f -> NAMESPACE;
+            case StoreException.NotANamespace n -> NAMESPACE;
             case StoreException.DamagedMetadata d -> DAMAGED;
             case StoreException.UnsupportedServer u -> DATABASE;
             case StoreException s -> DATABASE;

@@ -49,6 +49,7 @@ public final class Main {
         }
         String command = args.getFirst();
         List<String> rest = args.subList(1, args.size());
+        DriverLogging.routeToOwnLog();
         try {
             CommandLineSecrets.check(rest, err);
             return switch (command) {

@@ -63,7 +63,7 @@ public final class NamespaceMount implements AutoCloseable {
     public static NamespaceMount open(MountSettings settings, DatabaseConfig database, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
         NamespaceName name = NamespaceName.parse(settings.namespace());
-        Path dir = checkMountPoint(settings.mountPoint(), settings.createMountPoint());
+        Path dir = checkMountPoint(settings.mountPoint(), settings.createMountPoint(), settings.allowNonEmpty());
         NamespaceStore store = PgNamespaceStore.open(database, name, settings.readOnly());
         SecretKey key = null;
         Sealer sealer = null;
@@ -132,7 +132,12 @@ public final class NamespaceMount implements AutoCloseable {
         }
     }
 
-    private static Path checkMountPoint(Path requested, boolean create) {
+    /**
+     * The mount directory, refused before anything else happens if it is missing (unless
+     * {@code create}), not a directory, already a mount point (a second mount would hide the first),
+     * or not empty (its entries would be hidden while mounted; {@code allowNonEmpty} accepts that).
+     */
+    private static Path checkMountPoint(Path requested, boolean create, boolean allowNonEmpty) {
         Path dir = requested.toAbsolutePath().normalize();
         if (!Files.exists(dir) && create) {
             try {
@@ -146,6 +151,26 @@ public final class NamespaceMount implements AutoCloseable {
         }
         if (!Files.isDirectory(dir)) {
             throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is not a directory");
+        }
+        Path real;
+        try {
+            real = dir.toRealPath();
+        } catch (IOException e) {
+            throw new CliException(ExitCode.MOUNT, "cannot resolve mount directory " + dir + ": " + e.getMessage());
+        }
+        FuseSession.mountTypeAt(real).ifPresent(type -> {
+            throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is already a mount point (" + type
+                    + "); unmount it first or choose another directory");
+        });
+        if (!allowNonEmpty) {
+            try (var entries = Files.list(real)) {
+                if (entries.findAny().isPresent()) {
+                    throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is not empty; its files would"
+                            + " be hidden while mounted (-o nonempty mounts anyway)");
+                }
+            } catch (IOException e) {
+                throw new CliException(ExitCode.MOUNT, "cannot read mount directory " + dir + ": " + e.getMessage());
+            }
         }
         return dir;
     }

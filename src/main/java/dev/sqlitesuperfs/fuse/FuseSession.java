@@ -9,6 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -257,6 +258,11 @@ public final class FuseSession implements AutoCloseable {
         } finally {
             Libc.close(root);
         }
+    }
+
+    /** The file system type of the topmost mount on {@code dir} (an absolute real path), if it is a mount point. */
+    public static Optional<String> mountTypeAt(Path dir) {
+        return MountTable.top(dir).map(MountTable.Mount::fsType);
     }
 
     /**

@@ -158,7 +158,8 @@ public final class PgNamespaceStore implements NamespaceStore {
             try (ResultSet rows = meta.executeQuery()) {
                 rows.next();
                 if (!rows.getBoolean(1)) {
-                    throw new StoreException("schema " + namespace + " exists but is not a sqlitesuperfs namespace");
+                    throw new StoreException.NotANamespace("schema " + namespace
+                            + " exists but is not a sqlitesuperfs namespace; choose another name");
                 }
             }
         }

@@ -61,4 +61,11 @@ public class StoreException extends RuntimeException {
             super(message);
         }
     }
+
+    /** A schema of the namespace's name exists, but it is not a namespace (no meta table). */
+    public static final class NotANamespace extends StoreException {
+        public NotANamespace(String message) {
+            super(message);
+        }
+    }
 }
