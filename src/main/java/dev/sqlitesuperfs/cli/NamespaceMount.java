@@ -162,6 +162,11 @@ public final class NamespaceMount implements AutoCloseable {
             throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is already a mount point (" + type
                     + "); unmount it first or choose another directory");
         });
+        try {
+            FuseSession.checkMountable(real);
+        } catch (MountException e) {
+            throw new CliException(ExitCode.MOUNT, e.getMessage());
+        }
         if (!allowNonEmpty) {
             try (var entries = Files.list(real)) {
                 if (entries.findAny().isPresent()) {

@@ -606,9 +606,12 @@ public final class PgNamespaceStore implements NamespaceStore {
             rows.next();
             int version = rows.getInt(1);
             if (version < MIN_SERVER_VERSION) {
+                // Before 10 the number was major.minor.patch in two digits each, 90624 for 9.6.24.
+                String readable = version >= 100000 ? version / 10000 + "." + version % 10000
+                        : version / 10000 + "." + version / 100 % 100 + "." + version % 100;
                 throw new StoreException.UnsupportedServer("the PostgreSQL server at " + config.endpoints().getFirst()
-                        + " is version " + version / 10000 + "." + version % 10000 + " (server_version_num " + version
-                        + "); sqlitesuperfs needs " + MIN_SERVER_VERSION / 10000 + " or newer");
+                        + " is version " + readable + "; sqlitesuperfs needs " + MIN_SERVER_VERSION / 10000
+                        + " or newer");
             }
         }
     }
