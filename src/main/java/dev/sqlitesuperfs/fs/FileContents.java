@@ -317,7 +317,7 @@ final class FileContents {
             n.dirty.clear();
             n.size = attrs.size;
             n.storedSize = attrs.size;
-            long delta = result.nblocksDelta(n.ino);
+            long delta = result.nblocks(n.ino, n.nblocks) - n.nblocks;
             n.nblocks += delta;
             storedBlocks.addAndGet(delta);
             if (delta != 0) {

@@ -176,12 +176,12 @@ public final class Filesystem implements FuseFilesystem {
     @Override
     public AttrReply setattr(Caller caller, long ino, SetAttr change) {
         return guard("setattr", ino, () -> onNode(ino, true, n -> {
-            setattrLocked(n, change);
+            setattrLocked(caller, n, change);
             return new AttrReply(attr(n), ttlNs);
         }));
     }
 
-    private void setattrLocked(Node n, SetAttr c) {
+    private void setattrLocked(Caller caller, Node n, SetAttr c) {
         if (log.isTraceEnabled()) {
             log.trace("setattr inode {}: valid {} size {} fh {}", n.ino, Integer.toBinaryString(c.valid()), c.size(),
                     c.fh());
@@ -228,12 +228,21 @@ public final class Filesystem implements FuseFilesystem {
             return;
         }
         requireWritable();
+        boolean chown = c.has(SetAttr.UID) || c.has(SetAttr.GID);
+        if (chown && !c.has(SetAttr.MODE)) {
+            a.mode = PrivilegeDrop.afterChown(a.mode, n.gid, caller);
+        }
+        if (c.has(SetAttr.SIZE) && c.has(SetAttr.KILL_SUIDGID)) {
+            a.mode = PrivilegeDrop.afterModification(a.mode, n.gid, caller);
+        }
         if (n.removed) {
             // Unlinked and reclaimed, yet still known to the kernel: nothing left to store.
             a.applyTo(n);
             return;
         }
-        boolean onlyTimesChange = !c.has(SetAttr.SIZE) && a.mode == n.mode && a.uid == n.uid && a.gid == n.gid;
+        boolean dropCapability = (chown || c.has(SetAttr.SIZE)) && hasCapability(n);
+        boolean onlyTimesChange = !c.has(SetAttr.SIZE) && !dropCapability && a.mode == n.mode && a.uid == n.uid
+                && a.gid == n.gid;
         if (onlyTimesChange && n.isRegular() && (c.has(SetAttr.FH) || n.writers > 0)) {
             // Only timestamps move (the kernel handing back times from its writeback cache, or a
             // chown to the same owner, as SQLite does to each new journal when run as root), on a
@@ -244,8 +253,19 @@ public final class Filesystem implements FuseFilesystem {
             return;
         }
         SealedStore.Transaction tx = store.transaction();
+        if (dropCapability) {
+            tx.deleteXattr(n.ino, PrivilegeDrop.CAPABILITY.bytes());
+        }
         FileContents.AfterCommit apply = contents.stageRow(tx, n, a);
         apply.apply(tx.commit());
+        if (dropCapability) {
+            n.xattrs.remove(PrivilegeDrop.CAPABILITY);
+        }
+    }
+
+    /** Whether the node carries security.capability (which writes, truncations and chown remove). */
+    private boolean hasCapability(Node n) {
+        return !n.removed && xattrs(n).containsKey(PrivilegeDrop.CAPABILITY);
     }
 
     @Override
@@ -350,7 +370,7 @@ public final class Filesystem implements FuseFilesystem {
     // ------------------------------------------------------------------ open files
 
     @Override
-    public OpenResult open(Caller caller, long ino, int flags) {
+    public OpenResult open(Caller caller, long ino, int flags, boolean killSuidGid) {
         return guard("open", ino, () -> {
             Node n = nodes.acquire(ino, 0);
             try {
@@ -368,10 +388,22 @@ public final class Filesystem implements FuseFilesystem {
                     // Truncated before the handle exists, so a failed commit leaves nothing to undo.
                     n.lock.writeLock().lock();
                     try {
-                        if (n.size != 0 || !n.dirty.isEmpty()) {
+                        boolean dropCapability = hasCapability(n);
+                        if (n.size != 0 || !n.dirty.isEmpty() || dropCapability
+                                || (killSuidGid && (n.mode & (Node.S_ISUID | Node.S_ISGID)) != 0)) {
                             Attrs a = Attrs.of(n).touchContent(Clock.nowNs());
                             a.size = 0;
-                            contents.commit(n, a);
+                            if (killSuidGid) {
+                                a.mode = PrivilegeDrop.afterModification(a.mode, n.gid, caller);
+                            }
+                            SealedStore.Transaction tx = store.transaction();
+                            if (dropCapability) {
+                                tx.deleteXattr(n.ino, PrivilegeDrop.CAPABILITY.bytes());
+                            }
+                            contents.stage(tx, n, a).apply(tx.commit());
+                            if (dropCapability) {
+                                n.xattrs.remove(PrivilegeDrop.CAPABILITY);
+                            }
                         }
                     } finally {
                         n.lock.writeLock().unlock();
@@ -424,6 +456,12 @@ public final class Filesystem implements FuseFilesystem {
             n.lock.writeLock().lock();
             try {
                 contents.write(n, offset, data, Clock.nowNs());
+                if ((writeFlags & WRITE_KILL_SUIDGID) != 0) {
+                    n.mode = PrivilegeDrop.afterModification(n.mode, n.gid, caller);
+                }
+                if (hasCapability(n)) {
+                    changeXattr(n, PrivilegeDrop.CAPABILITY, null);
+                }
             } finally {
                 n.lock.writeLock().unlock();
             }

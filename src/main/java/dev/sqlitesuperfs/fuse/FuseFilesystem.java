@@ -75,14 +75,26 @@ public interface FuseFilesystem {
         throw new FuseException(Errno.ENOSYS);
     }
 
-    /** @param flags the open(2) flags (O_ACCMODE, O_TRUNC, O_APPEND, ...) */
-    OpenResult open(Caller caller, long ino, int flags);
+    /**
+     * @param flags the open(2) flags (O_ACCMODE, O_TRUNC, O_APPEND, ...)
+     * @param killSuidGid with O_TRUNC: the caller lacks CAP_FSETID, so the truncation drops the
+     *     set-ID bits (FUSE_OPEN_KILL_SUIDGID; see {@link #WRITE_KILL_SUIDGID})
+     */
+    OpenResult open(Caller caller, long ino, int flags, boolean killSuidGid);
 
     /**
      * Read up to {@code size} bytes at {@code offset} into {@code dest} (capacity at least
      * {@code size}); return how many were written. Fewer than asked means end of file.
      */
     int read(Caller caller, long ino, long fh, long offset, int size, MemorySegment dest);
+
+    /**
+     * In {@code writeFlags}: the writer lacks CAP_FSETID, so the write drops the file's set-ID bits.
+     * With HANDLE_KILLPRIV_V2 the filesystem, not the kernel, drops them, and security.capability
+     * too, on every write, truncation and change of owner (SETATTR's {@link SetAttr#KILL_SUIDGID}
+     * says the same for truncations).
+     */
+    int WRITE_KILL_SUIDGID = 1 << 2;
 
     /** Write {@code data} at {@code offset}; return the number of bytes written. */
     int write(Caller caller, long ino, long fh, long offset, MemorySegment data, int writeFlags);

@@ -5,7 +5,9 @@ import java.lang.foreign.MemorySegment;
 /**
  * What this session answers to the kernel's INIT: the protocol version, and of the capabilities
  * the kernel offers, only those this session wants. Locks (POSIX and flock) stay in the kernel, and
- * the kernel keeps applying the umask and killing suid bits, so those flags are never asked for.
+ * the kernel keeps applying the umask. Set-ID bits and security.capability are dropped by the
+ * filesystem (HANDLE_KILLPRIV_V2): otherwise the kernel asks for security.capability before every
+ * write, one round trip each.
  */
 final class InitNegotiation {
     static final int MAJOR = 7;
@@ -26,7 +28,8 @@ final class InitNegotiation {
             | KernelConnection.READDIRPLUS_AUTO
             | KernelConnection.PARALLEL_DIROPS
             | KernelConnection.MAX_PAGES
-            | KernelConnection.CACHE_SYMLINKS;
+            | KernelConnection.CACHE_SYMLINKS
+            | KernelConnection.HANDLE_KILLPRIV_V2;
 
     private InitNegotiation() {}
 

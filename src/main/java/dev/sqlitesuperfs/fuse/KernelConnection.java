@@ -15,6 +15,7 @@ public record KernelConnection(int major, int minor, long flags, int maxWrite, i
     public static final long PARALLEL_DIROPS = 1L << 18;
     public static final long MAX_PAGES = 1L << 22;
     public static final long CACHE_SYMLINKS = 1L << 23;
+    public static final long HANDLE_KILLPRIV_V2 = 1L << 28;
 
     public boolean has(long flag) {
         return (flags & flag) == flag;

@@ -48,6 +48,8 @@ final class RequestDispatcher {
     /** The kernel refuses replies whose error is -512 or below (kernel-internal codes). */
     private static final int ERRNO_LIMIT = 512;
     private static final int BODY = Wire.OutHeader.SIZE;
+    /** FUSE_OPEN_KILL_SUIDGID in fuse_open_in.open_flags. */
+    private static final int OPEN_KILL_SUIDGID = 1;
 
     private final FuseFilesystem fs;
     private final MountOptions options;
@@ -173,7 +175,8 @@ final class RequestDispatcher {
             case Opcode.RENAME2 -> rename(r, reply, r.u64(Rename2In.NEWDIR), r.u32(Rename2In.FLAGS), Rename2In.SIZE);
             case Opcode.LINK -> entry(r, reply,
                     fs.link(r.caller(), r.u64(LinkIn.OLDNODEID), r.nodeId(), r.name(LinkIn.SIZE)), false);
-            case Opcode.OPEN -> open(r, reply, fs.open(r.caller(), r.nodeId(), r.u32(OpenIn.FLAGS)));
+            case Opcode.OPEN -> open(r, reply, fs.open(r.caller(), r.nodeId(), r.u32(OpenIn.FLAGS),
+                    (r.u32(OpenIn.OPEN_FLAGS) & OPEN_KILL_SUIDGID) != 0));
             case Opcode.READ -> read(r, reply);
             case Opcode.WRITE -> write(r, reply);
             case Opcode.STATFS -> statfs(r, reply);

@@ -10,8 +10,11 @@ import java.util.List;
  * (an inode before the entries that name it; entries removed before their inode).
  *
  * <p>{@code nblocks} of an inode is maintained by the store: block writes and truncations adjust
- * it by the number of rows they add or remove, and {@link CommitResult} reports the change.
+ * it by the number of rows they add or remove, and {@link CommitResult} reports the new count.
  * {@link PutInode} never overwrites the stored {@code nblocks} of an existing row.
+ *
+ * <p>Only the net effect reaches PostgreSQL (see {@link NetChanges}): the final state of every row
+ * the changes touch must be consistent, not every state in between.
  *
  * <p>Not thread-safe; build it in one thread, then hand it to
  * {@link NamespaceStore#commit(ChangeSet)} and do not touch it again.

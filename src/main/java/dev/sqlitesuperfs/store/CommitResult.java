@@ -3,17 +3,19 @@ package dev.sqlitesuperfs.store;
 import java.util.Map;
 
 /**
- * What a committed {@link ChangeSet} did that the caller could not know in advance: for each inode
- * whose blocks it wrote or truncated, by how much its {@code nblocks} changed.
+ * What a committed {@link ChangeSet} did that the caller could not know in advance: the number of
+ * stored blocks ({@code nblocks}) of each inode whose row or blocks the transaction changed. All
+ * change sets of one transaction share one result.
  */
-public record CommitResult(Map<Long, Long> nblocksDelta) {
+public record CommitResult(Map<Long, Long> nblocks) {
     public static final CommitResult EMPTY = new CommitResult(Map.of());
 
     public CommitResult {
-        nblocksDelta = Map.copyOf(nblocksDelta);
+        nblocks = Map.copyOf(nblocks);
     }
 
-    public long nblocksDelta(long ino) {
-        return nblocksDelta.getOrDefault(ino, 0L);
+    /** The inode's stored block count after the commit, or {@code unchanged} if it did not touch it. */
+    public long nblocks(long ino, long unchanged) {
+        return nblocks.getOrDefault(ino, unchanged);
     }
 }

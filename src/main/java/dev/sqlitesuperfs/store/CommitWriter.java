@@ -1,12 +1,15 @@
 package dev.sqlitesuperfs.store;
 
+import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -43,8 +46,15 @@ final class CommitWriter {
         }
     }
 
-    /** The transaction whose COMMIT was sent but not confirmed, and what it would have returned. */
-    private record InFlight(long txid, Map<Pending, CommitResult> results) {}
+    /**
+     * The transaction whose commit was sent but not confirmed: its number (see
+     * {@link WriterSession#nextCommitNumber()}), the inodes whose block counts it may change, and
+     * those counts if the reply came before the commit (a COPY transaction); null otherwise.
+     */
+    private record InFlight(long number, Set<Long> touched, Map<Long, Long> nblocks) {}
+
+    /** Writes of at least this many new blocks are streamed with COPY before the statement. */
+    static final int COPY_MIN_BLOCKS = 64;
 
     /** How a group's attempt ended, if it did not settle every caller. */
     private record Outcome(SQLException failure) {
@@ -52,6 +62,7 @@ final class CommitWriter {
     }
 
     private final WriterSession session;
+    private final NamespaceSql sql;
     private final NamespaceName namespace;
     private final Duration retryTimeout;
     private final BlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
@@ -63,8 +74,9 @@ final class CommitWriter {
     /** When the writer lost PostgreSQL ({@link System#nanoTime()}), or 0 while connected; for the logs. */
     private long lostSince;
 
-    CommitWriter(WriterSession session, NamespaceName namespace, Duration retryTimeout) {
+    CommitWriter(WriterSession session, NamespaceName namespace, NamespaceSql sql, Duration retryTimeout) {
         this.session = session;
+        this.sql = sql;
         this.namespace = namespace;
         this.retryTimeout = retryTimeout;
         this.thread = Thread.ofPlatform().name("sqlitesuperfs-writer-" + namespace).daemon(true).unstarted(this::loop);
@@ -218,17 +230,19 @@ final class CommitWriter {
                     }
                     InFlight unsure = inFlight;
                     inFlight = null;
-                    if (unsure != null && unsure.txid() == lastCommit) {
+                    if (unsure != null && unsure.number() == lastCommit) {
                         // The commit went through before the connection broke: do not apply it twice.
+                        CommitResult result = new CommitResult(unsure.nblocks() != null ? unsure.nblocks()
+                                : storedBlockCounts(unsure.touched()));
                         for (Pending p : live) {
-                            p.result.complete(unsure.results().get(p));
+                            p.result.complete(result);
                         }
                         return Outcome.SETTLED;
                     }
                 }
-                List<CommitResult> results = transaction(live);
-                for (int i = 0; i < live.size(); i++) {
-                    live.get(i).result.complete(results.get(i));
+                CommitResult result = transaction(live);
+                for (Pending p : live) {
+                    p.result.complete(result);
                 }
                 return Outcome.SETTLED;
             } catch (StoreException.Fenced e) {
@@ -260,35 +274,79 @@ final class CommitWriter {
         }
     }
 
-    /** The group's transaction; the caller completes the results once it returns. */
-    private List<CommitResult> transaction(List<Pending> live) throws SQLException {
-        WriterStatements statements = session.statements();
-        statements.clearBatches();
-        long txid;
-        statements.claimCommit.setLong(1, session.epoch());
-        try (ResultSet rows = statements.claimCommit.executeQuery()) {
-            if (!rows.next()) {
-                session.rollbackOrDiscard();
-                // Keeping the lock would block the process that owns the namespace now.
-                session.discard();
-                throw new StoreException.Fenced("namespace " + namespace + " is now owned by another mount"
-                        + " (its owner epoch changed)");
-            }
-            txid = rows.getLong(1);
-        }
+    /**
+     * The group's transaction: its net changes in one statement, in auto-commit mode (one round
+     * trip), or, for a large write, COPY of the new blocks and then the statement in an explicit
+     * transaction. The caller completes the results once it returns.
+     */
+    private CommitResult transaction(List<Pending> live) throws SQLException {
         List<ChangeSet> sets = new ArrayList<>(live.size());
         for (Pending p : live) {
             sets.add(p.changes);
         }
-        List<CommitResult> results = GroupExecution.run(statements, sets);
-        Map<Pending, CommitResult> byPending = new IdentityHashMap<>();
-        for (int i = 0; i < live.size(); i++) {
-            byPending.put(live.get(i), results.get(i));
+        NetChanges net = NetChanges.of(sets);
+        if (net.isEmpty()) {
+            return CommitResult.EMPTY;
         }
-        inFlight = new InFlight(txid, byPending);
-        session.connection().commit();
+        WriterStatements statements = session.statements();
+        long number = session.nextCommitNumber();
+        Map<Long, Long> nblocks;
+        try {
+            if (net.knownNewBlockCount() >= COPY_MIN_BLOCKS) {
+                nblocks = copyTransaction(statements, number, net);
+            } else {
+                inFlight = new InFlight(number, net.touchedInodes(), null);
+                nblocks = ApplyStatement.run(statements.applyChanges, number, session.epoch(), net, Map.of());
+            }
+        } catch (StoreException.Fenced e) {
+            // Keeping the lock would block the process that owns the namespace now.
+            session.discard();
+            throw new StoreException.Fenced("namespace " + namespace + " is now owned by another mount"
+                    + " (its owner epoch changed)");
+        }
         inFlight = null;
-        return results;
+        return new CommitResult(nblocks);
+    }
+
+    private Map<Long, Long> copyTransaction(WriterStatements statements, long number, NetChanges net)
+            throws SQLException {
+        Connection connection = session.connection();
+        connection.setAutoCommit(false);
+        boolean done = false;
+        try {
+            Set<Long> touched = net.touchedInodes();
+            Map<Long, Long> copied = BlockCopy.copy(connection, sql.copyBlocks, net.takeKnownNewBlocks());
+            Map<Long, Long> nblocks = ApplyStatement.run(statements.applyChanges, number, session.epoch(), net, copied);
+            inFlight = new InFlight(number, touched, nblocks);
+            connection.commit();
+            connection.setAutoCommit(true);
+            done = true;
+            return nblocks;
+        } finally {
+            if (!done) {
+                session.rollbackOrDiscard();
+                if (session.isConnected()) {
+                    try {
+                        session.connection().setAutoCommit(true);
+                    } catch (SQLException e) {
+                        session.discard();
+                    }
+                }
+            }
+        }
+    }
+
+    /** After a reconnect: the stored block counts of the inodes a committed transaction touched. */
+    private Map<Long, Long> storedBlockCounts(Set<Long> inodes) throws SQLException {
+        PreparedStatement query = session.statements().nblocksOf;
+        query.setObject(1, inodes.stream().mapToLong(Long::longValue).toArray());
+        Map<Long, Long> counts = new HashMap<>();
+        try (ResultSet rows = query.executeQuery()) {
+            while (rows.next()) {
+                counts.put(rows.getLong(1), rows.getLong(2));
+            }
+        }
+        return counts;
     }
 
     private boolean connectionClosed() {

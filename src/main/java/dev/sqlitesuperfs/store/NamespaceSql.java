@@ -49,19 +49,11 @@ final class NamespaceSql {
     final String setFormatVersion;
     final String bumpMountEpoch;
     final String readWriterState;
-    final String claimCommit;
 
-    final String putInode;
-    final String deleteInode;
-    final String putEntry;
-    final String deleteEntry;
-    final String insertBlock;
-    final String updateBlock;
-    final String truncateBlocks;
-    final String addNblocks;
-    final String putXattr;
-    final String deleteXattr;
-    final String putSymlink;
+    final String applyChanges;
+    final String copyBlocks;
+    final String insertRoot;
+    final String nblocksOf;
 
     final String inode;
     final String inodes;
@@ -104,30 +96,13 @@ final class NamespaceSql {
         insertMeta = "INSERT INTO " + meta + " (format_version, namespace_uuid, block_size, kdf_algorithm,"
                 + " kdf_opslimit, kdf_memlimit, kdf_salt, wrapped_key, quota_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
         setFormatVersion = "UPDATE " + meta + " SET format_version = ?";
-        bumpMountEpoch = "UPDATE " + meta + " SET mount_epoch = mount_epoch + 1 RETURNING mount_epoch";
+        bumpMountEpoch = "UPDATE " + meta + " SET mount_epoch = mount_epoch + 1 RETURNING mount_epoch, coalesce(last_commit, 0)";
         readWriterState = "SELECT mount_epoch, last_commit FROM " + meta;
-        // The transaction id tells, after a lost connection, whether the transaction in flight committed.
-        claimCommit = "UPDATE " + meta + " SET last_commit = txid_current() WHERE mount_epoch = ? RETURNING last_commit";
 
-        putInode = "INSERT INTO " + inodesTable + " (" + INODE_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)"
-                + " ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid,"
-                + " nlink = EXCLUDED.nlink, size = EXCLUDED.size, rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns,"
-                + " mtime_ns = EXCLUDED.mtime_ns, ctime_ns = EXCLUDED.ctime_ns";
-        // Extended attributes and the symlink target go by ON DELETE CASCADE; blocks have no foreign key.
-        deleteInode = "WITH gone AS (DELETE FROM " + blocksTable + " WHERE ino = ?) DELETE FROM " + inodesTable
-                + " WHERE ino = ?";
-        putEntry = "INSERT INTO " + dirents + " (parent, name, ino) VALUES (?, ?, ?)"
-                + " ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino";
-        deleteEntry = "DELETE FROM " + dirents + " WHERE parent = ? AND name = ?";
-        insertBlock = "INSERT INTO " + blocksTable + " (ino, idx, data) VALUES (?, ?, ?)";
-        updateBlock = "UPDATE " + blocksTable + " SET data = ? WHERE ino = ? AND idx = ?";
-        truncateBlocks = "DELETE FROM " + blocksTable + " WHERE ino = ? AND idx >= ?";
-        addNblocks = "UPDATE " + inodesTable + " SET nblocks = nblocks + ? WHERE ino = ?";
-        putXattr = "INSERT INTO " + xattrsTable + " (ino, name, value) VALUES (?, ?, ?)"
-                + " ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value";
-        deleteXattr = "DELETE FROM " + xattrsTable + " WHERE ino = ? AND name = ?";
-        putSymlink = "INSERT INTO " + symlinks + " (ino, target) VALUES (?, ?)"
-                + " ON CONFLICT (ino) DO UPDATE SET target = EXCLUDED.target";
+        applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks);
+        copyBlocks = "COPY " + blocksTable + " (ino, idx, data) FROM STDIN (FORMAT binary)";
+        insertRoot = "INSERT INTO " + inodesTable + " (" + INODE_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)";
+        nblocksOf = "SELECT ino, nblocks FROM " + inodesTable + " WHERE ino = ANY (?)";
 
         inode = "SELECT " + INODE_COLUMNS + " FROM " + inodesTable + " WHERE ino = ?";
         inodes = "SELECT " + INODE_COLUMNS + " FROM " + inodesTable + " WHERE ino = ANY (?)";
@@ -201,6 +176,72 @@ final class NamespaceSql {
         replaceKeyMaterial = "UPDATE " + meta + " SET kdf_algorithm = ?, kdf_opslimit = ?, kdf_memlimit = ?,"
                 + " kdf_salt = ?, wrapped_key = ?, key_check = ?, meta_checksum = ? WHERE wrapped_key = ?";
         setMetaChecksum = "UPDATE " + meta + " SET meta_checksum = ?";
+    }
+
+    /**
+     * One statement that applies a group's net changes (see {@link NetChanges}) and, sent in
+     * auto-commit mode, commits them: one round trip per transaction. Every part first needs the
+     * claim of the metadata row for this mount's epoch; a fenced mount changes nothing and reads 0
+     * in the first column. The parts run in no defined order, which is why no row may appear in
+     * two of them, and why foreign keys (checked at the end of the statement) only need the final
+     * state to be consistent.
+     *
+     * <p>Block counts: {@code existed} reads, in the statement's snapshot, which written blocks
+     * were already stored; each inode's count moves by the blocks written, minus those that
+     * existed, minus those cut, plus those stored by COPY before the statement. The result rows
+     * give the new count of every inode whose row or count changed.
+     *
+     * <p>Parameters, in order: commit number, epoch; deleted inodes; block writes (ino, idx,
+     * data); truncations (ino, from); blocks copied (ino, count); removed entries (parent, name);
+     * put entries (parent, name, ino); inode rows (ino, mode, uid, gid, nlink, size, rdev, atime,
+     * mtime, ctime); put xattrs (ino, name, value); removed xattrs (ino, name); symlinks (ino,
+     * target).
+     */
+    private static String applyChangesStatement(String meta, String inodes, String dirents, String blocks,
+                                                String xattrs, String symlinks) {
+        String claimed = " EXISTS (SELECT FROM claim)";
+        return "WITH claim AS (UPDATE " + meta + " SET last_commit = ? WHERE mount_epoch = ? RETURNING 1),"
+                + " dead AS MATERIALIZED (SELECT unnest(?::bigint[]) AS ino),"
+                + " put AS MATERIALIZED (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bytea[]) AS p(ino, idx, data)),"
+                + " cut AS (DELETE FROM " + blocks + " b USING unnest(?::bigint[], ?::bigint[]) AS t(ino, from_idx)"
+                + "   WHERE b.ino = t.ino AND b.idx >= t.from_idx AND" + claimed
+                + "   AND NOT EXISTS (SELECT FROM put p WHERE p.ino = b.ino AND p.idx = b.idx) RETURNING b.ino),"
+                + " existed AS (SELECT b.ino FROM " + blocks + " b JOIN put p ON p.ino = b.ino AND p.idx = b.idx),"
+                + " written AS (INSERT INTO " + blocks + " (ino, idx, data) SELECT ino, idx, data FROM put WHERE" + claimed
+                + "   ON CONFLICT (ino, idx) DO UPDATE SET data = EXCLUDED.data RETURNING ino),"
+                + " delta AS (SELECT ino, sum(n)::bigint AS n FROM (SELECT ino, 1::bigint AS n FROM written"
+                + "   UNION ALL SELECT ino, -1 FROM existed UNION ALL SELECT ino, -1 FROM cut"
+                + "   UNION ALL SELECT * FROM unnest(?::bigint[], ?::bigint[])) c GROUP BY ino),"
+                + " gone_blocks AS (DELETE FROM " + blocks + " WHERE ino IN (SELECT ino FROM dead) AND" + claimed + "),"
+                + " gone_entries AS (DELETE FROM " + dirents + " d USING unnest(?::bigint[], ?::bytea[]) AS x(parent, name)"
+                + "   WHERE d.parent = x.parent AND d.name = x.name AND" + claimed + "),"
+                + " new_entries AS (INSERT INTO " + dirents + " (parent, name, ino)"
+                + "   SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bigint[]) WHERE" + claimed
+                + "   ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino),"
+                + " attrs AS MATERIALIZED (SELECT * FROM unnest(?::bigint[], ?::int[], ?::bigint[], ?::bigint[], ?::int[],"
+                + "   ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])"
+                + "   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns)),"
+                + " put_inodes AS (INSERT INTO " + inodes + " (" + INODE_COLUMNS + ")"
+                + "   SELECT r.ino, r.mode, r.uid, r.gid, r.nlink, r.size, coalesce(d.n, 0), r.rdev, r.atime_ns, r.mtime_ns,"
+                + "   r.ctime_ns FROM attrs r LEFT JOIN delta d ON d.ino = r.ino WHERE" + claimed
+                + "   ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid,"
+                + "   nlink = EXCLUDED.nlink, size = EXCLUDED.size, nblocks = " + inodes + ".nblocks + EXCLUDED.nblocks,"
+                + "   rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns, mtime_ns = EXCLUDED.mtime_ns,"
+                + "   ctime_ns = EXCLUDED.ctime_ns RETURNING ino, nblocks),"
+                + " bumped AS (UPDATE " + inodes + " i SET nblocks = i.nblocks + d.n FROM delta d"
+                + "   WHERE i.ino = d.ino AND d.n <> 0 AND NOT EXISTS (SELECT FROM attrs r WHERE r.ino = d.ino) AND" + claimed
+                + "   RETURNING i.ino, i.nblocks),"
+                + " gone_inodes AS (DELETE FROM " + inodes + " WHERE ino IN (SELECT ino FROM dead) AND" + claimed + "),"
+                + " new_xattrs AS (INSERT INTO " + xattrs + " (ino, name, value)"
+                + "   SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bytea[]) WHERE" + claimed
+                + "   ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value),"
+                + " gone_xattrs AS (DELETE FROM " + xattrs + " x USING unnest(?::bigint[], ?::bytea[]) AS g(ino, name)"
+                + "   WHERE x.ino = g.ino AND x.name = g.name AND" + claimed + "),"
+                + " new_symlinks AS (INSERT INTO " + symlinks + " (ino, target)"
+                + "   SELECT * FROM unnest(?::bigint[], ?::bytea[]) WHERE" + claimed
+                + "   ON CONFLICT (ino) DO UPDATE SET target = EXCLUDED.target)"
+                + " SELECT c.n, r.ino, r.nblocks FROM (SELECT count(*) AS n FROM claim) c LEFT JOIN"
+                + " (SELECT ino, nblocks FROM put_inodes UNION ALL SELECT ino, nblocks FROM bumped) r ON true";
     }
 
     /** Format 1: the whole schema. */

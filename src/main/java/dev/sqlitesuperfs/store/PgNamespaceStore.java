@@ -196,12 +196,7 @@ public final class PgNamespaceStore implements NamespaceStore {
         }
         validate(meta, root);
         try {
-            if (!session.isConnected()) {
-                session.reconnect();
-            }
-            Connection connection = session.connection();
-            connection.setAutoCommit(false);
-            try {
+            inWriterTransaction(connection -> {
                 migrations.createAll(connection, sql);
                 try (PreparedStatement insert = connection.prepareStatement(sql.insertMeta)) {
                     insert.setInt(1, migrations.latestVersion());
@@ -219,18 +214,21 @@ public final class PgNamespaceStore implements NamespaceStore {
                         meta.kdfAlgorithm(), meta.kdfOpsLimit(), meta.kdfMemLimit(), meta.kdfSalt(), meta.wrappedKey(),
                         meta.quotaBytes(), meta.keyCheck());
                 writeKeyMaterial(connection, stored, meta.wrappedKey());
-                WriterStatements statements = new WriterStatements(connection, sql);
-                GroupExecution.run(statements, List.of(new ChangeSet().putInode(root)));
-                connection.commit();
-                log.info("Created namespace {}", namespace);
-            } catch (SQLException | RuntimeException e) {
-                session.rollbackOrDiscard();
-                throw e;
-            } finally {
-                if (session.isConnected()) {
-                    connection.setAutoCommit(true);
+                try (PreparedStatement insert = connection.prepareStatement(sql.insertRoot)) {
+                    insert.setLong(1, root.ino());
+                    insert.setInt(2, root.mode());
+                    insert.setLong(3, Integer.toUnsignedLong(root.uid()));
+                    insert.setLong(4, Integer.toUnsignedLong(root.gid()));
+                    insert.setInt(5, root.nlink());
+                    insert.setLong(6, root.size());
+                    insert.setLong(7, Integer.toUnsignedLong(root.rdev()));
+                    insert.setLong(8, root.atimeNs());
+                    insert.setLong(9, root.mtimeNs());
+                    insert.setLong(10, root.ctimeNs());
+                    insert.executeUpdate();
                 }
-            }
+            });
+            log.info("Created namespace {}", namespace);
         } catch (SQLException e) {
             if ("42P06".equals(e.getSQLState())) {
                 throw new StoreException("namespace " + namespace + " already exists");
@@ -288,7 +286,7 @@ public final class PgNamespaceStore implements NamespaceStore {
                 backoff.pause(deadline);
             }
         }
-        writer = new CommitWriter(session, namespace, config.retryTimeout());
+        writer = new CommitWriter(session, namespace, sql, config.retryTimeout());
         writer.start();
     }
 
@@ -633,26 +631,12 @@ public final class PgNamespaceStore implements NamespaceStore {
             throw new IllegalStateException("replaceKeyMaterial() must come before startWriting()");
         }
         try {
-            if (!session.isConnected()) {
-                session.reconnect();
-            }
-            Connection connection = session.connection();
-            connection.setAutoCommit(false);
-            try {
+            inWriterTransaction(connection -> {
                 NamespaceMeta stored = MetaRow.read(connection, namespace, sql);
-                NamespaceMeta next = stored.withKeyMaterial(replacement.kdfAlgorithm(), replacement.kdfOpsLimit(),
-                        replacement.kdfMemLimit(), replacement.kdfSalt(), replacement.wrappedKey(),
-                        replacement.keyCheck());
-                writeKeyMaterial(connection, next, current.wrappedKey());
-                connection.commit();
-            } catch (SQLException | RuntimeException e) {
-                session.rollbackOrDiscard();
-                throw e;
-            } finally {
-                if (session.isConnected()) {
-                    connection.setAutoCommit(true);
-                }
-            }
+                writeKeyMaterial(connection, stored.withKeyMaterial(replacement.kdfAlgorithm(),
+                        replacement.kdfOpsLimit(), replacement.kdfMemLimit(), replacement.kdfSalt(),
+                        replacement.wrappedKey(), replacement.keyCheck()), current.wrappedKey());
+            });
         } catch (SQLException e) {
             if (SqlFailures.isTransient(e)) {
                 session.discard();
@@ -660,6 +644,35 @@ public final class PgNamespaceStore implements NamespaceStore {
                         + " failed: lost PostgreSQL", e);
             }
             throw SqlFailures.describe("changing the key material", namespace, e);
+        }
+    }
+
+    /** Work done in one transaction on the connection that holds the namespace lock. */
+    @FunctionalInterface
+    private interface WriterWork {
+        void run(Connection connection) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} in one transaction on the lock-holding connection, before the writer owns
+     * it (creating the namespace, replacing key material); rolls back on any failure.
+     */
+    private void inWriterTransaction(WriterWork work) throws SQLException {
+        if (!session.isConnected()) {
+            session.reconnect();
+        }
+        Connection connection = session.connection();
+        connection.setAutoCommit(false);
+        try {
+            work.run(connection);
+            connection.commit();
+        } catch (SQLException | RuntimeException e) {
+            session.rollbackOrDiscard();
+            throw e;
+        } finally {
+            if (session.isConnected()) {
+                connection.setAutoCommit(true);
+            }
         }
     }
 

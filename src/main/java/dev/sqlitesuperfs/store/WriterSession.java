@@ -33,6 +33,8 @@ final class WriterSession implements AutoCloseable {
     /** The backend that last held the lock for this process; it may outlive our view of it. */
     private Backend lockHolder;
     private long epoch = -1;
+    /** The number of this mount's last transaction; each one stores its number in meta.last_commit. */
+    private long commitNumber;
 
     private WriterSession(DataSource dataSource, NamespaceName namespace, NamespaceSql sql) {
         this.dataSource = dataSource;
@@ -80,7 +82,10 @@ final class WriterSession implements AutoCloseable {
         return epoch;
     }
 
-    /** Records a new owner epoch, fencing out every earlier owner. Auto-commit mode. */
+    /**
+     * Records a new owner epoch, fencing out every earlier owner. The connection stays in
+     * auto-commit mode: most transactions are one statement.
+     */
     void startEpoch() throws SQLException {
         Connection c = connection();
         c.setAutoCommit(true);
@@ -89,9 +94,17 @@ final class WriterSession implements AutoCloseable {
                 throw new StoreException("namespace " + namespace + " has no metadata row");
             }
             epoch = rows.getLong(1);
+            commitNumber = rows.getLong(2);
         }
-        c.setAutoCommit(false);
         log.info("Writing to namespace {} as owner epoch {}", namespace, epoch);
+    }
+
+    /**
+     * A number no earlier transaction of this namespace stored in meta.last_commit: after a lost
+     * connection, finding it there proves the transaction in flight committed.
+     */
+    long nextCommitNumber() {
+        return ++commitNumber;
     }
 
     /** Forgets a connection that failed; the server ends its session (and releases its lock). */
@@ -139,12 +152,13 @@ final class WriterSession implements AutoCloseable {
                 }
                 long storedEpoch = rows.getLong(1);
                 lastCommit = rows.getLong(2);
+                commitNumber = Math.max(commitNumber, lastCommit);
                 if (epoch >= 0 && storedEpoch != epoch) {
                     throw new StoreException.Fenced("namespace " + namespace
                             + " was mounted by another process while the connection to PostgreSQL was lost");
                 }
             }
-            fresh.setAutoCommit(epoch < 0);
+            fresh.setAutoCommit(true);
             connection = fresh;
             return lastCommit;
         } catch (SQLException | RuntimeException e) {
@@ -160,7 +174,10 @@ final class WriterSession implements AutoCloseable {
             return;
         }
         try {
-            connection.rollback();
+            // In auto-commit mode a failed statement has rolled itself back.
+            if (!connection.getAutoCommit()) {
+                connection.rollback();
+            }
         } catch (SQLException e) {
             discard();
         }

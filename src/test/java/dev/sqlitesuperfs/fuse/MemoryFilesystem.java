@@ -301,7 +301,7 @@ class MemoryFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public synchronized OpenResult open(Caller caller, long ino, int flags) {
+    public synchronized OpenResult open(Caller caller, long ino, int flags, boolean killSuidGid) {
         Node node = node(ino);
         if ((flags & O_TRUNC) != 0) {
             resize(node, 0);

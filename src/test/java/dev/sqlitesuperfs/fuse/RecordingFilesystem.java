@@ -132,7 +132,7 @@ class RecordingFilesystem implements FuseFilesystem {
     }
 
     @Override
-    public OpenResult open(Caller caller, long ino, int flags) {
+    public OpenResult open(Caller caller, long ino, int flags, boolean killSuidGid) {
         record("open", caller, ino, flags);
         return open;
     }

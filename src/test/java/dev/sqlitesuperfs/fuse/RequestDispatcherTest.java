@@ -27,7 +27,6 @@ class RequestDispatcherTest {
     private static final long FUSE_DONT_MASK = 1L << 6;
     private static final long FUSE_FLOCK_LOCKS = 1L << 10;
     private static final long FUSE_HANDLE_KILLPRIV = 1L << 19;
-    private static final long FUSE_HANDLE_KILLPRIV_V2 = 1L << 28;
     private static final long FUSE_SETXATTR_EXT = 1L << 29;
     private static final long FUSE_INIT_EXT = 1L << 30;
     private static final long FUSE_SECURITY_CTX = 1L << 32;
@@ -134,9 +133,9 @@ class RequestDispatcherTest {
                     | KernelConnection.BIG_WRITES | KernelConnection.DO_READDIRPLUS
                     | KernelConnection.READDIRPLUS_AUTO | KernelConnection.WRITEBACK_CACHE
                     | KernelConnection.PARALLEL_DIROPS | KernelConnection.MAX_PAGES
-                    | KernelConnection.CACHE_SYMLINKS);
+                    | KernelConnection.CACHE_SYMLINKS | KernelConnection.HANDLE_KILLPRIV_V2);
             assertThat(flags & (FUSE_POSIX_LOCKS | FUSE_FLOCK_LOCKS | FUSE_EXPORT_SUPPORT | FUSE_DONT_MASK
-                    | FUSE_HANDLE_KILLPRIV | FUSE_HANDLE_KILLPRIV_V2 | FUSE_SETXATTR_EXT | FUSE_SECURITY_CTX))
+                    | FUSE_HANDLE_KILLPRIV | FUSE_SETXATTR_EXT | FUSE_SECURITY_CTX))
                     .isZero();
             assertThat(r.u16(16)).as("max_background").isEqualTo(64);
             assertThat(r.u16(18)).as("congestion_threshold").isEqualTo(48);
@@ -818,7 +817,7 @@ class RequestDispatcherTest {
         }
 
         @Override
-        public OpenResult open(Caller caller, long ino, int flags) {
+        public OpenResult open(Caller caller, long ino, int flags, boolean killSuidGid) {
             throw new FuseException(Errno.ENOENT);
         }
 

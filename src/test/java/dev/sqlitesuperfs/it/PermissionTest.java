@@ -91,12 +91,14 @@ class PermissionTest {
             new Step("touch-past {B}/oth-rw", EPERM),
             new Step("touch-now {B}/oth-r", EACCES),
             new Step("touch-past {B}/own-r", "0"),
-            // writing or truncating drops set-user-ID, and set-group-ID with group execute. (ext4 on
-            // this kernel also drops set-group-ID without group execute when the writer is not in the
-            // group; the kernel's FUSE emulation of that, which this mount relies on, keeps it, and
-            // the request it sends does not say who wrote: that case is not compared here.)
+            // writing or truncating drops set-user-ID, and set-group-ID with group execute, or
+            // without it when the writer is not in the file's group
             new Step("append {B}/suid-sgid", "0"),
             new Step("stat {B}/suid-sgid", "100777 1000 1000"),
+            new Step("append {B}/sgid-noexec", "0"),
+            new Step("stat {B}/sgid-noexec", "100666 1000 1000"),
+            new Step("truncate {B}/sgid-noexec-truncated", "0"),
+            new Step("stat {B}/sgid-noexec-truncated", "100666 1000 1000"),
             new Step("truncate {B}/suid-truncated", "0"),
             new Step("stat {B}/suid-truncated", "100666 1000 1000"),
             new Step("append {B}/own-suid", "0"),
@@ -157,6 +159,8 @@ class PermissionTest {
         file(base.resolve("oth-none"), OTHER, OTHER, 0770);
         file(base.resolve("suid-sgid"), OTHER, OTHER, 06777);
         file(base.resolve("suid-truncated"), OTHER, OTHER, 04666);
+        file(base.resolve("sgid-noexec"), OTHER, OTHER, 02666);
+        file(base.resolve("sgid-noexec-truncated"), OTHER, OTHER, 02666);
         file(base.resolve("own-suid"), NOBODY, NOBODY, 04755);
         Files.writeString(base.resolve("exec-ok"), "#!/bin/sh\nexit 0\n");
         owned(base.resolve("exec-ok"), NOBODY, NOBODY, 0500);

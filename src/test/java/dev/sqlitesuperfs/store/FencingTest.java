@@ -98,7 +98,7 @@ class FencingTest {
                 statement.execute("SELECT * FROM " + ns.quoted() + ".meta FOR UPDATE");
                 other.rollback();
             }
-            assertThat(commit.get().nblocksDelta(2)).isEqualTo(1);
+            assertThat(commit.get().nblocks(2, -1)).isEqualTo(1);
             assertThat(store.inode(2).orElseThrow().size()).isEqualTo(123);
             assertThat(writerPid(ns)).isEqualTo(writerPid);
             assertThat(store.check()).isEmpty();

@@ -50,8 +50,7 @@ class GroupCommitTest {
                                     .putInode(file(ino, 1, 2L * StoreFixtures.BLOCK_SIZE))
                                     .putEntry(1, name("f" + ino), ino)
                                     .putBlocks(ino, 0, blocks(ino, 0, 2, 1)));
-                            assertThat(result.nblocksDelta(ino)).isEqualTo(2);
-                            assertThat(result.nblocksDelta()).hasSize(1);
+                            assertThat(result.nblocks(ino, -1)).isEqualTo(2);
                         }
                     }));
                 }
@@ -113,7 +112,7 @@ class GroupCommitTest {
                             .withMessageNotContaining("secret-name");
                     failed++;
                 } else {
-                    assertThat(result.get().nblocksDelta(i + 2)).isEqualTo(3);
+                    assertThat(result.get().nblocks(i + 2, -1)).isEqualTo(3);
                 }
             }
             assertThat(failed).isEqualTo(1);

@@ -17,15 +17,29 @@ import org.junit.jupiter.api.Test;
  */
 class LostCommitTest {
 
+    /** Small transactions are one auto-commit statement: the server commits before it confirms. */
     @Test
     void aCommitWhoseConfirmationWasLostIsNotAppliedAgain() throws Exception {
         try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
              PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy))) {
-            proxy.arm("COMMIT", false);
-            CommitResult result = store.commit(fileWithBlocks(2));
+            proxy.arm("SELECT", false);
+            CommitResult result = store.commit(fileWithBlocks(2, SMALL));
             assertThat(proxy.fired()).isTrue();
-            assertThat(result.nblocksDelta(2)).isEqualTo(3);
-            assertCommittedOnce(store, 2);
+            assertThat(result.nblocks(2, -1)).isEqualTo(SMALL);
+            assertCommittedOnce(store, 2, SMALL);
+        }
+    }
+
+    /** Large writes are COPY, the statement, then COMMIT, whose confirmation is lost here. */
+    @Test
+    void aCopyTransactionWhoseCommitConfirmationWasLostIsNotAppliedAgain() throws Exception {
+        try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
+             PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy))) {
+            proxy.arm("COMMIT", false);
+            CommitResult result = store.commit(fileWithBlocks(2, LARGE));
+            assertThat(proxy.fired()).isTrue();
+            assertThat(result.nblocks(2, -1)).isEqualTo(LARGE);
+            assertCommittedOnce(store, 2, LARGE);
         }
     }
 
@@ -33,12 +47,12 @@ class LostCommitTest {
     void aTransactionCutOffBeforeCommitIsRunAgain() throws Exception {
         try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
              PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy))) {
-            // The first command of every commit transaction is the UPDATE that claims it.
-            proxy.arm("UPDATE", false);
-            CommitResult result = store.commit(fileWithBlocks(2));
+            // A large write's transaction starts with the COPY; the connection breaks right after it.
+            proxy.arm("COPY", false);
+            CommitResult result = store.commit(fileWithBlocks(2, LARGE));
             assertThat(proxy.fired()).isTrue();
-            assertThat(result.nblocksDelta(2)).isEqualTo(3);
-            assertCommittedOnce(store, 2);
+            assertThat(result.nblocks(2, -1)).isEqualTo(LARGE);
+            assertCommittedOnce(store, 2, LARGE);
         }
     }
 
@@ -46,27 +60,31 @@ class LostCommitTest {
     void aWriterSessionLeftBehindAHalfOpenConnectionIsEndedAndTheCommitNotRepeated() throws Exception {
         try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
              PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy))) {
-            proxy.arm("COMMIT", true);
-            CommitResult result = store.commit(fileWithBlocks(2));
+            proxy.arm("SELECT", true);
+            CommitResult result = store.commit(fileWithBlocks(2, SMALL));
             assertThat(proxy.fired()).isTrue();
-            assertThat(result.nblocksDelta(2)).isEqualTo(3);
-            assertCommittedOnce(store, 2);
-            store.commit(fileWithBlocks(3));
+            assertThat(result.nblocks(2, -1)).isEqualTo(SMALL);
+            assertCommittedOnce(store, 2, SMALL);
+            store.commit(fileWithBlocks(3, SMALL));
             assertThat(store.check()).isEmpty();
             assertThatThrownBy(() -> PgNamespaceStore.open(TestPostgres.config(), store.namespace(), true))
                     .isInstanceOf(StoreException.NamespaceBusy.class);
         }
     }
 
-    private static ChangeSet fileWithBlocks(long ino) {
-        // Plain inserts of new blocks: a second application would hit the primary key.
-        return new ChangeSet().putInode(file(ino, 1, 3L * StoreFixtures.BLOCK_SIZE)).putEntry(1, name("f" + ino), ino)
-                .putBlocks(ino, 0, blocks(ino, 0, 3, 1));
+    private static final int SMALL = 3;
+    private static final int LARGE = CommitWriter.COPY_MIN_BLOCKS + 1;
+
+    private static ChangeSet fileWithBlocks(long ino, int count) {
+        // Blocks past the stored size: a second application would hit the primary key (COPY) or
+        // count them twice.
+        return new ChangeSet().putInode(file(ino, 1, (long) count * StoreFixtures.BLOCK_SIZE))
+                .putEntry(1, name("f" + ino), ino).putBlocks(ino, 0, blocks(ino, 0, count, 1));
     }
 
-    private static void assertCommittedOnce(PgNamespaceStore store, long ino) {
-        assertThat(store.inode(ino).orElseThrow().nblocks()).isEqualTo(3);
-        assertThat(StoreFixtures.rowCount(store.namespace(), "blocks", ino)).isEqualTo(3);
+    private static void assertCommittedOnce(PgNamespaceStore store, long ino, int count) {
+        assertThat(store.inode(ino).orElseThrow().nblocks()).isEqualTo(count);
+        assertThat(StoreFixtures.rowCount(store.namespace(), "blocks", ino)).isEqualTo(count);
         assertThat(store.check()).isEmpty();
     }
 

@@ -153,11 +153,11 @@ class PgNamespaceStoreTest {
                     .putInode(file(ino, 1, 4L * BLOCK_SIZE))
                     .putEntry(1, name("f"), ino)
                     .putBlocks(ino, 0, blocks(ino, 0, 4, 1)));
-            assertThat(created.nblocksDelta(ino)).isEqualTo(4);
+            assertThat(created.nblocks(ino, -1)).isEqualTo(4);
             assertNblocks(store, ino, 4);
 
             CommitResult overwritten = store.commit(new ChangeSet().putBlocks(ino, 4, blocks(ino, 1, 3, 2)));
-            assertThat(overwritten.nblocksDelta(ino)).isZero();
+            assertThat(overwritten.nblocks()).as("neither the row nor the count changed").doesNotContainKey(ino);
             assertThat(store.blocks(ino, 1, 2)).extracting(b -> new String(b.data())).containsExactly("block 5/1 v2");
             assertNblocks(store, ino, 4);
 
@@ -167,7 +167,7 @@ class PgNamespaceStoreTest {
                     .putBlocks(ino, 12, List.of(block(ino, 6, 1), block(ino, 2, 3), block(ino, 8, 1)))
                     .putInode(file(ino, 1, 14L * BLOCK_SIZE))
                     .putBlocks(ino, 12, List.of(block(ino, 12, 1), block(ino, 13, 1))));
-            assertThat(mixed.nblocksDelta(ino)).isEqualTo(4);
+            assertThat(mixed.nblocks(ino, -1)).isEqualTo(8);
             assertNblocks(store, ino, 8);
             assertThat(store.nextMissingBlock(ino, 0)).isEqualTo(4);
             assertThat(store.nextMissingBlock(ino, 6)).isEqualTo(7);
@@ -180,7 +180,7 @@ class PgNamespaceStoreTest {
             CommitResult twice = store.commit(new ChangeSet()
                     .putBlocks(ino, 14, List.of(block(ino, 9, 1)))
                     .putBlocks(ino, 14, List.of(block(ino, 9, 2))));
-            assertThat(twice.nblocksDelta(ino)).isEqualTo(1);
+            assertThat(twice.nblocks(ino, -1)).isEqualTo(9);
             assertThat(store.blocks(ino, 9, 10)).extracting(b -> new String(b.data())).containsExactly("block 5/9 v2");
             assertNblocks(store, ino, 9);
 
@@ -188,7 +188,7 @@ class PgNamespaceStoreTest {
             CommitResult truncated = store.commit(new ChangeSet()
                     .truncateBlocks(ino, 7)
                     .putInode(file(ino, 1, 7L * BLOCK_SIZE - 100)));
-            assertThat(truncated.nblocksDelta(ino)).isEqualTo(-4);
+            assertThat(truncated.nblocks(ino, -1)).isEqualTo(5);
             assertNblocks(store, ino, 5);
 
             // PutInode never overwrites the stored nblocks.
@@ -197,6 +197,36 @@ class PgNamespaceStoreTest {
             assertNblocks(store, ino, 5);
             assertThat(rowCount(ns, "blocks", ino)).isEqualTo(5);
             assertThat(store.usage().blocks()).isEqualTo(5);
+        }
+    }
+
+    /**
+     * A change set is applied as its net effect: rows created and deleted again never reach
+     * storage, an entry put and then removed is removed, and a block written after a truncation
+     * that covers it survives the truncation.
+     */
+    @Test
+    void aChangeSetTakesEffectAsTheLastChangeToEachRow() {
+        try (PgNamespaceStore store = createdStore()) {
+            NamespaceName ns = store.namespace();
+            store.commit(new ChangeSet().putInode(file(2, 1, 6L * BLOCK_SIZE)).putEntry(1, name("kept"), 2)
+                    .putBlocks(2, 0, blocks(2, 0, 6, 1)));
+            CommitResult result = store.commit(new ChangeSet()
+                    .putInode(file(3, 1, 0)).putEntry(1, name("temp"), 3).putXattr(3, name("user.x"), name("v"))
+                    .putBlocks(3, 0, blocks(3, 0, 2, 1))
+                    .deleteEntry(1, name("temp")).deleteInode(3)
+                    .putEntry(1, name("moved"), 2).deleteEntry(1, name("kept"))
+                    .truncateBlocks(2, 2).putBlocks(2, 2, List.of(block(2, 3, 2)))
+                    .putInode(file(2, 1, 4L * BLOCK_SIZE)));
+            assertThat(store.inode(3)).isEmpty();
+            assertThat(rowCount(ns, "blocks", 3)).isZero();
+            assertThat(rowCount(ns, "xattrs", 3)).isZero();
+            assertThat(store.entries(1)).extracting(e -> new String(e.name())).containsExactly("moved");
+            assertThat(store.blocks(2, 0, 10)).extracting(b -> new String(b.data()))
+                    .containsExactly("block 2/0 v1", "block 2/1 v1", "block 2/3 v2");
+            assertThat(result.nblocks(2, -1)).isEqualTo(3);
+            assertNblocks(store, 2, 3);
+            assertThat(store.check()).isEmpty();
         }
     }
 
