@@ -30,45 +30,41 @@ final class Passwd {
 
     private Passwd() {}
 
-    static int run(List<String> args, Map<String, String> env, PrintStream out) {
-        String url = env.get("psql_url");
-        Path stateDir = null;
-        Path currentFile = null;
-        Path newFile = null;
-        KdfStrength strength = null;
-        String namespace = null;
-        MountSettings.Options o = new MountSettings.Options(args);
-        while (o.hasNext()) {
-            String a = o.next();
-            switch (a) {
-                case "--db" -> url = o.value(a);
-                case "--state-dir" -> stateDir = Path.of(o.value(a));
-                case "--passphrase-file" -> currentFile = Path.of(o.value(a));
-                case "--new-passphrase-file" -> newFile = Path.of(o.value(a));
-                case "--kdf" -> strength = MountSettings.kdf(o.value(a));
+    /** The options only passwd takes. */
+    private static final class Options implements NamespaceCommand.ExtraOptions {
+        Path currentFile;
+        Path newFile;
+        KdfStrength strength;
+
+        @Override
+        public boolean accept(String option, MountSettings.Options values) {
+            switch (option) {
+                case "--passphrase-file" -> currentFile = Path.of(values.value(option));
+                case "--new-passphrase-file" -> newFile = Path.of(values.value(option));
+                case "--kdf" -> strength = MountSettings.kdf(values.value(option));
                 default -> {
-                    if (a.startsWith("-") || namespace != null) {
-                        throw new CliException(ExitCode.USAGE, USAGE);
-                    }
-                    namespace = a;
+                    return false;
                 }
             }
+            return true;
         }
-        if (namespace == null) {
-            throw new CliException(ExitCode.USAGE, USAGE);
-        }
-        NamespaceName name = NamespaceName.parse(namespace);
+    }
+
+    static int run(List<String> args, Map<String, String> env, PrintStream out) {
+        Options options = new Options();
+        NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, options);
+        NamespaceName name = command.namespace();
         Main.protectSecretsInMemory();
-        try (DatabaseChoice db = DatabaseChoice.of(url, stateDir, env, out);
+        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out);
                 NamespaceStore store = open(db, name)) {
             NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
                     "namespace " + name.value() + " does not exist"));
-            KdfParams kdf = strength != null ? KdfParams.generate(strength)
+            KdfParams kdf = options.strength != null ? KdfParams.generate(options.strength)
                     : KdfParams.withNewSalt(NamespaceKey.kdfParams(meta, name.value()));
             NamespaceMeta replacement;
-            try (Passphrase current = PassphraseSource.current(currentFile, env).obtain(name.value(), false);
+            try (Passphrase current = PassphraseSource.current(options.currentFile, env).obtain(name.value(), false);
                     SecretKey dataKey = NamespaceKey.open(store, meta, current, false, name.value());
-                    Passphrase next = PassphraseSource.replacement(newFile, env).obtain(name.value(), true)) {
+                    Passphrase next = PassphraseSource.replacement(options.newFile, env).obtain(name.value(), true)) {
                 replacement = NamespaceKey.rewrap(meta, dataKey, kdf, next);
             }
             store.replaceKeyMaterial(meta, replacement);
