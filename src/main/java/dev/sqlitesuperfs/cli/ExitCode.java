@@ -1,5 +1,9 @@
 package dev.sqlitesuperfs.cli;
 
+import dev.sqlitesuperfs.fuse.MountException;
+import dev.sqlitesuperfs.localpg.LocalPostgresException;
+import dev.sqlitesuperfs.store.StoreException;
+
 /** Process exit codes: one per kind of failure, so scripts can tell them apart. */
 public enum ExitCode {
     OK(0),
@@ -20,7 +24,12 @@ public enum ExitCode {
     /** The local PostgreSQL could not be started. */
     LOCAL_DATABASE(8),
     /** fsck found problems. */
-    INCONSISTENT(9);
+    INCONSISTENT(9),
+    /**
+     * The namespace's stored key material or metadata is not as written (salt, key derivation
+     * cost, wrapped key, key check, format version): refused, and the passphrase is not the problem.
+     */
+    DAMAGED(10);
 
     private final int code;
 
@@ -30,5 +39,22 @@ public enum ExitCode {
 
     public int code() {
         return code;
+    }
+
+    /** The exit code for a failure that ended a command. */
+    public static ExitCode of(Throwable e) {
+        return switch (e) {
+            case CliException c -> c.exitCode();
+            case StoreException.NamespaceBusy b -> BUSY;
+            case StoreException.UnsupportedFormat f -> NAMESPACE;
+            case StoreException.NotANamespace n -> NAMESPACE;
+            case StoreException.DamagedMetadata d -> DAMAGED;
+            case StoreException.UnsupportedServer u -> DATABASE;
+            case StoreException s -> DATABASE;
+            case MountException m -> MOUNT;
+            case LocalPostgresException l -> LOCAL_DATABASE;
+            case IllegalArgumentException i -> USAGE;
+            default -> INTERNAL;
+        };
     }
 }

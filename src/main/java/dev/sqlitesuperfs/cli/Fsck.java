@@ -4,7 +4,6 @@ import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -17,28 +16,10 @@ final class Fsck {
     private Fsck() {}
 
     static int run(List<String> args, Map<String, String> env, PrintStream out) {
-        String url = env.get("psql_url");
-        Path stateDir = null;
-        String namespace = null;
-        MountSettings.Options o = new MountSettings.Options(args);
-        while (o.hasNext()) {
-            String a = o.next();
-            switch (a) {
-                case "--db" -> url = o.value(a);
-                case "--state-dir" -> stateDir = Path.of(o.value(a));
-                default -> {
-                    if (a.startsWith("-") || namespace != null) {
-                        throw new CliException(ExitCode.USAGE, "usage: sqlitesuperfs fsck [--db URL] [--state-dir D] NAMESPACE");
-                    }
-                    namespace = a;
-                }
-            }
-        }
-        if (namespace == null) {
-            throw new CliException(ExitCode.USAGE, "usage: sqlitesuperfs fsck [--db URL] [--state-dir D] NAMESPACE");
-        }
-        NamespaceName name = NamespaceName.parse(namespace);
-        try (DatabaseChoice db = DatabaseChoice.of(url, stateDir, env, out);
+        NamespaceCommand command = NamespaceCommand.parse(args, env,
+                "usage: sqlitesuperfs fsck [--db URL] [--state-dir D] NAMESPACE", (option, values) -> false);
+        NamespaceName name = command.namespace();
+        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out);
                 NamespaceStore store = PgNamespaceStore.open(db.config, name, true)) {
             if (store.meta().isEmpty()) {
                 throw new CliException(ExitCode.NAMESPACE, "namespace " + name.value() + " does not exist");

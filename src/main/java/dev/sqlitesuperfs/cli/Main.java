@@ -1,10 +1,7 @@
 package dev.sqlitesuperfs.cli;
 
 import dev.sqlitesuperfs.crypto.SodiumUnavailableException;
-import dev.sqlitesuperfs.fuse.MountException;
-import dev.sqlitesuperfs.localpg.LocalPostgresException;
 import dev.sqlitesuperfs.store.DatabaseConfig;
-import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.sys.Libc;
 import dev.sqlitesuperfs.sys.SysException;
 import java.io.IOException;
@@ -32,6 +29,8 @@ public final class Main {
               unmount DIR                     unmount DIR and wait until its mount has stored everything
               fsck [--db URL] [--state-dir D] NAMESPACE
                                               check a namespace that is not mounted for consistency
+              passwd [--db URL] [--passphrase-file F] [--new-passphrase-file F] [--kdf S] NAMESPACE
+                                              change the passphrase of a namespace that is not mounted
               --version                       print the version
               --help                          print this help
             """;
@@ -50,7 +49,9 @@ public final class Main {
         }
         String command = args.getFirst();
         List<String> rest = args.subList(1, args.size());
+        DriverLogging.routeToOwnLog();
         try {
+            CommandLineSecrets.check(rest, err);
             return switch (command) {
                 case "--help", "-h", "help" -> {
                     out.print(USAGE);
@@ -63,6 +64,7 @@ public final class Main {
                 case "mount" -> mount(rest, env, out);
                 case "unmount", "umount" -> Unmount.run(rest, out);
                 case "fsck" -> Fsck.run(rest, env, out);
+                case "passwd" -> Passwd.run(rest, env, out);
                 default -> throw new CliException(ExitCode.USAGE,
                         "unknown command '" + command + "' (see sqlitesuperfs --help)");
             };
@@ -86,7 +88,7 @@ public final class Main {
         }
         MountSettings settings = MountSettings.parse(args, env);
         configureLogging(settings.logLevel());
-        disableCoreDumps();
+        protectSecretsInMemory();
 
         try (DatabaseChoice db = DatabaseChoice.of(settings.databaseUrl(), settings.stateDir(), env, out)) {
             DatabaseConfig database = db.config.withRetryTimeout(settings.databaseTimeout());
@@ -114,12 +116,21 @@ public final class Main {
         }
     }
 
-    /** A core dump of the mount would hold keys and plaintext: make sure none is written. */
-    private static void disableCoreDumps() {
+    /**
+     * The process is about to hold keys and plaintext: no core dump may be written (RLIMIT_CORE 0,
+     * and not dumpable, which also keeps other processes of the same user from attaching to it or
+     * reading its memory and environment through /proc). A failure is logged, not fatal.
+     */
+    static void protectSecretsInMemory() {
         try {
             Libc.setrlimit(Libc.RLIMIT_CORE, new Libc.ResourceLimit(0, 0));
         } catch (SysException e) {
             LoggerFactory.getLogger(Main.class).warn("cannot disable core dumps: {}", e.getMessage());
+        }
+        try {
+            Libc.prctl(Libc.PR_SET_DUMPABLE, 0);
+        } catch (SysException e) {
+            LoggerFactory.getLogger(Main.class).warn("cannot make the process non-dumpable: {}", e.getMessage());
         }
     }
 
@@ -158,16 +169,7 @@ public final class Main {
     }
 
     static ExitCode classify(Throwable e) {
-        return switch (e) {
-            case CliException c -> c.exitCode();
-            case StoreException.NamespaceBusy b -> ExitCode.BUSY;
-            case StoreException.UnsupportedFormat f -> ExitCode.NAMESPACE;
-            case StoreException s -> ExitCode.DATABASE;
-            case MountException m -> ExitCode.MOUNT;
-            case LocalPostgresException l -> ExitCode.LOCAL_DATABASE;
-            case IllegalArgumentException i -> ExitCode.USAGE;
-            default -> ExitCode.INTERNAL;
-        };
+        return ExitCode.of(e);
     }
 
     static String describe(Throwable e) {

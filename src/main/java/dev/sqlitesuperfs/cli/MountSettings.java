@@ -17,6 +17,8 @@ import java.util.Map;
  * @param blockSize      from --block-size; 0 = not given (4096 for a new namespace, else the namespace's)
  * @param ownerUid       -1 = the calling user
  * @param ownerGid       -1 = the calling user's group
+ * @param allowNonEmpty  from -o nonempty: mount over a directory that has entries (they are hidden
+ *                       until the unmount); refused otherwise
  */
 public record MountSettings(
         String namespace,
@@ -39,7 +41,8 @@ public record MountSettings(
         Duration cacheTtl,
         Duration databaseTimeout,
         Duration writebackDelay,
-        int threads) {
+        int threads,
+        boolean allowNonEmpty) {
 
     public static final int DEFAULT_BLOCK_SIZE = 4096;
     public static final long DEFAULT_CACHE_BYTES = 256L << 20;
@@ -68,7 +71,9 @@ public record MountSettings(
                                      --allow-other, and the owner of a new namespace's root
               --read-only            mount read-only
               --mkdir                create DIR (and its parents) if it does not exist
-              -o OPTS                extra kernel mount options, comma separated
+              -o OPTS                extra kernel mount options, comma separated; -o nonempty
+                                     allows a DIR that is not empty (its entries are hidden while
+                                     mounted)
               --cache-ttl SECONDS    how long the kernel may cache names and attributes (default 600)
               --db-timeout SECONDS   how long to retry an unreachable database before calls fail
                                      with EIO (default 60)
@@ -104,6 +109,7 @@ public record MountSettings(
         Duration dbTimeout = Duration.ofSeconds(60);
         Duration writeback = Duration.ofSeconds(5);
         int threads = 16;
+        boolean allowNonEmpty = false;
         List<String> positional = new ArrayList<>();
 
         Options o = new Options(args);
@@ -148,6 +154,7 @@ public record MountSettings(
                 case "allow_other" -> allowOther = true;
                 case "ro" -> readOnly = true;
                 case "rw", "default_permissions" -> { }
+                case "nonempty" -> allowNonEmpty = true;
                 default -> {
                     if (opt.startsWith("fd=") || opt.startsWith("rootmode=") || opt.startsWith("user_id=")
                             || opt.startsWith("group_id=")) {
@@ -157,13 +164,13 @@ public record MountSettings(
             }
         }
         fuseOptions.removeIf(opt -> opt.equals("allow_other") || opt.equals("ro") || opt.equals("rw")
-                || opt.equals("default_permissions"));
+                || opt.equals("default_permissions") || opt.equals("nonempty"));
         if (db != null && db.isBlank()) {
             db = null;
         }
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
-                dbTimeout, writeback, threads);
+                dbTimeout, writeback, threads, allowNonEmpty);
     }
 
     private static int blockSize(long size) {
@@ -199,7 +206,7 @@ public record MountSettings(
         }
     }
 
-    private static KdfStrength kdf(String text) {
+    static KdfStrength kdf(String text) {
         try {
             return KdfStrength.valueOf(text.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {

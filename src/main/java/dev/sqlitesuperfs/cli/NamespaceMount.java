@@ -1,12 +1,9 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.KdfParams;
-import dev.sqlitesuperfs.crypto.KeyWrapping;
 import dev.sqlitesuperfs.crypto.Passphrase;
 import dev.sqlitesuperfs.crypto.SealedStore;
 import dev.sqlitesuperfs.crypto.Sealer;
 import dev.sqlitesuperfs.crypto.SecretKey;
-import dev.sqlitesuperfs.crypto.WrongPassphraseException;
 import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.fs.FsConfig;
 import dev.sqlitesuperfs.fuse.FuseSession;
@@ -19,12 +16,9 @@ import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.OptionalLong;
-import java.util.UUID;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -69,7 +63,7 @@ public final class NamespaceMount implements AutoCloseable {
     public static NamespaceMount open(MountSettings settings, DatabaseConfig database, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
         NamespaceName name = NamespaceName.parse(settings.namespace());
-        Path dir = checkMountPoint(settings.mountPoint(), settings.createMountPoint());
+        Path dir = checkMountPoint(settings.mountPoint(), settings.createMountPoint(), settings.allowNonEmpty());
         NamespaceStore store = PgNamespaceStore.open(database, name, settings.readOnly());
         SecretKey key = null;
         Sealer sealer = null;
@@ -87,19 +81,18 @@ public final class NamespaceMount implements AutoCloseable {
                 if (meta == null) {
                     int uid = settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid;
                     int gid = settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid;
-                    meta = create(store, settings, passphrase, uid, gid);
+                    int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
+                    meta = NamespaceKey.create(blockSize, settings.kdfStrength(), passphrase);
+                    long now = System.currentTimeMillis() * 1_000_000L;
+                    store.create(meta, new InodeRecord(1, ROOT_MODE, uid, gid, 2, 0, 0, 0, now, now, now));
                     log.info("created namespace {} (block size {})", name.value(), meta.blockSize());
                 }
-                try {
-                    key = KeyWrapping.unwrap(meta.wrappedKey(), passphrase, kdfParams(meta), keyContext(meta));
-                } catch (WrongPassphraseException e) {
-                    throw new CliException(ExitCode.PASSPHRASE, "wrong passphrase for namespace " + name.value());
-                }
+                key = NamespaceKey.open(store, meta, passphrase, !settings.readOnly(), name.value());
             }
             if (!settings.readOnly()) {
                 store.startWriting();
             }
-            sealer = new Sealer(key, meta.uuid(), meta.formatVersion(), meta.blockSize());
+            sealer = new Sealer(key, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize());
             SealedStore sealed = new SealedStore(store, sealer, name.value());
             FsConfig fsConfig = new FsConfig(name.value(), meta.blockSize(), settings.cacheBytes(),
                     settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
@@ -139,60 +132,12 @@ public final class NamespaceMount implements AutoCloseable {
         }
     }
 
-    private static NamespaceMeta create(NamespaceStore store, MountSettings settings, Passphrase passphrase,
-            int uid, int gid) {
-        int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
-        KdfParams kdf = KdfParams.generate(settings.kdfStrength());
-        UUID uuid = UUID.randomUUID();
-        NamespaceMeta draft = new NamespaceMeta(PgNamespaceStore.FORMAT_VERSION, uuid, blockSize, kdf.algorithm(),
-                kdf.opsLimit(), kdf.memLimit(), kdf.salt(), new byte[0], 0);
-        byte[] wrapped;
-        try (SecretKey dataKey = SecretKey.random()) {
-            wrapped = KeyWrapping.wrap(dataKey, passphrase, kdf, keyContext(draft));
-        }
-        NamespaceMeta meta = new NamespaceMeta(draft.formatVersion(), uuid, blockSize, kdf.algorithm(),
-                kdf.opsLimit(), kdf.memLimit(), kdf.salt(), wrapped, 0);
-        long now = System.currentTimeMillis() * 1_000_000L;
-        store.create(meta, new InodeRecord(1, ROOT_MODE, uid, gid, 2, 0, 0, 0, now, now, now));
-        return meta;
-    }
-
     /**
-     * Argon2id memory cost above which the stored parameters are refused: the database is not
-     * trusted, and an absurd value would get the mount killed for lack of memory while unwrapping.
-     * libsodium's "sensitive" preset uses 1 GiB.
+     * The mount directory, refused before anything else happens if it is missing (unless
+     * {@code create}), not a directory, already a mount point (a second mount would hide the first),
+     * or not empty (its entries would be hidden while mounted; {@code allowNonEmpty} accepts that).
      */
-    static final long MAX_KDF_MEMORY = 4L << 30;
-
-    private static KdfParams kdfParams(NamespaceMeta meta) {
-        if (meta.kdfMemLimit() > MAX_KDF_MEMORY) {
-            throw new CliException(ExitCode.NAMESPACE, "namespace key material is damaged: its key derivation asks for "
-                    + (meta.kdfMemLimit() >> 20) + " MiB of memory, more than the " + (MAX_KDF_MEMORY >> 20)
-                    + " MiB this program allows");
-        }
-        try {
-            return new KdfParams(meta.kdfAlgorithm(), meta.kdfOpsLimit(), meta.kdfMemLimit(), meta.kdfSalt());
-        } catch (IllegalArgumentException e) {
-            throw new CliException(ExitCode.NAMESPACE, "namespace key material is damaged: " + e.getMessage());
-        }
-    }
-
-    /**
-     * Associated data of the wrapped data key: binds it to this namespace's identity, format and
-     * block size, so key material copied from another namespace does not unwrap here.
-     */
-    static byte[] keyContext(NamespaceMeta meta) {
-        byte[] label = "sqlitesuperfs/data-key/v1".getBytes(StandardCharsets.US_ASCII);
-        return ByteBuffer.allocate(label.length + 16 + 8)
-                .put(label)
-                .putLong(meta.uuid().getMostSignificantBits())
-                .putLong(meta.uuid().getLeastSignificantBits())
-                .putInt(meta.formatVersion())
-                .putInt(meta.blockSize())
-                .array();
-    }
-
-    private static Path checkMountPoint(Path requested, boolean create) {
+    private static Path checkMountPoint(Path requested, boolean create, boolean allowNonEmpty) {
         Path dir = requested.toAbsolutePath().normalize();
         if (!Files.exists(dir) && create) {
             try {
@@ -206,6 +151,31 @@ public final class NamespaceMount implements AutoCloseable {
         }
         if (!Files.isDirectory(dir)) {
             throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is not a directory");
+        }
+        Path real;
+        try {
+            real = dir.toRealPath();
+        } catch (IOException e) {
+            throw new CliException(ExitCode.MOUNT, "cannot resolve mount directory " + dir + ": " + e.getMessage());
+        }
+        FuseSession.mountTypeAt(real).ifPresent(type -> {
+            throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is already a mount point (" + type
+                    + "); unmount it first or choose another directory");
+        });
+        try {
+            FuseSession.checkMountable(real);
+        } catch (MountException e) {
+            throw new CliException(ExitCode.MOUNT, e.getMessage());
+        }
+        if (!allowNonEmpty) {
+            try (var entries = Files.list(real)) {
+                if (entries.findAny().isPresent()) {
+                    throw new CliException(ExitCode.MOUNT, "mount directory " + dir + " is not empty; its files would"
+                            + " be hidden while mounted (-o nonempty mounts anyway)");
+                }
+            } catch (IOException e) {
+                throw new CliException(ExitCode.MOUNT, "cannot read mount directory " + dir + ": " + e.getMessage());
+            }
         }
         return dir;
     }

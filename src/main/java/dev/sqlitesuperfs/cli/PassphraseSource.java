@@ -3,42 +3,71 @@ package dev.sqlitesuperfs.cli;
 import dev.sqlitesuperfs.crypto.Passphrase;
 import java.io.Console;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Map;
 
 /**
- * Where the passphrase comes from, in this order: --passphrase-file, the {@code encryption_pass}
- * environment variable (as the original project), a prompt on the terminal. Never the command
- * line: arguments are visible to every user in /proc.
+ * Where a passphrase comes from, in this order: a file (--passphrase-file), an environment variable
+ * ({@code encryption_pass}, as the original project), a prompt on the terminal. Never the command
+ * line: arguments are visible to every user in /proc. A new passphrase (for {@code passwd}) comes
+ * the same ways, from --new-passphrase-file or {@code new_encryption_pass}.
  */
 public final class PassphraseSource {
     static final String ENV = "encryption_pass";
+    static final String NEW_ENV = "new_encryption_pass";
 
     private final Path file;
     private final Map<String, String> env;
+    private final String envName;
+    private final String prompt;
+    private final String repeatPrompt;
 
     public PassphraseSource(Path file, Map<String, String> env) {
+        this(file, env, ENV, "Passphrase for namespace %s: ", "New namespace: repeat the passphrase: ");
+    }
+
+    private PassphraseSource(Path file, Map<String, String> env, String envName, String prompt, String repeatPrompt) {
         this.file = file;
         this.env = env;
+        this.envName = envName;
+        this.prompt = prompt;
+        this.repeatPrompt = repeatPrompt;
+    }
+
+    /** The namespace's current passphrase, for {@code passwd}. */
+    static PassphraseSource current(Path file, Map<String, String> env) {
+        return new PassphraseSource(file, env, ENV, "Current passphrase for namespace %s: ", null);
+    }
+
+    /** The passphrase that replaces it; asked twice on a terminal. */
+    static PassphraseSource replacement(Path file, Map<String, String> env) {
+        return new PassphraseSource(file, env, NEW_ENV, "New passphrase for namespace %s: ",
+                "Repeat the new passphrase: ");
     }
 
     /**
-     * @param confirm ask twice on a terminal (a namespace is being created with it)
+     * @param confirm ask twice on a terminal (a namespace is being created with it, or it replaces
+     *                the old one)
      */
     Passphrase obtain(String namespace, boolean confirm) {
         if (file != null) {
             return fromFile();
         }
-        String fromEnv = env.get(ENV);
+        String fromEnv = env.get(envName);
         if (fromEnv != null) {
             if (fromEnv.isEmpty()) {
-                throw new CliException(ExitCode.PASSPHRASE, "the passphrase in $" + ENV + " is empty");
+                throw new CliException(ExitCode.PASSPHRASE, "the passphrase in $" + envName + " is empty");
             }
             char[] chars = fromEnv.toCharArray();
             try {
                 return Passphrase.fromChars(chars);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(ExitCode.PASSPHRASE, "the passphrase in $" + envName + " is not valid text: "
+                        + e.getMessage());
             } finally {
                 Arrays.fill(chars, '\0');
             }
@@ -46,15 +75,16 @@ public final class PassphraseSource {
         Console console = System.console();
         if (console == null || !console.isTerminal()) {
             throw new CliException(ExitCode.PASSPHRASE,
-                    "no passphrase: give --passphrase-file, set $" + ENV + ", or run on a terminal");
+                    "no passphrase: give " + (envName.equals(ENV) ? "--passphrase-file" : "--new-passphrase-file")
+                            + ", set $" + envName + ", or run on a terminal");
         }
-        char[] first = console.readPassword("Passphrase for namespace %s: ", namespace);
+        char[] first = console.readPassword(prompt, namespace);
         if (first == null || first.length == 0) {
             throw new CliException(ExitCode.PASSPHRASE, "empty passphrase");
         }
         try {
             if (confirm) {
-                char[] again = console.readPassword("New namespace: repeat the passphrase: ");
+                char[] again = console.readPassword(repeatPrompt);
                 try {
                     if (again == null || !Arrays.equals(first, again)) {
                         throw new CliException(ExitCode.PASSPHRASE, "the two passphrases differ");
@@ -76,8 +106,12 @@ public final class PassphraseSource {
         try {
             bytes = Files.readAllBytes(file);
         } catch (IOException e) {
-            throw new CliException(ExitCode.PASSPHRASE, "cannot read passphrase file " + file + ": "
-                    + e.getClass().getSimpleName());
+            String reason = switch (e) {
+                case NoSuchFileException missing -> "it does not exist";
+                case AccessDeniedException denied -> "permission denied";
+                default -> Files.isDirectory(file) ? "it is a directory" : e.getClass().getSimpleName();
+            };
+            throw new CliException(ExitCode.PASSPHRASE, "cannot read passphrase file " + file + ": " + reason);
         }
         try {
             int end = bytes.length;

@@ -48,6 +48,11 @@ public record KdfParams(String algorithm, long opsLimit, long memLimit, byte[] s
         return new KdfParams(ARGON2ID13, preset.opsLimit(), preset.memLimit(), Sodium.randomBytes(SALT_BYTES));
     }
 
+    /** The same algorithm and costs with a fresh random salt: what a passphrase change keeps. */
+    public static KdfParams withNewSalt(KdfParams kept) {
+        return new KdfParams(kept.algorithm, kept.opsLimit, kept.memLimit, Sodium.randomBytes(SALT_BYTES));
+    }
+
     /** A copy of the salt. */
     @Override
     public byte[] salt() {

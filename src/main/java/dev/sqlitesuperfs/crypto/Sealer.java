@@ -20,7 +20,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * offset size  field
  *  0      8    domain tag, ASCII: "ssfs/blk" block, "ssfs/sym" symlink target, "ssfs/xat" xattr value
  *  8     16    namespace UUID: its most significant 64 bits, then its least significant 64 bits
- * 24      4    format version (int32)
+ * 24      4    sealing format version (int32): 1 for namespaces of schema formats 1 and 2; the
+ *              schema version can change without changing how payloads are sealed
  * 28      8    inode number (int64)
  * then, by kind:
  *   block    36  8  block index (int64)                                       total 44

@@ -1,9 +1,10 @@
 package dev.sqlitesuperfs.crypto;
 
 /**
- * The wrapped data key did not open: the passphrase is wrong, or the wrapped key, its key derivation
- * parameters or its associated data were changed. These cannot be told apart, by design of the
- * authenticated encryption. Carries no stack trace: it is an expected answer, not a fault.
+ * The passphrase did not open the namespace's key check (or, for a namespace without one, its
+ * wrapped data key). A changed salt or key derivation cost has the same effect and cannot be told
+ * apart by anything derived from the passphrase; the store's metadata checksum catches those
+ * unless it was rewritten too. Carries no stack trace: it is an expected answer, not a fault.
  */
 public final class WrongPassphraseException extends Exception {
 

@@ -1,7 +1,8 @@
 /**
  * Keys and sealing, through the system libsodium (FFM).
  *
- * <p>Owns: passphrase key derivation (Argon2id), wrapping of the namespace data key, and sealing
+ * <p>Owns: passphrase key derivation (Argon2id), wrapping of the namespace data key with a key
+ * check that tells a wrong passphrase from damaged key material, and sealing
  * and opening of every payload that leaves the process (blocks, symlink targets, xattr values) with
  * XChaCha20-Poly1305 under associated data that binds each payload to its namespace, inode and
  * position. {@link dev.sqlitesuperfs.crypto.SealedStore} is the storage the filesystem sees:

@@ -9,6 +9,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -277,6 +278,19 @@ public final class FuseSession implements AutoCloseable {
         } finally {
             Libc.close(root);
         }
+    }
+
+    /**
+     * Fails with the reason if this process could not mount on {@code dir} (an absolute real
+     * path): no FUSE device, or for an ordinary user no fusermount3 or no write access to dir.
+     */
+    public static void checkMountable(Path dir) throws MountException {
+        Mounter.checkPrerequisites(dir, MountMethod.forCurrentUser());
+    }
+
+    /** The file system type of the topmost mount on {@code dir} (an absolute real path), if it is a mount point. */
+    public static Optional<String> mountTypeAt(Path dir) {
+        return MountTable.top(dir).map(MountTable.Mount::fsType);
     }
 
     /**

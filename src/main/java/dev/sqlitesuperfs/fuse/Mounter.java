@@ -51,6 +51,40 @@ final class Mounter {
         return new Mounted(fd, mount.get().device());
     }
 
+    /**
+     * Checks, without mounting, what a mount on {@code mountPoint} will need: the FUSE device, and
+     * for fusermount3 the program on PATH and write access to the directory. So that a mount that
+     * cannot work fails before anything else (creating a namespace, say) has happened.
+     */
+    static void checkPrerequisites(Path mountPoint, MountMethod method) throws MountException {
+        if (method.viaFusermount()) {
+            if (findOnPath(method.fusermount()) == null) {
+                throw new MountException("cannot mount " + mountPoint + ": " + method.fusermount()
+                        + " not found on PATH (Debian package fuse3)");
+            }
+            if (!Files.isWritable(mountPoint)) {
+                throw new MountException("cannot mount " + mountPoint + ": " + method.fusermount()
+                        + " mounts only on directories the user (uid " + Integer.toUnsignedString(Libc.getuid())
+                        + ") may write to");
+            }
+        }
+        closeQuietly(openDevice(mountPoint, method.device()));
+    }
+
+    private static Path findOnPath(String program) {
+        String path = System.getenv("PATH");
+        if (program.contains("/") || path == null) {
+            return program.contains("/") && Files.isExecutable(Path.of(program)) ? Path.of(program) : null;
+        }
+        for (String dir : path.split(":")) {
+            Path candidate = Path.of(dir.isEmpty() ? "." : dir, program);
+            if (Files.isExecutable(candidate)) {
+                return candidate;
+            }
+        }
+        return null;
+    }
+
     static String fsType(MountOptions options) {
         return "fuse." + options.subtype();
     }
@@ -127,11 +161,9 @@ final class Mounter {
         return value.replace("\\", "\\\\").replace(",", "\\,");
     }
 
-    private static int mountWithSyscall(MountOptions options, Path mountPoint, String device)
-            throws MountException {
-        int fd;
+    private static int openDevice(Path mountPoint, String device) throws MountException {
         try {
-            fd = Libc.open(device, Libc.O_RDWR | Libc.O_CLOEXEC);
+            return Libc.open(device, Libc.O_RDWR | Libc.O_CLOEXEC);
         } catch (SysException e) {
             throw new MountException("cannot mount " + mountPoint + ": " + switch (e.errno()) {
                 case ENOENT, ENODEV, ENXIO -> device + " is missing (is the fuse kernel module loaded?)";
@@ -139,6 +171,11 @@ final class Mounter {
                 default -> e.getMessage();
             }, e);
         }
+    }
+
+    private static int mountWithSyscall(MountOptions options, Path mountPoint, String device)
+            throws MountException {
+        int fd = openDevice(mountPoint, device);
         try {
             Libc.mount(options.fsName(), mountPoint, fsType(options), syscallFlags(options),
                     syscallData(options, fd));

@@ -3,7 +3,7 @@ package dev.sqlitesuperfs.store;
 import java.util.UUID;
 
 /**
- * The namespace's metadata row, written once at creation (the wrapped key and quota may change).
+ * The namespace's metadata row, written once at creation (the key material and quota may change).
  *
  * @param formatVersion the on-disk format this namespace was written with
  * @param uuid          random, bound into every sealed payload's associated data
@@ -14,6 +14,9 @@ import java.util.UUID;
  * @param kdfSalt       random, per namespace
  * @param wrappedKey    the namespace data key sealed under the passphrase-derived key
  * @param quotaBytes    capacity reported by statfs and enforced on writes; 0 = none configured
+ * @param keyCheck      tells a wrong passphrase from damaged key material (see the crypto package's
+ *                      KeyWrapping); null for a namespace created before format 2 that no writable
+ *                      mount has opened since
  */
 public record NamespaceMeta(
         int formatVersion,
@@ -24,4 +27,20 @@ public record NamespaceMeta(
         long kdfMemLimit,
         byte[] kdfSalt,
         byte[] wrappedKey,
-        long quotaBytes) {}
+        long quotaBytes,
+        byte[] keyCheck) {
+
+    /** Metadata without a key check, as every namespace had before format 2. */
+    public NamespaceMeta(int formatVersion, UUID uuid, int blockSize, String kdfAlgorithm, long kdfOpsLimit,
+            long kdfMemLimit, byte[] kdfSalt, byte[] wrappedKey, long quotaBytes) {
+        this(formatVersion, uuid, blockSize, kdfAlgorithm, kdfOpsLimit, kdfMemLimit, kdfSalt, wrappedKey, quotaBytes,
+                null);
+    }
+
+    /** The same namespace with other key material (after a passphrase change, or a first key check). */
+    public NamespaceMeta withKeyMaterial(String algorithm, long opsLimit, long memLimit, byte[] salt, byte[] wrapped,
+            byte[] check) {
+        return new NamespaceMeta(formatVersion, uuid, blockSize, algorithm, opsLimit, memLimit, salt, wrapped,
+                quotaBytes, check);
+    }
+}

@@ -4,8 +4,9 @@ import java.util.Objects;
 
 /**
  * The name of a namespace, which is also the name of its PostgreSQL schema: a lower-case ASCII
- * letter, then lower-case letters, digits or underscores, at most 63 bytes in all. The rule keeps
- * every name a valid, case-stable identifier; SQL still only ever sees it quoted.
+ * letter, then lower-case letters, digits or underscores, at most 63 bytes in all, and not starting
+ * with {@code pg_} (PostgreSQL reserves those schema names). The rule keeps every name a valid,
+ * case-stable identifier; SQL still only ever sees it quoted.
  */
 public record NamespaceName(String value) {
 
@@ -17,7 +18,7 @@ public record NamespaceName(String value) {
         if (problem != null) {
             throw new IllegalArgumentException("invalid namespace name: " + problem + "; a namespace name is a "
                     + "lower-case ASCII letter followed by lower-case letters, digits or '_', at most "
-                    + MAX_LENGTH + " characters");
+                    + MAX_LENGTH + " characters, not starting with pg_");
         }
     }
 
@@ -41,6 +42,9 @@ public record NamespaceName(String value) {
         }
         if (value.length() > MAX_LENGTH) {
             return "it is " + value.length() + " characters long";
+        }
+        if (value.startsWith("pg_")) {
+            return "names starting with pg_ are reserved by PostgreSQL";
         }
         char first = value.charAt(0);
         if (first < 'a' || first > 'z') {

@@ -32,6 +32,11 @@ final class NamespaceSql {
     static final String BACKEND_IDENTITY =
             "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()";
     static final String TERMINATE_BACKEND = "SELECT pg_terminate_backend(?)";
+    /** The server's version as one number, 150004 for 15.4. */
+    static final String SERVER_VERSION = "SELECT current_setting('server_version_num')::integer";
+    /** Whether a table (by qualified name) has a column: tells format 1's meta table from later ones. */
+    static final String COLUMN_EXISTS =
+            "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(?) AND attname = ? AND NOT attisdropped)";
 
     private static final String INODE_COLUMNS =
             "ino, mode, uid, gid, nlink, size, nblocks, rdev, atime_ns, mtime_ns, ctime_ns";
@@ -65,6 +70,12 @@ final class NamespaceSql {
     final String inodeSequence;
 
     final List<Check> checks;
+
+    /** Since format 2: the key check and the metadata checksum (see {@link MetaChecksum}). */
+    final String readKeyChecks;
+    /** Replaces the key material if the wrapped key is still the one the caller read. */
+    final String replaceKeyMaterial;
+    final String setMetaChecksum;
 
     /** One consistency check: a query whose rows are problems, and how to describe one row. */
     record Check(String query, String format) {}
@@ -160,6 +171,11 @@ final class NamespaceSql {
                 new Check("SELECT s.ino FROM " + symlinks + " s JOIN " + inodesTable + " i ON i.ino = s.ino"
                         + " WHERE (i.mode & " + FILE_TYPE_MASK + ") <> " + SYMLINK_TYPE + " ORDER BY s.ino",
                         "inode %s has a symlink target but is not a symlink"));
+
+        readKeyChecks = "SELECT key_check, meta_checksum FROM " + meta;
+        replaceKeyMaterial = "UPDATE " + meta + " SET kdf_algorithm = ?, kdf_opslimit = ?, kdf_memlimit = ?,"
+                + " kdf_salt = ?, wrapped_key = ?, key_check = ?, meta_checksum = ? WHERE wrapped_key = ?";
+        setMetaChecksum = "UPDATE " + meta + " SET meta_checksum = ?";
     }
 
     /**
@@ -288,6 +304,14 @@ final class NamespaceSql {
                 // Root is inode 1; ranges of 64 start at 2. Sequences never hand a value out twice.
                 "CREATE SEQUENCE " + inodeSequence + " AS bigint START WITH 2 INCREMENT BY "
                         + PgNamespaceStore.INODE_RANGE_SIZE + " MINVALUE 2 NO CYCLE");
+    }
+
+    /**
+     * Format 2: a key check, so a wrong passphrase and damaged key material are told apart, and a
+     * checksum over the metadata. Both may be null until a writable mount has opened the key.
+     */
+    List<String> createFormat2() {
+        return List.of("ALTER TABLE " + table("meta") + " ADD COLUMN key_check bytea, ADD COLUMN meta_checksum bytea");
     }
 
     String table(String name) {

@@ -112,6 +112,13 @@ public interface NamespaceStore extends AutoCloseable {
      */
     CommitResult commit(ChangeSet changes);
 
+    /**
+     * Replace the key material (algorithm, costs, salt, wrapped key, key check) with
+     * {@code replacement}'s, in one transaction, if the stored wrapped key is still
+     * {@code current}'s; the metadata checksum follows. Only before {@link #startWriting()}.
+     */
+    void replaceKeyMaterial(NamespaceMeta current, NamespaceMeta replacement);
+
     /** Drain pending commits, stop the writer, release the lock and close every connection. */
     @Override
     void close();

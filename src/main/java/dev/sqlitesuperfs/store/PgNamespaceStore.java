@@ -70,6 +70,7 @@ public final class PgNamespaceStore implements NamespaceStore {
         NamespaceSql sql = new NamespaceSql(namespace);
         WriterSession session = connect(config, namespace, sql);
         try {
+            checkServerVersion(session.connection(), config);
             checkFormat(session.connection(), namespace, sql, migrations, readOnly);
             return new PgNamespaceStore(config, namespace, readOnly, sql, migrations, session,
                     new ReadPool(config, namespace));
@@ -120,15 +121,23 @@ public final class PgNamespaceStore implements NamespaceStore {
         }
         int latest = migrations.latestVersion();
         if (version > latest) {
+            // A newer program kept the checksum (MetaChecksum's rule); a version set by hand breaks it.
+            try {
+                MetaRow.read(connection, namespace, sql);
+            } catch (SQLException e) {
+                log.debug("the meta row of namespace {} (format {}) does not read as this format's: {}", namespace,
+                        version, e.getMessage());
+            }
             throw new StoreException.UnsupportedFormat("namespace " + namespace + " has format version " + version
                     + ", but this program only knows versions up to " + latest + "; use a newer sqlitesuperfs");
         }
+        MetaRow.read(connection, namespace, sql);
         if (version < latest) {
             if (readOnly) {
                 throw new StoreException.UnsupportedFormat("namespace " + namespace + " has format version " + version
                         + " and needs an upgrade to " + latest + ": open it once without read-only");
             }
-            migrations.upgrade(connection, sql, version);
+            migrations.upgrade(connection, namespace, sql, version);
             log.info("Upgraded namespace {} from format version {} to {}", namespace, version, latest);
         }
     }
@@ -149,7 +158,8 @@ public final class PgNamespaceStore implements NamespaceStore {
             try (ResultSet rows = meta.executeQuery()) {
                 rows.next();
                 if (!rows.getBoolean(1)) {
-                    throw new StoreException("schema " + namespace + " exists but is not a sqlitesuperfs namespace");
+                    throw new StoreException.NotANamespace("schema " + namespace
+                            + " exists but is not a sqlitesuperfs namespace; choose another name");
                 }
             }
         }
@@ -167,14 +177,7 @@ public final class PgNamespaceStore implements NamespaceStore {
             if (!exists(connection, namespace, sql)) {
                 return Optional.empty();
             }
-            try (PreparedStatement read = connection.prepareStatement(sql.readMeta); ResultSet rows = read.executeQuery()) {
-                if (!rows.next()) {
-                    throw new StoreException("namespace " + namespace + " has no metadata row");
-                }
-                return Optional.of(new NamespaceMeta(rows.getInt(1), rows.getObject(2, UUID.class), rows.getInt(3),
-                        rows.getString(4), rows.getLong(5), rows.getLong(6), rows.getBytes(7), rows.getBytes(8),
-                        rows.getLong(9)));
-            }
+            return Optional.of(MetaRow.read(connection, namespace, sql));
         });
     }
 
@@ -193,12 +196,7 @@ public final class PgNamespaceStore implements NamespaceStore {
         }
         validate(meta, root);
         try {
-            if (!session.isConnected()) {
-                session.reconnect();
-            }
-            Connection connection = session.connection();
-            connection.setAutoCommit(false);
-            try {
+            inWriterTransaction(connection -> {
                 migrations.createAll(connection, sql);
                 try (PreparedStatement insert = connection.prepareStatement(sql.insertMeta)) {
                     insert.setInt(1, migrations.latestVersion());
@@ -212,6 +210,10 @@ public final class PgNamespaceStore implements NamespaceStore {
                     insert.setLong(9, meta.quotaBytes());
                     insert.executeUpdate();
                 }
+                NamespaceMeta stored = new NamespaceMeta(migrations.latestVersion(), meta.uuid(), meta.blockSize(),
+                        meta.kdfAlgorithm(), meta.kdfOpsLimit(), meta.kdfMemLimit(), meta.kdfSalt(), meta.wrappedKey(),
+                        meta.quotaBytes(), meta.keyCheck());
+                writeKeyMaterial(connection, stored, meta.wrappedKey());
                 try (PreparedStatement insert = connection.prepareStatement(sql.insertRoot)) {
                     insert.setLong(1, root.ino());
                     insert.setInt(2, root.mode());
@@ -225,16 +227,8 @@ public final class PgNamespaceStore implements NamespaceStore {
                     insert.setLong(10, root.ctimeNs());
                     insert.executeUpdate();
                 }
-                connection.commit();
-                log.info("Created namespace {}", namespace);
-            } catch (SQLException | RuntimeException e) {
-                session.rollbackOrDiscard();
-                throw e;
-            } finally {
-                if (session.isConnected()) {
-                    connection.setAutoCommit(true);
-                }
-            }
+            });
+            log.info("Created namespace {}", namespace);
         } catch (SQLException e) {
             if ("42P06".equals(e.getSQLState())) {
                 throw new StoreException("namespace " + namespace + " already exists");
@@ -631,5 +625,105 @@ public final class PgNamespaceStore implements NamespaceStore {
         }
         int end = message.indexOf(". ");
         return end > 0 ? message.substring(0, end) : message;
+    }
+
+    /** The oldest PostgreSQL this works with: 11 brought hashtextextended, which the namespace lock uses. */
+    public static final int MIN_SERVER_VERSION = 110000;
+
+    private static void checkServerVersion(Connection connection, DatabaseConfig config) throws SQLException {
+        try (PreparedStatement read = connection.prepareStatement(NamespaceSql.SERVER_VERSION);
+             ResultSet rows = read.executeQuery()) {
+            rows.next();
+            int version = rows.getInt(1);
+            if (version < MIN_SERVER_VERSION) {
+                // Before 10 the number was major.minor.patch in two digits each, 90624 for 9.6.24.
+                String readable = version >= 100000 ? version / 10000 + "." + version % 10000
+                        : version / 10000 + "." + version / 100 % 100 + "." + version % 100;
+                throw new StoreException.UnsupportedServer("the PostgreSQL server at " + config.endpoints().getFirst()
+                        + " is version " + readable + "; sqlitesuperfs needs " + MIN_SERVER_VERSION / 10000
+                        + " or newer");
+            }
+        }
+    }
+
+    /**
+     * Replaces the key material: algorithm, costs, salt, wrapped key and key check of
+     * {@code replacement}, with a new metadata checksum, in one transaction, provided the stored
+     * wrapped key is still {@code current}'s. Used to change the passphrase and to give a namespace
+     * of format 1 its first key check. Only before {@link #startWriting()}: a mount never changes
+     * its own key material while serving.
+     *
+     * @throws StoreException if the stored key material is no longer {@code current}'s
+     */
+    @Override
+    public synchronized void replaceKeyMaterial(NamespaceMeta current, NamespaceMeta replacement) {
+        ensureOpen();
+        ensureWritable("replaceKeyMaterial");
+        if (writer != null) {
+            throw new IllegalStateException("replaceKeyMaterial() must come before startWriting()");
+        }
+        try {
+            inWriterTransaction(connection -> {
+                NamespaceMeta stored = MetaRow.read(connection, namespace, sql);
+                writeKeyMaterial(connection, stored.withKeyMaterial(replacement.kdfAlgorithm(),
+                        replacement.kdfOpsLimit(), replacement.kdfMemLimit(), replacement.kdfSalt(),
+                        replacement.wrappedKey(), replacement.keyCheck()), current.wrappedKey());
+            });
+        } catch (SQLException e) {
+            if (SqlFailures.isTransient(e)) {
+                session.discard();
+                throw new StoreException.Unavailable("changing the key material of namespace " + namespace
+                        + " failed: lost PostgreSQL", e);
+            }
+            throw SqlFailures.describe("changing the key material", namespace, e);
+        }
+    }
+
+    /** Work done in one transaction on the connection that holds the namespace lock. */
+    @FunctionalInterface
+    private interface WriterWork {
+        void run(Connection connection) throws SQLException;
+    }
+
+    /**
+     * Runs {@code work} in one transaction on the lock-holding connection, before the writer owns
+     * it (creating the namespace, replacing key material); rolls back on any failure.
+     */
+    private void inWriterTransaction(WriterWork work) throws SQLException {
+        if (!session.isConnected()) {
+            session.reconnect();
+        }
+        Connection connection = session.connection();
+        connection.setAutoCommit(false);
+        try {
+            work.run(connection);
+            connection.commit();
+        } catch (SQLException | RuntimeException e) {
+            session.rollbackOrDiscard();
+            throw e;
+        } finally {
+            if (session.isConnected()) {
+                connection.setAutoCommit(true);
+            }
+        }
+    }
+
+    /** Writes {@code next}'s key material and checksum if the wrapped key is still {@code expectedWrapped}. */
+    private void writeKeyMaterial(Connection connection, NamespaceMeta next, byte[] expectedWrapped)
+            throws SQLException {
+        try (PreparedStatement update = connection.prepareStatement(sql.replaceKeyMaterial)) {
+            update.setString(1, next.kdfAlgorithm());
+            update.setLong(2, next.kdfOpsLimit());
+            update.setLong(3, next.kdfMemLimit());
+            update.setBytes(4, next.kdfSalt());
+            update.setBytes(5, next.wrappedKey());
+            update.setBytes(6, next.keyCheck());
+            update.setBytes(7, MetaChecksum.of(next));
+            update.setBytes(8, expectedWrapped);
+            if (update.executeUpdate() != 1) {
+                throw new StoreException("the key material of namespace " + namespace
+                        + " was changed by someone else meanwhile; nothing was written");
+            }
+        }
     }
 }

@@ -18,7 +18,9 @@ final class SchemaMigrations {
     /** One step: the version it produces and its statements for a given namespace. */
     record Step(int version, Function<NamespaceSql, List<String>> statements) {}
 
-    static final SchemaMigrations CURRENT = new SchemaMigrations(List.of(new Step(1, NamespaceSql::createFormat1)));
+    static final SchemaMigrations CURRENT = new SchemaMigrations(List.of(
+            new Step(1, NamespaceSql::createFormat1),
+            new Step(2, NamespaceSql::createFormat2)));
 
     private final List<Step> steps;
 
@@ -45,10 +47,11 @@ final class SchemaMigrations {
     }
 
     /**
-     * Brings a namespace at {@code version} to {@link #latestVersion()} in one transaction.
+     * Brings a namespace at {@code version} to {@link #latestVersion()} in one transaction, its
+     * metadata checksum included.
      * The connection must be in auto-commit mode; it is left that way.
      */
-    void upgrade(Connection connection, NamespaceSql sql, int version) throws SQLException {
+    void upgrade(Connection connection, NamespaceName namespace, NamespaceSql sql, int version) throws SQLException {
         connection.setAutoCommit(false);
         try {
             runSteps(connection, sql, version);
@@ -56,6 +59,8 @@ final class SchemaMigrations {
                 update.setInt(1, latestVersion());
                 update.executeUpdate();
             }
+            // The checksum covers the format version: it changes in the same transaction.
+            MetaRow.refreshChecksum(connection, namespace, sql, latestVersion());
             connection.commit();
         } catch (SQLException | RuntimeException e) {
             rollbackQuietly(connection);

@@ -5,7 +5,12 @@ import java.sql.BatchUpdateException;
 import java.sql.SQLException;
 import java.sql.SQLRecoverableException;
 import java.sql.SQLTransientConnectionException;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateException;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.net.ssl.SSLHandshakeException;
 import org.postgresql.util.PSQLException;
 import org.postgresql.util.ServerErrorMessage;
 
@@ -19,6 +24,9 @@ final class SqlFailures {
 
     /** Worth retrying on a fresh connection or in a fresh transaction. */
     static boolean isTransient(Throwable failure) {
+        if (tlsFailure(failure) != null) {
+            return false;
+        }
         for (Throwable t = failure; t != null; t = next(t)) {
             if (t instanceof IOException || t instanceof SQLTransientConnectionException
                     || t instanceof SQLRecoverableException) {
@@ -32,6 +40,44 @@ final class SqlFailures {
             }
         }
         return false;
+    }
+
+    /**
+     * What went wrong setting up TLS, or null if {@code failure} is not about TLS: an untrusted or
+     * mismatching server certificate, a server without TLS when it was required, an unreadable
+     * certificate or key file. None of these heals by retrying, though pgjdbc reports them with a
+     * connection SQLState.
+     */
+    static String tlsFailure(Throwable failure) {
+        for (Throwable t = failure; t != null; t = next(t)) {
+            String message = t.getMessage() == null ? "" : t.getMessage();
+            if (message.contains("PKIX path") || t instanceof CertPathValidatorException) {
+                return "the server's certificate is not signed by a CA in sslrootcert (or in Java's trust store)";
+            }
+            Matcher host = UNVERIFIED_HOST.matcher(message);
+            if (host.find()) {
+                return "the server's certificate is not for host " + host.group(1) + " (sslmode=verify-full checks it)";
+            }
+            if (message.contains("does not support SSL")) {
+                return "the server does not support SSL, and sslmode requires it";
+            }
+            if (t instanceof SSLHandshakeException || t instanceof CertificateException
+                    || (t instanceof PSQLException && message.contains("SSL"))) {
+                return firstSentence(message.replaceFirst("^SSL error: ", ""));
+            }
+        }
+        return null;
+    }
+
+    private static final Pattern UNVERIFIED_HOST = Pattern.compile("hostname (\\S+) could not be verified");
+
+    private static String firstSentence(String message) {
+        if (message == null) {
+            return "no detail";
+        }
+        String line = message.lines().findFirst().orElse(message);
+        int end = line.indexOf(". ");
+        return end > 0 ? line.substring(0, end) : line;
     }
 
     /** A serialization failure or deadlock: the transaction lost, the connection is fine. */
@@ -50,6 +96,10 @@ final class SqlFailures {
      * quote values, and values here are file names and ciphertext.
      */
     static StoreException describe(String action, NamespaceName namespace, SQLException failure) {
+        String tls = tlsFailure(failure);
+        if (tls != null) {
+            return new StoreException("namespace " + namespace + ": TLS to PostgreSQL failed: " + tls);
+        }
         SQLException detailed = mostSpecific(failure);
         String state = detailed.getSQLState() == null ? "none" : detailed.getSQLState();
         StringBuilder message = new StringBuilder(action).append(" in namespace ").append(namespace)

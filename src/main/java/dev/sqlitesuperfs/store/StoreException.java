@@ -44,4 +44,28 @@ public class StoreException extends RuntimeException {
             super(message);
         }
     }
+
+    /**
+     * The namespace's metadata is not as written: its checksum does not match, or its format
+     * version contradicts its tables. The key material cannot be trusted; nothing is opened.
+     */
+    public static final class DamagedMetadata extends StoreException {
+        public DamagedMetadata(String message) {
+            super(message);
+        }
+    }
+
+    /** The PostgreSQL server is older than the oldest version this program works with. */
+    public static final class UnsupportedServer extends StoreException {
+        public UnsupportedServer(String message) {
+            super(message);
+        }
+    }
+
+    /** A schema of the namespace's name exists, but it is not a namespace (no meta table). */
+    public static final class NotANamespace extends StoreException {
+        public NotANamespace(String message) {
+            super(message);
+        }
+    }
 }

@@ -4,8 +4,12 @@
  * <p>Owns: one schema per namespace (only ever named as a quoted identifier, every value a bound
  * parameter), the single writer connection that holds the namespace's session lock and commits
  * {@link dev.sqlitesuperfs.store.ChangeSet}s in groups, the pool of read connections, retries of
- * transient failures and the fencing that keeps two mounts from ever interleaving writes.
+ * transient failures and the fencing that keeps two mounts from ever interleaving writes. Checks
+ * what it reads before handing it out: the server's version at connect, the metadata row against
+ * its checksum and its format version against the tables ({@code MetaRow}), and a TLS failure is
+ * reported as one, not retried as a lost connection.
  *
  * <p>Knows nothing of POSIX rules or of cryptography: it stores rows, and payloads arrive sealed.
+ * (The metadata checksum is a plain SHA-256 with no key: a diagnosis of damage, not a defence.)
  */
 package dev.sqlitesuperfs.store;

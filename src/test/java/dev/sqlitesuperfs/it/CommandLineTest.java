@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.cli.ExitCode;
 import dev.sqlitesuperfs.testing.CliProcess;
+import dev.sqlitesuperfs.testing.RewritingProxy;
 import dev.sqlitesuperfs.testing.Shell;
 import dev.sqlitesuperfs.testing.TestPostgres;
 import java.io.IOException;
@@ -14,6 +15,7 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -242,6 +244,13 @@ class CommandLineTest {
                     "stat", "-c", "%u:%g", dir.resolve("mine").toString()).trim()).isEqualTo("65534:65534");
             assertThat(Shell.run("sh", "-c", "stat '" + dir + "/mine' 2>&1 || echo denied")).contains("denied");
             assertThat(Shell.run("cat", "/proc/self/mountinfo")).contains(" " + dir + " ");
+            // Not dumpable: /proc/PID belongs to root, so the user's other processes can neither
+            // read the mount's environment and memory nor attach to it; and no core file is written.
+            String proc = "/proc/" + p.pid();
+            assertThat(Shell.run("stat", "-c", "%u", proc + "/status").trim()).isEqualTo("0");
+            assertThat(Shell.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c",
+                    "cat " + proc + "/environ >/dev/null 2>&1 && echo readable || echo denied").trim()).isEqualTo("denied");
+            assertThat(Files.readString(Path.of(proc, "limits"))).containsPattern("Max core file size\\s+0\\s+0\\s");
             CliProcess un = CliProcess.startAs("65534:65534", Map.of(), "unmount", dir.toString());
             assertThat(un.waitFor(READY)).as(un.stderr()).isZero();
             assertThat(p.waitFor(READY)).isZero();
@@ -315,6 +324,316 @@ class CommandLineTest {
         } finally {
             Shell.run("sh", "-c", "grep -q ' " + missing + " ' /proc/self/mountinfo && umount -l '" + missing + "' || true");
             Shell.run("rm", "-rf", dir.resolve("not").toString());
+        }
+    }
+
+    // ---- hostile and mistaken input: one line on stderr, a distinct exit code, nothing mounted ----
+
+    /** Runs the command, expects {@code code}, one line on stderr without a stack trace, nothing mounted on dir. */
+    CliProcess refused(ExitCode code, Map<String, String> env, String... args) {
+        CliProcess p = CliProcess.run(env, READY, args);
+        assertThat(p.exitCode()).as(p.stderr()).isEqualTo(code.code());
+        assertThat(p.stderr().lines()).as(p.stderr()).hasSize(1);
+        assertThat(p.stderr()).startsWith("sqlitesuperfs: ").doesNotContain("\tat ", "Exception");
+        assertThat(Shell.run("cat", "/proc/self/mountinfo")).doesNotContain(" " + dir + " ");
+        return p;
+    }
+
+    @Test
+    void namespaceNamesThatLookLikeSqlOrPostgresSchemasAreRefused() {
+        for (String name : List.of("x'; DROP SCHEMA public CASCADE; --", "x\" OR 1=1", "pg_catalog", "pg_toast",
+                "Public", "a".repeat(64), "")) {
+            assertThat(refused(ExitCode.USAGE, env(PASS), "mount", name, dir.toString()).stderr())
+                    .contains("invalid namespace name");
+        }
+        // valid names of schemas that exist but are not namespaces
+        for (String name : List.of("public", "information_schema")) {
+            assertThat(refused(ExitCode.NAMESPACE, env(PASS), "mount", "--kdf", "interactive", name, dir.toString())
+                    .stderr()).contains("schema " + name + " exists but is not a sqlitesuperfs namespace");
+        }
+        assertThat(TestPostgres.<Long>query("SELECT count(*) FROM pg_namespace WHERE nspname = 'public'")).isEqualTo(1);
+    }
+
+    @Test
+    void aMountDirectoryThatIsAFileAMountPointOrNotEmptyIsRefused() throws Exception {
+        Path file = Files.writeString(dir.resolve("a-file"), "x");
+        assertThat(refused(ExitCode.MOUNT, env(PASS), "mount", namespace, file.toString()).stderr())
+                .contains("is not a directory");
+        Files.delete(file);
+
+        Shell.run("mount", "-t", "tmpfs", "-o", "size=1m", "sqlitesuperfs-test", dir.toString());
+        try {
+            CliProcess onMount = CliProcess.run(env(PASS), READY, "mount", namespace, dir.toString());
+            assertThat(onMount.exitCode()).isEqualTo(ExitCode.MOUNT.code());
+            assertThat(onMount.stderr().strip()).endsWith("is already a mount point (tmpfs); unmount it first or choose"
+                    + " another directory");
+        } finally {
+            Shell.run("umount", dir.toString());
+        }
+
+        Path kept = Files.writeString(dir.resolve("kept"), "not lost");
+        assertThat(refused(ExitCode.MOUNT, env(PASS), "mount", namespace, dir.toString()).stderr())
+                .contains("is not empty", "-o nonempty");
+        try (CliProcess p = mount(PASS, "-o", "nonempty")) {
+            p.awaitMounted(READY);
+            assertThat(Files.exists(dir.resolve("kept"))).as("hidden while mounted").isFalse();
+            Shell.run("umount", dir.toString());
+            assertThat(p.waitFor(READY)).isZero();
+        }
+        assertThat(Files.readString(kept)).isEqualTo("not lost");
+        Files.delete(kept);
+    }
+
+    @Test
+    void databaseMistakesAreRefusedAtOnce() throws Exception {
+        String wrongPassword = TestPostgres.url().replaceFirst(":[^:@/]*@", ":not-the-password@");
+        assertThat(refused(ExitCode.DATABASE, Map.of("psql_url", wrongPassword, "encryption_pass", PASS),
+                "mount", namespace, dir.toString()).stderr()).contains("authentication failed")
+                .doesNotContain("not-the-password");
+        assertThat(refused(ExitCode.USAGE, Map.of("psql_url", "mysql://root:hunter2@db/x", "encryption_pass", PASS),
+                "mount", namespace, dir.toString()).stderr()).contains("must start with postgresql://")
+                .doesNotContain("hunter2");
+        assertThat(refused(ExitCode.USAGE, Map.of("psql_url", "postgresql://u:p@ss@host:54x2/db", "encryption_pass",
+                PASS), "mount", namespace, dir.toString()).stderr()).contains("port must be a number")
+                .doesNotContain("p@ss");
+        assertThat(refused(ExitCode.USAGE, Map.of("psql_url", TestPostgres.url() + "?frobnicate=1", "encryption_pass",
+                PASS), "mount", namespace, dir.toString()).stderr()).contains("unknown database connection parameter");
+
+        // A server that says it is 9.6: the real one, its version query answered by a literal of the same length.
+        String query = "current_setting('server_version_num')";
+        String older = String.format("%-" + query.length() + "s", "'90624'");
+        try (RewritingProxy proxy = new RewritingProxy(TestPostgres.server().port(), query, older)) {
+            String viaProxy = TestPostgres.url().replaceFirst(":" + TestPostgres.server().port() + "/",
+                    ":" + proxy.port() + "/");
+            assertThat(refused(ExitCode.DATABASE, Map.of("psql_url", viaProxy, "encryption_pass", PASS),
+                    "mount", namespace, dir.toString()).stderr()).contains("is version 9.6.24; sqlitesuperfs needs 11 or newer");
+        }
+    }
+
+    @Test
+    void passphraseMistakesAreRefusedBeforeAnythingIsCreated() throws Exception {
+        assertThat(refused(ExitCode.PASSPHRASE, env(""), "mount", namespace, dir.toString()).stderr())
+                .contains("passphrase in $encryption_pass is empty");
+        Map<String, String> db = Map.of("psql_url", TestPostgres.url());
+        assertThat(refused(ExitCode.PASSPHRASE, db, "mount", "--passphrase-file", "/nonexistent/pass", namespace,
+                dir.toString()).stderr()).contains("cannot read passphrase file /nonexistent/pass: it does not exist");
+        Path empty = Files.createTempFile("pass", ".txt");
+        try {
+            Files.writeString(empty, "\n");
+            assertThat(refused(ExitCode.PASSPHRASE, db, "mount", "--passphrase-file", empty.toString(), namespace,
+                    dir.toString()).stderr()).contains("is empty");
+            assertThat(refused(ExitCode.PASSPHRASE, db, "mount", "--passphrase-file", dir.toString(), namespace,
+                    dir.toString()).stderr()).contains("it is a directory");
+            // unreadable: a root-only file, read by an ordinary user
+            Files.writeString(empty, PASS);
+            Shell.run("chmod", "0600", empty.toString());
+            Shell.run("chown", "65534:65534", dir.toString());
+            CliProcess denied = CliProcess.startAs("65534:65534", db, "mount", "--passphrase-file", empty.toString(),
+                    namespace, dir.toString());
+            assertThat(denied.waitFor(READY)).as(denied.stderr()).isEqualTo(ExitCode.PASSPHRASE.code());
+            assertThat(denied.stderr()).contains("permission denied").doesNotContain(PASS);
+        } finally {
+            Files.deleteIfExists(empty);
+        }
+        // a passphrase is never an option: refused, and not repeated
+        CliProcess onCommandLine = refused(ExitCode.USAGE, db, "mount", "--passphrase", "hunter2", namespace,
+                dir.toString());
+        assertThat(onCommandLine.stderr()).contains("never taken on the command line").doesNotContain("hunter2");
+        assertThat(TestPostgres.<Long>query("SELECT count(*) FROM pg_namespace WHERE nspname = ?", namespace)).isZero();
+    }
+
+    @Test
+    void aNamespaceThatDisagreesIsRefusedWithItsReason() throws Exception {
+        try (CliProcess p = mount(PASS)) {
+            p.awaitMounted(READY);
+            Files.writeString(dir.resolve("f"), "kept");
+            p.signal("TERM");
+            p.waitFor(READY);
+        }
+        assertThat(refused(ExitCode.NAMESPACE, env(PASS), "mount", "--block-size", "8192", namespace, dir.toString())
+                .stderr()).contains("has block size 4096; --block-size 8192 does not match");
+
+        String meta = "\"" + namespace + "\".meta";
+        TestPostgres.execute("UPDATE " + meta + " SET format_version = 3");
+        assertThat(refused(ExitCode.DAMAGED, env(PASS), "mount", namespace, dir.toString()).stderr())
+                .contains("key material of namespace " + namespace + " is damaged");
+        // as a newer program would leave it: its checksum matches
+        TestPostgres.execute("UPDATE " + meta + " SET " + KeyMaterialTamperTest.RECOMPUTE_CHECKSUM);
+        assertThat(refused(ExitCode.NAMESPACE, env(PASS), "mount", namespace, dir.toString()).stderr())
+                .contains("has format version 3, but this program only knows versions up to 2; use a newer sqlitesuperfs");
+        TestPostgres.execute("UPDATE " + meta + " SET format_version = 2");
+        TestPostgres.execute("UPDATE " + meta + " SET " + KeyMaterialTamperTest.RECOMPUTE_CHECKSUM);
+
+        TestPostgres.execute("UPDATE " + meta + " SET kdf_salt = set_byte(kdf_salt, 0, get_byte(kdf_salt, 0) # 1)");
+        assertThat(refused(ExitCode.DAMAGED, env(PASS), "mount", namespace, dir.toString()).stderr())
+                .contains("key material of namespace " + namespace + " is damaged", "checksum does not match");
+        TestPostgres.execute("UPDATE " + meta + " SET kdf_salt = set_byte(kdf_salt, 0, get_byte(kdf_salt, 0) # 1)");
+        try (CliProcess p = mount(PASS)) {
+            p.awaitMounted(READY);
+            assertThat(Files.readString(dir.resolve("f"))).isEqualTo("kept");
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).isZero();
+        }
+    }
+
+    /** No /dev/fuse, in a mount namespace of the child's own where /dev holds only what the JVM needs. */
+    @Test
+    void withoutDevFuseTheMountIsRefused() throws Exception {
+        Path devices = Files.createTempDirectory("sqlitesuperfs-dev-");
+        try {
+            String script = "mount -t tmpfs none '" + devices + "' && for n in null zero random urandom; do"
+                    + " touch '" + devices + "'/$n && mount --bind /dev/$n '" + devices + "'/$n; done"
+                    + " && mount --move '" + devices + "' /dev && exec \"$@\"";
+            CliProcess p = CliProcess.startWrapped(List.of("unshare", "--mount", "--propagation", "private", "sh",
+                    "-c", script, "sh"), false, env(PASS), "mount", "--kdf", "interactive", namespace, dir.toString());
+            assertThat(p.waitFor(READY)).as(p.stderr()).isEqualTo(ExitCode.MOUNT.code());
+            assertThat(p.stderr().lines()).hasSize(1);
+            assertThat(p.stderr()).contains("/dev/fuse is missing");
+            assertThat(Files.exists(Path.of("/dev/fuse"))).as("the real /dev/fuse is untouched").isTrue();
+            assertThat(TestPostgres.<Long>query("SELECT count(*) FROM pg_namespace WHERE nspname = ?", namespace))
+                    .as("no namespace created for a mount that cannot happen").isZero();
+        } finally {
+            Files.deleteIfExists(devices);
+        }
+    }
+
+    /** An ordinary user mounts through fusermount3: without it on PATH, or without write access to DIR, no mount. */
+    @Test
+    void withoutFusermountOrPermissionAnOrdinaryUserIsRefused() throws Exception {
+        Shell.run("chmod", "0666", "/dev/fuse");
+        Path passFile = Files.createTempFile("pass", ".txt");
+        try {
+            Files.writeString(passFile, PASS);
+            Shell.run("chmod", "0644", passFile.toString());
+            Map<String, String> noFusermount = Map.of("psql_url", TestPostgres.url(), "PATH", "/nonexistent");
+            Shell.run("chown", "65534:65534", dir.toString());
+            CliProcess missing = CliProcess.startAs("65534:65534", noFusermount, "mount", "--kdf", "interactive",
+                    "--passphrase-file", passFile.toString(), namespace, dir.toString());
+            assertThat(missing.waitFor(READY)).as(missing.stderr()).isEqualTo(ExitCode.MOUNT.code());
+            assertThat(missing.stderr().lines()).hasSize(1);
+            assertThat(missing.stderr()).contains("fusermount3 not found on PATH");
+
+            Shell.run("chown", "0:0", dir.toString());
+            Shell.run("chmod", "0755", dir.toString());
+            CliProcess denied = CliProcess.startAs("65534:65534", Map.of("psql_url", TestPostgres.url()), "mount",
+                    "--passphrase-file", passFile.toString(), namespace, dir.toString());
+            assertThat(denied.waitFor(READY)).as(denied.stderr()).isEqualTo(ExitCode.MOUNT.code());
+            assertThat(denied.stderr().lines()).hasSize(1);
+            assertThat(denied.stderr()).contains("fusermount3 mounts only on directories the user (uid 65534) may write to");
+            assertThat(Shell.run("cat", "/proc/self/mountinfo")).doesNotContain(" " + dir + " ");
+            assertThat(TestPostgres.<Long>query("SELECT count(*) FROM pg_namespace WHERE nspname = ?", namespace))
+                    .as("no namespace created for a mount that cannot happen").isZero();
+        } finally {
+            Files.deleteIfExists(passFile);
+        }
+    }
+
+    // ---- keys: passwd, and secrets kept out of reach ----
+
+    @Test
+    void passwdRewrapsTheKeyWithoutTouchingAnyBlock() throws Exception {
+        try (CliProcess p = mount(PASS)) {
+            p.awaitMounted(READY);
+            Files.write(dir.resolve("data"), new byte[100_000]);
+            Files.createSymbolicLink(dir.resolve("link"), Path.of("data"));
+            p.signal("TERM");
+            p.waitFor(READY);
+        }
+        String ns = "\"" + namespace + "\"";
+        String payloads = "SELECT string_agg(t::text, ',' ORDER BY t::text) FROM (SELECT ino, idx, md5(data), xmin::text"
+                + " FROM " + ns + ".blocks UNION ALL SELECT ino, -1, md5(target), xmin::text FROM " + ns + ".symlinks) t";
+        String before = TestPostgres.query(payloads);
+        byte[] saltBefore = TestPostgres.queryBytes("SELECT kdf_salt FROM " + ns + ".meta");
+
+        Map<String, String> change = Map.of("psql_url", TestPostgres.url(), "encryption_pass", PASS,
+                "new_encryption_pass", "the new passphrase");
+        CliProcess passwd = CliProcess.run(change, READY, "passwd", namespace);
+        assertThat(passwd.exitCode()).as(passwd.stderr()).isZero();
+        assertThat(passwd.stdout()).contains("changed the passphrase of namespace " + namespace);
+
+        assertThat((String) TestPostgres.query(payloads)).as("blocks and symlink rows, with their row versions")
+                .isEqualTo(before);
+        assertThat(TestPostgres.queryBytes("SELECT kdf_salt FROM " + ns + ".meta")).isNotEqualTo(saltBefore);
+        try (CliProcess old = mount(PASS)) {
+            assertThat(old.waitFor(READY)).isEqualTo(ExitCode.PASSPHRASE.code());
+            assertThat(old.stderr()).contains("wrong passphrase");
+        }
+        try (CliProcess p = mount("the new passphrase")) {
+            p.awaitMounted(READY);
+            assertThat(Files.readAllBytes(dir.resolve("data"))).hasSize(100_000).containsOnly(0);
+            // while mounted, passwd is refused at once
+            CliProcess busy = CliProcess.run(Map.of("psql_url", TestPostgres.url(), "encryption_pass",
+                    "the new passphrase", "new_encryption_pass", "a third"), READY, "passwd", namespace);
+            assertThat(busy.exitCode()).isEqualTo(ExitCode.BUSY.code());
+            assertThat(busy.stderr()).contains("is mounted", "unmount it first");
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).isZero();
+        }
+        // the wrong current passphrase changes nothing
+        CliProcess wrong = CliProcess.run(change, READY, "passwd", namespace);
+        assertThat(wrong.exitCode()).isEqualTo(ExitCode.PASSPHRASE.code());
+        assertThat(CliProcess.run(env("the new passphrase"), READY, "fsck", namespace).exitCode()).isZero();
+    }
+
+    @Test
+    void passwdOnATerminalAsksForTheNewPassphraseTwice() throws Exception {
+        try (CliProcess p = mount(PASS)) {
+            p.awaitMounted(READY);
+            p.signal("TERM");
+            p.waitFor(READY);
+        }
+        Map<String, String> db = Map.of("psql_url", TestPostgres.url());
+        try (CliProcess p = CliProcess.startOnTerminal(db, "passwd", namespace)) {
+            p.awaitOutput("Current passphrase for namespace " + namespace, READY);
+            p.type(PASS + "\n");
+            p.awaitOutput("New passphrase for namespace " + namespace, READY);
+            p.type("first new\n");
+            p.awaitOutput("Repeat the new passphrase", READY);
+            p.type("not the same\n");
+            assertThat(p.waitFor(READY)).isEqualTo(ExitCode.PASSPHRASE.code());
+            assertThat(p.stdout()).contains("the two passphrases differ").doesNotContain("first new");
+        }
+        try (CliProcess p = CliProcess.startOnTerminal(db, "passwd", namespace)) {
+            p.awaitOutput("Current passphrase", READY);
+            p.type(PASS + "\n");
+            p.awaitOutput("New passphrase", READY);
+            p.type("typed twice\n");
+            p.awaitOutput("Repeat the new passphrase", READY);
+            p.type("typed twice\n");
+            assertThat(p.waitFor(READY)).isZero();
+            assertThat(p.stdout()).doesNotContain("typed twice");
+        }
+        try (CliProcess p = mount("typed twice")) {
+            p.awaitMounted(READY);
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).isZero();
+        }
+    }
+
+    /**
+     * The mount process writes no core dump and is not dumpable; the passphrase appears neither in
+     * its command line nor in its log, even at trace level.
+     */
+    @Test
+    void thePassphraseStaysOutOfCommandLineLogsAndCoreDumps() throws Exception {
+        String secret = "MARKER-passphrase-b41f";
+        try (CliProcess p = mount(secret, "--log-level", "trace")) {
+            p.awaitMounted(READY);
+            Files.writeString(dir.resolve("f"), "x");
+            assertThat(Files.readString(Path.of("/proc", Long.toString(p.pid()), "limits")))
+                    .containsPattern("Max core file size\\s+0\\s+0\\s");
+            assertThat(Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline"))).doesNotContain(secret);
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).isZero();
+            assertThat(p.stdout() + p.stderr()).contains("GETATTR").doesNotContain(secret);
+        }
+        // A command-line database password works, with a warning that it shows in /proc.
+        try (CliProcess p = CliProcess.start(Map.of("encryption_pass", secret), "mount", "--db", TestPostgres.url(),
+                namespace, dir.toString())) {
+            p.awaitMounted(READY);
+            assertThat(p.stderr()).contains("warning: the database password in --db is visible");
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).isZero();
         }
     }
 }

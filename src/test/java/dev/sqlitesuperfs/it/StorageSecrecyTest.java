@@ -4,6 +4,8 @@ import static dev.sqlitesuperfs.testing.Posix.errnoOf;
 import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
 import dev.sqlitesuperfs.testing.TestPostgres;
@@ -58,23 +60,17 @@ class StorageSecrecyTest {
             TestPostgres.update("UPDATE \"" + mount.namespace() + "\".blocks SET data = set_byte(data, 30, get_byte(data, 30) # 1)"
                     + " WHERE ino = ? AND idx = 1", ino);
             mount.mountAgain();
-            ch.qos.logback.classic.Logger log = (ch.qos.logback.classic.Logger)
-                    org.slf4j.LoggerFactory.getLogger(dev.sqlitesuperfs.crypto.SealedStore.class);
-            ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> seen =
-                    new ch.qos.logback.core.read.ListAppender<>();
-            seen.start();
-            log.addAppender(seen);
-            int fd = Posix.open(mount.path("victim"), Posix.O_RDONLY, 0);
-            try {
-                assertThat(Posix.pread(fd, 4096, 0)).hasSize(4096);
-                assertThat(errnoOf(() -> Posix.pread(fd, 4096, 4096))).isEqualTo(EIO);
-            } finally {
-                Posix.close(fd);
-                log.detachAppender(seen);
+            try (LogCapture log = LogCapture.of(SealedStore.class)) {
+                int fd = Posix.open(mount.path("victim"), Posix.O_RDONLY, 0);
+                try {
+                    assertThat(Posix.pread(fd, 4096, 0)).hasSize(4096);
+                    assertThat(errnoOf(() -> Posix.pread(fd, 4096, 4096))).isEqualTo(EIO);
+                } finally {
+                    Posix.close(fd);
+                }
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("namespace " + mount.namespace(),
+                        "inode " + ino + " block 1", "failed authentication"));
             }
-            assertThat(seen.list).extracting(ch.qos.logback.classic.spi.ILoggingEvent::getFormattedMessage)
-                    .anySatisfy(line -> assertThat(line).contains("namespace " + mount.namespace(),
-                            "inode " + ino + " block 1", "failed authentication"));
             assertThat(Files.readString(mount.path("bystander"))).isEqualTo("fine");
         }
     }

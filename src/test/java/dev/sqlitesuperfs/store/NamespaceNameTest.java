@@ -17,7 +17,8 @@ class NamespaceNameTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"", "A", "App", "1app", "_app", "app-1", "app.x", "a b", "café", "a\"; drop table x; --",
-            "a\0", "a234567890123456789012345678901234567890123456789012345678901234"})
+            "a\0", "a234567890123456789012345678901234567890123456789012345678901234", "pg_catalog", "pg_x",
+            "x;drop schema public cascade", "x'--", "x\nx", "x\\x", "ｘ"})
     void rejectsEverythingElseWithTheRule(String name) {
         assertThatThrownBy(() -> NamespaceName.parse(name))
                 .isInstanceOf(IllegalArgumentException.class)

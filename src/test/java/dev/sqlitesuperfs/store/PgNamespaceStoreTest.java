@@ -35,7 +35,7 @@ class PgNamespaceStoreTest {
             NamespaceMeta meta = meta();
             store.create(meta, dir(1, 2));
             NamespaceMeta read = store.meta().orElseThrow();
-            assertThat(read.formatVersion()).isEqualTo(1);
+            assertThat(read.formatVersion()).isEqualTo(PgNamespaceStore.FORMAT_VERSION);
             assertThat(read.uuid()).isEqualTo(meta.uuid());
             assertThat(read.blockSize()).isEqualTo(BLOCK_SIZE);
             assertThat(read.kdfAlgorithm()).isEqualTo("argon2id13");
@@ -372,12 +372,49 @@ class PgNamespaceStoreTest {
     }
 
     @Test
+    void keyMaterialIsReplacedWholeOnlyIfItIsStillWhatTheCallerRead() {
+        NamespaceName ns = NamespaceName.parse(TestPostgres.freshNamespace());
+        try (PgNamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), ns, false)) {
+            store.create(meta(), dir(1, 2));
+            NamespaceMeta before = store.meta().orElseThrow();
+            NamespaceMeta after = before.withKeyMaterial("argon2id13", 4, 32L << 20, new byte[] {5, 6},
+                    new byte[] {7, 7, 7}, new byte[] {1});
+            store.replaceKeyMaterial(before, after);
+            NamespaceMeta read = store.meta().orElseThrow();
+            assertThat(read.kdfOpsLimit()).isEqualTo(4);
+            assertThat(read.kdfMemLimit()).isEqualTo(32L << 20);
+            assertThat(read.kdfSalt()).containsExactly(5, 6);
+            assertThat(read.wrappedKey()).containsExactly(7, 7, 7);
+            assertThat(read.keyCheck()).containsExactly(1);
+            assertThat(read.uuid()).isEqualTo(before.uuid());
+            // A second replacement based on the old row changes nothing.
+            assertThatThrownBy(() -> store.replaceKeyMaterial(before, before))
+                    .isInstanceOf(StoreException.class).hasMessageContaining("changed by someone else");
+            assertThat(store.meta().orElseThrow().wrappedKey()).containsExactly(7, 7, 7);
+            store.startWriting();
+            assertThatThrownBy(() -> store.replaceKeyMaterial(read, before)).isInstanceOf(IllegalStateException.class);
+        }
+    }
+
+    @Test
     void refusesNamespacesOfANewerFormatAndSchemasThatAreNotNamespaces() {
         NamespaceName ns;
         try (PgNamespaceStore store = createdStore()) {
             ns = store.namespace();
         }
+        NamespaceMeta stored;
+        try (PgNamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), ns, true)) {
+            stored = store.meta().orElseThrow();
+        }
+        // Set by hand, the version no longer matches the metadata checksum.
         TestPostgres.execute("UPDATE " + ns.quoted() + ".meta SET format_version = 99");
+        assertThatThrownBy(() -> PgNamespaceStore.open(TestPostgres.config(), ns, false))
+                .isInstanceOf(StoreException.DamagedMetadata.class)
+                .hasMessageContaining("checksum does not match");
+        // A newer program keeps the checksum right.
+        NamespaceMeta newer = new NamespaceMeta(99, stored.uuid(), stored.blockSize(), stored.kdfAlgorithm(),
+                stored.kdfOpsLimit(), stored.kdfMemLimit(), stored.kdfSalt(), stored.wrappedKey(), 0, stored.keyCheck());
+        TestPostgres.execute("UPDATE " + ns.quoted() + ".meta SET meta_checksum = ?", MetaChecksum.of(newer));
         assertThatThrownBy(() -> PgNamespaceStore.open(TestPostgres.config(), ns, false))
                 .isInstanceOf(StoreException.UnsupportedFormat.class)
                 .hasMessageContaining("format version 99");

@@ -11,23 +11,31 @@ import dev.sqlitesuperfs.testing.TestPostgres;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** The upgrade path, exercised with a made-up format 2 on top of the real format 1. */
+/** The upgrade path, exercised with a made-up next format on top of the real ones. */
 class SchemaMigrationsTest {
 
-    private static final SchemaMigrations.Step ADD_FLAGS = new SchemaMigrations.Step(2,
+    private static final int LATEST = SchemaMigrations.CURRENT.latestVersion();
+    private static final int NEXT = LATEST + 1;
+
+    private static final SchemaMigrations.Step ADD_FLAGS = new SchemaMigrations.Step(NEXT,
             sql -> List.of("ALTER TABLE " + sql.table("inodes") + " ADD COLUMN flags integer NOT NULL DEFAULT 0"));
 
-    private static final SchemaMigrations.Step BROKEN = new SchemaMigrations.Step(2,
+    private static final SchemaMigrations.Step BROKEN = new SchemaMigrations.Step(NEXT,
             sql -> List.of("ALTER TABLE " + sql.table("inodes") + " ADD COLUMN flags integer", "SELECT 1 / 0"));
 
-    private static final SchemaMigrations.Step CREATE = SchemaMigrations.CURRENT.steps().getFirst();
+    private static SchemaMigrations currentAnd(SchemaMigrations.Step next) {
+        List<SchemaMigrations.Step> steps = new java.util.ArrayList<>(SchemaMigrations.CURRENT.steps());
+        steps.add(next);
+        return new SchemaMigrations(steps);
+    }
 
     @Test
     void anOlderNamespaceIsUpgradedWhenOpened() {
         NamespaceName ns = formatOneNamespaceWithAFile();
-        SchemaMigrations two = new SchemaMigrations(List.of(CREATE, ADD_FLAGS));
+        SchemaMigrations two = currentAnd(ADD_FLAGS);
         try (PgNamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), ns, false, two)) {
-            assertThat(store.meta().orElseThrow().formatVersion()).isEqualTo(2);
+            // meta() checks the metadata checksum, which the upgrade recomputed for the new version
+            assertThat(store.meta().orElseThrow().formatVersion()).isEqualTo(NEXT);
             assertThat(store.entries(1)).hasSize(1);
         }
         assertThat(TestPostgres.<Integer>query("SELECT flags FROM " + ns.quoted() + ".inodes WHERE ino = 2")).isZero();
@@ -38,11 +46,11 @@ class SchemaMigrationsTest {
     @Test
     void aFailingUpgradeChangesNothing() {
         NamespaceName ns = formatOneNamespaceWithAFile();
-        SchemaMigrations broken = new SchemaMigrations(List.of(CREATE, BROKEN));
+        SchemaMigrations broken = currentAnd(BROKEN);
         assertThatThrownBy(() -> PgNamespaceStore.open(TestPostgres.config(), ns, false, broken))
                 .isInstanceOf(StoreException.class)
                 .hasMessageContaining("SQLState 22012");
-        assertThat(TestPostgres.<Integer>query("SELECT format_version FROM " + ns.quoted() + ".meta")).isEqualTo(1);
+        assertThat(TestPostgres.<Integer>query("SELECT format_version FROM " + ns.quoted() + ".meta")).isEqualTo(LATEST);
         assertThat(TestPostgres.<Long>query("SELECT count(*) FROM information_schema.columns"
                 + " WHERE table_schema = ? AND table_name = 'inodes' AND column_name = 'flags'", ns.value())).isZero();
         // The failed open let the lock go.
@@ -52,7 +60,7 @@ class SchemaMigrationsTest {
     @Test
     void aReadOnlyOpenDoesNotUpgrade() {
         NamespaceName ns = formatOneNamespaceWithAFile();
-        SchemaMigrations two = new SchemaMigrations(List.of(CREATE, ADD_FLAGS));
+        SchemaMigrations two = currentAnd(ADD_FLAGS);
         assertThatThrownBy(() -> PgNamespaceStore.open(TestPostgres.config(), ns, true, two))
                 .isInstanceOf(StoreException.UnsupportedFormat.class)
                 .hasMessageContaining("open it once without read-only");
@@ -61,12 +69,27 @@ class SchemaMigrationsTest {
     @Test
     void aNewNamespaceGetsEveryStepAndTheLatestVersion() {
         NamespaceName ns = NamespaceName.parse(TestPostgres.freshNamespace());
-        SchemaMigrations two = new SchemaMigrations(List.of(CREATE, ADD_FLAGS));
+        SchemaMigrations two = currentAnd(ADD_FLAGS);
         try (PgNamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), ns, false, two)) {
             store.create(meta(), dir(1, 2));
-            assertThat(store.meta().orElseThrow().formatVersion()).isEqualTo(2);
+            assertThat(store.meta().orElseThrow().formatVersion()).isEqualTo(NEXT);
         }
         assertThat(TestPostgres.<Integer>query("SELECT flags FROM " + ns.quoted() + ".inodes WHERE ino = 1")).isZero();
+    }
+
+    /** Format 1 had neither key check nor checksum; opening it writably adds both columns, empty. */
+    @Test
+    void aFormatOneNamespaceGetsTheKeyCheckColumns() {
+        NamespaceName ns = formatOneNamespaceWithAFile();
+        TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum");
+        TestPostgres.execute("UPDATE " + ns.quoted() + ".meta SET format_version = 1");
+        try (PgNamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), ns, false)) {
+            NamespaceMeta meta = store.meta().orElseThrow();
+            assertThat(meta.formatVersion()).isEqualTo(LATEST);
+            assertThat(meta.keyCheck()).isNull();
+            assertThat(store.entries(1)).hasSize(1);
+        }
+        assertThat(TestPostgres.<byte[]>query("SELECT meta_checksum FROM " + ns.quoted() + ".meta")).isNull();
     }
 
     @Test

@@ -51,20 +51,31 @@ public final class CliProcess implements AutoCloseable {
      * {@code uidGid} is "U:G", else as ourselves.
      */
     public static CliProcess startAs(String uidGid, Map<String, String> env, String... args) {
-        List<String> cmd = new ArrayList<>();
-        if (uidGid != null) {
-            String[] ug = uidGid.split(":");
-            cmd.addAll(List.of("setpriv", "--reuid=" + ug[0], "--regid=" + ug[1], "--clear-groups", "--"));
+        if (uidGid == null) {
+            return startWrapped(List.of(), false, env, args);
         }
+        String[] ug = uidGid.split(":");
+        return startWrapped(List.of("setpriv", "--reuid=" + ug[0], "--regid=" + ug[1], "--clear-groups", "--"), true,
+                env, args);
+    }
+
+    /**
+     * Starts it behind {@code prefix}, a command that ends by running its arguments (setpriv,
+     * unshare, sh -c '... "$@"' ...); {@code sharedClasspath} for prefixes that change the user.
+     */
+    public static CliProcess startWrapped(List<String> prefix, boolean sharedClasspath, Map<String, String> env,
+            String... args) {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-cp");
-        cmd.add(uidGid == null ? System.getProperty("java.class.path") : SharedClasspath.get());
+        cmd.add(sharedClasspath ? SharedClasspath.get() : System.getProperty("java.class.path"));
         cmd.add("dev.sqlitesuperfs.cli.Main");
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().remove("psql_url");
         pb.environment().remove("encryption_pass");
+        pb.environment().remove("new_encryption_pass");
         pb.environment().putAll(env);
         try {
             return new CliProcess(pb.start());
@@ -88,6 +99,7 @@ public final class CliProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder("script", "-qefc", command.toString(), "/dev/null");
         pb.environment().remove("psql_url");
         pb.environment().remove("encryption_pass");
+        pb.environment().remove("new_encryption_pass");
         pb.environment().putAll(env);
         try {
             return new CliProcess(pb.start());

@@ -1,0 +1,127 @@
+package dev.sqlitesuperfs.cli;
+
+import dev.sqlitesuperfs.crypto.DamagedKeyMaterialException;
+import dev.sqlitesuperfs.crypto.KdfParams;
+import dev.sqlitesuperfs.crypto.KdfStrength;
+import dev.sqlitesuperfs.crypto.KeyWrapping;
+import dev.sqlitesuperfs.crypto.Passphrase;
+import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.crypto.WrongPassphraseException;
+import dev.sqlitesuperfs.store.NamespaceMeta;
+import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The namespace's data key as the commands handle it: made and wrapped when a namespace is
+ * created, opened with the passphrase when it is mounted, rewrapped when the passphrase changes.
+ * Every refusal is a {@link CliException}: a wrong passphrase ({@link ExitCode#PASSPHRASE}) is told
+ * apart from damaged key material ({@link ExitCode#DAMAGED}).
+ */
+final class NamespaceKey {
+    private static final Logger log = LoggerFactory.getLogger(NamespaceKey.class);
+
+    /**
+     * The format version written into the associated data of every sealed payload and of the
+     * wrapped key. Format 2 changed only the meta table, so namespaces of format 1 and 2 seal alike;
+     * a format that changes how payloads are sealed maps its version here.
+     */
+    static final int SEALING_FORMAT = 1;
+
+    /**
+     * Argon2id memory cost above which the stored parameters are refused: the database is not
+     * trusted, and an absurd value would get the mount killed for lack of memory while unwrapping.
+     * libsodium's "sensitive" preset uses 1 GiB.
+     */
+    static final long MAX_KDF_MEMORY = 4L << 30;
+
+    private NamespaceKey() {}
+
+    /** A new namespace's metadata: a fresh UUID, salt and data key, wrapped under {@code passphrase}. */
+    static NamespaceMeta create(int blockSize, KdfStrength strength, Passphrase passphrase) {
+        KdfParams kdf = KdfParams.generate(strength);
+        NamespaceMeta draft = new NamespaceMeta(PgNamespaceStore.FORMAT_VERSION, UUID.randomUUID(), blockSize,
+                kdf.algorithm(), kdf.opsLimit(), kdf.memLimit(), kdf.salt(), new byte[0], 0);
+        try (SecretKey dataKey = SecretKey.random()) {
+            return withWrapping(draft, kdf, KeyWrapping.wrap(dataKey, passphrase, kdf, context(draft)));
+        }
+    }
+
+    /**
+     * Opens the data key with {@code passphrase}. A namespace that has no key check yet gets one
+     * when {@code store} may write (the passphrase has just proved the key material genuine).
+     * The caller owns and closes the key.
+     */
+    static SecretKey open(NamespaceStore store, NamespaceMeta meta, Passphrase passphrase, boolean mayWrite,
+            String namespace) {
+        KdfParams kdf = kdfParams(meta, namespace);
+        KeyWrapping.Unwrapped opened;
+        try {
+            opened = KeyWrapping.unwrap(new KeyWrapping.Wrapping(meta.wrappedKey(), meta.keyCheck()), passphrase, kdf,
+                    context(meta));
+        } catch (WrongPassphraseException e) {
+            throw new CliException(ExitCode.PASSPHRASE, e.getMessage() + " for namespace " + namespace);
+        } catch (DamagedKeyMaterialException e) {
+            throw damaged(namespace, e.getMessage());
+        }
+        if (meta.keyCheck() == null && mayWrite) {
+            try {
+                store.replaceKeyMaterial(meta, withWrapping(meta, kdf,
+                        new KeyWrapping.Wrapping(meta.wrappedKey(), opened.keyCheck())));
+                log.info("namespace {}: stored a key check, so damaged key material is told apart from a wrong"
+                        + " passphrase from now on", namespace);
+            } catch (RuntimeException e) {
+                opened.dataKey().close();
+                throw e;
+            }
+        }
+        return opened.dataKey();
+    }
+
+    /** {@code meta} with the key material of a new wrapping of its data key under {@code passphrase}. */
+    static NamespaceMeta rewrap(NamespaceMeta meta, SecretKey dataKey, KdfParams kdf, Passphrase passphrase) {
+        return withWrapping(meta, kdf, KeyWrapping.wrap(dataKey, passphrase, kdf, context(meta)));
+    }
+
+    /** The stored key derivation parameters, refused as damaged if libsodium or this program would not take them. */
+    static KdfParams kdfParams(NamespaceMeta meta, String namespace) {
+        if (meta.kdfMemLimit() > MAX_KDF_MEMORY) {
+            throw damaged(namespace, "its key derivation asks for " + (meta.kdfMemLimit() >> 20)
+                    + " MiB of memory, more than the " + (MAX_KDF_MEMORY >> 20) + " MiB this program allows");
+        }
+        try {
+            return new KdfParams(meta.kdfAlgorithm(), meta.kdfOpsLimit(), meta.kdfMemLimit(), meta.kdfSalt());
+        } catch (IllegalArgumentException e) {
+            throw damaged(namespace, e.getMessage());
+        }
+    }
+
+    /**
+     * Associated data of the wrapped data key and its key check: binds them to this namespace's
+     * identity and block size, so key material copied from another namespace does not open here.
+     */
+    static byte[] context(NamespaceMeta meta) {
+        byte[] label = "sqlitesuperfs/data-key/v1".getBytes(StandardCharsets.US_ASCII);
+        return ByteBuffer.allocate(label.length + 16 + 8)
+                .put(label)
+                .putLong(meta.uuid().getMostSignificantBits())
+                .putLong(meta.uuid().getLeastSignificantBits())
+                .putInt(SEALING_FORMAT)
+                .putInt(meta.blockSize())
+                .array();
+    }
+
+    private static NamespaceMeta withWrapping(NamespaceMeta meta, KdfParams kdf, KeyWrapping.Wrapping wrapping) {
+        return meta.withKeyMaterial(kdf.algorithm(), kdf.opsLimit(), kdf.memLimit(), kdf.salt(), wrapping.wrappedKey(),
+                wrapping.keyCheck());
+    }
+
+    static CliException damaged(String namespace, String detail) {
+        return new CliException(ExitCode.DAMAGED, "the key material of namespace " + namespace + " is damaged: "
+                + detail + "; refusing to open it (the passphrase is not the problem)");
+    }
+}

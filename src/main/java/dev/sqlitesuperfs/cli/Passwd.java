@@ -1,0 +1,84 @@
+package dev.sqlitesuperfs.cli;
+
+import dev.sqlitesuperfs.crypto.KdfParams;
+import dev.sqlitesuperfs.crypto.KdfStrength;
+import dev.sqlitesuperfs.crypto.Passphrase;
+import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.store.NamespaceMeta;
+import dev.sqlitesuperfs.store.NamespaceName;
+import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
+import dev.sqlitesuperfs.store.StoreException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code sqlitesuperfs passwd NAMESPACE}: changes the passphrase by wrapping the same data key
+ * under a key derived from the new passphrase with a new salt. Key material, key check and
+ * metadata checksum change in one transaction; no block, symlink target or attribute is touched.
+ *
+ * <p>Only while the namespace is not mounted: it takes the namespace lock, as a mount does, so a
+ * mounted namespace is refused at once. (A mount never rereads its key material, so changing it
+ * underneath would be harmless, but one owner at a time keeps the rule simple and leaves no doubt
+ * about which passphrase the next mount needs.)
+ */
+final class Passwd {
+    static final String USAGE = "usage: sqlitesuperfs passwd [--db URL] [--state-dir D] [--passphrase-file F]"
+            + " [--new-passphrase-file F] [--kdf interactive|moderate|sensitive] NAMESPACE";
+
+    private Passwd() {}
+
+    /** The options only passwd takes. */
+    private static final class Options implements NamespaceCommand.ExtraOptions {
+        Path currentFile;
+        Path newFile;
+        KdfStrength strength;
+
+        @Override
+        public boolean accept(String option, MountSettings.Options values) {
+            switch (option) {
+                case "--passphrase-file" -> currentFile = Path.of(values.value(option));
+                case "--new-passphrase-file" -> newFile = Path.of(values.value(option));
+                case "--kdf" -> strength = MountSettings.kdf(values.value(option));
+                default -> {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    static int run(List<String> args, Map<String, String> env, PrintStream out) {
+        Options options = new Options();
+        NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, options);
+        NamespaceName name = command.namespace();
+        Main.protectSecretsInMemory();
+        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out);
+                NamespaceStore store = open(db, name)) {
+            NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
+                    "namespace " + name.value() + " does not exist"));
+            KdfParams kdf = options.strength != null ? KdfParams.generate(options.strength)
+                    : KdfParams.withNewSalt(NamespaceKey.kdfParams(meta, name.value()));
+            NamespaceMeta replacement;
+            try (Passphrase current = PassphraseSource.current(options.currentFile, env).obtain(name.value(), false);
+                    SecretKey dataKey = NamespaceKey.open(store, meta, current, false, name.value());
+                    Passphrase next = PassphraseSource.replacement(options.newFile, env).obtain(name.value(), true)) {
+                replacement = NamespaceKey.rewrap(meta, dataKey, kdf, next);
+            }
+            store.replaceKeyMaterial(meta, replacement);
+            out.println("changed the passphrase of namespace " + name.value() + "; the old one no longer opens it");
+            return ExitCode.OK.code();
+        }
+    }
+
+    private static NamespaceStore open(DatabaseChoice db, NamespaceName name) {
+        try {
+            return PgNamespaceStore.open(db.config, name, false);
+        } catch (StoreException.NamespaceBusy e) {
+            throw new CliException(ExitCode.BUSY, "namespace " + name.value()
+                    + " is mounted (or in use by another command); unmount it first, then change its passphrase");
+        }
+    }
+}
