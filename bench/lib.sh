@@ -325,8 +325,8 @@ bench_table() {
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "${metric_unit[$m]}" "$(fmt "$e")" "$(fmt "$t")" "$(fmt "$s")" \
                 "$(ratio "$s" "$e")" "$(ratio "$s" "$t")"
         done | if [ "$order" = sorted ]; then sort -t$'\t' -k6,6gr; else cat; fi
-    } | awk -F'\t' 'BEGIN { printf "%-40s %-10s %10s %10s %10s %10s %11s\n", "metric", "unit", "ext4", "tmpfs", "mount", "mount/ext4", "mount/tmpfs" }
-                          { printf "%-40s %-10s %10s %10s %10s %10s %11s\n", $1, $2, $3, $4, $5, $6, $7 }'
+    } | awk -F'\t' 'BEGIN { printf "%-44s %-10s %10s %10s %10s %10s %11s\n", "metric", "unit", "ext4", "tmpfs", "mount", "mount/ext4", "mount/tmpfs" }
+                          { printf "%-44s %-10s %10s %10s %10s %10s %11s\n", $1, $2, $3, $4, $5, $6, $7 }'
 }
 
 # Prints the main table with the machine, parameters and load, and appends every metric (medians
