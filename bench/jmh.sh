@@ -31,13 +31,13 @@ cd "$bench_repo"
 say "building the benchmarks (mvn -Pjmh test-compile) ..."
 mkdir -p target bench/results
 mvn -q -B -Pjmh -DskipTests test-compile dependency:build-classpath -Dmdep.includeScope=test \
-    -Dmdep.outputFile=target/jmh-classpath.txt >target/jmh-build.log 2>&1 ||
+    -Dmdep.outputFile=target/jmh/classpath.txt >target/jmh-build.log 2>&1 ||
     die "building the benchmarks failed; see target/jmh-build.log"
 
 run_id="${BENCH_RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)-$$}"
 json="bench/results/jmh-$run_id.json"
 load_before="$(cut -d' ' -f1 /proc/loadavg)"
-"$JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -cp "target/test-classes:target/classes:$(cat target/jmh-classpath.txt)" org.openjdk.jmh.Main \
+"$JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -cp "target/jmh/test-classes:target/jmh/classes:$(cat target/jmh/classpath.txt)" org.openjdk.jmh.Main \
     "${defaults[@]}" -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow" -rf json -rff "$json" "$@" ||
     die "JMH failed"
 load_after="$(cut -d' ' -f1 /proc/loadavg)"
