@@ -30,6 +30,7 @@ bench_metric "RSS after mounting" MiB
 bench_metric "peak RSS during the write" MiB
 bench_metric "peak RSS during the read" MiB
 bench_metric "VmHWM at the end" MiB
+bench_metric "Java heap committed at the end" MiB
 bench_metric "write+fsync" MB/s
 bench_metric "cold read" MB/s
 
@@ -78,6 +79,10 @@ one_run() {
     bench_sample "cold read" mount "$(value mbps "$out")"
     bench_sample "peak RSS during the read" mount "$(peak_mib "$work/rss.read")"
     bench_sample "VmHWM at the end" mount "$(awk -v k="$(status_kib "$pid" VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
+    # How much of it is Java heap (G1 prints "garbage-first heap total 123456K, used 7890K").
+    local heap
+    heap="$("$(find_jdk25)/bin/jcmd" "$pid" GC.heap_info 2>/dev/null | sed -n 's/.* heap *total \([0-9]*\)K.*/\1/p' | head -1)"
+    [ -z "$heap" ] || bench_sample "Java heap committed at the end" mount "$(awk -v k="$heap" 'BEGIN { printf "%.1f", k / 1024 }')"
     rm -f "$f"
     unmount_fs "$dir"
 }
