@@ -13,25 +13,16 @@ bench_name=commit
 
 commits=10000
 modes=DELETE,TRUNCATE,PERSIST,WAL
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --commits) need_value "$@"; commits="$2"; shift 2 ;;
-        --modes) need_value "$@"; modes="${2^^}"; shift 2 ;;
-        *) bench_parse_option "$@" || die "unknown option '$1' (try --help)"; shift "$bench_shift" ;;
-    esac
-done
-need_int --commits "$commits"
-for m in ${modes//,/ }; do
-    case "$m" in DELETE|TRUNCATE|PERSIST|WAL) ;; *) die "--modes: unknown journal mode '$m'" ;; esac
-    bench_metric "commit loop, $m" commits/s
-done
+bench_parse --commits=commits:int --modes=modes -- "$@"
+modes="$(journal_modes "$modes")"
+for m in $modes; do bench_metric "commit loop, $m" commits/s; done
 
-bench_start "commits=$commits modes=$modes synchronous=FULL"
+bench_start "commits=$commits modes=$(echo $modes | tr " " ,) synchronous=FULL"
 targets_up 512
 
 one_run() {
     local target="$1" dir="$2" mode out
-    for mode in ${modes//,/ }; do
+    for mode in $modes; do
         rm -f "$dir/commit.db" "$dir/commit.db-journal" "$dir/commit.db-wal" "$dir/commit.db-shm"
         out="$("$bench_bin/commitloop" "$dir/commit.db" "$mode" "$commits")" || die "commit loop on $target failed"
         bench_sample "commit loop, $mode" "$target" "$(value commits_per_s "$out")"

@@ -61,6 +61,44 @@ bench_parse_option() {
     esac
 }
 
+# bench_parse SPEC... -- "$@": parses a script's own options and the common ones. Each SPEC is
+# --option=variable, --option=variable:int (an integer >= 1) or --option=variable:flag (no value;
+# sets the variable to 1). Values may follow as the next word or after "=".
+bench_parse() {
+    local -A spec=()
+    while [ "$1" != -- ]; do spec["${1%%=*}"]="${1#*=}"; shift; done
+    shift
+    local s var kind val opt
+    while [ $# -gt 0 ]; do
+        opt="${1%%=*}"
+        s="${spec[$opt]:-}"
+        if [ -z "$s" ]; then
+            bench_parse_option "$@" || die "unknown option '$1' (try --help)"
+            shift "$bench_shift"
+            continue
+        fi
+        var="${s%%:*}"
+        kind="${s#"$var"}"
+        if [ "$kind" = :flag ]; then
+            printf -v "$var" 1
+            shift
+            continue
+        fi
+        if [[ "$1" == *=* ]]; then val="${1#*=}"; shift; else need_value "$@"; val="$2"; shift 2; fi
+        [ "$kind" != :int ] || need_int "$opt" "$val"
+        printf -v "$var" '%s' "$val"
+    done
+}
+
+# Upper-case journal modes from a comma-separated LIST; dies on one SQLite does not have (or MEMORY
+# and OFF, which would not be a durability benchmark).
+journal_modes() {
+    local m
+    for m in ${1//,/ }; do
+        case "${m^^}" in DELETE|TRUNCATE|PERSIST|WAL) echo "${m^^}" ;; *) die "unknown journal mode '$m'" ;; esac
+    done
+}
+
 need_value() {
     [ $# -ge 2 ] && [ -n "$2" ] || die "$1 needs a value (try --help)"
 }

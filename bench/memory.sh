@@ -16,15 +16,7 @@ runs=1
 file_mib=10240
 cache_size=256M
 write_buffer=64M
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --file-mib) need_value "$@"; file_mib="$2"; shift 2 ;;
-        --cache-size) need_value "$@"; cache_size="$2"; shift 2 ;;
-        --write-buffer) need_value "$@"; write_buffer="$2"; shift 2 ;;
-        *) bench_parse_option "$@" || die "unknown option '$1' (try --help)"; shift "$bench_shift" ;;
-    esac
-done
-need_int --file-mib "$file_mib"
+bench_parse --file-mib=file_mib:int --cache-size=cache_size --write-buffer=write_buffer -- "$@"
 targets=mount
 bench_metric "RSS after mounting" MiB
 bench_metric "peak RSS during the write" MiB

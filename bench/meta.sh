@@ -10,13 +10,7 @@ bench_name=meta
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 files=20000
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --files) need_value "$@"; files="$2"; shift 2 ;;
-        *) bench_parse_option "$@" || die "unknown option '$1' (try --help)"; shift "$bench_shift" ;;
-    esac
-done
-need_int --files "$files"
+bench_parse --files=files:int -- "$@"
 bench_metric "create+close" us/op
 bench_metric "stat, first pass" us/op
 bench_metric "stat, warm" us/op

@@ -17,17 +17,7 @@ bench_name=seqio
 file_mib=2048
 read_ops=20000
 write_ops=2000
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --file-mib) need_value "$@"; file_mib="$2"; shift 2 ;;
-        --read-ops) need_value "$@"; read_ops="$2"; shift 2 ;;
-        --write-ops) need_value "$@"; write_ops="$2"; shift 2 ;;
-        *) bench_parse_option "$@" || die "unknown option '$1' (try --help)"; shift "$bench_shift" ;;
-    esac
-done
-need_int --file-mib "$file_mib"
-need_int --read-ops "$read_ops"
-need_int --write-ops "$write_ops"
+bench_parse --file-mib=file_mib:int --read-ops=read_ops:int --write-ops=write_ops:int -- "$@"
 bench_metric "write+fsync" MB/s
 bench_metric "cold read" MB/s
 bench_metric "warm read" MB/s

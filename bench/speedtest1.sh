@@ -18,21 +18,12 @@ bench_name=speedtest1
 
 size=100
 modes=delete,wal
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --size) need_value "$@"; size="$2"; shift 2 ;;
-        --modes) need_value "$@"; modes="${2,,}"; shift 2 ;;
-        *) bench_parse_option "$@" || die "unknown option '$1' (try --help)"; shift "$bench_shift" ;;
-    esac
-done
-need_int --size "$size"
-for m in ${modes//,/ }; do
-    case "$m" in delete|truncate|persist|wal) ;; *) die "--modes: unknown journal mode '$m'" ;; esac
-    bench_metric "speedtest1 ${m^^} total" s
-done
+bench_parse --size=size:int --modes=modes -- "$@"
+modes="$(journal_modes "$modes" | tr A-Z a-z)"
+for m in $modes; do bench_metric "speedtest1 ${m^^} total" s; done
 
 bench_packages="tcl-dev xz-utils strace"
-bench_start "speedtest1 --size $size --journal $modes (synchronous FULL, testset main)"
+bench_start "speedtest1 --size $size --journal $(echo $modes | tr " " ,) (synchronous FULL, testset main)"
 
 fetch_sqlite_source
 configure_sqlite_build
@@ -53,7 +44,7 @@ targets_up 2048
 
 one_run() {
     local target="$1" dir="$2" mode out total
-    for mode in ${modes//,/ }; do
+    for mode in $modes; do
         rm -f "$dir"/speedtest1.db*
         out="$("$speedtest1" --size "$size" --journal "$mode" "$dir/speedtest1.db")" || die "speedtest1 on $target failed"
         total="$(sed -nE 's/^ +TOTAL\.+ +([0-9.]+)s$/\1/p' <<<"$out")"

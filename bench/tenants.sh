@@ -15,24 +15,15 @@ bench_name=tenants
 tenants=8
 commits=2000
 modes=DELETE,WAL
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --tenants) need_value "$@"; tenants="$2"; shift 2 ;;
-        --commits) need_value "$@"; commits="$2"; shift 2 ;;
-        --modes) need_value "$@"; modes="${2^^}"; shift 2 ;;
-        *) bench_parse_option "$@" || die "unknown option '$1' (try --help)"; shift "$bench_shift" ;;
-    esac
-done
-need_int --tenants "$tenants"
-need_int --commits "$commits"
-for m in ${modes//,/ }; do
-    case "$m" in DELETE|TRUNCATE|PERSIST|WAL) ;; *) die "--modes: unknown journal mode '$m'" ;; esac
+bench_parse --tenants=tenants:int --commits=commits:int --modes=modes -- "$@"
+modes="$(journal_modes "$modes")"
+for m in $modes; do
     bench_metric "$tenants tenants $m, total" commits/s
     bench_metric "$tenants tenants $m, median tenant" commits/s
     bench_metric "$tenants tenants $m, slowest tenant" commits/s
 done
 
-bench_start "tenants=$tenants commits=$commits each modes=$modes synchronous=FULL"
+bench_start "tenants=$tenants commits=$commits each modes=$(echo $modes | tr " " ,) synchronous=FULL"
 if wants tmpfs; then make_tmpfs 1024; fi
 tenant_dir() {
     case "$1" in
@@ -48,7 +39,7 @@ fi
 
 one_run() {
     local target="$1" mode i dir pids=() rates=() first= last=
-    for mode in ${modes//,/ }; do
+    for mode in $modes; do
         pids=()
         rm -f "$work"/go "$work"/ready.* "$work"/out.*
         for i in $(seq "$tenants"); do

@@ -15,13 +15,10 @@ bench_name=veryquick
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 runs=1
+sync=0
+bench_parse --sync=sync:flag -- "$@"
 fixture=--stock
-while [ $# -gt 0 ]; do
-    case "$1" in
-        --sync) fixture=--sync; shift ;;
-        *) bench_parse_option "$@" || die "unknown option '$1' (try --help)"; shift "$bench_shift" ;;
-    esac
-done
+[ "$sync" -eq 0 ] || fixture=--sync
 [ "$db_url" = "${psql_url:-}" ] || die "--db does not apply: sqlite-suite.sh mounts on a local PostgreSQL of its own"
 [ ${#mount_options[@]} -eq 0 ] || die "--mount-option does not apply: sqlite-suite.sh makes the mount"
 bench_metric "veryquick suite" s
