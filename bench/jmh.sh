@@ -34,11 +34,27 @@ mvn -q -B -Pjmh -DskipTests test-compile dependency:build-classpath -Dmdep.inclu
     -Dmdep.outputFile=target/jmh/classpath.txt >target/jmh-build.log 2>&1 ||
     die "building the benchmarks failed; see target/jmh-build.log"
 
+# The forks put the store benchmark's PostgreSQL under this directory; whatever an interrupted
+# fork leaves there (a running server, its files) goes at exit.
+jmh_tmp="$(mktemp -d /var/tmp/sqlitesuperfs-jmh-XXXXXX)"
+jmh_cleanup() {
+    local pidfile pid
+    for pidfile in "$jmh_tmp"/*/pg/data/postmaster.pid; do
+        [ -f "$pidfile" ] || continue
+        pid="$(head -1 "$pidfile")"
+        kill -INT "$pid" 2>/dev/null || continue
+        for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    done
+    rm -rf "$jmh_tmp"
+}
+trap jmh_cleanup EXIT
+trap 'exit 130' INT TERM
+
 run_id="${BENCH_RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)-$$}"
 json="bench/results/jmh-$run_id.json"
 load_before="$(cut -d' ' -f1 /proc/loadavg)"
 "$JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -cp "target/jmh/test-classes:target/jmh/classes:$(cat target/jmh/classpath.txt)" org.openjdk.jmh.Main \
-    "${defaults[@]}" -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow" -rf json -rff "$json" "$@" ||
+    "${defaults[@]}" -jvmArgsAppend "--enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Djava.io.tmpdir=$jmh_tmp" -rf json -rff "$json" "$@" ||
     die "JMH failed"
 load_after="$(cut -d' ' -f1 /proc/loadavg)"
 
