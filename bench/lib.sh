@@ -1,15 +1,15 @@
 # Shared by every benchmark in bench/: options every script takes, the work area (an ext4
 # directory, a tmpfs and sqlitesuperfs mounts on a local PostgreSQL of the run's own), cleanup on
 # exit or Ctrl-C, the C helpers, medians, the machine line, the ratio table and the results file.
-# Sourced, not executed. A script sets bench_name and its usage text, then:
+# Sourced, not executed. A script sets bench_name, describes itself in its first comment block
+# (printed by --help), then:
 #
-#   bench_parse_option "$@" || die ...   # in its option loop, for the common options below
-#   bench_start "parameters"             # checks, work area, machine line, load before
-#   bench_metric / bench_sample ...      # declares metrics and records each run's value
-#   bench_report                         # prints the table, appends to the results file
-#
-# Common options: --runs N, --db URL, --on LIST (some of ext4,tmpfs,mount), --ext4-dir DIR,
-# --results FILE, --mount-option OPT (repeatable; passed to `sqlitesuperfs mount`), --help.
+#   bench_parse --size=size:int ... -- "$@"   # its own options and the common ones
+#   bench_metric NAME UNIT                    # the metrics, in the order of the table
+#   bench_start "parameters"                  # checks, work area, helpers, machine line, load
+#   targets_up TMPFS_MIB                      # the tmpfs and the mount, as --on asks
+#   for_each_run FUNCTION                     # FUNCTION TARGET DIR RUN calls bench_sample
+#   bench_report                              # the table; lines appended to the results file
 set -euo pipefail
 bench_repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 . "$bench_repo/scripts/prereqs.sh"
@@ -55,7 +55,6 @@ bench_parse_option() {
         --ext4-dir) need_value "$@"; ext4_parent="$2"; bench_shift=2 ;;
         --results) need_value "$@"; results_file="$2"; bench_shift=2 ;;
         --mount-option) need_value "$@"; mount_options+=("$2"); bench_shift=2 ;;
-        --mount-option=*) mount_options+=("${1#--mount-option=}"); bench_shift=1 ;;
         -h|--help) bench_usage; exit 0 ;;
         *) return 1 ;;
     esac
@@ -68,9 +67,12 @@ bench_parse() {
     local -A spec=()
     while [ "$1" != -- ]; do spec["${1%%=*}"]="${1#*=}"; shift; done
     shift
-    local s var kind val opt
+    local s var kind opt
     while [ $# -gt 0 ]; do
-        opt="${1%%=*}"
+        if [[ "$1" == --*=* ]]; then
+            set -- "${1%%=*}" "${1#*=}" "${@:2}"
+        fi
+        opt="$1"
         s="${spec[$opt]:-}"
         if [ -z "$s" ]; then
             bench_parse_option "$@" || die "unknown option '$1' (try --help)"
@@ -84,9 +86,10 @@ bench_parse() {
             shift
             continue
         fi
-        if [[ "$1" == *=* ]]; then val="${1#*=}"; shift; else need_value "$@"; val="$2"; shift 2; fi
-        [ "$kind" != :int ] || need_int "$opt" "$val"
-        printf -v "$var" '%s' "$val"
+        need_value "$@"
+        [ "$kind" != :int ] || need_int "$opt" "$2"
+        printf -v "$var" '%s' "$2"
+        shift 2
     done
 }
 
