@@ -71,9 +71,10 @@ one_run() {
     bench_sample "cold read" mount "$(value mbps "$out")"
     bench_sample "peak RSS during the read" mount "$(peak_mib "$work/rss.read")"
     bench_sample "VmHWM at the end" mount "$(awk -v k="$(status_kib "$pid" VmHWM)" 'BEGIN { printf "%.1f", k / 1024 }')"
-    # How much of it is Java heap (G1 prints "garbage-first heap total 123456K, used 7890K").
+    # How much of it is Java heap (JDK 25 G1: "garbage-first heap total reserved 6172672K,
+    # committed 393216K, used 39887K").
     local heap
-    heap="$("$(find_jdk25)/bin/jcmd" "$pid" GC.heap_info 2>/dev/null | sed -n 's/.* heap *total \([0-9]*\)K.*/\1/p' | head -1)"
+    heap="$("$(find_jdk25)/bin/jcmd" "$pid" GC.heap_info 2>/dev/null | sed -n 's/.* heap .*committed \([0-9]*\)K.*/\1/p' | head -1)"
     [ -z "$heap" ] || bench_sample "Java heap committed at the end" mount "$(awk -v k="$heap" 'BEGIN { printf "%.1f", k / 1024 }')"
     rm -f "$f"
     unmount_fs "$dir"
