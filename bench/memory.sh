@@ -2,7 +2,8 @@
 # Memory of a mount: the resident set (VmRSS, sampled every second, and the peak VmHWM) of the
 # mount's JVM while it takes a large sequential write (1 MiB writes, fsync at the end), then while
 # the file is read back cold (which fills the block cache), next to the configured cache and write
-# buffer. Mount only: ext4 and tmpfs have no such process.
+# buffer. Mount only: ext4 and tmpfs have no such process. The samples are kept in
+# bench/results/memory-RUN.tsv.
 #
 #   bench/memory.sh [--file-mib N] [--cache-size S] [--write-buffer S] [common options; --runs 1]
 #
@@ -35,10 +36,20 @@ status_kib() {
     awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
 
-# Samples VmRSS of PID every second into FILE until stopped.
+# Samples VmRSS of PID every second into FILE until stopped, and into the run's time series
+# (bench/results/memory-RUN.tsv: seconds since the start, phase, VmRSS in KiB).
 sampler_pid=
 start_sampler() {
-    ( while kill -0 "$1" 2>/dev/null; do status_kib "$1" VmRSS >>"$2" || true; sleep 1; done ) &
+    local series="$(dirname "$results_file")/memory-$run_id.tsv" phase="${2##*.}"
+    mkdir -p "$(dirname "$series")"
+    [ -s "$series" ] || printf 'second\tphase\tvmrss_kib\n' >"$series"
+    ( while kill -0 "$1" 2>/dev/null; do
+          local kib
+          kib="$(status_kib "$1" VmRSS)" || true
+          echo "$kib" >>"$2"
+          printf '%s\t%s\t%s\n' "$SECONDS" "$phase" "$kib" >>"$series"
+          sleep 1
+      done ) &
     sampler_pid=$!
     bench_children=("$sampler_pid")
 }
@@ -81,3 +92,4 @@ one_run() {
 }
 for_each_run one_run
 bench_report
+echo "VmRSS every second: $(dirname "$results_file")/memory-$run_id.tsv"
