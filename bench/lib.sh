@@ -215,9 +215,7 @@ bench_start() {
     ext4_fstype="$(df --output=fstype "$ext4_dir" | tail -1)"
     [ "$ext4_fstype" = ext4 ] || say "warning: $ext4_parent is $ext4_fstype, not ext4 (choose another with --ext4-dir)"
     build_helpers
-    if wants mount; then
-        "$bench_repo/sqlitesuperfs" --version >/dev/null || die "could not build or run sqlitesuperfs"
-    fi
+    if wants mount; then pin_jar; fi
     machine="$(machine_line)"
     echo "machine: $machine"
     echo "parameters: $bench_params; runs=$runs; on=$targets"
@@ -229,6 +227,18 @@ build_helpers() {
         die "could not compile bench/src/fsbench.c"
     gcc -O2 -Wall -o "$bench_bin/commitloop" "$bench_repo/bench/src/commitloop.c" -lsqlite3 ||
         die "could not compile bench/src/commitloop.c"
+}
+
+# Builds the jar if the sources changed (the launcher does) and keeps a copy for the run, so that
+# every mount of a run runs the same code even if the sources change meanwhile.
+pin_jar() {
+    "$bench_repo/sqlitesuperfs" --version >/dev/null || die "could not build or run sqlitesuperfs"
+    cp "$bench_repo/target/launch/sqlitesuperfs.jar" "$work/sqlitesuperfs.jar" || die "no jar in target/launch"
+    local jdk
+    jdk="$(find_jdk25)" || die "no JDK 25"
+    # What ./sqlitesuperfs runs, without the build check; a command, not a function, so that the
+    # pid of a mount started in the background is the JVM's own.
+    sqlitesuperfs=("$jdk/bin/java" -XX:+ExitOnOutOfMemoryError -jar "$work/sqlitesuperfs.jar")
 }
 
 # A tmpfs of SIZE MiB at $tmpfs_dir.
@@ -252,7 +262,7 @@ mount_fs() {
     if [ -n "$db_url" ]; then args+=(--db "$db_url"); else args+=(--state-dir "$bench_state"); fi
     args+=(${mount_options[@]+"${mount_options[@]}"} "$@" "$ns" "$dir")
     local log="$work/mount-$ns.log"
-    "$bench_repo/sqlitesuperfs" "${args[@]}" >>"$log" 2>&1 </dev/null &
+    "${sqlitesuperfs[@]}" "${args[@]}" >>"$log" 2>&1 </dev/null &
     local pid=$!
     mount_pid[$dir]=$pid
     mount_ns[$dir]=$ns
@@ -273,7 +283,7 @@ unmount_fs() {
 
 unmount_quietly() {
     local dir="$1" pid="${mount_pid[$1]}" status=0
-    "$bench_repo/sqlitesuperfs" unmount "$dir" >>"$work/mount-${mount_ns[$dir]}.log" 2>&1 || return 1
+    "${sqlitesuperfs[@]}" unmount "$dir" >>"$work/mount-${mount_ns[$dir]}.log" 2>&1 || return 1
     wait "$pid" || status=$?
     unset "mount_pid[$dir]"
     return "$status"
@@ -311,7 +321,10 @@ machine_line() {
         bin="$(ls -d /usr/lib/postgresql/*/bin/postgres 2>/dev/null | sort -V | tail -1)"
         pg="$([ -n "$bin" ] && "$bin" --version | sed 's/^postgres (PostgreSQL) /PostgreSQL /') local (fresh cluster, fsync on)"
     fi
-    echo "$cpu, $mem RAM, Linux $(uname -r), $disk, $pg, $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$bench_repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    local commit
+    commit="$(git -C "$bench_repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    [ -z "$(git -C "$bench_repo" status --porcelain -- src pom.xml 2>/dev/null)" ] || commit="$commit with uncommitted changes"
+    echo "$cpu, $mem RAM, Linux $(uname -r), $disk, $pg, $(date -u +%Y-%m-%dT%H:%MZ), commit $commit"
 }
 
 # ---------------------------------------------------------------- metrics and report
