@@ -23,9 +23,9 @@ umask 022
 repo="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 here="$repo/conformance"
 . "$repo/scripts/prereqs.sh"
+. "$repo/scripts/sqlite-source.sh"
 
-cache="${SQLITESUPERFS_CONFORMANCE_CACHE:-/var/cache/sqlitesuperfs-conformance}"
-sqlite_version=3.40.1
+cache="$sqlite_cache"
 test_user=sqlitesuperfs-test
 ci_file_timeout=900
 ci_list="${SQLITESUPERFS_CONFORMANCE_CI_TESTS:-$here/ci-tests.txt}"
@@ -59,53 +59,11 @@ esac
 
 # ---------------------------------------------------------------- source and testfixtures
 
-ensure_deb_src() {
-    if grep -Eqs '^[[:space:]]*(deb-src[[:space:]]|Types:.*deb-src)' \
-            /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; then
-        return 0
-    fi
-    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-        sed 's/^Types:.*/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
-            >/etc/apt/sources.list.d/sqlitesuperfs-deb-src.sources
-    elif grep -Eqs '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list; then
-        sed -n 's/^[[:space:]]*deb[[:space:]]/deb-src /p' /etc/apt/sources.list \
-            >/etc/apt/sources.list.d/sqlitesuperfs-deb-src.list
-    else
-        die "found no Debian apt source to derive a deb-src entry from"
-    fi
-    say "added a deb-src entry for Debian; running apt-get update"
-    apt-get update -q >/dev/null || die "apt-get update failed"
-}
-
-# The pristine upstream tarball: Debian's patched tree fails io-5.5 and recover.test everywhere.
-fetch_source() {
-    local tarball
-    tarball="$(ls "$cache"/download/sqlite3_"$sqlite_version".orig.tar.xz 2>/dev/null || true)"
-    if [ -z "$tarball" ]; then
-        ensure_deb_src
-        mkdir -p "$cache/download"
-        (cd "$cache/download" && apt-get source -q --download-only sqlite3 >download.log 2>&1) ||
-            die "apt-get source sqlite3 failed; see $cache/download/download.log"
-        tarball="$cache/download/sqlite3_$sqlite_version.orig.tar.xz"
-        [ -f "$tarball" ] || die "apt-get source brought no sqlite3_$sqlite_version.orig.tar.xz (this script is for Debian 12's $sqlite_version)"
-    fi
-    src="$cache/pristine/sqlite3-$sqlite_version"
-    if [ ! -f "$src/test/veryquick.test" ]; then
-        rm -rf "$src.partial"
-        mkdir -p "$src.partial" "$(dirname "$src")"
-        tar -xJf "$tarball" -C "$src.partial" --strip-components=1 || die "could not unpack $tarball"
-        mv "$src.partial" "$src"
-    fi
-}
-
 # Two testfixtures from one configured build: the stock one (linked with -DSQLITE_NO_SYNC=1, so no
 # fsync reaches the filesystem) and testfixture-sync, linked by the same rule without that flag.
 build_testfixtures() {
-    build="$cache/build"
-    mkdir -p "$build"
-    if [ ! -f "$build/Makefile" ]; then
-        (cd "$build" && "$src/configure" >configure.log 2>&1) || die "configure failed; see $build/configure.log"
-    fi
+    configure_sqlite_build
+    build="$sqlite_build"
     if [ ! -x "$build/testfixture" ]; then
         say "building testfixture (a few minutes) ..."
         make -C "$build" -j"$(nproc)" testfixture >"$build/make.log" 2>&1 ||
@@ -343,7 +301,8 @@ run_full() {
 main() {
 
     ensure_packages tcl-dev build-essential xz-utils fuse3 util-linux
-    fetch_source
+    fetch_sqlite_source
+    src="$sqlite_src"
     build_testfixtures
     ensure_test_user
     run_dir="$cache/runs/$(date +%Y%m%d-%H%M%S)-$mode-$$"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Commit loop: single-row INSERT, each its own transaction, synchronous=FULL, in the DELETE,
+# TRUNCATE, PERSIST and WAL journal modes, on ext4, tmpfs and a sqlitesuperfs mount: commits/s.
+# The loop is a small C program linked to libsqlite3 (bench/src/commitloop.c); its tmpfs figure is
+# the harness's own ceiling.
+#
+#   bench/commit.sh [--commits N] [--modes LIST] [common options]
+#
+#   --commits N     commits per loop (default 10000)
+#   --modes LIST    journal modes, comma-separated (default DELETE,TRUNCATE,PERSIST,WAL)
+bench_name=commit
+. "$(dirname "$(readlink -f "$0")")/lib.sh"
+
+commits=10000
+modes=DELETE,TRUNCATE,PERSIST,WAL
+bench_parse --commits=commits:int --modes=modes -- "$@"
+modes="$(journal_modes "$modes")"
+for m in $modes; do bench_metric "commit loop, $m" commits/s; done
+
+bench_start "commits=$commits modes=$(echo $modes | tr " " ,) synchronous=FULL"
+targets_up 512
+
+one_run() {
+    local target="$1" dir="$2" mode out
+    for mode in $modes; do
+        rm -f "$dir/commit.db" "$dir/commit.db-journal" "$dir/commit.db-wal" "$dir/commit.db-shm"
+        out="$("$bench_bin/commitloop" "$dir/commit.db" "$mode" "$commits")" || die "commit loop on $target failed"
+        bench_sample "commit loop, $mode" "$target" "$(value commits_per_s "$out")"
+    done
+    rm -f "$dir"/commit.db*
+}
+for_each_run one_run
+bench_report
