@@ -31,6 +31,9 @@ public final class Main {
                                               check a namespace that is not mounted for consistency
               passwd [--db URL] [--passphrase-file F] [--new-passphrase-file F] [--kdf S] NAMESPACE
                                               change the passphrase of a namespace that is not mounted
+              upgrade [--db URL] [--passphrase-file F] NAMESPACE
+                                              authenticate the metadata of a namespace written by an
+                                              older version (once, while it is not mounted)
               --version                       print the version
               --help                          print this help
             """;
@@ -65,6 +68,7 @@ public final class Main {
                 case "unmount", "umount" -> Unmount.run(rest, out);
                 case "fsck" -> Fsck.run(rest, env, out);
                 case "passwd" -> Passwd.run(rest, env, out);
+                case "upgrade" -> Upgrade.run(rest, env, out);
                 default -> throw new CliException(ExitCode.USAGE,
                         "unknown command '" + command + "' (see sqlitesuperfs --help)");
             };

@@ -41,13 +41,21 @@ final class NamespaceKey {
 
     private NamespaceKey() {}
 
+    /** A new namespace's metadata and its data key, which the caller owns and closes. */
+    record Created(NamespaceMeta meta, SecretKey dataKey) {}
+
     /** A new namespace's metadata: a fresh UUID, salt and data key, wrapped under {@code passphrase}. */
-    static NamespaceMeta create(int blockSize, KdfStrength strength, Passphrase passphrase) {
+    static Created create(int blockSize, KdfStrength strength, Passphrase passphrase) {
         KdfParams kdf = KdfParams.generate(strength);
         NamespaceMeta draft = new NamespaceMeta(PgNamespaceStore.FORMAT_VERSION, UUID.randomUUID(), blockSize,
                 kdf.algorithm(), kdf.opsLimit(), kdf.memLimit(), kdf.salt(), new byte[0], 0);
-        try (SecretKey dataKey = SecretKey.random()) {
-            return withWrapping(draft, kdf, KeyWrapping.wrap(dataKey, passphrase, kdf, context(draft)));
+        SecretKey dataKey = SecretKey.random();
+        try {
+            return new Created(withWrapping(draft, kdf, KeyWrapping.wrap(dataKey, passphrase, kdf, context(draft))),
+                    dataKey);
+        } catch (RuntimeException e) {
+            dataKey.close();
+            throw e;
         }
     }
 

@@ -82,17 +82,27 @@ public final class NamespaceMount implements AutoCloseable {
                     int uid = settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid;
                     int gid = settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid;
                     int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
-                    meta = NamespaceKey.create(blockSize, settings.kdfStrength(), passphrase);
+                    NamespaceKey.Created created = NamespaceKey.create(blockSize, settings.kdfStrength(), passphrase);
+                    meta = created.meta();
+                    key = created.dataKey();
+                    sealer = new Sealer(key, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize());
                     long now = System.currentTimeMillis() * 1_000_000L;
-                    store.create(meta, new InodeRecord(1, ROOT_MODE, uid, gid, 2, 0, 0, 0, now, now, now));
+                    store.create(meta, SealedStore.authenticatedRoot(sealer,
+                            new InodeRecord(1, ROOT_MODE, uid, gid, 2, 0, 0, 0, now, now, now)));
                     log.info("created namespace {} (block size {})", name.value(), meta.blockSize());
+                } else {
+                    key = NamespaceKey.open(store, meta, passphrase, !settings.readOnly(), name.value());
+                    sealer = new Sealer(key, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize());
                 }
-                key = NamespaceKey.open(store, meta, passphrase, !settings.readOnly(), name.value());
+            }
+            if (store.needsSealingUpgrade()) {
+                throw new CliException(ExitCode.NAMESPACE, "namespace " + name.value() + " was written by an older"
+                        + " version whose metadata is not authenticated; run `sqlitesuperfs upgrade " + name.value()
+                        + "` once, when you trust the database's current contents, then mount it");
             }
             if (!settings.readOnly()) {
                 store.startWriting();
             }
-            sealer = new Sealer(key, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize());
             SealedStore sealed = new SealedStore(store, sealer, name.value());
             FsConfig fsConfig = new FsConfig(name.value(), meta.blockSize(), settings.cacheBytes(),
                     settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),

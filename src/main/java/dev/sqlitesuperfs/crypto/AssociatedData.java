@@ -20,7 +20,8 @@ final class AssociatedData {
     enum Kind {
         BLOCK("ssfs/blk"),
         SYMLINK("ssfs/sym"),
-        XATTR("ssfs/xat");
+        XATTR("ssfs/xat"),
+        INODE("ssfs/ino");
 
         private final byte[] tag;
 
@@ -67,6 +68,12 @@ final class AssociatedData {
 
     /** @return the length of the symlink associated data */
     static int writeSymlinkPosition(MemorySegment ad, long ino) {
+        ad.set(LONG, INO_OFFSET, ino);
+        return SYMLINK_BYTES;
+    }
+
+    /** @return the length of the inode authenticator's associated data (the same shape as a symlink's) */
+    static int writeInodePosition(MemorySegment ad, long ino) {
         ad.set(LONG, INO_OFFSET, ino);
         return SYMLINK_BYTES;
     }

@@ -9,20 +9,30 @@ import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.SealedBlock;
 import dev.sqlitesuperfs.store.Usage;
 import dev.sqlitesuperfs.store.XattrRecord;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The namespace's storage as the filesystem sees it: plaintext in and out. Payloads (blocks,
- * symlink targets, xattr values) are sealed here on the way down, in the calling thread, and
- * opened on the way up; a payload that does not open is logged once and surfaces as
- * {@link TamperedException}, never as bytes. Metadata rows pass through unchanged.
+ * The namespace's storage as the filesystem sees it: plaintext in and out, and nothing read that
+ * is not authentic. Payloads (blocks, symlink targets, xattr values) are sealed here on the way
+ * down, in the calling thread, and opened on the way up. Every inode row carries a sealed
+ * authenticator of its attributes and of the digests of its contents (see {@link Sealer}); rows,
+ * entries, attributes and blocks are checked against it as they are read, and a change updates
+ * the digests as it goes down. Anything that does not open or add up is logged once and surfaces
+ * as {@link TamperedException}, never as data.
+ *
+ * <p>Keeps, per inode the filesystem holds, what it knows to be authentic ({@link InodeAuth}):
+ * the filesystem calls {@link #forget} when it lets an inode go.
  */
 public final class SealedStore {
     private static final Logger log = LoggerFactory.getLogger(SealedStore.class);
@@ -30,6 +40,7 @@ public final class SealedStore {
     private final NamespaceStore store;
     private final Sealer sealer;
     private final String namespace;
+    private final ConcurrentHashMap<Long, InodeAuth> known = new ConcurrentHashMap<>();
 
     public SealedStore(NamespaceStore store, Sealer sealer, String namespace) {
         this.store = store;
@@ -44,18 +55,93 @@ public final class SealedStore {
         void accept(long idx, byte[] data);
     }
 
+    /** {@code root} (inode 1 of a new namespace) with its authenticator: nothing stored under it yet. */
+    public static InodeRecord authenticatedRoot(Sealer sealer, InodeRecord root) {
+        InodeAuth fresh = InodeAuth.fresh(root.ino());
+        return root.withAuth(sealer.sealInode(root.ino(), authPlaintext(root, fresh.content, fresh.xattrs)));
+    }
+
+    // ------------------------------------------------------------------ upgrade
+
+    /**
+     * Authenticates a namespace of an older format: seals an authenticator for every inode from
+     * its stored rows as they are now, in one transaction with the format change. Whoever calls
+     * this vouches for the database's current contents; it never happens on its own.
+     */
+    public static void upgrade(NamespaceStore store, Sealer sealer) {
+        store.upgradeSealing((inodes, tags, entries, xattrs) -> {
+            Map<Long, byte[]> content = new HashMap<>();
+            Map<Long, byte[]> xattrDigest = new HashMap<>();
+            for (NamespaceStore.SealingUpgrade.BlockTag t : tags) {
+                sealer.addBlockTerm(digestOf(content, t.ino()), t.ino(), t.idx(), t.tag(), 0);
+            }
+            List<NamespaceStore.SealingUpgrade.EntryMac> macs = new ArrayList<>(entries.size());
+            for (NamespaceStore.SealingUpgrade.EntryRow e : entries) {
+                byte[] term = sealer.entryTerm(e.parent(), e.name(), e.ino());
+                InodeAuth.xor(digestOf(content, e.parent()), term);
+                macs.add(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(), term));
+            }
+            for (NamespaceStore.SealingUpgrade.XattrRow x : xattrs) {
+                byte[] value;
+                try {
+                    value = sealer.openXattr(x.ino(), x.name(), x.sealedValue());
+                } catch (IntegrityException ex) {
+                    throw new TamperedException("inode " + x.ino() + ": xattr " + printable(x.name())
+                            + " failed authentication; the namespace cannot be vouched for as it is");
+                }
+                sealer.addXattrTerm(digestOf(xattrDigest, x.ino()), x.ino(), x.name(), value);
+            }
+            Map<Long, byte[]> auth = new HashMap<>();
+            for (InodeRecord r : inodes) {
+                byte[] c = content.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
+                byte[] x = xattrDigest.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
+                auth.put(r.ino(), sealer.sealInode(r.ino(), authPlaintext(r, c, x)));
+            }
+            return new NamespaceStore.SealingUpgrade.Sealed(auth, macs);
+        });
+    }
+
+    private static byte[] digestOf(Map<Long, byte[]> digests, long ino) {
+        return digests.computeIfAbsent(ino, k -> new byte[Sealer.DIGEST_BYTES]);
+    }
+
+    // ------------------------------------------------------------------ reads
+
     public Optional<InodeRecord> inode(long ino) {
-        return store.inode(ino);
+        return store.inode(ino).map(this::verified);
     }
 
+    /** The inodes among {@code inos} that exist, each checked against its authenticator. */
     public List<InodeRecord> inodes(long[] inos) {
-        return store.inodes(inos);
+        List<InodeRecord> found = store.inodes(inos);
+        List<InodeRecord> checked = new ArrayList<>(found.size());
+        for (InodeRecord r : found) {
+            checked.add(verified(r));
+        }
+        return checked;
     }
 
+    /** Every entry of {@code dir}, each with its MAC checked, and all of them against the directory's digest. */
     public List<DirEntryRecord> entries(long dir) {
-        return store.entries(dir);
+        InodeAuth d = stateOf(dir);
+        List<DirEntryRecord> rows = store.entries(dir);
+        byte[] sum = new byte[Sealer.DIGEST_BYTES];
+        for (DirEntryRecord row : rows) {
+            byte[] term = sealer.entryTerm(dir, row.name(), row.ino());
+            if (row.mac() == null || !Arrays.equals(term, row.mac())) {
+                throw tampered("directory " + dir + ": the entry '" + printable(row.name()) + "' (inode " + row.ino()
+                        + ") is not authentic");
+            }
+            InodeAuth.xor(sum, term);
+        }
+        if (!Arrays.equals(sum, d.content)) {
+            throw tampered("directory " + dir + ": its entries are not the ones last stored (one was added,"
+                    + " removed, or brought back)");
+        }
+        return rows;
     }
 
+    /** Unchecked: only where ".." of a loaded directory leads, which its own entry vouches for when listed. */
     public OptionalLong parentOf(long dir) {
         return store.parentOf(dir);
     }
@@ -70,28 +156,52 @@ public final class SealedStore {
         }
     }
 
-    /** Every extended attribute of {@code ino}, name to opened value, in storage order. */
+    /** Every extended attribute of {@code ino}, name to opened value, checked against the inode's digest. */
     public Map<byte[], byte[]> xattrs(long ino) {
+        InodeAuth a = stateOf(ino);
         Map<byte[], byte[]> result = new LinkedHashMap<>();
+        Map<ByteBuffer, byte[]> terms = new HashMap<>();
+        byte[] sum = new byte[Sealer.DIGEST_BYTES];
         for (XattrRecord x : store.xattrs(ino)) {
+            byte[] value;
             try {
-                result.put(x.name(), sealer.openXattr(ino, x.name(), x.sealedValue()));
+                value = sealer.openXattr(ino, x.name(), x.sealedValue());
             } catch (IntegrityException e) {
                 throw tampered("inode " + ino + ": xattr " + printable(x.name()) + " failed authentication");
             }
+            byte[] term = new byte[Sealer.DIGEST_BYTES];
+            sealer.addXattrTerm(term, ino, x.name(), value);
+            InodeAuth.xor(sum, term);
+            terms.put(ByteBuffer.wrap(x.name()), term);
+            result.put(x.name(), value);
+        }
+        if (!Arrays.equals(sum, a.xattrs)) {
+            throw tampered("inode " + ino + ": its extended attributes are not the ones last stored");
+        }
+        synchronized (a) {
+            a.xattrTerms = terms;
         }
         return result;
     }
 
     /**
      * Opens the stored blocks of {@code ino} with {@code fromIdx <= idx < toIdx} and hands each to
-     * {@code sink}, in index order; absent blocks (holes) are skipped. Fetched in one query.
+     * {@code sink}, in index order; holes are skipped. Fetched in one query. Each block must be the
+     * one last stored at its place (its tag), and none may be missing or added.
      */
     public void readBlocks(long ino, long fromIdx, long toIdx, BlockSink sink) {
+        BlockTags tags = tagsOf(stateOf(ino));
+        long expected = tags.nextPresent(fromIdx);
         for (SealedBlock b : store.blocks(ino, fromIdx, toIdx)) {
             int length = b.data().length - Sealer.OVERHEAD;
             if (length < 0) {
                 throw tampered("inode " + ino + " block " + b.idx() + ": stored block too short");
+            }
+            if (expected >= 0 && expected < b.idx()) {
+                throw tampered("inode " + ino + " block " + expected + ": missing from storage");
+            }
+            if (!tags.matches(b.idx(), b.data(), b.data().length - Sealer.TAG_BYTES)) {
+                throw tampered("inode " + ino + " block " + b.idx() + " is not the version last stored there");
             }
             byte[] plain = new byte[length];
             try {
@@ -100,19 +210,37 @@ public final class SealedStore {
                 throw tampered("inode " + ino + " block " + b.idx() + " failed authentication");
             }
             sink.accept(b.idx(), plain);
+            expected = tags.nextPresent(b.idx() + 1);
+        }
+        if (expected >= 0 && expected < toIdx) {
+            throw tampered("inode " + ino + " block " + expected + ": missing from storage");
         }
     }
 
+    /** The smallest stored block index {@code >= fromIdx} (from the authenticated tags). */
     public OptionalLong nextStoredBlock(long ino, long fromIdx) {
-        return store.nextStoredBlock(ino, fromIdx);
+        long next = tagsOf(stateOf(ino)).nextPresent(fromIdx);
+        return next < 0 ? OptionalLong.empty() : OptionalLong.of(next);
     }
 
+    /** The smallest index {@code >= fromIdx} without a stored block (from the authenticated tags). */
     public long nextMissingBlock(long ino, long fromIdx) {
-        return store.nextMissingBlock(ino, fromIdx);
+        return tagsOf(stateOf(ino)).nextAbsent(fromIdx);
     }
 
+    /** Inodes whose authenticated link count is 0: unlinked, left open by a mount that died. */
     public long[] orphans() {
-        return store.orphans();
+        long[] candidates = store.orphans();
+        if (candidates.length == 0) {
+            return candidates;
+        }
+        List<Long> orphans = new ArrayList<>();
+        for (InodeRecord r : inodes(candidates)) {
+            if (r.nlink() == 0) {
+                orphans.add(r.ino());
+            }
+        }
+        return orphans.stream().mapToLong(Long::longValue).toArray();
     }
 
     public Usage usage() {
@@ -123,8 +251,9 @@ public final class SealedStore {
         return store.allocateInodes();
     }
 
-    public Transaction transaction() {
-        return new Transaction();
+    /** The filesystem no longer holds inode {@code ino}: what is known of it is read again when needed. */
+    public void forget(long ino) {
+        known.remove(ino);
     }
 
     /** Commits every deferred transaction; see {@link NamespaceStore#flushDeferred()}. */
@@ -137,10 +266,90 @@ public final class SealedStore {
         return store.oldestDeferred();
     }
 
+    public Transaction transaction() {
+        return new Transaction();
+    }
+
+    /** Checks {@code r} against its authenticator and remembers the digests it carries. */
+    private InodeRecord verified(InodeRecord r) {
+        byte[] plain;
+        try {
+            plain = sealer.openInode(r.ino(), r.auth());
+        } catch (IntegrityException e) {
+            throw tampered("inode " + r.ino() + ": " + e.getMessage());
+        }
+        ByteBuffer b = ByteBuffer.wrap(plain);
+        boolean same = b.getInt() == r.mode() & b.getInt() == r.uid() & b.getInt() == r.gid()
+                & b.getInt() == r.nlink() & b.getLong() == r.size() & b.getInt() == r.rdev()
+                & b.getLong() == r.atimeNs() & b.getLong() == r.mtimeNs() & b.getLong() == r.ctimeNs();
+        if (!same) {
+            throw tampered("inode " + r.ino() + ": its row does not match its authenticator (attributes changed)");
+        }
+        byte[] content = new byte[Sealer.DIGEST_BYTES];
+        byte[] xattrs = new byte[Sealer.DIGEST_BYTES];
+        b.get(content).get(xattrs);
+        // Memory is ahead of storage for an inode the filesystem holds: what it knows stays.
+        known.putIfAbsent(r.ino(), new InodeAuth(r.ino(), content, xattrs));
+        return r;
+    }
+
+    private InodeAuth stateOf(long ino) {
+        InodeAuth a = known.get(ino);
+        if (a == null) {
+            inode(ino).orElseThrow(() -> tampered("inode " + ino + " is missing from storage"));
+            a = known.get(ino);
+        }
+        return a;
+    }
+
+    /** The tags of a file's stored blocks, read and checked against its content digest on first use. */
+    private BlockTags tagsOf(InodeAuth a) {
+        synchronized (a) {
+            if (a.tags == null) {
+                BlockTags tags = new BlockTags();
+                if (!InodeAuth.isZero(a.content)) {
+                    byte[] sum = new byte[Sealer.DIGEST_BYTES];
+                    for (NamespaceStore.StoredTag t : store.blockTags(a.ino)) {
+                        if (t.tag() == null || t.tag().length != Sealer.TAG_BYTES) {
+                            throw tampered("inode " + a.ino + " block " + t.idx() + ": stored block too short");
+                        }
+                        sealer.addBlockTerm(sum, a.ino, t.idx(), t.tag(), 0);
+                        tags.put(t.idx(), t.tag(), 0);
+                    }
+                    if (!Arrays.equals(sum, a.content)) {
+                        throw tampered("inode " + a.ino + ": its blocks are not the ones last stored (a block was"
+                                + " replaced by an older version, removed or added)");
+                    }
+                }
+                a.tags = tags;
+            }
+            return a.tags;
+        }
+    }
+
+    private Map<ByteBuffer, byte[]> xattrTermsOf(InodeAuth a) {
+        synchronized (a) {
+            if (a.xattrTerms != null) {
+                return a.xattrTerms;
+            }
+        }
+        xattrs(a.ino);
+        synchronized (a) {
+            return a.xattrTerms;
+        }
+    }
+
     private TamperedException tampered(String what) {
         String message = "namespace " + namespace + ": " + what + "; refusing to serve it";
         log.error(message);
         return new TamperedException(message);
+    }
+
+    static byte[] authPlaintext(InodeRecord r, byte[] content, byte[] xattrs) {
+        return ByteBuffer.allocate(Sealer.INODE_AUTH_BYTES)
+                .putInt(r.mode()).putInt(r.uid()).putInt(r.gid()).putInt(r.nlink()).putLong(r.size())
+                .putInt(r.rdev()).putLong(r.atimeNs()).putLong(r.mtimeNs()).putLong(r.ctimeNs())
+                .put(content).put(xattrs).array();
     }
 
     private static String printable(byte[] name) {
@@ -152,81 +361,255 @@ public final class SealedStore {
     }
 
     /**
-     * Changes that reach PostgreSQL in one transaction, in the order added. Payloads are sealed
-     * as they are added.
+     * Changes that reach PostgreSQL in one transaction, in the order added. Payloads are sealed as
+     * they are added; the digests they change are worked out alongside and sealed into the
+     * authenticator of each inode whose row the transaction puts (every change of an inode's
+     * contents comes with its row). What is known of the inodes changes only once the transaction
+     * is committed or deferred.
      */
     public final class Transaction {
-        private final ChangeSet changes = new ChangeSet();
+        private sealed interface Op permits PutInode, Other {}
+
+        private record PutInode(InodeRecord record) implements Op {}
+
+        private record Other(java.util.function.Consumer<ChangeSet> add) implements Op {}
+
+        /** One inode's changes within this transaction. */
+        private final class Work {
+            final InodeAuth base;
+            final boolean created;
+            final byte[] content;
+            final byte[] xattrs;
+            /** Block index to its new tag, or to null when the transaction removes it. */
+            final Map<Long, byte[]> tags = new HashMap<>();
+            /** Attribute name to its new term, or to null when removed. */
+            final Map<ByteBuffer, byte[]> xattrTerms = new HashMap<>();
+            boolean deleted;
+            boolean rowPut;
+
+            Work(InodeAuth base, boolean created) {
+                this.base = base;
+                this.created = created;
+                this.content = base.content.clone();
+                this.xattrs = base.xattrs.clone();
+            }
+
+            /** The block's tag as of this point of the transaction, or null if not stored. */
+            byte[] currentTag(long idx) {
+                if (tags.containsKey(idx)) {
+                    return tags.get(idx);
+                }
+                byte[] tag = new byte[Sealer.TAG_BYTES];
+                return tagsOf(base).get(idx, tag, 0) ? tag : null;
+            }
+
+            byte[] currentXattrTerm(ByteBuffer name) {
+                return xattrTerms.containsKey(name) ? xattrTerms.get(name) : xattrTermsOf(base).get(name);
+            }
+        }
+
+        private final List<Op> ops = new ArrayList<>();
+        private final Map<Long, Work> work = new LinkedHashMap<>();
 
         private Transaction() {}
 
+        private Work work(long ino) {
+            return work.computeIfAbsent(ino, k -> {
+                InodeAuth a = known.get(ino);
+                // An inode nobody has read is one this transaction creates.
+                return a != null ? new Work(a, false) : new Work(InodeAuth.fresh(ino), true);
+            });
+        }
+
+        private Transaction add(java.util.function.Consumer<ChangeSet> change) {
+            ops.add(new Other(change));
+            return this;
+        }
+
         public Transaction putInode(InodeRecord inode) {
-            changes.putInode(inode);
+            work(inode.ino()).rowPut = true;
+            ops.add(new PutInode(inode));
             return this;
         }
 
         public Transaction deleteInode(long ino) {
-            changes.deleteInode(ino);
-            return this;
+            work(ino).deleted = true;
+            return add(c -> c.deleteInode(ino));
         }
 
-        public Transaction putEntry(long parent, byte[] name, long ino) {
-            changes.putEntry(parent, name, ino);
-            return this;
+        /** Names {@code ino} as {@code name} in {@code parent}; {@code replaced} is the inode the name named before, or 0. */
+        public Transaction putEntry(long parent, byte[] name, long ino, long replaced) {
+            byte[] term = sealer.entryTerm(parent, name, ino);
+            Work p = work(parent);
+            InodeAuth.xor(p.content, term);
+            if (replaced != 0) {
+                InodeAuth.xor(p.content, sealer.entryTerm(parent, name, replaced));
+            }
+            return add(c -> c.putEntry(parent, name, ino, term));
         }
 
-        public Transaction deleteEntry(long parent, byte[] name) {
-            changes.deleteEntry(parent, name);
-            return this;
+        /** Removes the entry {@code name} of {@code parent}, which names {@code ino}. */
+        public Transaction deleteEntry(long parent, byte[] name, long ino) {
+            InodeAuth.xor(work(parent).content, sealer.entryTerm(parent, name, ino));
+            return add(c -> c.deleteEntry(parent, name));
         }
 
         /** @see ChangeSet#putBlocks for the meaning of {@code firstNewIdx} */
         public Transaction putBlocks(long ino, long firstNewIdx, List<PlainBlock> blocks) {
+            if (blocks.isEmpty()) {
+                return this;
+            }
+            Work w = work(ino);
             List<SealedBlock> sealed = new ArrayList<>(blocks.size());
             for (PlainBlock b : blocks) {
-                sealed.add(new SealedBlock(b.idx(), sealer.sealBlock(ino, b.idx(), b.data(), 0, b.length())));
+                byte[] data = sealer.sealBlock(ino, b.idx(), b.data(), 0, b.length());
+                sealed.add(new SealedBlock(b.idx(), data));
+                byte[] old = w.currentTag(b.idx());
+                if (old != null) {
+                    sealer.addBlockTerm(w.content, ino, b.idx(), old, 0);
+                }
+                sealer.addBlockTerm(w.content, ino, b.idx(), data, data.length - Sealer.TAG_BYTES);
+                w.tags.put(b.idx(), Arrays.copyOfRange(data, data.length - Sealer.TAG_BYTES, data.length));
             }
-            changes.putBlocks(ino, firstNewIdx, sealed);
-            return this;
+            return add(c -> c.putBlocks(ino, firstNewIdx, sealed));
         }
 
         public Transaction truncateBlocks(long ino, long fromIdx) {
-            changes.truncateBlocks(ino, fromIdx);
-            return this;
+            Work w = work(ino);
+            Map<Long, byte[]> gone = new HashMap<>(tagsOf(w.base).tailFrom(fromIdx));
+            for (Map.Entry<Long, byte[]> e : w.tags.entrySet()) {
+                if (e.getKey() >= fromIdx) {
+                    gone.put(e.getKey(), e.getValue());
+                }
+            }
+            for (Map.Entry<Long, byte[]> e : gone.entrySet()) {
+                if (e.getValue() != null) {
+                    sealer.addBlockTerm(w.content, ino, e.getKey(), e.getValue(), 0);
+                }
+                w.tags.put(e.getKey(), null);
+            }
+            return add(c -> c.truncateBlocks(ino, fromIdx));
         }
 
         public Transaction putXattr(long ino, byte[] name, byte[] value) {
-            changes.putXattr(ino, name, sealer.sealXattr(ino, name, value));
-            return this;
+            Work w = work(ino);
+            ByteBuffer key = ByteBuffer.wrap(name);
+            byte[] old = w.currentXattrTerm(key);
+            if (old != null) {
+                InodeAuth.xor(w.xattrs, old);
+            }
+            byte[] term = new byte[Sealer.DIGEST_BYTES];
+            sealer.addXattrTerm(term, ino, name, value);
+            InodeAuth.xor(w.xattrs, term);
+            w.xattrTerms.put(key, term);
+            byte[] sealedValue = sealer.sealXattr(ino, name, value);
+            return add(c -> c.putXattr(ino, name, sealedValue));
         }
 
         public Transaction deleteXattr(long ino, byte[] name) {
-            changes.deleteXattr(ino, name);
-            return this;
+            Work w = work(ino);
+            ByteBuffer key = ByteBuffer.wrap(name);
+            byte[] old = w.currentXattrTerm(key);
+            if (old != null) {
+                InodeAuth.xor(w.xattrs, old);
+            }
+            w.xattrTerms.put(key, null);
+            return add(c -> c.deleteXattr(ino, name));
         }
 
         public Transaction putSymlink(long ino, byte[] target) {
-            changes.putSymlink(ino, sealer.sealSymlink(ino, target));
-            return this;
+            byte[] sealedTarget = sealer.sealSymlink(ino, target);
+            return add(c -> c.putSymlink(ino, sealedTarget));
         }
 
         public boolean isEmpty() {
-            return changes.isEmpty();
+            return ops.isEmpty();
         }
 
         /** Commits durably; see {@link NamespaceStore#commit}. */
         public CommitResult commit() {
-            return changes.isEmpty() ? CommitResult.EMPTY : store.commit(changes);
+            if (ops.isEmpty()) {
+                return CommitResult.EMPTY;
+            }
+            CommitResult result = store.commit(changes());
+            apply();
+            return result;
         }
 
         /** Queues the changes for the next commit, in order; see {@link NamespaceStore#defer}. */
         public NamespaceStore.Deferred defer() {
-            return store.defer(changes);
+            NamespaceStore.Deferred queued = store.defer(changes());
+            apply();
+            return queued;
         }
 
         /** Defers only while {@code earlier} is still queued (else null); see {@link NamespaceStore#deferAfter}. */
         public NamespaceStore.Deferred deferAfter(NamespaceStore.Deferred earlier) {
-            return store.deferAfter(earlier, changes);
+            NamespaceStore.Deferred queued = store.deferAfter(earlier, changes());
+            if (queued != null) {
+                apply();
+            }
+            return queued;
+        }
+
+        /** The store's change set, each put inode row with its authenticator over this transaction's digests. */
+        private ChangeSet changes() {
+            for (Map.Entry<Long, Work> e : work.entrySet()) {
+                Work w = e.getValue();
+                boolean changed = !Arrays.equals(w.content, w.base.content) || !Arrays.equals(w.xattrs, w.base.xattrs);
+                if (changed && !w.rowPut && !w.deleted) {
+                    throw new IllegalStateException("inode " + e.getKey() + ": its contents change without its row");
+                }
+            }
+            ChangeSet changes = new ChangeSet();
+            for (Op op : ops) {
+                switch (op) {
+                    case PutInode(InodeRecord r) -> {
+                        Work w = work.get(r.ino());
+                        changes.putInode(r.withAuth(sealer.sealInode(r.ino(), authPlaintext(r, w.content, w.xattrs))));
+                    }
+                    case Other(var add) -> add.accept(changes);
+                }
+            }
+            return changes;
+        }
+
+        /** What the committed (or deferred) transaction made authentic, into what is known. */
+        private void apply() {
+            for (Work w : work.values()) {
+                if (w.deleted) {
+                    known.remove(w.base.ino);
+                    continue;
+                }
+                InodeAuth a = w.base;
+                synchronized (a) {
+                    System.arraycopy(w.content, 0, a.content, 0, Sealer.DIGEST_BYTES);
+                    System.arraycopy(w.xattrs, 0, a.xattrs, 0, Sealer.DIGEST_BYTES);
+                    if (!w.tags.isEmpty()) {
+                        // Loaded by the transaction itself before it changed any tag.
+                        BlockTags tags = a.tags;
+                        for (Map.Entry<Long, byte[]> t : w.tags.entrySet()) {
+                            if (t.getValue() == null) {
+                                tags.remove(t.getKey());
+                            } else {
+                                tags.put(t.getKey(), t.getValue(), 0);
+                            }
+                        }
+                    }
+                    if (!w.xattrTerms.isEmpty() && a.xattrTerms != null) {
+                        for (Map.Entry<ByteBuffer, byte[]> x : w.xattrTerms.entrySet()) {
+                            if (x.getValue() == null) {
+                                a.xattrTerms.remove(x.getKey());
+                            } else {
+                                a.xattrTerms.put(x.getKey(), x.getValue());
+                            }
+                        }
+                    }
+                }
+                if (w.created) {
+                    known.putIfAbsent(a.ino, a);
+                }
+            }
         }
     }
 }

@@ -32,7 +32,28 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * two (kind, namespace, version, inode, index or name) tuples encode to the same bytes. A payload
  * copied to another block, inode, attribute name, namespace or kind therefore fails to open, as
  * does one sealed under another key. What this does not catch is replay of an older payload at its
- * own place (rolling a block back); that needs state outside the payload.
+ * own place (rolling a block back); that needs state outside the payload, which is what digests
+ * are for.
+ *
+ * <h2>Inode authenticators and digests (schema format 3)</h2>
+ * An inode's authenticator is sealed like the payloads above with the domain tag "ssfs/ino" and
+ * the inode number as position (36 bytes of associated data). Its plaintext, 116 bytes:
+ * {@code mode, uid, gid, nlink (int32 each), size (int64), rdev (int32), atime, mtime, ctime
+ * (int64 ns each), content digest (32), xattr digest (32)}.
+ *
+ * <p>A digest is the XOR of one 32-byte term per member: keyed BLAKE2b-256 under the digest key,
+ * which is BLAKE2b-256 of {@code "ssfs/dky" || namespace UUID} keyed with the data key. Terms:
+ * <pre>
+ * block of a file      "ssfs/tb1" || ino (int64) || index (int64) || Poly1305 tag of the sealed block (16)
+ * entry of a directory "ssfs/te1" || directory (int64) || inode (int64) || name bytes
+ * extended attribute   "ssfs/tx1" || ino (int64) || name length (int32) || name || value
+ * </pre>
+ * A file's content digest covers its stored blocks, a directory's its entries; every inode's xattr
+ * digest covers its attributes. Since the authenticator cannot be forged, a block replaced by an
+ * older version of itself (another tag), a block deleted or added, an entry pointed elsewhere,
+ * removed or added, or an attribute rolled back all stop adding up. An entry's term is also stored
+ * with it as its MAC, so a single entry is checked without its directory. XOR lets a change update
+ * a digest from the terms it removes and adds, without reading the rest.
  *
  * <p>Thread-safe. Each thread gets native scratch buffers sized for the block size, allocated
  * once and reused, so a seal or open costs two copies and the libsodium call, with no arena or
@@ -42,11 +63,26 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class Sealer implements AutoCloseable {
 
     public static final int OVERHEAD = Sodium.NONCE_BYTES + Sodium.TAG_BYTES;
+    /** Bytes of a digest, of each term XORed into one, and of an entry MAC. */
+    public static final int DIGEST_BYTES = 32;
+    /** Bytes of the tag that ends every sealed payload. */
+    public static final int TAG_BYTES = Sodium.TAG_BYTES;
+    /** Bytes of an inode authenticator's plaintext. */
+    public static final int INODE_AUTH_BYTES = 5 * 4 + 4 * 8 + 2 * DIGEST_BYTES;
+
+    private static final byte[] DIGEST_KEY_LABEL = "ssfs/dky".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final long BLOCK_TERM_LABEL = label("ssfs/tb1");
+    private static final long ENTRY_TERM_LABEL = label("ssfs/te1");
+    private static final long XATTR_TERM_LABEL = label("ssfs/tx1");
+    private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
 
     private static final int MIN_BLOCK_SIZE = 4096;
     private static final int MAX_BLOCK_SIZE = 1 << 20;
 
     private final SecretKey key;
+    /** Keys the digest terms; derived from the data key so that the data key keys one primitive only. */
+    private final SecretKey digestKey;
     private final UUID namespace;
     private final int formatVersion;
     private final int blockSize;
@@ -75,6 +111,93 @@ public final class Sealer implements AutoCloseable {
         }
         this.formatVersion = formatVersion;
         this.blockSize = blockSize;
+        this.digestKey = SecretKey.allocate();
+        try (Arena confined = Arena.ofConfined()) {
+            MemorySegment input = confined.allocate(DIGEST_KEY_LABEL.length + 16);
+            MemorySegment.copy(DIGEST_KEY_LABEL, 0, input, ValueLayout.JAVA_BYTE, 0, DIGEST_KEY_LABEL.length);
+            input.set(LONG, DIGEST_KEY_LABEL.length, namespace.getMostSignificantBits());
+            input.set(LONG, DIGEST_KEY_LABEL.length + 8, namespace.getLeastSignificantBits());
+            Sodium.genericHash(digestKey.segment(), input, input.byteSize(), dataKey.segment());
+        } catch (RuntimeException e) {
+            digestKey.close();
+            throw e;
+        }
+    }
+
+    private static long label(String eightAscii) {
+        byte[] b = eightAscii.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        if (b.length != 8) {
+            throw new IllegalArgumentException("a term label has 8 bytes");
+        }
+        return java.nio.ByteBuffer.wrap(b).getLong();
+    }
+
+    /**
+     * XORs into {@code digest} the term of block {@code idx} of inode {@code ino} whose sealed bytes
+     * carry the tag at {@code tag[tagOffset..tagOffset+16)}.
+     */
+    public void addBlockTerm(byte[] digest, long ino, long idx, byte[] tag, int tagOffset) {
+        SealerScratch scratch = scratch();
+        MemorySegment in = scratch.termInput(24 + TAG_BYTES);
+        in.set(LONG, 0, BLOCK_TERM_LABEL);
+        in.set(LONG, 8, ino);
+        in.set(LONG, 16, idx);
+        MemorySegment.copy(tag, tagOffset, in, ValueLayout.JAVA_BYTE, 24, TAG_BYTES);
+        xorTerm(scratch, in, 24 + TAG_BYTES, digest);
+    }
+
+    /** The term of the entry {@code name} in directory {@code parent} naming {@code ino}: also its MAC. */
+    public byte[] entryTerm(long parent, byte[] name, long ino) {
+        SealerScratch scratch = scratch();
+        MemorySegment in = scratch.termInput(24L + name.length);
+        in.set(LONG, 0, ENTRY_TERM_LABEL);
+        in.set(LONG, 8, parent);
+        in.set(LONG, 16, ino);
+        MemorySegment.copy(name, 0, in, ValueLayout.JAVA_BYTE, 24, name.length);
+        byte[] term = new byte[DIGEST_BYTES];
+        xorTerm(scratch, in, 24L + name.length, term);
+        return term;
+    }
+
+    /** XORs into {@code digest} the term of extended attribute {@code name} = {@code value} of {@code ino}. */
+    public void addXattrTerm(byte[] digest, long ino, byte[] name, byte[] value) {
+        SealerScratch scratch = scratch();
+        long length = 20L + name.length + value.length;
+        MemorySegment in = scratch.termInput(length);
+        in.set(LONG, 0, XATTR_TERM_LABEL);
+        in.set(LONG, 8, ino);
+        in.set(INT, 16, name.length);
+        MemorySegment.copy(name, 0, in, ValueLayout.JAVA_BYTE, 20, name.length);
+        MemorySegment.copy(value, 0, in, ValueLayout.JAVA_BYTE, 20L + name.length, value.length);
+        xorTerm(scratch, in, length, digest);
+    }
+
+    private void xorTerm(SealerScratch scratch, MemorySegment input, long length, byte[] digest) {
+        Sodium.genericHash(scratch.term, input, length, digestKey.segment());
+        for (int i = 0; i < DIGEST_BYTES; i++) {
+            digest[i] ^= scratch.term.get(ValueLayout.JAVA_BYTE, i);
+        }
+    }
+
+    /** Seals the authenticator plaintext ({@value #INODE_AUTH_BYTES} bytes) of inode {@code ino}. */
+    public byte[] sealInode(long ino, byte[] plain) {
+        SealerScratch scratch = scratch();
+        int adLength = AssociatedData.writeInodePosition(scratch.inodeAd, ino);
+        return seal(scratch, plain, 0, plain.length, scratch.inodeAd, adLength);
+    }
+
+    /** @throws IntegrityException if the authenticator fails authentication or is malformed */
+    public byte[] openInode(long ino, byte[] sealed) throws IntegrityException {
+        if (sealed == null || sealed.length != INODE_AUTH_BYTES + OVERHEAD) {
+            throw new IntegrityException("the authenticator of inode " + ino + " is "
+                    + (sealed == null ? "missing" : "malformed (" + sealed.length + " bytes)"));
+        }
+        SealerScratch scratch = scratch();
+        int adLength = AssociatedData.writeInodePosition(scratch.inodeAd, ino);
+        if (!open(scratch, sealed, scratch.inodeAd, adLength)) {
+            throw new IntegrityException("the authenticator of inode " + ino + " failed authentication");
+        }
+        return scratch.plain().asSlice(0, INODE_AUTH_BYTES).toArray(ValueLayout.JAVA_BYTE);
     }
 
     public int blockSize() {
@@ -166,6 +289,7 @@ public final class Sealer implements AutoCloseable {
     public void close() {
         if (closed.compareAndSet(false, true)) {
             SharedArenas.closeWhenIdle(arena);
+            digestKey.close();
             synchronized (allScratch) {
                 allScratch.clear();
             }

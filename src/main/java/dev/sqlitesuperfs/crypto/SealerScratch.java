@@ -18,6 +18,8 @@ final class SealerScratch {
 
     /** Linux's XATTR_NAME_MAX; longer names still work, they just grow the buffer. */
     private static final int INITIAL_NAME_CAPACITY = 255;
+    /** Room for any block or entry term (a name of up to 255 bytes); xattr values grow it. */
+    private static final int INITIAL_TERM_CAPACITY = 512;
 
     private final Arena arena;
     private final UUID namespace;
@@ -26,6 +28,10 @@ final class SealerScratch {
 
     final MemorySegment blockAd;
     final MemorySegment symlinkAd;
+    final MemorySegment inodeAd;
+    /** Output of one digest term. */
+    final MemorySegment term;
+    private MemorySegment termInput;
     private MemorySegment xattrAd;
     private int nameCapacity;
 
@@ -44,6 +50,10 @@ final class SealerScratch {
         AssociatedData.writePrefix(blockAd, AssociatedData.Kind.BLOCK, namespace, formatVersion);
         this.symlinkAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
         AssociatedData.writePrefix(symlinkAd, AssociatedData.Kind.SYMLINK, namespace, formatVersion);
+        this.inodeAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
+        AssociatedData.writePrefix(inodeAd, AssociatedData.Kind.INODE, namespace, formatVersion);
+        this.term = arena.allocate(Sealer.DIGEST_BYTES);
+        this.termInput = arena.allocate(INITIAL_TERM_CAPACITY);
         allocateXattrAd(INITIAL_NAME_CAPACITY);
         allocatePayload(payloadCapacity);
     }
@@ -71,6 +81,14 @@ final class SealerScratch {
             allocateXattrAd(grownCapacity(nameLength));
         }
         return xattrAd;
+    }
+
+    /** Input buffer for a digest term of {@code length} bytes. */
+    MemorySegment termInput(long length) {
+        if (length > termInput.byteSize()) {
+            termInput = arena.allocate(grownCapacity((int) length));
+        }
+        return termInput;
     }
 
     MemorySegment plain() {

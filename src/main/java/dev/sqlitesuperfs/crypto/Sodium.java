@@ -50,6 +50,7 @@ final class Sodium {
             MethodHandle pwhash,
             MethodHandle aeadEncrypt,
             MethodHandle aeadDecrypt,
+            MethodHandle genericHash,
             MethodHandle memzero,
             MethodHandle mlock,
             MethodHandle munlock,
@@ -122,6 +123,8 @@ final class Sodium {
                         ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS)),
                 bind.function("crypto_aead_xchacha20poly1305_ietf_decrypt", FunctionDescriptor.of(JAVA_INT,
                         ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS)),
+                bind.function("crypto_generichash", FunctionDescriptor.of(JAVA_INT,
+                        ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG, ADDRESS, JAVA_LONG)),
                 bind.function("sodium_memzero", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG)),
                 bind.function("sodium_mlock", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG)),
                 bind.function("sodium_munlock", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG)),
@@ -220,6 +223,20 @@ final class Sodium {
         }
         if (rc != 0) {
             throw new IllegalStateException("crypto_aead_xchacha20poly1305_ietf_encrypt failed (" + rc + ")");
+        }
+    }
+
+    /** Keyed BLAKE2b of {@code inLength} bytes of {@code in} into all of {@code out} (16 to 64 bytes). */
+    static void genericHash(MemorySegment out, MemorySegment in, long inLength, MemorySegment key) {
+        requireSize(in, inLength, "hash input");
+        int rc;
+        try {
+            rc = (int) library().genericHash().invokeExact(out, out.byteSize(), in, inLength, key, key.byteSize());
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+        if (rc != 0) {
+            throw new IllegalStateException("crypto_generichash failed (" + rc + ")");
         }
     }
 

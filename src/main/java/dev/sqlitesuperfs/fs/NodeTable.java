@@ -170,7 +170,7 @@ final class NodeTable {
             if (n.unreferenced() && n.nlink == 0 && !n.removed) {
                 reclaim[0] = n;
             }
-            return keep(n) ? n : dropped();
+            return keep(n) ? n : dropped(k);
         });
         return reclaim[0];
     }
@@ -193,7 +193,7 @@ final class NodeTable {
                 return null;
             }
             update.accept(n);
-            return keep(n) ? n : dropped();
+            return keep(n) ? n : dropped(k);
         });
     }
 
@@ -220,8 +220,9 @@ final class NodeTable {
         });
     }
 
-    private Node dropped() {
+    private Node dropped(long ino) {
         drops.incrementAndGet();
+        store.forget(ino);
         return null;
     }
 

@@ -106,7 +106,7 @@ final class Tree {
                     if (target != null) {
                         tx.putSymlink(ino, target);
                     }
-                    tx.putEntry(p.ino, nm.bytes(), ino).putInode(pa.record());
+                    tx.putEntry(p.ino, nm.bytes(), ino, 0).putInode(pa.record());
                     NamespaceStore.Deferred queued = tx.defer();
                     pa.applyTo(p);
                     d.put(nm, ino, fullMode);
@@ -163,7 +163,7 @@ final class Tree {
                         a.nlink++;
                         a.ctimeNs = now;
                         Attrs pa = Attrs.of(p).touchContent(now);
-                        SealedStore.Transaction tx = store.transaction().putEntry(p.ino, nm.bytes(), n.ino);
+                        SealedStore.Transaction tx = store.transaction().putEntry(p.ino, nm.bytes(), n.ino, 0);
                         tx.putInode(pa.record());
                         if (n.isDirty()) {
                             // Its row goes with its written blocks, which only a commit may take.
@@ -224,7 +224,7 @@ final class Tree {
                     Directory d = nodes.entries(p);
                     long now = Clock.nowNs();
                     Attrs pa = Attrs.of(p).touchContent(now);
-                    SealedStore.Transaction tx = store.transaction().deleteEntry(p.ino, nm.bytes());
+                    SealedStore.Transaction tx = store.transaction().deleteEntry(p.ino, nm.bytes(), c.ino);
                     FileContents.AfterCommit applyChild;
                     if (dir) {
                         applyChild = dropDirectory(tx, c);
@@ -391,8 +391,8 @@ final class Tree {
             npa.nlink++;
         }
         SealedStore.Transaction tx = store.transaction()
-                .deleteEntry(op.ino, from.bytes())
-                .putEntry(np.ino, to.bytes(), s.ino);
+                .deleteEntry(op.ino, from.bytes(), s.ino)
+                .putEntry(np.ino, to.bytes(), s.ino, t == null ? 0 : t.ino);
         FileContents.AfterCommit applyTarget = FileContents.AfterCommit.NOTHING;
         if (t != null) {
             if (t.isDir()) {
@@ -440,8 +440,8 @@ final class Tree {
             }
         }
         SealedStore.Transaction tx = store.transaction()
-                .putEntry(op.ino, from.bytes(), t.ino)
-                .putEntry(np.ino, to.bytes(), s.ino);
+                .putEntry(op.ino, from.bytes(), t.ino, s.ino)
+                .putEntry(np.ino, to.bytes(), s.ino, t.ino);
         Attrs sa = Attrs.of(s);
         sa.ctimeNs = now;
         Attrs ta = Attrs.of(t);

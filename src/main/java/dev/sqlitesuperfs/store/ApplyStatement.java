@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.store;
 
 import dev.sqlitesuperfs.store.NetChanges.BlockWrite;
+import dev.sqlitesuperfs.store.NetChanges.EntryValue;
 import dev.sqlitesuperfs.store.NetChanges.NameKey;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -101,10 +102,10 @@ final class ApplyStatement {
         return p;
     }
 
-    private static int bindEntries(PreparedStatement s, int p, Map<NameKey, Long> entries) throws SQLException {
+    private static int bindEntries(PreparedStatement s, int p, Map<NameKey, EntryValue> entries) throws SQLException {
         int removed = 0;
-        for (Long ino : entries.values()) {
-            if (ino == null) {
+        for (EntryValue v : entries.values()) {
+            if (v == null) {
                 removed++;
             }
         }
@@ -114,16 +115,18 @@ final class ApplyStatement {
         long[] putPar = new long[put];
         byte[][] putName = new byte[put][];
         long[] putIno = new long[put];
+        byte[][] putMac = new byte[put][];
         int g = 0;
         int i = 0;
-        for (Map.Entry<NameKey, Long> e : entries.entrySet()) {
+        for (Map.Entry<NameKey, EntryValue> e : entries.entrySet()) {
             if (e.getValue() == null) {
                 gonePar[g] = e.getKey().owner();
                 goneName[g++] = e.getKey().nameBytes();
             } else {
                 putPar[i] = e.getKey().owner();
                 putName[i] = e.getKey().nameBytes();
-                putIno[i++] = e.getValue();
+                putMac[i] = e.getValue().mac();
+                putIno[i++] = e.getValue().ino();
             }
         }
         s.setObject(p++, gonePar);
@@ -131,6 +134,7 @@ final class ApplyStatement {
         s.setObject(p++, putPar);
         s.setObject(p++, putName);
         s.setObject(p++, putIno);
+        s.setObject(p++, putMac);
         return p;
     }
 
@@ -146,6 +150,7 @@ final class ApplyStatement {
         long[] atime = new long[n];
         long[] mtime = new long[n];
         long[] ctime = new long[n];
+        byte[][] auth = new byte[n][];
         int i = 0;
         for (InodeRecord r : inodes.values()) {
             ino[i] = r.ino();
@@ -157,9 +162,10 @@ final class ApplyStatement {
             rdev[i] = Integer.toUnsignedLong(r.rdev());
             atime[i] = r.atimeNs();
             mtime[i] = r.mtimeNs();
+            auth[i] = r.auth();
             ctime[i++] = r.ctimeNs();
         }
-        for (Object column : new Object[] {ino, mode, uid, gid, nlink, size, rdev, atime, mtime, ctime}) {
+        for (Object column : new Object[] {ino, mode, uid, gid, nlink, size, rdev, atime, mtime, ctime, auth}) {
             s.setObject(p++, column);
         }
         return p;

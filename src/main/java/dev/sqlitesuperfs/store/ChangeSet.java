@@ -32,8 +32,11 @@ public final class ChangeSet {
     /** Delete the inode with its blocks, extended attributes and symlink target. */
     public record DeleteInode(long ino) implements Change {}
 
-    /** Insert the entry, or point an existing {@code (parent, name)} at {@code ino}. */
-    public record PutEntry(long parent, byte[] name, long ino) implements Change {}
+    /**
+     * Insert the entry, or point an existing {@code (parent, name)} at {@code ino}; {@code mac} is
+     * its authenticator (opaque here, may be null).
+     */
+    public record PutEntry(long parent, byte[] name, long ino, byte[] mac) implements Change {}
 
     public record DeleteEntry(long parent, byte[] name) implements Change {}
 
@@ -66,7 +69,11 @@ public final class ChangeSet {
     }
 
     public ChangeSet putEntry(long parent, byte[] name, long ino) {
-        return add(new PutEntry(parent, name, ino), name.length);
+        return putEntry(parent, name, ino, null);
+    }
+
+    public ChangeSet putEntry(long parent, byte[] name, long ino, byte[] mac) {
+        return add(new PutEntry(parent, name, ino, mac), name.length + (mac == null ? 0 : mac.length));
     }
 
     public ChangeSet deleteEntry(long parent, byte[] name) {

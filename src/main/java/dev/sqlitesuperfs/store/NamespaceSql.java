@@ -54,6 +54,13 @@ final class NamespaceSql {
     final String copyBlocks;
     final String insertRoot;
     final String nblocksOf;
+    final String blockTags;
+    final String allInodes;
+    final String allBlockTags;
+    final String allEntries;
+    final String allXattrs;
+    final String setAuth;
+    final String setMac;
 
     final String inode;
     final String inodes;
@@ -101,12 +108,19 @@ final class NamespaceSql {
 
         applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks);
         copyBlocks = "COPY " + blocksTable + " (ino, idx, data) FROM STDIN (FORMAT binary)";
-        insertRoot = "INSERT INTO " + inodesTable + " (" + INODE_COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)";
+        insertRoot = "INSERT INTO " + inodesTable + " (" + INODE_COLUMNS + ", auth) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)";
         nblocksOf = "SELECT ino, nblocks FROM " + inodesTable + " WHERE ino = ANY (?)";
 
-        inode = "SELECT " + INODE_COLUMNS + " FROM " + inodesTable + " WHERE ino = ?";
-        inodes = "SELECT " + INODE_COLUMNS + " FROM " + inodesTable + " WHERE ino = ANY (?)";
-        entries = "SELECT d.name, d.ino, i.mode FROM " + dirents + " d JOIN " + inodesTable + " i ON i.ino = d.ino"
+        inode = "SELECT " + INODE_COLUMNS + ", auth FROM " + inodesTable + " WHERE ino = ?";
+        inodes = "SELECT " + INODE_COLUMNS + ", auth FROM " + inodesTable + " WHERE ino = ANY (?)";
+        blockTags = "SELECT idx, tag FROM " + blocksTable + " WHERE ino = ? ORDER BY idx";
+        allInodes = "SELECT " + INODE_COLUMNS + ", auth FROM " + inodesTable;
+        allBlockTags = "SELECT ino, idx, tag FROM " + blocksTable;
+        allEntries = "SELECT parent, name, ino FROM " + dirents;
+        allXattrs = "SELECT ino, name, value FROM " + xattrsTable;
+        setAuth = "UPDATE " + inodesTable + " SET auth = ? WHERE ino = ?";
+        setMac = "UPDATE " + dirents + " SET mac = ? WHERE parent = ? AND name = ?";
+        entries = "SELECT d.name, d.ino, i.mode, d.mac FROM " + dirents + " d JOIN " + inodesTable + " i ON i.ino = d.ino"
                 + " WHERE d.parent = ? ORDER BY d.name";
         parentOf = "SELECT parent FROM " + dirents + " WHERE ino = ? LIMIT 1";
         symlinkTarget = "SELECT target FROM " + symlinks + " WHERE ino = ?";
@@ -193,8 +207,8 @@ final class NamespaceSql {
      *
      * <p>Parameters, in order: commit number, epoch; deleted inodes; block writes (ino, idx,
      * data); truncations (ino, from); blocks copied (ino, count); removed entries (parent, name);
-     * put entries (parent, name, ino); inode rows (ino, mode, uid, gid, nlink, size, rdev, atime,
-     * mtime, ctime); put xattrs (ino, name, value); removed xattrs (ino, name); symlinks (ino,
+     * put entries (parent, name, ino, mac); inode rows (ino, mode, uid, gid, nlink, size, rdev,
+     * atime, mtime, ctime, auth); put xattrs (ino, name, value); removed xattrs (ino, name); symlinks (ino,
      * target).
      */
     private static String applyChangesStatement(String meta, String inodes, String dirents, String blocks,
@@ -215,19 +229,19 @@ final class NamespaceSql {
                 + " gone_blocks AS (DELETE FROM " + blocks + " WHERE ino IN (SELECT ino FROM dead) AND" + claimed + "),"
                 + " gone_entries AS (DELETE FROM " + dirents + " d USING unnest(?::bigint[], ?::bytea[]) AS x(parent, name)"
                 + "   WHERE d.parent = x.parent AND d.name = x.name AND" + claimed + "),"
-                + " new_entries AS (INSERT INTO " + dirents + " (parent, name, ino)"
-                + "   SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bigint[]) WHERE" + claimed
-                + "   ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino),"
+                + " new_entries AS (INSERT INTO " + dirents + " (parent, name, ino, mac)"
+                + "   SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bigint[], ?::bytea[]) WHERE" + claimed
+                + "   ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino, mac = EXCLUDED.mac),"
                 + " attrs AS MATERIALIZED (SELECT * FROM unnest(?::bigint[], ?::int[], ?::bigint[], ?::bigint[], ?::int[],"
-                + "   ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[])"
-                + "   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns)),"
-                + " put_inodes AS (INSERT INTO " + inodes + " (" + INODE_COLUMNS + ")"
+                + "   ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bytea[])"
+                + "   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns, auth)),"
+                + " put_inodes AS (INSERT INTO " + inodes + " (" + INODE_COLUMNS + ", auth)"
                 + "   SELECT r.ino, r.mode, r.uid, r.gid, r.nlink, r.size, coalesce(d.n, 0), r.rdev, r.atime_ns, r.mtime_ns,"
-                + "   r.ctime_ns FROM attrs r LEFT JOIN delta d ON d.ino = r.ino WHERE" + claimed
+                + "   r.ctime_ns, r.auth FROM attrs r LEFT JOIN delta d ON d.ino = r.ino WHERE" + claimed
                 + "   ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid,"
                 + "   nlink = EXCLUDED.nlink, size = EXCLUDED.size, nblocks = " + inodes + ".nblocks + EXCLUDED.nblocks,"
                 + "   rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns, mtime_ns = EXCLUDED.mtime_ns,"
-                + "   ctime_ns = EXCLUDED.ctime_ns RETURNING ino, nblocks),"
+                + "   ctime_ns = EXCLUDED.ctime_ns, auth = EXCLUDED.auth RETURNING ino, nblocks),"
                 + " bumped AS (UPDATE " + inodes + " i SET nblocks = i.nblocks + d.n FROM delta d"
                 + "   WHERE i.ino = d.ino AND d.n <> 0 AND NOT EXISTS (SELECT FROM attrs r WHERE r.ino = d.ino) AND" + claimed
                 + "   RETURNING i.ino, i.nblocks),"
@@ -312,6 +326,25 @@ final class NamespaceSql {
      */
     List<String> createFormat2() {
         return List.of("ALTER TABLE " + table("meta") + " ADD COLUMN key_check bytea, ADD COLUMN meta_checksum bytea");
+    }
+
+    /**
+     * Format 3: authenticated metadata. Each inode row carries its sealed authenticator
+     * ({@code auth}: its attributes and the digests of its contents), each entry its MAC, and each
+     * block its Poly1305 tag in a column of its own (generated from the sealed bytes), so that the
+     * tags of a whole file can be read without reading its blocks. Filling auth and mac needs the
+     * namespace's key, which is why this step runs only through {@code upgradeSealing}.
+     */
+    List<String> createFormat3() {
+        return List.of(
+                "ALTER TABLE " + table("blocks") + " ADD COLUMN tag bytea GENERATED ALWAYS AS"
+                        + " (substring(data FROM length(data) - 15 FOR 16)) STORED",
+                "ALTER TABLE " + table("inodes") + " ADD COLUMN auth bytea",
+                "ALTER TABLE " + table("dirents") + " ADD COLUMN mac bytea",
+                // Blocks are rewritten in place by every SQLite commit: room on each page lets the
+                // new version stay on it (a HOT update, no index entry), and vacuum keeps up.
+                "ALTER TABLE " + table("blocks") + " SET (fillfactor = 80, autovacuum_vacuum_scale_factor = 0.05,"
+                        + " toast.autovacuum_vacuum_scale_factor = 0.05)");
     }
 
     String table(String name) {

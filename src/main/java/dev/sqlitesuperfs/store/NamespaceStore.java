@@ -50,6 +50,12 @@ public interface NamespaceStore extends AutoCloseable {
 
     List<XattrRecord> xattrs(long ino);
 
+    /** A stored block's Poly1305 tag (the last 16 bytes of its sealed bytes), by index. */
+    record StoredTag(long idx, byte[] tag) {}
+
+    /** The tags of every stored block of {@code ino}, in index order: a file's blocks without their bytes. */
+    List<StoredTag> blockTags(long ino);
+
     /** The stored blocks of {@code ino} with {@code fromIdx <= idx < toIdx}, in index order. */
     List<SealedBlock> blocks(long ino, long fromIdx, long toIdx);
 
@@ -73,6 +79,35 @@ public interface NamespaceStore extends AutoCloseable {
      * {@code nblocks} against stored rows, unreachable inodes, directories with several parents.
      */
     List<String> check();
+
+    /**
+     * Whether the namespace's format predates authenticated metadata: it can be read only after
+     * {@link #upgradeSealing}, which needs the key.
+     */
+    boolean needsSealingUpgrade();
+
+    /** What the keyed upgrade of a namespace reads and writes; see {@link #upgradeSealing}. */
+    interface SealingUpgrade {
+        record BlockTag(long ino, long idx, byte[] tag) {}
+
+        record EntryRow(long parent, byte[] name, long ino) {}
+
+        record XattrRow(long ino, byte[] name, byte[] sealedValue) {}
+
+        record EntryMac(long parent, byte[] name, byte[] mac) {}
+
+        /** Authenticators to store: per inode, and per entry. */
+        record Sealed(java.util.Map<Long, byte[]> auth, List<EntryMac> macs) {}
+
+        /** Given every row of the namespace, the authenticators to store with them. */
+        Sealed seal(List<InodeRecord> inodes, List<BlockTag> tags, List<EntryRow> entries, List<XattrRow> xattrs);
+    }
+
+    /**
+     * Brings a namespace of an older format to the latest one in one transaction, the
+     * authenticators {@code upgrade} computes from its rows included. Before {@link #startWriting}.
+     */
+    void upgradeSealing(SealingUpgrade upgrade);
 
     // ---- writes ----
 

@@ -48,8 +48,11 @@ final class NetChanges {
     /** Final state of each touched inode row; inodes deleted by the group are in {@link #deletedInodes}. */
     final Map<Long, InodeRecord> inodes = new LinkedHashMap<>();
     final Set<Long> deletedInodes = new HashSet<>();
-    /** Entry key to the inode it names, or to null when the entry is removed. */
-    final Map<NameKey, Long> entries = new LinkedHashMap<>();
+    /** An entry as it must be stored: the inode it names and its authenticator. */
+    record EntryValue(long ino, byte[] mac) {}
+
+    /** Entry key to what it names, or to null when the entry is removed. */
+    final Map<NameKey, EntryValue> entries = new LinkedHashMap<>();
     /** Per inode, the lowest block index from which stored blocks are removed. */
     final Map<Long, Long> truncations = new HashMap<>();
     /** Per inode, the final content of every block the group writes. */
@@ -81,7 +84,8 @@ final class NetChanges {
                 xattrs.keySet().removeIf(k -> k.owner() == ino);
                 symlinks.remove(ino);
             }
-            case PutEntry(long parent, byte[] name, long ino) -> entries.put(NameKey.of(parent, name), ino);
+            case PutEntry(long parent, byte[] name, long ino, byte[] mac) ->
+                    entries.put(NameKey.of(parent, name), new EntryValue(ino, mac));
             case DeleteEntry(long parent, byte[] name) -> entries.put(NameKey.of(parent, name), null);
             case PutBlocks(long ino, long firstNewIdx, var written) -> {
                 TreeMap<Long, BlockWrite> perInode = blocks.computeIfAbsent(ino, k -> new TreeMap<>());

@@ -38,13 +38,16 @@ public final class PgNamespaceStore implements NamespaceStore {
     private final boolean readOnly;
     private final NamespaceSql sql;
     private final SchemaMigrations migrations;
+    /** The namespace's format once opened (0 if it does not exist yet); below the latest only while a keyed step waits. */
+    private volatile int formatVersion;
     private final WriterSession session;
     private final ReadPool reads;
     private final AtomicBoolean closed = new AtomicBoolean();
     private CommitWriter writer;
 
     private PgNamespaceStore(DatabaseConfig config, NamespaceName namespace, boolean readOnly, NamespaceSql sql,
-                             SchemaMigrations migrations, WriterSession session, ReadPool reads) {
+                             SchemaMigrations migrations, WriterSession session, ReadPool reads, int formatVersion) {
+        this.formatVersion = formatVersion;
         this.config = config;
         this.namespace = namespace;
         this.readOnly = readOnly;
@@ -71,9 +74,9 @@ public final class PgNamespaceStore implements NamespaceStore {
         WriterSession session = connect(config, namespace, sql);
         try {
             checkServerVersion(session.connection(), config);
-            checkFormat(session.connection(), namespace, sql, migrations, readOnly);
+            int version = checkFormat(session.connection(), namespace, sql, migrations, readOnly);
             return new PgNamespaceStore(config, namespace, readOnly, sql, migrations, session,
-                    new ReadPool(config, namespace));
+                    new ReadPool(config, namespace), version);
         } catch (SQLException e) {
             session.close();
             throw SqlFailures.isTransient(e)
@@ -106,10 +109,11 @@ public final class PgNamespaceStore implements NamespaceStore {
         }
     }
 
-    private static void checkFormat(Connection connection, NamespaceName namespace, NamespaceSql sql,
-                                    SchemaMigrations migrations, boolean readOnly) throws SQLException {
+    /** Upgrades what can be upgraded without the key; returns the format version the namespace then has (0: none). */
+    private static int checkFormat(Connection connection, NamespaceName namespace, NamespaceSql sql,
+                                   SchemaMigrations migrations, boolean readOnly) throws SQLException {
         if (!exists(connection, namespace, sql)) {
-            return;
+            return 0;
         }
         int version;
         try (PreparedStatement read = connection.prepareStatement(sql.readFormatVersion);
@@ -132,13 +136,96 @@ public final class PgNamespaceStore implements NamespaceStore {
                     + ", but this program only knows versions up to " + latest + "; use a newer sqlitesuperfs");
         }
         MetaRow.read(connection, namespace, sql);
-        if (version < latest) {
+        int reachable = migrations.reachableWithoutKey(version);
+        if (version < reachable) {
             if (readOnly) {
                 throw new StoreException.UnsupportedFormat("namespace " + namespace + " has format version " + version
-                        + " and needs an upgrade to " + latest + ": open it once without read-only");
+                        + " and needs an upgrade to " + reachable + ": open it once without read-only");
             }
             migrations.upgrade(connection, namespace, sql, version);
-            log.info("Upgraded namespace {} from format version {} to {}", namespace, version, latest);
+            log.info("Upgraded namespace {} from format version {} to {}", namespace, version, reachable);
+        }
+        return reachable;
+    }
+
+    @Override
+    public boolean needsSealingUpgrade() {
+        int version = formatVersion;
+        return version != 0 && version < migrations.latestVersion();
+    }
+
+    @Override
+    public synchronized void upgradeSealing(SealingUpgrade upgrade) {
+        ensureOpen();
+        ensureWritable("upgradeSealing");
+        if (writer != null) {
+            throw new IllegalStateException("upgradeSealing() must come before startWriting()");
+        }
+        if (!needsSealingUpgrade()) {
+            return;
+        }
+        try {
+            if (!session.isConnected()) {
+                session.reconnect();
+            }
+            migrations.upgradeKeyed(session.connection(), namespace, sql, formatVersion,
+                    connection -> fillSealing(connection, upgrade));
+            log.info("Upgraded namespace {} from format version {} to {}: metadata authenticated", namespace,
+                    formatVersion, migrations.latestVersion());
+            formatVersion = migrations.latestVersion();
+        } catch (SQLException e) {
+            if (SqlFailures.isTransient(e)) {
+                session.discard();
+                throw new StoreException.Unavailable("upgrading namespace " + namespace + " failed: lost PostgreSQL", e);
+            }
+            throw SqlFailures.describe("upgrading", namespace, e);
+        }
+    }
+
+    /** The keyed part of the upgrade: every row to the sealer, its authenticators back to the rows. */
+    private void fillSealing(Connection connection, SealingUpgrade upgrade) throws SQLException {
+        List<InodeRecord> inodes = new ArrayList<>();
+        try (PreparedStatement read = connection.prepareStatement(sql.allInodes); ResultSet rows = read.executeQuery()) {
+            while (rows.next()) {
+                inodes.add(inodeRow(rows));
+            }
+        }
+        List<SealingUpgrade.BlockTag> tags = new ArrayList<>();
+        try (PreparedStatement read = connection.prepareStatement(sql.allBlockTags);
+             ResultSet rows = read.executeQuery()) {
+            while (rows.next()) {
+                tags.add(new SealingUpgrade.BlockTag(rows.getLong(1), rows.getLong(2), rows.getBytes(3)));
+            }
+        }
+        List<SealingUpgrade.EntryRow> entries = new ArrayList<>();
+        try (PreparedStatement read = connection.prepareStatement(sql.allEntries); ResultSet rows = read.executeQuery()) {
+            while (rows.next()) {
+                entries.add(new SealingUpgrade.EntryRow(rows.getLong(1), rows.getBytes(2), rows.getLong(3)));
+            }
+        }
+        List<SealingUpgrade.XattrRow> xattrs = new ArrayList<>();
+        try (PreparedStatement read = connection.prepareStatement(sql.allXattrs); ResultSet rows = read.executeQuery()) {
+            while (rows.next()) {
+                xattrs.add(new SealingUpgrade.XattrRow(rows.getLong(1), rows.getBytes(2), rows.getBytes(3)));
+            }
+        }
+        SealingUpgrade.Sealed sealed = upgrade.seal(inodes, tags, entries, xattrs);
+        try (PreparedStatement update = connection.prepareStatement(sql.setAuth)) {
+            for (var e : sealed.auth().entrySet()) {
+                update.setBytes(1, e.getValue());
+                update.setLong(2, e.getKey());
+                update.addBatch();
+            }
+            update.executeBatch();
+        }
+        try (PreparedStatement update = connection.prepareStatement(sql.setMac)) {
+            for (SealingUpgrade.EntryMac m : sealed.macs()) {
+                update.setBytes(1, m.mac());
+                update.setLong(2, m.parent());
+                update.setBytes(3, m.name());
+                update.addBatch();
+            }
+            update.executeBatch();
         }
     }
 
@@ -225,6 +312,7 @@ public final class PgNamespaceStore implements NamespaceStore {
                     insert.setLong(8, root.atimeNs());
                     insert.setLong(9, root.mtimeNs());
                     insert.setLong(10, root.ctimeNs());
+                    insert.setBytes(11, root.auth());
                     insert.executeUpdate();
                 }
             });
@@ -331,7 +419,24 @@ public final class PgNamespaceStore implements NamespaceStore {
                 try (ResultSet rows = read.executeQuery()) {
                     List<DirEntryRecord> found = new ArrayList<>();
                     while (rows.next()) {
-                        found.add(new DirEntryRecord(rows.getBytes(1), rows.getLong(2), rows.getInt(3)));
+                        found.add(new DirEntryRecord(rows.getBytes(1), rows.getLong(2), rows.getInt(3), rows.getBytes(4)));
+                    }
+                    return found;
+                }
+            }
+        });
+    }
+
+    @Override
+    public List<StoredTag> blockTags(long ino) {
+        ensureOpen();
+        return reads.read("reading block tags", connection -> {
+            try (PreparedStatement read = connection.prepareStatement(sql.blockTags)) {
+                read.setLong(1, ino);
+                try (ResultSet rows = read.executeQuery()) {
+                    List<StoredTag> found = new ArrayList<>();
+                    while (rows.next()) {
+                        found.add(new StoredTag(rows.getLong(1), rows.getBytes(2)));
                     }
                     return found;
                 }
@@ -612,10 +717,11 @@ public final class PgNamespaceStore implements NamespaceStore {
         }
     }
 
+    /** An inode row of {@link NamespaceSql#inode}'s columns (the last one the authenticator). */
     private static InodeRecord inodeRow(ResultSet rows) throws SQLException {
         return new InodeRecord(rows.getLong(1), rows.getInt(2), (int) rows.getLong(3), (int) rows.getLong(4),
                 rows.getInt(5), rows.getLong(6), rows.getLong(7), (int) rows.getLong(8), rows.getLong(9),
-                rows.getLong(10), rows.getLong(11));
+                rows.getLong(10), rows.getLong(11), rows.getBytes(12));
     }
 
     /** The first sentence of a driver message, which is the part that says what went wrong. */

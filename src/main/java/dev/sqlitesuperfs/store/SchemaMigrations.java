@@ -12,15 +12,31 @@ import java.util.function.Function;
  * creates everything). Creating a namespace runs every step; opening an older one runs the steps it
  * lacks, in one transaction together with the new version number, so an upgrade happens whole or
  * not at all.
+ *
+ * <p>A step marked keyed also needs values only the key holder can compute (authenticators of
+ * existing rows). Opening a namespace runs the steps before it and stops there; the keyed step runs
+ * when asked to with those values ({@link #upgradeKeyed}), never on its own: a namespace that looks
+ * older than it should is sealed only when someone with the key decides to trust it.
  */
 final class SchemaMigrations {
 
-    /** One step: the version it produces and its statements for a given namespace. */
-    record Step(int version, Function<NamespaceSql, List<String>> statements) {}
+    /** One step: the version it produces, its statements for a given namespace, and whether it is keyed. */
+    record Step(int version, Function<NamespaceSql, List<String>> statements, boolean keyed) {
+        Step(int version, Function<NamespaceSql, List<String>> statements) {
+            this(version, statements, false);
+        }
+    }
+
+    /** Fills what a keyed step needs, inside its transaction, after its statements ran. */
+    @FunctionalInterface
+    interface KeyedFill {
+        void fill(Connection connection) throws SQLException;
+    }
 
     static final SchemaMigrations CURRENT = new SchemaMigrations(List.of(
             new Step(1, NamespaceSql::createFormat1),
-            new Step(2, NamespaceSql::createFormat2)));
+            new Step(2, NamespaceSql::createFormat2),
+            new Step(3, NamespaceSql::createFormat3, true)));
 
     private final List<Step> steps;
 
@@ -41,9 +57,18 @@ final class SchemaMigrations {
         return steps.size();
     }
 
-    /** Runs every step on {@code connection}, inside the caller's transaction. */
+    /** The newest version a namespace at {@code version} reaches without a keyed step. */
+    int reachableWithoutKey(int version) {
+        int reachable = version;
+        while (reachable < steps.size() && !steps.get(reachable).keyed()) {
+            reachable++;
+        }
+        return reachable;
+    }
+
+    /** Runs every step on {@code connection}, inside the caller's transaction (a new namespace has no rows to fill). */
     void createAll(Connection connection, NamespaceSql sql) throws SQLException {
-        runSteps(connection, sql, 0);
+        runSteps(connection, sql, 0, latestVersion());
     }
 
     /**
@@ -52,15 +77,32 @@ final class SchemaMigrations {
      * The connection must be in auto-commit mode; it is left that way.
      */
     void upgrade(Connection connection, NamespaceName namespace, NamespaceSql sql, int version) throws SQLException {
+        upgrade(connection, namespace, sql, version, reachableWithoutKey(version), null);
+    }
+
+    /** Brings a namespace at {@code version} to the latest format, keyed steps filled by {@code fill}. */
+    void upgradeKeyed(Connection connection, NamespaceName namespace, NamespaceSql sql, int version, KeyedFill fill)
+            throws SQLException {
+        upgrade(connection, namespace, sql, version, latestVersion(), fill);
+    }
+
+    private void upgrade(Connection connection, NamespaceName namespace, NamespaceSql sql, int version, int target,
+                         KeyedFill fill) throws SQLException {
+        if (target <= version) {
+            return;
+        }
         connection.setAutoCommit(false);
         try {
-            runSteps(connection, sql, version);
+            runSteps(connection, sql, version, target);
+            if (fill != null) {
+                fill.fill(connection);
+            }
             try (PreparedStatement update = connection.prepareStatement(sql.setFormatVersion)) {
-                update.setInt(1, latestVersion());
+                update.setInt(1, target);
                 update.executeUpdate();
             }
             // The checksum covers the format version: it changes in the same transaction.
-            MetaRow.refreshChecksum(connection, namespace, sql, latestVersion());
+            MetaRow.refreshChecksum(connection, namespace, sql, target);
             connection.commit();
         } catch (SQLException | RuntimeException e) {
             rollbackQuietly(connection);
@@ -70,9 +112,9 @@ final class SchemaMigrations {
         }
     }
 
-    private void runSteps(Connection connection, NamespaceSql sql, int fromVersion) throws SQLException {
+    private void runSteps(Connection connection, NamespaceSql sql, int fromVersion, int toVersion) throws SQLException {
         try (Statement statement = connection.createStatement()) {
-            for (Step step : steps.subList(fromVersion, steps.size())) {
+            for (Step step : steps.subList(fromVersion, toVersion)) {
                 for (String ddl : step.statements().apply(sql)) {
                     statement.execute(ddl);
                 }

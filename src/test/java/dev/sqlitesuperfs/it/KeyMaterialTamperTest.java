@@ -152,25 +152,34 @@ class KeyMaterialTamperTest {
     }
 
     /**
-     * A namespace of format 1 (no key check, no checksum) still mounts, its old blocks still open
-     * (sealing did not change with the format), and the first writable mount stores a key check:
-     * from then on damage is reported as damage.
+     * A namespace of format 1 (no key check, no checksum, no authenticators): the first writable
+     * attempt to mount stores a key check, so that from then on damage is reported as damage, but
+     * refuses to mount until `sqlitesuperfs upgrade` has authenticated its metadata; after that its
+     * old blocks still open (sealing did not change with the format).
      */
     @Test
-    void aFormatOneNamespaceIsUpgradedAndGetsItsKeyCheckAtTheFirstMount() throws IOException {
+    void aFormatOneNamespaceGetsItsKeyCheckAndIsMountedOnlyOnceUpgraded() throws IOException {
         try (TestMount mount = TestMount.fresh()) {
             Files.write(mount.path("old-data"), new byte[20_000]);
             mount.unmount();
-            TestPostgres.execute("ALTER TABLE \"" + mount.namespace() + "\".meta DROP COLUMN key_check,"
-                    + " DROP COLUMN meta_checksum");
-            TestPostgres.execute("UPDATE \"" + mount.namespace() + "\".meta SET format_version = 1");
+            mount.downgradeToFormatOne();
 
+            // the passphrase proves the key material genuine, so the key check is stored; but the
+            // metadata is not authenticated yet, which only an explicit upgrade does
+            Refusal refused = refusal(mount);
+            assertThat(refused.exitCode()).isEqualTo(ExitCode.NAMESPACE);
+            assertThat(refused.getMessage()).contains("sqlitesuperfs upgrade " + mount.namespace());
+            assertThat(TestPostgres.<Integer>query("SELECT format_version FROM \"" + mount.namespace() + "\".meta"))
+                    .isEqualTo(2);
+            assertThat(TestPostgres.<byte[]>query("SELECT key_check FROM \"" + mount.namespace() + "\".meta")).hasSize(40);
+
+            assertThat(mount.upgrade()).isTrue();
+            assertThat(mount.upgrade()).as("a second upgrade has nothing to do").isFalse();
             mount.mountAgain();
             assertThat(Files.readAllBytes(mount.path("old-data"))).hasSize(20_000).containsOnly(0);
             mount.unmount();
             assertThat(TestPostgres.<Integer>query("SELECT format_version FROM \"" + mount.namespace() + "\".meta"))
-                    .isEqualTo(2);
-            assertThat(TestPostgres.<byte[]>query("SELECT key_check FROM \"" + mount.namespace() + "\".meta")).hasSize(40);
+                    .isEqualTo(3);
             assertThat(TestPostgres.<byte[]>query("SELECT meta_checksum FROM \"" + mount.namespace() + "\".meta"))
                     .hasSize(32);
 

@@ -23,16 +23,15 @@ import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
 /**
- * Attacks on stored payloads (blocks, symlink targets, extended-attribute values) by SQL from
- * outside while the namespace is not mounted, then read through a real mount: the affected read
- * gets EIO, the log names namespace, inode and what failed, every other byte is still served, and
- * the mount goes on. {@link StorageSecrecyTest} has the plain bit flip in the ciphertext and the
- * block copied to another index and file; the payload format itself is tested bit by bit in
- * {@code SealerTamperTest}.
- *
- * <p>The last tests are attacks this format does not detect; they assert today's behaviour so
- * that the gap is explicit and the format change that closes it (SECURITY.md, "Open") must
- * turn them around.
+ * Attacks on stored payloads (blocks, symlink targets, extended-attribute values) and on the rows
+ * that say where they belong, by SQL from outside while the namespace is not mounted, then read
+ * through a real mount: the affected read gets EIO, the log names namespace, inode and what
+ * failed, and the mount goes on. A block whose sealed bytes fail to open is refused alone; a
+ * change that makes a file's stored blocks no longer add up to the digest in its authenticator
+ * (a block replaced, moved, added, removed or rolled back) makes the whole file unreadable,
+ * because the digest says that something changed, not what. {@link StorageSecrecyTest} has the
+ * plain bit flip in the ciphertext and the block copied to another index and file; the payload
+ * format itself is tested bit by bit in {@code SealerTamperTest}.
  */
 class PayloadTamperTest {
     static final int BLOCK = 4096;
@@ -40,35 +39,41 @@ class PayloadTamperTest {
     /** One attack on block 1 of a file of three blocks; {@code %s} is the blocks table, ? the inode. */
     record BlockAttack(String name, List<String> statements, List<Integer> refusedBlocks, String logged) {}
 
+    /** What the digest check logs when a file's stored blocks do not add up. */
+    static final String NOT_LAST_STORED = ": its blocks are not the ones last stored";
+    static final List<Integer> WHOLE_FILE = List.of(0, 1, 2);
+
     static final List<BlockAttack> BLOCK_ATTACKS = List.of(
             new BlockAttack("nonce bit", List.of(
                     "UPDATE %s SET data = set_byte(data, 5, get_byte(data, 5) # 8) WHERE ino = ? AND idx = 1"),
-                    List.of(1), "block 1 failed authentication"),
+                    List.of(1), " block 1 failed authentication"),
             new BlockAttack("tag bit", List.of(
                     "UPDATE %s SET data = set_byte(data, length(data) - 1, get_byte(data, length(data) - 1) # 128)"
                             + " WHERE ino = ? AND idx = 1"),
-                    List.of(1), "block 1 failed authentication"),
+                    WHOLE_FILE, NOT_LAST_STORED),
             new BlockAttack("truncated by one byte", List.of(
                     "UPDATE %s SET data = substring(data for length(data) - 1) WHERE ino = ? AND idx = 1"),
-                    List.of(1), "block 1 failed authentication"),
+                    WHOLE_FILE, NOT_LAST_STORED),
             new BlockAttack("truncated below nonce and tag", List.of(
                     "UPDATE %s SET data = substring(data for 20) WHERE ino = ? AND idx = 1"),
-                    List.of(1), "block 1: stored block too short"),
+                    WHOLE_FILE, NOT_LAST_STORED),
             new BlockAttack("emptied", List.of("UPDATE %s SET data = ''::bytea WHERE ino = ? AND idx = 1"),
-                    List.of(1), "block 1: stored block too short"),
+                    WHOLE_FILE, " block 1: stored block too short"),
             new BlockAttack("one byte longer than a block can be", List.of(
                     "UPDATE %s SET data = data || '\\x00'::bytea WHERE ino = ? AND idx = 1"),
-                    List.of(1), "block 1 failed authentication"),
+                    WHOLE_FILE, NOT_LAST_STORED),
             new BlockAttack("blocks 0 and 1 swapped", List.of(
                     "UPDATE %1$s b SET data = o.data FROM %1$s o WHERE b.ino = ? AND o.ino = b.ino"
                             + " AND b.idx IN (0, 1) AND o.idx = 1 - b.idx"),
-                    List.of(0, 1), "block 0 failed authentication"),
+                    WHOLE_FILE, NOT_LAST_STORED),
             new BlockAttack("block 0 copied into the hole at block 2", List.of(
                     "INSERT INTO %1$s (ino, idx, data) SELECT ino, 2, data FROM %1$s WHERE ino = ? AND idx = 0"),
-                    List.of(2), "block 2 failed authentication"));
+                    WHOLE_FILE, NOT_LAST_STORED),
+            new BlockAttack("block 1 deleted", List.of("DELETE FROM %s WHERE ino = ? AND idx = 1"),
+                    WHOLE_FILE, NOT_LAST_STORED));
 
     @Test
-    void tamperedBlocksGiveEioForThatBlockOnlyAndALogLine() throws IOException {
+    void tamperedBlocksGiveEioAndALogLine() throws IOException {
         SplittableRandom random = new SplittableRandom(5);
         try (TestMount mount = TestMount.fresh()) {
             Map<BlockAttack, byte[]> contents = new LinkedHashMap<>();
@@ -120,21 +125,25 @@ class PayloadTamperTest {
                         Posix.close(fd);
                     }
                     assertThat(log.lines()).as(attack.name()).anySatisfy(line -> assertThat(line).contains(
-                            "namespace " + mount.namespace() + ": inode " + inodes.get(attack) + " " + attack.logged(),
+                            "namespace " + mount.namespace() + ": inode " + inodes.get(attack) + attack.logged(),
                             "refusing to serve it"));
                 }
             }
             assertThat(Files.readString(mount.path("bystander"))).isEqualTo("fine");
             mount.unmount();
-            // fsck notices the block added to the hole by its count; the other attacks it cannot see
-            long filled = inodes.get(BLOCK_ATTACKS.getLast());
-            assertThat(mount.check()).containsExactly("inode " + filled + " has nblocks 2 but 3 stored blocks");
+            // fsck, which has no key, notices only the blocks added and removed, by their count
+            long filled = inodes.get(BLOCK_ATTACKS.get(BLOCK_ATTACKS.size() - 2));
+            long emptied = inodes.get(BLOCK_ATTACKS.getLast());
+            assertThat(mount.check()).containsExactlyInAnyOrder(
+                    "inode " + filled + " has nblocks 2 but 3 stored blocks",
+                    "inode " + emptied + " has nblocks 3 but 2 stored blocks");
         }
     }
 
     /**
      * Two namespaces under the same passphrase, a file at the same inode number in each: a block
-     * of one copied into the other still fails, because each has its own data key and UUID.
+     * of one copied into the other is refused, because each has its own keys and UUID (the
+     * block's tag does not add up to the victim's digest, and the block itself would not open).
      */
     @Test
     void aBlockCopiedFromAnotherNamespaceWithTheSamePassphraseIsRefused() throws IOException {
@@ -151,13 +160,11 @@ class PayloadTamperTest {
             try (LogCapture log = LogCapture.of(SealedStore.class)) {
                 int fd = Posix.open(victim.path("f"), Posix.O_RDONLY, 0);
                 try {
-                    assertThat(Posix.pread(fd, BLOCK, 0)).containsOnly(0);
                     assertThat(errnoOf(() -> Posix.pread(fd, BLOCK, BLOCK))).isEqualTo(EIO);
                 } finally {
                     Posix.close(fd);
                 }
-                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains(
-                        "inode " + ino + " block 1 failed authentication"));
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("inode " + ino + NOT_LAST_STORED));
             }
         }
     }
@@ -248,15 +255,15 @@ class PayloadTamperTest {
         }
     }
 
-    // ---- attacks the format does not detect yet (SECURITY.md, "Open"); each asserts today's gap ----
+    // ---- rollback and metadata attacks, detected since format 3 (authenticated metadata) ----
 
     /**
-     * Single-block replay: an older sealed version of a block, put back at its own place, opens
-     * and is served as current data. Documented gap until blocks carry a version under an
-     * authenticated root; that change must make this read fail with EIO instead.
+     * Single-block replay: an older sealed version of a block, put back at its own place, opens on
+     * its own; the file's digest, sealed in its authenticator, no longer adds up, so the file is
+     * refused.
      */
     @Test
-    void replayingAnOlderVersionOfABlockIsNotDetectedYet() throws IOException {
+    void replayingAnOlderVersionOfABlockIsDetected() throws IOException {
         try (TestMount mount = TestMount.fresh()) {
             Path file = mount.path("balance");
             Files.writeString(file, "balance: 1000");
@@ -269,40 +276,120 @@ class PayloadTamperTest {
             mount.unmount();
             TestPostgres.update("UPDATE " + blocks + " SET data = ? WHERE ino = ? AND idx = 0", old, ino);
             mount.mountAgain();
-            assertThat(Files.readString(file)).as("DOCUMENTED GAP (SECURITY.md): the replayed block is served")
-                    .isEqualTo("balance: 1000");
+            try (LogCapture log = LogCapture.of(SealedStore.class)) {
+                assertThatThrownBy(() -> Files.readString(file)).isInstanceOf(IOException.class)
+                        .hasMessageContaining("Input/output error");
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("inode " + ino + NOT_LAST_STORED));
+            }
+        }
+    }
+
+    /** An older sealed value of an attribute, put back at its own place, opens but does not add up. */
+    @Test
+    void replayingAnOlderExtendedAttributeValueIsDetected() throws IOException {
+        try (TestMount mount = TestMount.fresh()) {
+            Path file = mount.path("f");
+            Files.writeString(file, "data");
+            Posix.setxattr(file, "user.role", "reader".getBytes(StandardCharsets.UTF_8), 0);
+            long ino = Posix.lstat(file).ino();
+            mount.unmount();
+            String xattrs = "\"" + mount.namespace() + "\".xattrs";
+            byte[] old = TestPostgres.queryBytes("SELECT value FROM " + xattrs + " WHERE ino = ?", ino);
+            mount.mountAgain();
+            Posix.setxattr(file, "user.role", "admin".getBytes(StandardCharsets.UTF_8), 0);
+            Posix.setxattr(file, "user.role", "nobody".getBytes(StandardCharsets.UTF_8), 0);
+            mount.unmount();
+            TestPostgres.update("UPDATE " + xattrs + " SET value = ? WHERE ino = ?", old, ino);
+            mount.mountAgain();
+            try (LogCapture log = LogCapture.of(SealedStore.class)) {
+                assertThat(errnoOf(() -> Posix.getxattr(file, "user.role"))).isEqualTo(EIO);
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("inode " + ino,
+                        "extended attributes are not the ones last stored"));
+                assertThat(Files.readString(file)).as("the data is a separate payload").isEqualTo("data");
+            }
         }
     }
 
     /**
-     * Metadata is not authenticated: a deleted block reads as a hole (zeros), two names can be
-     * pointed at each other's inodes, and a size can be cut. Each is a documented gap.
+     * Metadata is authenticated: a deleted block, two names pointed at each other's inodes, a size
+     * cut short, an entry removed behind the directory's back and a name brought back after it was
+     * removed are each refused with EIO, each in a directory of its own so that one refusal does
+     * not hide the next.
      */
     @Test
-    void changesToUnauthenticatedMetadataAreNotDetectedYet() throws IOException {
+    void changesToMetadataAreDetected() throws IOException {
         try (TestMount mount = TestMount.fresh()) {
-            Files.write(mount.path("holey"), new byte[] {1, 2, 3});
-            Files.writeString(mount.path("a"), "content of a");
-            Files.writeString(mount.path("b"), "content of b");
-            Files.writeString(mount.path("long"), "0123456789");
-            long holey = Posix.lstat(mount.path("holey")).ino();
-            long a = Posix.lstat(mount.path("a")).ino();
-            long b = Posix.lstat(mount.path("b")).ino();
-            long longer = Posix.lstat(mount.path("long")).ino();
+            for (String dir : List.of("holey", "swapped", "cut", "removed", "revived")) {
+                Files.createDirectory(mount.path(dir));
+            }
+            Files.write(mount.path("holey/f"), new byte[] {1, 2, 3});
+            Files.writeString(mount.path("swapped/a"), "content of a");
+            Files.writeString(mount.path("swapped/b"), "content of b");
+            Files.writeString(mount.path("cut/f"), "0123456789");
+            Files.writeString(mount.path("removed/f"), "kept");
+            Files.writeString(mount.path("revived/gone"), "deleted later");
+            long holey = Posix.lstat(mount.path("holey/f")).ino();
+            long a = Posix.lstat(mount.path("swapped/a")).ino();
+            long b = Posix.lstat(mount.path("swapped/b")).ino();
+            long cut = Posix.lstat(mount.path("cut/f")).ino();
+            long revivedDir = Posix.lstat(mount.path("revived")).ino();
             mount.unmount();
             String ns = "\"" + mount.namespace() + "\"";
+            byte[] goneEntry = TestPostgres.queryBytes("SELECT mac FROM " + ns + ".dirents WHERE parent = ?", revivedDir);
+            long goneIno = TestPostgres.queryLong("SELECT ino FROM " + ns + ".dirents WHERE parent = ?", revivedDir);
+            mount.mountAgain();
+            Files.delete(mount.path("revived/gone"));
+            Files.writeString(mount.path("revived/other"), "still here");
+            mount.unmount();
             TestPostgres.update("DELETE FROM " + ns + ".blocks WHERE ino = ?", holey);
             TestPostgres.update("UPDATE " + ns + ".inodes SET nblocks = 0 WHERE ino = ?", holey);
             TestPostgres.update("UPDATE " + ns + ".dirents SET ino = CASE ino WHEN ? THEN ? ELSE ? END WHERE ino IN (?, ?)",
                     a, b, a, a, b);
-            TestPostgres.update("UPDATE " + ns + ".inodes SET size = 4 WHERE ino = ?", longer);
+            TestPostgres.update("UPDATE " + ns + ".inodes SET size = 4 WHERE ino = ?", cut);
+            TestPostgres.update("DELETE FROM " + ns + ".dirents WHERE name = 'f'::bytea AND parent = (SELECT ino FROM "
+                    + ns + ".dirents WHERE parent = 1 AND name = 'removed'::bytea)");
+            // the removed name, with its old row and MAC, and an inode for it to point at
+            TestPostgres.update("INSERT INTO " + ns + ".inodes (ino, mode, uid, gid, nlink, size, nblocks, rdev, atime_ns,"
+                    + " mtime_ns, ctime_ns, auth) SELECT ?, mode, uid, gid, nlink, size, 0, rdev, atime_ns, mtime_ns,"
+                    + " ctime_ns, auth FROM " + ns + ".inodes WHERE ino = 1", goneIno);
+            TestPostgres.update("INSERT INTO " + ns + ".dirents (parent, name, ino, mac) VALUES (?, 'gone'::bytea, ?, ?)",
+                    revivedDir, goneIno, goneEntry);
             mount.mountAgain();
-            assertThat(Files.readAllBytes(mount.path("holey"))).as("DOCUMENTED GAP: a deleted block reads as zeros")
-                    .containsExactly(0, 0, 0);
-            assertThat(Files.readString(mount.path("a"))).as("DOCUMENTED GAP: names swapped between files")
-                    .isEqualTo("content of b");
-            assertThat(Files.readString(mount.path("long"))).as("DOCUMENTED GAP: a size cut short").isEqualTo("0123");
+            try (LogCapture log = LogCapture.of(SealedStore.class)) {
+                assertThat(failure(() -> Files.readAllBytes(mount.path("holey/f")))).as("deleted block").isEqualTo(EIO);
+                assertThat(failure(() -> Files.readString(mount.path("swapped/a")))).as("swapped names").isEqualTo(EIO);
+                assertThat(failure(() -> Files.readString(mount.path("cut/f")))).as("size cut").isEqualTo(EIO);
+                assertThat(failure(() -> Files.list(mount.path("removed")).toList())).as("entry removed").isEqualTo(EIO);
+                assertThat(failure(() -> Files.list(mount.path("revived")).toList())).as("name brought back")
+                        .isEqualTo(EIO);
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("inode " + cut,
+                        "does not match its authenticator"));
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("is not authentic"));
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("its entries are not the ones"));
+            }
+            // fsck, which has no key, sees only the tree's shape: the file whose name went, and the
+            // directory counts the made-up inode breaks
+            mount.unmount();
+            assertThat(mount.check()).anySatisfy(line -> assertThat(line).contains("is linked but not reachable"));
         }
+    }
+
+    /** A java.nio call expected to fail: EIO for an I/O error; anything else fails the test. */
+    private static int failure(IoCall call) {
+        try {
+            call.run();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            if (String.valueOf(e.getMessage()).contains("Input/output error")) {
+                return EIO;
+            }
+            throw new AssertionError("expected an I/O error, got " + e, e);
+        }
+        throw new AssertionError("expected an I/O error, but the call succeeded");
+    }
+
+    @FunctionalInterface
+    interface IoCall {
+        void run() throws IOException;
     }
 
     private static String fileName(BlockAttack attack) {

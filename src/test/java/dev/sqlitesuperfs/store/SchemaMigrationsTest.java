@@ -8,7 +8,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sqlitesuperfs.testing.TestPostgres;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** The upgrade path, exercised with a made-up next format on top of the real ones. */
@@ -77,25 +79,79 @@ class SchemaMigrationsTest {
         assertThat(TestPostgres.<Integer>query("SELECT flags FROM " + ns.quoted() + ".inodes WHERE ino = 1")).isZero();
     }
 
-    /** Format 1 had neither key check nor checksum; opening it writably adds both columns, empty. */
+    /**
+     * Format 1 had neither key check nor checksum; opening it writably adds both columns, empty, and
+     * stops before format 3, which needs the key (its authenticators).
+     */
     @Test
-    void aFormatOneNamespaceGetsTheKeyCheckColumns() {
-        NamespaceName ns = formatOneNamespaceWithAFile();
+    void aFormatOneNamespaceGetsTheKeyCheckColumnsAndWaitsForTheKeyedStep() {
+        NamespaceName ns = olderNamespaceWithAFile(2);
         TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum");
         TestPostgres.execute("UPDATE " + ns.quoted() + ".meta SET format_version = 1");
         try (PgNamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), ns, false)) {
             NamespaceMeta meta = store.meta().orElseThrow();
-            assertThat(meta.formatVersion()).isEqualTo(LATEST);
+            assertThat(meta.formatVersion()).isEqualTo(2);
             assertThat(meta.keyCheck()).isNull();
-            assertThat(store.entries(1)).hasSize(1);
+            assertThat(store.needsSealingUpgrade()).isTrue();
         }
         assertThat(TestPostgres.<byte[]>query("SELECT meta_checksum FROM " + ns.quoted() + ".meta")).isNull();
+    }
+
+    /** The keyed step fills every inode's authenticator and every entry's MAC with what it is given, whole. */
+    @Test
+    void theKeyedStepStoresWhatTheKeyHolderComputesInOneTransaction() {
+        NamespaceName ns = olderNamespaceWithAFile(2);
+        try (PgNamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), ns, false)) {
+            assertThat(store.needsSealingUpgrade()).isTrue();
+            assertThatThrownBy(() -> store.upgradeSealing((inodes, tags, entries, xattrs) -> {
+                throw new IllegalStateException("the key holder refuses");
+            })).hasMessageContaining("refuses");
+            assertThat(store.needsSealingUpgrade()).isTrue();
+            store.upgradeSealing((inodes, tags, entries, xattrs) -> {
+                assertThat(inodes).extracting(InodeRecord::ino).containsExactlyInAnyOrder(1L, 2L);
+                assertThat(entries).hasSize(1);
+                Map<Long, byte[]> auth = new HashMap<>();
+                for (InodeRecord r : inodes) {
+                    auth.put(r.ino(), new byte[] {(byte) r.ino()});
+                }
+                var e = entries.getFirst();
+                return new NamespaceStore.SealingUpgrade.Sealed(auth,
+                        List.of(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(), new byte[] {42})));
+            });
+            assertThat(store.needsSealingUpgrade()).isFalse();
+            assertThat(store.meta().orElseThrow().formatVersion()).isEqualTo(LATEST);
+            assertThat(store.inode(2).orElseThrow().auth()).containsExactly(2);
+            assertThat(store.entries(1).getFirst().mac()).containsExactly(42);
+        }
     }
 
     @Test
     void stepsMustBeNumberedInOrder() {
         assertThatThrownBy(() -> new SchemaMigrations(List.of(ADD_FLAGS)))
                 .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    /**
+     * A namespace with one file as format {@code version} (below 3) left it: the format-3 columns
+     * dropped again, the version and checksum set back.
+     */
+    private static NamespaceName olderNamespaceWithAFile(int version) {
+        NamespaceName ns = formatOneNamespaceWithAFile();
+        TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".blocks DROP COLUMN tag");
+        TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".inodes DROP COLUMN auth");
+        TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".dirents DROP COLUMN mac");
+        try (var connection = TestPostgres.connect()) {
+            connection.setAutoCommit(false);
+            try (var update = connection.prepareStatement("UPDATE " + ns.quoted() + ".meta SET format_version = ?")) {
+                update.setInt(1, version);
+                update.executeUpdate();
+            }
+            MetaRow.refreshChecksum(connection, ns, new NamespaceSql(ns), version);
+            connection.commit();
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        return ns;
     }
 
     private static NamespaceName formatOneNamespaceWithAFile() {

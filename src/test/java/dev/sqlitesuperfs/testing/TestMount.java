@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sqlitesuperfs.cli.MountSettings;
 import dev.sqlitesuperfs.cli.NamespaceMount;
 import dev.sqlitesuperfs.cli.PassphraseSource;
+import dev.sqlitesuperfs.cli.Upgrade;
 import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceName;
@@ -147,6 +148,25 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
 
     public void mountAgain() {
         mount();
+    }
+
+    /**
+     * Makes the (unmounted) namespace look as format 1 left it: no key check, no metadata
+     * checksum, no authenticators. What a namespace written by the first version has.
+     */
+    public void downgradeToFormatOne() {
+        String ns = "\"" + namespace + "\"";
+        TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum");
+        TestPostgres.execute("ALTER TABLE " + ns + ".blocks DROP COLUMN tag");
+        TestPostgres.execute("ALTER TABLE " + ns + ".inodes DROP COLUMN auth");
+        TestPostgres.execute("ALTER TABLE " + ns + ".dirents DROP COLUMN mac");
+        TestPostgres.execute("UPDATE " + ns + ".meta SET format_version = 1");
+    }
+
+    /** {@code sqlitesuperfs upgrade} of the (unmounted) namespace; whether there was anything to do. */
+    public boolean upgrade() {
+        return Upgrade.authenticate(database, NamespaceName.parse(namespace),
+                new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)));
     }
 
     /** The stored namespace's consistency problems; the namespace must not be mounted. */

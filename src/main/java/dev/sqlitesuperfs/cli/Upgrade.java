@@ -1,0 +1,87 @@
+package dev.sqlitesuperfs.cli;
+
+import dev.sqlitesuperfs.crypto.Passphrase;
+import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.crypto.Sealer;
+import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.store.DatabaseConfig;
+import dev.sqlitesuperfs.store.NamespaceMeta;
+import dev.sqlitesuperfs.store.NamespaceName;
+import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
+import dev.sqlitesuperfs.store.StoreException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code sqlitesuperfs upgrade NAMESPACE}: brings a namespace written by an older version to the
+ * current format, whose metadata is authenticated: every inode gets a sealed authenticator of its
+ * attributes and of the digests of its blocks, entries and attributes as stored now, in one
+ * transaction.
+ *
+ * <p>A command of its own rather than part of mounting, because it vouches for whatever the
+ * database holds at that moment: a mount that did it on its own could be shown a namespace made
+ * to look old by someone who changed it, and would seal their changes as authentic.
+ */
+public final class Upgrade {
+    static final String USAGE = "usage: sqlitesuperfs upgrade [--db URL] [--state-dir D] [--passphrase-file F] NAMESPACE";
+
+    private Upgrade() {}
+
+    private static final class Options implements NamespaceCommand.ExtraOptions {
+        Path passphraseFile;
+
+        @Override
+        public boolean accept(String option, MountSettings.Options values) {
+            if (option.equals("--passphrase-file")) {
+                passphraseFile = Path.of(values.value(option));
+                return true;
+            }
+            return false;
+        }
+    }
+
+    static int run(List<String> args, Map<String, String> env, PrintStream out) {
+        Options options = new Options();
+        NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, options);
+        NamespaceName name = command.namespace();
+        Main.protectSecretsInMemory();
+        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out)) {
+            boolean upgraded = authenticate(db.config, name, PassphraseSource.current(options.passphraseFile, env));
+            out.println(upgraded ? "upgraded namespace " + name.value() + ": its metadata is authenticated from now on"
+                    : "namespace " + name.value() + " is already in the current format");
+            return ExitCode.OK.code();
+        }
+    }
+
+    /**
+     * Upgrades namespace {@code name} of {@code database} if its format is older than the current
+     * one; returns whether it did. The namespace must not be mounted.
+     */
+    public static boolean authenticate(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
+        try (NamespaceStore store = open(database, name)) {
+            NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
+                    "namespace " + name.value() + " does not exist"));
+            if (!store.needsSealingUpgrade()) {
+                return false;
+            }
+            try (Passphrase passphrase = passphrases.obtain(name.value(), false);
+                    SecretKey dataKey = NamespaceKey.open(store, meta, passphrase, true, name.value());
+                    Sealer sealer = new Sealer(dataKey, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize())) {
+                SealedStore.upgrade(store, sealer);
+            }
+            return true;
+        }
+    }
+
+    private static NamespaceStore open(DatabaseConfig database, NamespaceName name) {
+        try {
+            return PgNamespaceStore.open(database, name, false);
+        } catch (StoreException.NamespaceBusy e) {
+            throw new CliException(ExitCode.BUSY, "namespace " + name.value()
+                    + " is mounted (or in use by another command); unmount it first, then upgrade it");
+        }
+    }
+}

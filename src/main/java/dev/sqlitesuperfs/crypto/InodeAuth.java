@@ -1,0 +1,50 @@
+package dev.sqlitesuperfs.crypto;
+
+import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * What this mount knows to be authentic about one inode: the digests its authenticator carries
+ * (of its contents, blocks or entries, and of its extended attributes), and, once loaded, the tag
+ * of each stored block and the term of each attribute, from which reads are checked and changes
+ * update the digests without reading the rest. Changed only by a committed (or deferred)
+ * transaction, under the filesystem's lock of the inode; loading is guarded by this object.
+ */
+final class InodeAuth {
+    final long ino;
+    final byte[] content;
+    final byte[] xattrs;
+    /** Tags of the stored blocks, or null until first needed. */
+    BlockTags tags;
+    /** Attribute name to its term, or null until the attributes are read. */
+    Map<ByteBuffer, byte[]> xattrTerms;
+
+    InodeAuth(long ino, byte[] content, byte[] xattrs) {
+        this.ino = ino;
+        this.content = content;
+        this.xattrs = xattrs;
+    }
+
+    /** A new inode: nothing stored yet, so nothing to load. */
+    static InodeAuth fresh(long ino) {
+        InodeAuth a = new InodeAuth(ino, new byte[Sealer.DIGEST_BYTES], new byte[Sealer.DIGEST_BYTES]);
+        a.tags = new BlockTags();
+        a.xattrTerms = new HashMap<>();
+        return a;
+    }
+
+    static boolean isZero(byte[] digest) {
+        int any = 0;
+        for (byte b : digest) {
+            any |= b;
+        }
+        return any == 0;
+    }
+
+    static void xor(byte[] into, byte[] term) {
+        for (int i = 0; i < into.length; i++) {
+            into[i] ^= term[i];
+        }
+    }
+}
