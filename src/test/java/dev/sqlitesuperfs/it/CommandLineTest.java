@@ -454,14 +454,14 @@ class CommandLineTest {
                 .stderr()).contains("has block size 4096; --block-size 8192 does not match");
 
         String meta = "\"" + namespace + "\".meta";
-        TestPostgres.execute("UPDATE " + meta + " SET format_version = 3");
+        TestPostgres.execute("UPDATE " + meta + " SET format_version = 4");
         assertThat(refused(ExitCode.DAMAGED, env(PASS), "mount", namespace, dir.toString()).stderr())
                 .contains("key material of namespace " + namespace + " is damaged");
         // as a newer program would leave it: its checksum matches
         TestPostgres.execute("UPDATE " + meta + " SET " + KeyMaterialTamperTest.RECOMPUTE_CHECKSUM);
         assertThat(refused(ExitCode.NAMESPACE, env(PASS), "mount", namespace, dir.toString()).stderr())
-                .contains("has format version 3, but this program only knows versions up to 2; use a newer sqlitesuperfs");
-        TestPostgres.execute("UPDATE " + meta + " SET format_version = 2");
+                .contains("has format version 4, but this program only knows versions up to 3; use a newer sqlitesuperfs");
+        TestPostgres.execute("UPDATE " + meta + " SET format_version = 3");
         TestPostgres.execute("UPDATE " + meta + " SET " + KeyMaterialTamperTest.RECOMPUTE_CHECKSUM);
 
         TestPostgres.execute("UPDATE " + meta + " SET kdf_salt = set_byte(kdf_salt, 0, get_byte(kdf_salt, 0) # 1)");
