@@ -5,7 +5,9 @@
  * check that tells a wrong passphrase from damaged key material, and sealing
  * and opening of every payload that leaves the process (blocks, symlink targets, xattr values) with
  * XChaCha20-Poly1305 under associated data that binds each payload to its namespace, inode and
- * position. {@link dev.sqlitesuperfs.crypto.SealedStore} is the storage the filesystem sees:
- * plaintext in, sealed rows down to {@link dev.sqlitesuperfs.store}.
+ * position; and the authenticators that vouch for each inode's attributes and, through digests,
+ * for which blocks, entries and attributes are its current ones. {@link
+ * dev.sqlitesuperfs.crypto.SealedStore} is the storage the filesystem sees: plaintext in, sealed
+ * rows down to {@link dev.sqlitesuperfs.store}, nothing up that does not add up.
  */
 package dev.sqlitesuperfs.crypto;

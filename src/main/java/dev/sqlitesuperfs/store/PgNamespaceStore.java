@@ -733,8 +733,11 @@ public final class PgNamespaceStore implements NamespaceStore {
         return end > 0 ? message.substring(0, end) : message;
     }
 
-    /** The oldest PostgreSQL this works with: 11 brought hashtextextended, which the namespace lock uses. */
-    public static final int MIN_SERVER_VERSION = 110000;
+    /**
+     * The oldest PostgreSQL this works with: 12 brought stored generated columns (each block's
+     * tag, format 3); 11 hashtextextended, which the namespace lock uses.
+     */
+    public static final int MIN_SERVER_VERSION = 120000;
 
     private static void checkServerVersion(Connection connection, DatabaseConfig config) throws SQLException {
         try (PreparedStatement read = connection.prepareStatement(NamespaceSql.SERVER_VERSION);

@@ -406,7 +406,7 @@ class CommandLineTest {
             String viaProxy = TestPostgres.url().replaceFirst(":" + TestPostgres.server().port() + "/",
                     ":" + proxy.port() + "/");
             assertThat(refused(ExitCode.DATABASE, Map.of("psql_url", viaProxy, "encryption_pass", PASS),
-                    "mount", namespace, dir.toString()).stderr()).contains("is version 9.6.24; sqlitesuperfs needs 11 or newer");
+                    "mount", namespace, dir.toString()).stderr()).contains("is version 9.6.24; sqlitesuperfs needs 12 or newer");
         }
     }
 
