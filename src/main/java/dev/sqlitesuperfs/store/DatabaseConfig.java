@@ -229,6 +229,10 @@ public record DatabaseConfig(
         }
         ds.setProperty(PGProperty.TCP_KEEP_ALIVE, "true");
         ds.setProperty(PGProperty.BINARY_TRANSFER, "true");
+        // Binary results from the first execution on (-1), not the fifth: many queries run once
+        // per file (its block tags: hundreds of thousands of rows), and in text form every bytea
+        // comes hex-encoded, twice its size, and is decoded again.
+        ds.setProperty(PGProperty.PREPARE_THRESHOLD, "-1");
         // A network that goes silent without resetting the connection would otherwise hang a call
         // until TCP keep-alive notices (hours); a URL may set its own socketTimeout.
         ds.setProperty(PGProperty.SOCKET_TIMEOUT, Long.toString(DEFAULT_SOCKET_TIMEOUT.toSeconds()));
