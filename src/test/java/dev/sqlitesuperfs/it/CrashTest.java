@@ -21,11 +21,13 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -56,8 +58,8 @@ class CrashTest {
     private static final Duration WRITER_EXIT = Duration.ofSeconds(60);
     /** A safety limit for a writer to get some work acknowledged. */
     private static final Duration PROGRESS = Duration.ofSeconds(90);
-    /** The longest a mount lives between its start and the SIGKILL, after the writer is ready. */
-    private static final int MAX_KILL_DELAY_MS = 2_000;
+    /** The longest the writer works between its first acknowledged unit of a cycle and the SIGKILL. */
+    private static final int MAX_KILL_DELAY_MS = 1_500;
     /** The mount's --db-timeout when PostgreSQL comes back in time. */
     private static final int SHORT_OUTAGE_DB_TIMEOUT_S = 30;
     /** The mount's --db-timeout when PostgreSQL stays away longer. */
@@ -112,7 +114,7 @@ class CrashTest {
                         + killAfterMs + " ms)";
                 String writerEnd;
                 try (ChildJava writer = sqlite.startWriter(mode, cycle)) {
-                    writerEnd = killDuring(mount, writer, killAfterMs, context);
+                    writerEnd = killDuring(mount, writer, () -> sqlite.recorded().size(), killAfterMs, context);
                 }
                 mount.assertFsckClean();
                 mount.mount();
@@ -127,18 +129,40 @@ class CrashTest {
     }
 
     /**
-     * Lets the writer work for {@code delayMs}, kills the mount, and waits for the writer to end,
-     * which it does when its calls fail on the dead mount. Returns the writer's last line.
+     * Waits for the writer's first acknowledged unit of work in this cycle (so that the kill lands
+     * in steady work, not in the child JVM's start), lets it work {@code delayMs} more, kills the
+     * mount, and waits for the writer to end, which it does when its calls fail on the dead mount.
+     * Returns the writer's last line.
      */
-    private static String killDuring(CliMount mount, ChildJava writer, int delayMs, String context)
-            throws InterruptedException {
+    private static String killDuring(CliMount mount, ChildJava writer, LongSupplier recorded, int delayMs,
+            String context) throws InterruptedException {
+        awaitRecords(recorded, recorded.getAsLong() + 1, writer, context);
         Thread.sleep(delayMs);
         if (!writer.isAlive()) {
             throw new AssertionError(context + ": the writer ended before the kill: " + writer.receive());
         }
         mount.kill();
-        writer.awaitExit(WRITER_EXIT);
+        awaitWriterEnd(writer, context, "its mount was killed");
         return writer.receive();
+    }
+
+    /** Waits for a writer that must end by itself, {@code because} says why; returns its exit code. */
+    private static int awaitWriterEnd(ChildJava writer, String context, String because) {
+        try {
+            return writer.awaitExit(WRITER_EXIT);
+        } catch (AssertionError stillRunning) {
+            throw new AssertionError(context + ": the writer still ran " + WRITER_EXIT + " later, although " + because,
+                    stillRunning);
+        }
+    }
+
+    /** No transaction began after PostgreSQL was down and committed before its restart began. */
+    private static void assertNothingAcknowledgedWhileDown(List<Transaction> recorded, long down, long restarting,
+            String context) {
+        assertThat(recorded.stream().filter(t -> t.began() > down && t.committed() < restarting).toList())
+                .as(context + ": transactions that began and committed while PostgreSQL was down, so cannot have"
+                        + " been stored")
+                .isEmpty();
     }
 
     // ---- SQLite while PostgreSQL crashes under the running mount ----
@@ -146,30 +170,30 @@ class CrashTest {
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void sqliteCommitsStallWhilePostgresIsDownAndResumeWithoutRemount() throws Exception {
-        postgresCrashes("sqliteCommitsStallWhilePostgresIsDownAndResumeWithoutRemount", 2);
+        postgresCrashes("sqliteCommitsStallWhilePostgresIsDownAndResumeWithoutRemount", 2, Duration.ofSeconds(5));
     }
 
     @Test
     @Tag("slow")
     void sqliteCommitsSurviveEightPostgresCrashes() throws Exception {
-        postgresCrashes("sqliteCommitsSurviveEightPostgresCrashes", 8);
+        postgresCrashes("sqliteCommitsSurviveEightPostgresCrashes", 8, Duration.ofSeconds(20));
     }
 
     /**
      * {@code outages} times on one mount and one database: while a writer commits, PostgreSQL is
-     * shut down (immediate: no checkpoint, clients cut off) for a random while shorter than the
-     * mount's --db-timeout and started again. The writer must neither fail nor get a commit
+     * shut down (immediate: no checkpoint, clients cut off) for a random while up to
+     * {@code longestOutage}, shorter than the mount's --db-timeout, and started again. The writer must neither fail nor get a commit
      * acknowledged while PostgreSQL is down, and must commit again afterwards. Every recorded
      * row must be there on the same mount, and after a clean unmount, fsck and a new mount.
      */
-    private void postgresCrashes(String test, int outages) throws Exception {
+    private void postgresCrashes(String test, int outages, Duration longestOutage) throws Exception {
         Random random = seeded(test);
         int firstMode = random.nextInt(JOURNAL_MODES.size());
         try (CliMount mount = CliMount.fresh("--db-timeout", Integer.toString(SHORT_OUTAGE_DB_TIMEOUT_S))) {
             SqliteWorkload sqlite = new SqliteWorkload(mount, random.nextLong());
             for (int outage = 0; outage < outages; outage++) {
                 String mode = JOURNAL_MODES.get((firstMode + outage) % JOURNAL_MODES.size());
-                int downMs = 500 + random.nextInt(8_000);
+                int downMs = 500 + random.nextInt((int) longestOutage.toMillis() - 500);
                 String context = test + " outage " + (outage + 1) + "/" + outages + " (" + mode + ", PostgreSQL down "
                         + downMs + " ms)";
                 long down;
@@ -188,10 +212,7 @@ class CrashTest {
                     assertThat(writer.finish()).as(context + ": exit code of the writer, which says "
                             + writer.receive()).isZero();
                 }
-                List<Transaction> acknowledgedWhileDown = sqlite.recorded().stream()
-                        .filter(t -> t.began() > down && t.committed() < restarting).toList();
-                assertThat(acknowledgedWhileDown).as(context + ": transactions that began and committed while"
-                        + " PostgreSQL was down, so cannot have been stored").isEmpty();
+                assertNothingAcknowledgedWhileDown(sqlite.recorded(), down, restarting, context);
                 assertThat(sqlite.recorded()).as(context + ": a transaction stalled across the restart")
                         .anyMatch(t -> t.began() < restarting && t.committed() > restarting);
                 int rows = sqlite.assertEveryRecordedRowIsThere(context);
@@ -223,15 +244,22 @@ class CrashTest {
             try (ChildJava writer = sqlite.startWriter(mode, 0)) {
                 sqlite.awaitTransactions(10, writer, context);
                 TestPostgres.server().stopServer(StopMode.IMMEDIATE);
+                long down;
+                long restarting;
+                int exitCode;
                 try {
-                    assertThat(writer.awaitExit(WRITER_EXIT)).as(context + ": exit code of the writer")
-                            .isEqualTo(CrashChild.FAILED);
-                    String failure = writer.receive();
-                    System.out.println("crash: " + context + ": writer " + failure);
-                    assertThat(failure).as(context + ": the writer's failure").contains("SQLITE_IOERR");
+                    down = System.nanoTime();
+                    exitCode = awaitWriterEnd(writer, context, "PostgreSQL stayed down past --db-timeout");
+                    restarting = System.nanoTime();
                 } finally {
                     TestPostgres.server().startServer();
                 }
+                String failure = writer.receive();
+                System.out.println("crash: " + context + ": writer " + failure);
+                assertThat(exitCode).as(context + ": exit code of the writer, which says " + failure)
+                        .isEqualTo(CrashChild.FAILED);
+                assertThat(failure).as(context + ": the writer's failure").contains("SQLITE_IOERR");
+                assertNothingAcknowledgedWhileDown(sqlite.recorded(), down, restarting, context);
             }
             int before = sqlite.recorded().size();
             try (ChildJava writer = sqlite.startWriter(mode, 1)) {
@@ -323,15 +351,12 @@ class CrashTest {
                 }
             }
             assertThat(wrongPayload).as(context + ": rows whose payload is not the one written").isEmpty();
-            List<Long> missing = new ArrayList<>();
-            for (Transaction t : recorded()) {
-                for (long id = t.first(); id <= t.last(); id++) {
-                    if (!present.contains(id)) {
-                        missing.add(id);
-                    }
-                }
-            }
-            assertThat(missing).as(context + ": rows of transactions whose COMMIT returned, missing").isEmpty();
+            List<Transaction> recorded = recorded();
+            List<Transaction> incomplete = recorded.stream()
+                    .filter(t -> LongStream.rangeClosed(t.first(), t.last()).anyMatch(id -> !present.contains(id)))
+                    .toList();
+            assertThat(incomplete).as(context + ": " + incomplete.size() + " of " + recorded.size()
+                    + " transactions whose COMMIT returned have rows missing").isEmpty();
             return present.size();
         }
     }
@@ -390,7 +415,8 @@ class CrashTest {
                         Long.toString(contentSeed), Integer.toString(cycle))) {
                     String first = writer.receive();
                     assertThat(first).as(context + ": the writer's first line").isEqualTo("ready");
-                    writerEnd = killDuring(mount, writer, killAfterMs, context);
+                    writerEnd = killDuring(mount, writer, () -> CrashChild.recordedLines(record).size(), killAfterMs,
+                            context);
                 }
                 mount.assertFsckClean();
                 mount.mount();
@@ -466,24 +492,41 @@ class CrashTest {
         assertThat(wrong).as(context + ": renamed-over files that are not one whole version").isEmpty();
     }
 
-    /** How {@code actual} differs from each candidate: sizes, and which 4 KiB blocks match which candidate. */
+    /**
+     * How {@code actual} differs from each candidate: the sizes, and for runs of 4 KiB blocks which
+     * candidates they equal ("neither" for a torn or foreign block).
+     */
     private static String difference(byte[] actual, Map<String, byte[]> candidates) {
         StringBuilder text = new StringBuilder(actual.length + " bytes;");
         candidates.forEach((label, bytes) -> text.append(' ').append(label).append(" has ").append(bytes.length)
                 .append(" bytes;"));
         int blockSize = 4096;
-        for (int block = 0; block * blockSize < actual.length; block++) {
-            int from = block * blockSize;
-            int to = from + blockSize;
-            byte[] piece = Arrays.copyOfRange(actual, from, Math.min(actual.length, to));
-            List<String> sources = new ArrayList<>();
-            candidates.forEach((label, bytes) -> {
-                if (Arrays.equals(piece, Arrays.copyOfRange(bytes, Math.min(from, bytes.length), Math.min(bytes.length, to)))) {
-                    sources.add(label);
-                }
-            });
-            text.append(" block ").append(block).append(": ").append(sources.isEmpty() ? "neither" : sources);
+        int blocks = (actual.length + blockSize - 1) / blockSize;
+        int runStart = 0;
+        List<String> runSources = null;
+        for (int block = 0; block <= blocks; block++) {
+            List<String> sources = block == blocks ? null : blockSources(actual, block, blockSize, candidates);
+            if (block > 0 && !Objects.equals(sources, runSources)) {
+                text.append(" blocks ").append(runStart).append('-').append(block - 1).append(": ")
+                        .append(runSources.isEmpty() ? "neither" : runSources).append(';');
+                runStart = block;
+            }
+            runSources = sources;
         }
         return text.toString();
+    }
+
+    /** The candidates whose bytes at 4 KiB block {@code block} equal {@code actual}'s. */
+    private static List<String> blockSources(byte[] actual, int block, int blockSize, Map<String, byte[]> candidates) {
+        int from = block * blockSize;
+        int to = Math.min(actual.length, from + blockSize);
+        byte[] piece = Arrays.copyOfRange(actual, from, to);
+        List<String> sources = new ArrayList<>();
+        candidates.forEach((label, bytes) -> {
+            if (to <= bytes.length && Arrays.equals(piece, Arrays.copyOfRange(bytes, from, to))) {
+                sources.add(label);
+            }
+        });
+        return sources;
     }
 }
