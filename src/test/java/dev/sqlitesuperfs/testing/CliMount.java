@@ -27,10 +27,14 @@ public final class CliMount implements AutoCloseable {
     private static final Duration LOCK_RELEASE = Duration.ofSeconds(30);
     private static final String PASSPHRASE = "a passphrase for the crash tests";
 
+    /** Where the output of every mount process goes when it ends, one file per process. */
+    private static final Path LOGS = Path.of("target", "cli-mount-logs").toAbsolutePath();
+
     private final String namespace = TestPostgres.freshNamespace();
     private final Path dir;
     private final List<String> options;
     private CliProcess process;
+    private int mounts;
 
     private CliMount(Path dir, List<String> options) {
         this.dir = dir;
@@ -41,6 +45,8 @@ public final class CliMount implements AutoCloseable {
     public static CliMount fresh(String... options) {
         try {
             CliMount mount = new CliMount(Files.createTempDirectory("sqlitesuperfs-crash-mnt-"), List.of(options));
+            System.out.println("cli mount: namespace " + mount.namespace + ", the log of each mount in "
+                    + LOGS.resolve(mount.namespace + "-N.log"));
             mount.mount();
             return mount;
         } catch (IOException e) {
@@ -84,6 +90,7 @@ public final class CliMount implements AutoCloseable {
     public void kill() {
         process.signal("KILL");
         process.waitFor(READY);
+        keepLog(process);
         process = null;
         Shell.run("umount", "-l", dir.toString());
     }
@@ -91,7 +98,9 @@ public final class CliMount implements AutoCloseable {
     /** SIGTERM: unmounts cleanly, which must store everything and exit 0. */
     public void unmount() {
         process.signal("TERM");
-        assertThat(process.waitFor(READY)).as("exit code of a cleanly unmounted mount\n%s", process.stderr()).isZero();
+        int exitCode = process.waitFor(READY);
+        keepLog(process);
+        assertThat(exitCode).as("exit code of a cleanly unmounted mount\n%s", process.stderr()).isZero();
         process = null;
     }
 
@@ -124,6 +133,16 @@ public final class CliMount implements AutoCloseable {
         }
     }
 
+    /** Saves the output of a mount process that ended (or is about to be killed) for a later look. */
+    private void keepLog(CliProcess ended) {
+        try {
+            Files.createDirectories(LOGS);
+            Files.writeString(LOGS.resolve(namespace + "-" + ++mounts + ".log"), ended.stdout() + ended.stderr());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     private static void sleep(Duration duration) {
         try {
             Thread.sleep(duration);
@@ -137,6 +156,7 @@ public final class CliMount implements AutoCloseable {
     @Override
     public void close() {
         if (process != null) {
+            keepLog(process);
             process.close();
             process = null;
         }
