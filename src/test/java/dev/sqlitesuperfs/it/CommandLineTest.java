@@ -40,8 +40,7 @@ class CommandLineTest {
 
     @AfterEach
     void tearDown() throws IOException {
-        // A mount killed with SIGKILL stays in the kernel's table until unmounted.
-        Shell.run("sh", "-c", "grep -q ' " + dir + " ' /proc/self/mountinfo && umount -l '" + dir + "' || true");
+        Shell.unmountLazilyIfMounted(dir);
         Files.deleteIfExists(dir);
     }
 
@@ -322,7 +321,7 @@ class CommandLineTest {
             Shell.run("umount", missing.toString());
             assertThat(p.waitFor(READY)).isZero();
         } finally {
-            Shell.run("sh", "-c", "grep -q ' " + missing + " ' /proc/self/mountinfo && umount -l '" + missing + "' || true");
+            Shell.unmountLazilyIfMounted(missing);
             Shell.run("rm", "-rf", dir.resolve("not").toString());
         }
     }

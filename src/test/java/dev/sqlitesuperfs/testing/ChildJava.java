@@ -6,6 +6,7 @@ import java.io.PrintWriter;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -78,15 +79,24 @@ public final class ChildJava implements AutoCloseable {
     /** Closes the child's input (its cue to finish) and waits for it; returns its exit code. */
     public int finish() {
         in.close();
+        return awaitExit(Duration.ofMinutes(2));
+    }
+
+    /** Waits until the child ends by itself, at most {@code timeout} (then kills it and fails); returns its exit code. */
+    public int awaitExit(Duration timeout) {
         try {
-            if (!process.waitFor(2, TimeUnit.MINUTES)) {
+            if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly();
-                throw new AssertionError("child " + process.pid() + " did not exit");
+                throw new AssertionError("child " + process.pid() + " did not exit within " + timeout);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
         return process.exitValue();
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
     }
 
     @Override

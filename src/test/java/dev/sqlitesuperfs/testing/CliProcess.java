@@ -194,6 +194,10 @@ public final class CliProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
     public long pid() {
         return process.pid();
     }

@@ -36,6 +36,14 @@ public final class Shell {
         }
     }
 
+    /**
+     * Detaches whatever is mounted on {@code dir}, if anything: a mount whose process was killed
+     * stays in the kernel's table until then. Lazily, because a dead FUSE mount may still be busy.
+     */
+    public static void unmountLazilyIfMounted(java.nio.file.Path dir) {
+        run("sh", "-c", "grep -q ' " + dir + " ' /proc/self/mountinfo && umount -l '" + dir + "' || true");
+    }
+
     public static List<String> lines(String... command) {
         return run(command).lines().toList();
     }

@@ -1,0 +1,170 @@
+package dev.sqlitesuperfs.testing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sqlitesuperfs.cli.ExitCode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+
+/**
+ * A fresh namespace mounted by the real command line in a separate process, on the test
+ * PostgreSQL, so that a test can kill the mount with SIGKILL and mount the namespace again.
+ */
+public final class CliMount implements AutoCloseable {
+    public static final Duration READY = Duration.ofSeconds(60);
+    /**
+     * How long a mount or fsck right after a SIGKILL may find the namespace still locked: the killed
+     * process's PostgreSQL backend holds the namespace lock until it notices its client is gone.
+     */
+    private static final Duration LOCK_RELEASE = Duration.ofSeconds(30);
+    private static final String PASSPHRASE = "a passphrase for the crash tests";
+
+    /** Where the output of every mount process goes when it ends, one file per process. */
+    private static final Path LOGS = Path.of("target", "cli-mount-logs").toAbsolutePath();
+
+    private final String namespace = TestPostgres.freshNamespace();
+    private final Path dir;
+    private final List<String> options;
+    private CliProcess process;
+    private int mounts;
+
+    private CliMount(Path dir, List<String> options) {
+        this.dir = dir;
+        this.options = options;
+    }
+
+    /** Mounts a fresh namespace with mount {@code options} (for example "--db-timeout", "3"). */
+    public static CliMount fresh(String... options) {
+        try {
+            CliMount mount = new CliMount(Files.createTempDirectory("sqlitesuperfs-crash-mnt-"), List.of(options));
+            System.out.println("cli mount: namespace " + mount.namespace + ", the log of each mount in "
+                    + LOGS.resolve(mount.namespace + "-N.log"));
+            mount.mount();
+            return mount;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public String namespace() {
+        return namespace;
+    }
+
+    public Path path(String relative) {
+        return dir.resolve(relative);
+    }
+
+    /** The environment the command line reads the database and the passphrase from. */
+    private static Map<String, String> env() {
+        return Map.of("psql_url", TestPostgres.url(), "encryption_pass", PASSPHRASE);
+    }
+
+    /** Mounts the namespace again (after {@link #kill} or {@link #unmount}) and waits until it serves. */
+    public void mount() {
+        List<String> args = new ArrayList<>(List.of("mount", "--kdf", "interactive"));
+        args.addAll(options);
+        args.add(namespace);
+        args.add(dir.toString());
+        process = untilTheLockIsReleased(() -> CliProcess.start(env(), args.toArray(String[]::new)), started -> {
+            try {
+                started.awaitMounted(READY);
+                return false;
+            } catch (AssertionError notMounted) {
+                if (!started.isAlive() && started.exitCode() == ExitCode.BUSY.code()) {
+                    return true;
+                }
+                throw notMounted;
+            }
+        });
+    }
+
+    /** SIGKILL to the mount process; then the dead mount is detached (umount -l). */
+    public void kill() {
+        process.signal("KILL");
+        process.waitFor(READY);
+        keepLog(process);
+        process = null;
+        Shell.run("umount", "-l", dir.toString());
+    }
+
+    /** SIGTERM: unmounts cleanly, which must store everything and exit 0. */
+    public void unmount() {
+        process.signal("TERM");
+        int exitCode = process.waitFor(READY);
+        keepLog(process);
+        assertThat(exitCode).as("exit code of a cleanly unmounted mount\n%s", process.stderr()).isZero();
+        process = null;
+    }
+
+    /** Runs {@code sqlitesuperfs fsck} on the namespace, which must not be mounted, and asserts it is clean. */
+    public void assertFsckClean() {
+        CliProcess fsck = untilTheLockIsReleased(() -> CliProcess.run(env(), READY, "fsck", namespace),
+                finished -> finished.exitCode() == ExitCode.BUSY.code());
+        assertThat(fsck.exitCode()).as("fsck of %s:\n%s%s", namespace, fsck.stdout(), fsck.stderr()).isZero();
+    }
+
+    /**
+     * Starts {@code attempt} again while {@code busy} says the namespace was still locked, for at
+     * most {@link #LOCK_RELEASE}; any other outcome is returned.
+     */
+    private static CliProcess untilTheLockIsReleased(Supplier<CliProcess> attempt,
+            Predicate<CliProcess> busy) {
+        long deadline = System.nanoTime() + LOCK_RELEASE.toNanos();
+        while (true) {
+            CliProcess started = attempt.get();
+            if (!busy.test(started)) {
+                return started;
+            }
+            started.close();
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("namespace still locked " + LOCK_RELEASE + " after the mount was killed:\n"
+                        + started.stderr());
+            }
+            System.out.println("crash: namespace still locked by the killed mount's backend, trying again");
+            sleep(Duration.ofMillis(200));
+        }
+    }
+
+    /** Saves the output of a mount process that ended (or is about to be killed) for a later look. */
+    private void keepLog(CliProcess ended) {
+        try {
+            Files.createDirectories(LOGS);
+            Files.writeString(LOGS.resolve(namespace + "-" + ++mounts + ".log"), ended.stdout() + ended.stderr());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void sleep(Duration duration) {
+        try {
+            Thread.sleep(duration);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted");
+        }
+    }
+
+    /** Kills a mount still running, detaches the mount if it is still there, removes the directory. */
+    @Override
+    public void close() {
+        if (process != null) {
+            keepLog(process);
+            process.close();
+            process = null;
+        }
+        Shell.unmountLazilyIfMounted(dir);
+        try {
+            Files.deleteIfExists(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
