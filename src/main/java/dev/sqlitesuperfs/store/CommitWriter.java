@@ -99,6 +99,8 @@ final class CommitWriter {
     private volatile long closeDeadline;
     private volatile StoreException.Fenced fenced;
     private InFlight inFlight;
+    /** A commit of an earlier group whose outcome stayed unknown (see {@link #attempt}). */
+    private InFlight inDoubt;
     /** When the writer lost PostgreSQL ({@link System#nanoTime()}), or 0 while connected; for the logs. */
     private long lostSince;
 
@@ -361,7 +363,12 @@ final class CommitWriter {
         try {
             return attemptUntilSettled(group);
         } finally {
-            // Whatever was unsure about this group no longer matters to the next one.
+            // A commit sent but never confirmed, whose callers were told it failed (their retry
+            // timeout passed while PostgreSQL was away): it may still have gone through. The next
+            // reconnect finds out.
+            if (inFlight != null) {
+                inDoubt = inFlight;
+            }
             inFlight = null;
         }
     }
@@ -385,6 +392,16 @@ final class CommitWriter {
                         log.info("Writer of namespace {} reconnected to PostgreSQL after {} ms", namespace,
                                 (System.nanoTime() - lostSince) / 1_000_000);
                         lostSince = 0;
+                    }
+                    InFlight doubted = inDoubt;
+                    inDoubt = null;
+                    if (doubted != null && doubted.number() == lastCommit) {
+                        // Its callers got EIO and kept their memory as it was, but storage has the
+                        // changes: this mount's view is no longer exact, and writing on from it
+                        // could break the namespace. Stop writing; a remount reads storage again.
+                        throw new StoreException.Fenced("a commit reported as failed while PostgreSQL was away"
+                                + " had gone through; this mount no longer knows the namespace exactly:"
+                                + " unmount and mount it again");
                     }
                     InFlight unsure = inFlight;
                     inFlight = null;

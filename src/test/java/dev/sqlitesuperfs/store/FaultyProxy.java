@@ -29,6 +29,8 @@ final class FaultyProxy implements AutoCloseable {
     private final AtomicReference<Fault> fired = new AtomicReference<>();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
     private final Thread acceptor;
+    /** While set, new connections are closed at once, as by a server that is down. */
+    private volatile boolean refusing;
 
     FaultyProxy(int serverPort) throws IOException {
         this.serverPort = serverPort;
@@ -50,6 +52,11 @@ final class FaultyProxy implements AutoCloseable {
         armed.set(new Fault(tagPrefix, keepServerSide));
     }
 
+    /** Refuse new connections ({@code true}) or forward them again ({@code false}). */
+    void refuse(boolean refuse) {
+        refusing = refuse;
+    }
+
     boolean fired() {
         return fired.get() != null;
     }
@@ -58,6 +65,10 @@ final class FaultyProxy implements AutoCloseable {
         while (!listener.isClosed()) {
             try {
                 Socket client = listener.accept();
+                if (refusing) {
+                    client.close();
+                    continue;
+                }
                 Socket server = new Socket(InetAddress.getLoopbackAddress(), serverPort);
                 client.setTcpNoDelay(true);
                 server.setTcpNoDelay(true);

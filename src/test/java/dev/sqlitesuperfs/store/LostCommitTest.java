@@ -72,6 +72,29 @@ class LostCommitTest {
         }
     }
 
+    /**
+     * The reply to a commit is lost and PostgreSQL stays away past the retry timeout: the caller is
+     * told the commit failed, though it went through. Finding that out at the next reconnect, the
+     * writer stops writing (memory and storage no longer agree), instead of building on it.
+     */
+    @Test
+    void aCommitReportedAsFailedThatWentThroughStopsTheWriter() throws Exception {
+        try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
+             PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy).withRetryTimeout(
+                     java.time.Duration.ofSeconds(2)))) {
+            proxy.arm("SELECT", false);
+            proxy.refuse(true);
+            assertThatThrownBy(() -> store.commit(fileWithBlocks(2, SMALL)))
+                    .isInstanceOf(StoreException.Unavailable.class);
+            assertThat(proxy.fired()).isTrue();
+            assertThat(StoreFixtures.rowCount(store.namespace(), "blocks", 2)).as("it went through").isEqualTo(SMALL);
+            proxy.refuse(false);
+            assertThatThrownBy(() -> store.commit(fileWithBlocks(3, SMALL)))
+                    .isInstanceOf(StoreException.Fenced.class).hasMessageContaining("unmount and mount it again");
+            assertThat(store.inode(3)).as("nothing written after").isEmpty();
+        }
+    }
+
     private static final int SMALL = 3;
     private static final int LARGE = CommitWriter.COPY_MIN_BLOCKS + 1;
 
