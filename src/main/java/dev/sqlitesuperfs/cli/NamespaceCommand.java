@@ -1,12 +1,16 @@
 package dev.sqlitesuperfs.cli;
 
+import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceName;
+import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
+import dev.sqlitesuperfs.store.StoreException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
 /**
- * What every command on one namespace that is not mounted (fsck, passwd) is given: the database
+ * What every command on one namespace that is not mounted (fsck, passwd, upgrade) is given: the database
  * ({@code --db}, else {@code $psql_url}, else the local PostgreSQL under {@code --state-dir}) and
  * the namespace's name. A command's own options are handed to {@code extra}.
  */
@@ -43,5 +47,18 @@ record NamespaceCommand(String databaseUrl, Path stateDir, NamespaceName namespa
             throw new CliException(ExitCode.USAGE, usage);
         }
         return new NamespaceCommand(url, stateDir, NamespaceName.parse(namespace));
+    }
+
+    /**
+     * Opens {@code name} for writing, as the one process using it: a command that changes a
+     * namespace runs only while it is not mounted ({@code then} says what to do after unmounting).
+     */
+    static NamespaceStore openUnmounted(DatabaseConfig database, NamespaceName name, String then) {
+        try {
+            return PgNamespaceStore.open(database, name, false);
+        } catch (StoreException.NamespaceBusy e) {
+            throw new CliException(ExitCode.BUSY, "namespace " + name.value()
+                    + " is mounted (or in use by another command); unmount it first, then " + then);
+        }
     }
 }

@@ -7,8 +7,6 @@ import dev.sqlitesuperfs.crypto.SecretKey;
 import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
-import dev.sqlitesuperfs.store.PgNamespaceStore;
-import dev.sqlitesuperfs.store.StoreException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -56,7 +54,7 @@ final class Passwd {
         NamespaceName name = command.namespace();
         Main.protectSecretsInMemory();
         try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out);
-                NamespaceStore store = open(db, name)) {
+                NamespaceStore store = NamespaceCommand.openUnmounted(db.config, name, "change its passphrase")) {
             NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
                     "namespace " + name.value() + " does not exist"));
             KdfParams kdf = options.strength != null ? KdfParams.generate(options.strength)
@@ -70,15 +68,6 @@ final class Passwd {
             store.replaceKeyMaterial(meta, replacement);
             out.println("changed the passphrase of namespace " + name.value() + "; the old one no longer opens it");
             return ExitCode.OK.code();
-        }
-    }
-
-    private static NamespaceStore open(DatabaseChoice db, NamespaceName name) {
-        try {
-            return PgNamespaceStore.open(db.config, name, false);
-        } catch (StoreException.NamespaceBusy e) {
-            throw new CliException(ExitCode.BUSY, "namespace " + name.value()
-                    + " is mounted (or in use by another command); unmount it first, then change its passphrase");
         }
     }
 }

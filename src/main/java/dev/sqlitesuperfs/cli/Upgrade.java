@@ -8,8 +8,6 @@ import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
-import dev.sqlitesuperfs.store.PgNamespaceStore;
-import dev.sqlitesuperfs.store.StoreException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -61,7 +59,7 @@ public final class Upgrade {
      * one; returns whether it did. The namespace must not be mounted.
      */
     public static boolean authenticate(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
-        try (NamespaceStore store = open(database, name)) {
+        try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, "upgrade it")) {
             NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
                     "namespace " + name.value() + " does not exist"));
             if (!store.needsSealingUpgrade()) {
@@ -73,15 +71,6 @@ public final class Upgrade {
                 SealedStore.upgrade(store, sealer);
             }
             return true;
-        }
-    }
-
-    private static NamespaceStore open(DatabaseConfig database, NamespaceName name) {
-        try {
-            return PgNamespaceStore.open(database, name, false);
-        } catch (StoreException.NamespaceBusy e) {
-            throw new CliException(ExitCode.BUSY, "namespace " + name.value()
-                    + " is mounted (or in use by another command); unmount it first, then upgrade it");
         }
     }
 }
