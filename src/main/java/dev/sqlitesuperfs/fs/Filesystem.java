@@ -43,17 +43,20 @@ import org.slf4j.LoggerFactory;
  * of different files, and reads of one file, run in parallel.
  *
  * <h2>Durability</h2>
- * Namespace changes, setattr (but see timestamps below), xattr changes, fsync, and every close of
- * a file that was open for writing commit before they return. Writes stay in memory until one of
- * those points, until memory pressure ({@link FsConfig#dirtyLimitBytes}) or until the write-back
- * delay passes. Any transaction that stores a file's row also stores all of its written blocks, so
- * a file's size and blocks never disagree in PostgreSQL. A setattr that only moves timestamps of
- * a file open for writing is stored at that file's next durability point (the fsync or close
- * that follows), so that one SQLite commit stays one transaction.
+ * fsync stores the file and every change made before it; fsync of a directory stores every change
+ * made before it. Removals and renames of stored names, chmod, chown, utimens of a file not open
+ * for writing, and xattr changes commit before they return. Creations, and removals of what was
+ * created since, are deferred: queued in order with everything else and stored with the next
+ * commit ({@link Tree}). Writes, truncations and close stay in memory until one of those points,
+ * until memory pressure ({@link FsConfig#dirtyLimitBytes}) or until the write-back delay passes.
+ * Any transaction that stores a file's row also stores all of its written blocks, so a file's size
+ * and blocks never disagree in PostgreSQL. A setattr that only moves timestamps of a file open for
+ * writing is stored with its data, so that one SQLite commit stays one transaction.
  *
  * <h2>Failures</h2>
- * Memory is changed only after the commit returned. A failed commit leaves both sides as they
- * were; the call fails with EIO and a log line naming the operation and inode.
+ * Memory is changed only after a commit returned (deferred changes: once queued). A failed commit
+ * leaves both sides as they were; the call fails with EIO and a log line naming the operation and
+ * inode.
  */
 public final class Filesystem implements FuseFilesystem {
     private static final Logger log = LoggerFactory.getLogger(Filesystem.class);

@@ -3,13 +3,16 @@
  *
  * <p>Owns: one schema per namespace (only ever named as a quoted identifier, every value a bound
  * parameter), the single writer connection that holds the namespace's session lock and commits
- * {@link dev.sqlitesuperfs.store.ChangeSet}s in groups, the pool of read connections, retries of
- * transient failures and the fencing that keeps two mounts from ever interleaving writes. Checks
+ * {@link dev.sqlitesuperfs.store.ChangeSet}s in groups (each group's net effect as one statement),
+ * deferred change sets that ride with the next commit in order, the pool of read connections,
+ * retries of transient failures and the fencing that keeps two mounts from ever interleaving
+ * writes. Checks
  * what it reads before handing it out: the server's version at connect, the metadata row against
  * its checksum and its format version against the tables ({@code MetaRow}), and a TLS failure is
  * reported as one, not retried as a lost connection.
  *
- * <p>Knows nothing of POSIX rules or of cryptography: it stores rows, and payloads arrive sealed.
+ * <p>Knows nothing of POSIX rules or of cryptography: it stores rows, and payloads and
+ * authenticators arrive sealed; the keyed step of a format upgrade gets them from its caller.
  * (The metadata checksum is a plain SHA-256 with no key: a diagnosis of damage, not a defence.)
  */
 package dev.sqlitesuperfs.store;
