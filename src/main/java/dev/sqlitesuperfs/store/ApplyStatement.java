@@ -37,6 +37,11 @@ final class ApplyStatement {
         p = bindPairs(statement, p, copied);
         p = bindEntries(statement, p, net.entries);
         p = bindInodes(statement, p, net.inodes);
+        java.util.Set<Long> countOnly = new java.util.HashSet<>(net.blocks.keySet());
+        countOnly.addAll(net.truncations.keySet());
+        countOnly.addAll(copied.keySet());
+        countOnly.removeAll(net.inodes.keySet());
+        statement.setObject(p++, longs(List.copyOf(countOnly)));
         p = bindXattrs(statement, p, net.xattrs);
         int n = net.symlinks.size();
         long[] inos = new long[n];

@@ -200,6 +200,13 @@ final class NamespaceSql {
      * two of them, and why foreign keys (checked at the end of the statement) only need the final
      * state to be consistent.
      *
+     * <p>Written to be planned once (the writer runs it with a generic plan, see
+     * {@link WriterSession}) and never to scan a table: every parameter is an array bound once in
+     * {@code args}; rows of the big tables are only ever found through their primary key, by
+     * {@code = ANY} of an array or by a lookup per row, whatever the planner guesses of the
+     * arrays' lengths (a join it may turn into a hash join over a whole table once cost about
+     * 400 ms per removed inode on a namespace of a million blocks).
+     *
      * <p>Block counts: {@code existed} reads, in the statement's snapshot, which written blocks
      * were already stored; each inode's count moves by the blocks written, minus those that
      * existed, minus those cut, plus those stored by COPY before the statement. The result rows
@@ -208,51 +215,68 @@ final class NamespaceSql {
      * <p>Parameters, in order: commit number, epoch; deleted inodes; block writes (ino, idx,
      * data); truncations (ino, from); blocks copied (ino, count); removed entries (parent, name);
      * put entries (parent, name, ino, mac); inode rows (ino, mode, uid, gid, nlink, size, rdev,
-     * atime, mtime, ctime, auth); put xattrs (ino, name, value); removed xattrs (ino, name); symlinks (ino,
-     * target).
+     * atime, mtime, ctime, auth); inodes whose count changes without their row; put xattrs (ino,
+     * name, value); removed xattrs (ino, name); symlinks (ino, target).
      */
     private static String applyChangesStatement(String meta, String inodes, String dirents, String blocks,
                                                 String xattrs, String symlinks) {
         String claimed = " EXISTS (SELECT FROM claim)";
-        return "WITH claim AS (UPDATE " + meta + " SET last_commit = ? WHERE mount_epoch = ? RETURNING 1),"
-                + " dead AS MATERIALIZED (SELECT unnest(?::bigint[]) AS ino),"
-                + " put AS MATERIALIZED (SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::bytea[]) AS p(ino, idx, data)),"
-                + " cut AS (DELETE FROM " + blocks + " b USING unnest(?::bigint[], ?::bigint[]) AS t(ino, from_idx)"
-                + "   WHERE b.ino = t.ino AND b.idx >= t.from_idx AND" + claimed
+        return "WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch, ?::bigint[] AS dead,"
+                + "   ?::bigint[] AS p_ino, ?::bigint[] AS p_idx, ?::bytea[] AS p_data,"
+                + "   ?::bigint[] AS t_ino, ?::bigint[] AS t_from, ?::bigint[] AS c_ino, ?::bigint[] AS c_n,"
+                + "   ?::bigint[] AS ge_parent, ?::bytea[] AS ge_name,"
+                + "   ?::bigint[] AS pe_parent, ?::bytea[] AS pe_name, ?::bigint[] AS pe_ino, ?::bytea[] AS pe_mac,"
+                + "   ?::bigint[] AS i_ino, ?::int[] AS i_mode, ?::bigint[] AS i_uid, ?::bigint[] AS i_gid,"
+                + "   ?::int[] AS i_nlink, ?::bigint[] AS i_size, ?::bigint[] AS i_rdev, ?::bigint[] AS i_atime,"
+                + "   ?::bigint[] AS i_mtime, ?::bigint[] AS i_ctime, ?::bytea[] AS i_auth, ?::bigint[] AS bump_ino,"
+                + "   ?::bigint[] AS x_ino, ?::bytea[] AS x_name, ?::bytea[] AS x_value,"
+                + "   ?::bigint[] AS gx_ino, ?::bytea[] AS gx_name, ?::bigint[] AS s_ino, ?::bytea[] AS s_target),"
+                + " claim AS (UPDATE " + meta + " SET last_commit = (SELECT seq FROM args)"
+                + "   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),"
+                + " put AS MATERIALIZED (SELECT p.* FROM args, unnest(args.p_ino, args.p_idx, args.p_data) AS p(ino, idx, data)),"
+                + " cut AS (DELETE FROM " + blocks + " b WHERE b.ino = ANY ((SELECT t_ino FROM args)::bigint[])"
+                + "   AND b.idx >= (SELECT min(t.from_idx) FROM args, unnest(args.t_ino, args.t_from) AS t(ino, from_idx)"
+                + "     WHERE t.ino = b.ino) AND" + claimed
                 + "   AND NOT EXISTS (SELECT FROM put p WHERE p.ino = b.ino AND p.idx = b.idx) RETURNING b.ino),"
-                + " existed AS (SELECT b.ino FROM " + blocks + " b JOIN put p ON p.ino = b.ino AND p.idx = b.idx),"
+                + " existed AS (SELECT p.ino FROM put p"
+                + "   WHERE (SELECT true FROM " + blocks + " b WHERE b.ino = p.ino AND b.idx = p.idx)),"
                 + " written AS (INSERT INTO " + blocks + " (ino, idx, data) SELECT ino, idx, data FROM put WHERE" + claimed
                 + "   ON CONFLICT (ino, idx) DO UPDATE SET data = EXCLUDED.data RETURNING ino),"
                 + " delta AS (SELECT ino, sum(n)::bigint AS n FROM (SELECT ino, 1::bigint AS n FROM written"
                 + "   UNION ALL SELECT ino, -1 FROM existed UNION ALL SELECT ino, -1 FROM cut"
-                + "   UNION ALL SELECT * FROM unnest(?::bigint[], ?::bigint[])) c GROUP BY ino),"
-                + " gone_blocks AS (DELETE FROM " + blocks + " WHERE ino IN (SELECT ino FROM dead) AND" + claimed + "),"
-                + " gone_entries AS (DELETE FROM " + dirents + " d USING unnest(?::bigint[], ?::bytea[]) AS x(parent, name)"
-                + "   WHERE d.parent = x.parent AND d.name = x.name AND" + claimed + "),"
+                + "   UNION ALL SELECT c.ino, c.n FROM args, unnest(args.c_ino, args.c_n) AS c(ino, n)) c GROUP BY ino),"
+                + " gone_blocks AS (DELETE FROM " + blocks + " WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND" + claimed + "),"
+                + " gone_entries AS (DELETE FROM " + dirents + " d WHERE d.parent = ANY ((SELECT ge_parent FROM args)::bigint[])"
+                + "   AND d.name = ANY ((SELECT ge_name FROM args)::bytea[]) AND EXISTS (SELECT FROM args,"
+                + "     unnest(args.ge_parent, args.ge_name) AS g(parent, name) WHERE g.parent = d.parent AND g.name = d.name)"
+                + "   AND" + claimed + "),"
                 + " new_entries AS (INSERT INTO " + dirents + " (parent, name, ino, mac)"
-                + "   SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bigint[], ?::bytea[]) WHERE" + claimed
+                + "   SELECT e.* FROM args, unnest(args.pe_parent, args.pe_name, args.pe_ino, args.pe_mac) AS e WHERE" + claimed
                 + "   ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino, mac = EXCLUDED.mac),"
-                + " attrs AS MATERIALIZED (SELECT * FROM unnest(?::bigint[], ?::int[], ?::bigint[], ?::bigint[], ?::int[],"
-                + "   ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bigint[], ?::bytea[])"
+                + " attrs AS MATERIALIZED (SELECT r.* FROM args, unnest(args.i_ino, args.i_mode, args.i_uid, args.i_gid,"
+                + "   args.i_nlink, args.i_size, args.i_rdev, args.i_atime, args.i_mtime, args.i_ctime, args.i_auth)"
                 + "   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns, auth)),"
                 + " put_inodes AS (INSERT INTO " + inodes + " (" + INODE_COLUMNS + ", auth)"
-                + "   SELECT r.ino, r.mode, r.uid, r.gid, r.nlink, r.size, coalesce(d.n, 0), r.rdev, r.atime_ns, r.mtime_ns,"
-                + "   r.ctime_ns, r.auth FROM attrs r LEFT JOIN delta d ON d.ino = r.ino WHERE" + claimed
+                + "   SELECT r.ino, r.mode, r.uid, r.gid, r.nlink, r.size,"
+                + "   coalesce((SELECT d.n FROM delta d WHERE d.ino = r.ino), 0), r.rdev, r.atime_ns, r.mtime_ns,"
+                + "   r.ctime_ns, r.auth FROM attrs r WHERE" + claimed
                 + "   ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid,"
                 + "   nlink = EXCLUDED.nlink, size = EXCLUDED.size, nblocks = " + inodes + ".nblocks + EXCLUDED.nblocks,"
                 + "   rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns, mtime_ns = EXCLUDED.mtime_ns,"
                 + "   ctime_ns = EXCLUDED.ctime_ns, auth = EXCLUDED.auth RETURNING ino, nblocks),"
-                + " bumped AS (UPDATE " + inodes + " i SET nblocks = i.nblocks + d.n FROM delta d"
-                + "   WHERE i.ino = d.ino AND d.n <> 0 AND NOT EXISTS (SELECT FROM attrs r WHERE r.ino = d.ino) AND" + claimed
-                + "   RETURNING i.ino, i.nblocks),"
-                + " gone_inodes AS (DELETE FROM " + inodes + " WHERE ino IN (SELECT ino FROM dead) AND" + claimed + "),"
+                + " bumped AS (UPDATE " + inodes + " i SET nblocks = i.nblocks + (SELECT d.n FROM delta d WHERE d.ino = i.ino)"
+                + "   WHERE i.ino = ANY ((SELECT bump_ino FROM args)::bigint[])"
+                + "   AND (SELECT d.n FROM delta d WHERE d.ino = i.ino) <> 0 AND" + claimed + " RETURNING i.ino, i.nblocks),"
+                + " gone_inodes AS (DELETE FROM " + inodes + " WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND" + claimed + "),"
                 + " new_xattrs AS (INSERT INTO " + xattrs + " (ino, name, value)"
-                + "   SELECT * FROM unnest(?::bigint[], ?::bytea[], ?::bytea[]) WHERE" + claimed
+                + "   SELECT x.* FROM args, unnest(args.x_ino, args.x_name, args.x_value) AS x WHERE" + claimed
                 + "   ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value),"
-                + " gone_xattrs AS (DELETE FROM " + xattrs + " x USING unnest(?::bigint[], ?::bytea[]) AS g(ino, name)"
-                + "   WHERE x.ino = g.ino AND x.name = g.name AND" + claimed + "),"
+                + " gone_xattrs AS (DELETE FROM " + xattrs + " x WHERE x.ino = ANY ((SELECT gx_ino FROM args)::bigint[])"
+                + "   AND x.name = ANY ((SELECT gx_name FROM args)::bytea[]) AND EXISTS (SELECT FROM args,"
+                + "     unnest(args.gx_ino, args.gx_name) AS g(ino, name) WHERE g.ino = x.ino AND g.name = x.name)"
+                + "   AND" + claimed + "),"
                 + " new_symlinks AS (INSERT INTO " + symlinks + " (ino, target)"
-                + "   SELECT * FROM unnest(?::bigint[], ?::bytea[]) WHERE" + claimed
+                + "   SELECT y.* FROM args, unnest(args.s_ino, args.s_target) AS y WHERE" + claimed
                 + "   ON CONFLICT (ino) DO UPDATE SET target = EXCLUDED.target)"
                 + " SELECT c.n, r.ino, r.nblocks FROM (SELECT count(*) AS n FROM claim) c LEFT JOIN"
                 + " (SELECT ino, nblocks FROM put_inodes UNION ALL SELECT ino, nblocks FROM bumped) r ON true";
