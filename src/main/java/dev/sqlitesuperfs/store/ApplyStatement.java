@@ -7,12 +7,15 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
- * Binds a group's {@link NetChanges} to {@link NamespaceSql#applyChanges} and runs it. In
+ * Binds a group's {@link NetChanges} to {@link NamespaceSql#applyChanges} (or, when it changes no
+ * name, inode set, attribute or symlink, to the lighter {@link NamespaceSql#applyData}) and runs it. In
  * auto-commit mode that is the whole transaction in one round trip; inside an explicit
  * transaction it follows the COPY of a large write ({@link BlockCopy}).
  */
@@ -26,33 +29,41 @@ final class ApplyStatement {
      * @param copied blocks already stored by COPY in this transaction, per inode
      * @throws StoreException.Fenced (after nothing was changed) if the epoch is no longer this mount's
      */
-    static Map<Long, Long> run(PreparedStatement statement, long commitNumber, long epoch, NetChanges net,
+    static Map<Long, Long> run(WriterStatements statements, long commitNumber, long epoch, NetChanges net,
                                Map<Long, Long> copied) throws SQLException {
+        boolean names = net.hasNamespaceChanges();
+        PreparedStatement statement = names ? statements.applyChanges : statements.applyData;
         int p = 1;
         statement.setLong(p++, commitNumber);
         statement.setLong(p++, epoch);
-        statement.setObject(p++, longs(List.copyOf(net.deletedInodes)));
+        if (names) {
+            statement.setObject(p++, longs(List.copyOf(net.deletedInodes)));
+        }
         p = bindBlocks(statement, p, net.blocks);
         p = bindPairs(statement, p, net.truncations);
         p = bindPairs(statement, p, copied);
-        p = bindEntries(statement, p, net.entries);
+        if (names) {
+            p = bindEntries(statement, p, net.entries);
+        }
         p = bindInodes(statement, p, net.inodes);
-        java.util.Set<Long> countOnly = new java.util.HashSet<>(net.blocks.keySet());
+        Set<Long> countOnly = new HashSet<>(net.blocks.keySet());
         countOnly.addAll(net.truncations.keySet());
         countOnly.addAll(copied.keySet());
         countOnly.removeAll(net.inodes.keySet());
         statement.setObject(p++, longs(List.copyOf(countOnly)));
-        p = bindXattrs(statement, p, net.xattrs);
-        int n = net.symlinks.size();
-        long[] inos = new long[n];
-        byte[][] targets = new byte[n][];
-        int i = 0;
-        for (Map.Entry<Long, byte[]> e : net.symlinks.entrySet()) {
-            inos[i] = e.getKey();
-            targets[i++] = e.getValue();
+        if (names) {
+            p = bindXattrs(statement, p, net.xattrs);
+            int n = net.symlinks.size();
+            long[] inos = new long[n];
+            byte[][] targets = new byte[n][];
+            int i = 0;
+            for (Map.Entry<Long, byte[]> e : net.symlinks.entrySet()) {
+                inos[i] = e.getKey();
+                targets[i++] = e.getValue();
+            }
+            statement.setObject(p++, inos);
+            statement.setObject(p, targets);
         }
-        statement.setObject(p++, inos);
-        statement.setObject(p, targets);
 
         Map<Long, Long> nblocks = new HashMap<>();
         try (ResultSet rows = statement.executeQuery()) {

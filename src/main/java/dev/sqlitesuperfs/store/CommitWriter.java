@@ -471,7 +471,7 @@ final class CommitWriter {
                 nblocks = copyTransaction(statements, number, net);
             } else {
                 inFlight = new InFlight(number, net.touchedInodes(), null);
-                nblocks = ApplyStatement.run(statements.applyChanges, number, session.epoch(), net, Map.of());
+                nblocks = ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
             }
         } catch (StoreException.Fenced e) {
             // Keeping the lock would block the process that owns the namespace now.
@@ -491,7 +491,7 @@ final class CommitWriter {
         try {
             Set<Long> touched = net.touchedInodes();
             Map<Long, Long> copied = BlockCopy.copy(connection, sql.copyBlocks, net.takeKnownNewBlocks());
-            Map<Long, Long> nblocks = ApplyStatement.run(statements.applyChanges, number, session.epoch(), net, copied);
+            Map<Long, Long> nblocks = ApplyStatement.run(statements, number, session.epoch(), net, copied);
             inFlight = new InFlight(number, touched, nblocks);
             connection.commit();
             connection.setAutoCommit(true);

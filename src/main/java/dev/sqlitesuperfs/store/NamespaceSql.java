@@ -51,6 +51,12 @@ final class NamespaceSql {
     final String readWriterState;
 
     final String applyChanges;
+    /**
+     * {@link #applyChanges} without the parts for names, removed inodes, attributes and symlink
+     * targets: what an fsync needs. Opening and closing the tables of the parts it has no use
+     * for was most of the full statement's cost.
+     */
+    final String applyData;
     final String copyBlocks;
     final String insertRoot;
     final String nblocksOf;
@@ -106,7 +112,8 @@ final class NamespaceSql {
         bumpMountEpoch = "UPDATE " + meta + " SET mount_epoch = mount_epoch + 1 RETURNING mount_epoch, coalesce(last_commit, 0)";
         readWriterState = "SELECT mount_epoch, last_commit FROM " + meta;
 
-        applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks);
+        applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, true);
+        applyData = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, false);
         copyBlocks = "COPY " + blocksTable + " (ino, idx, data) FROM STDIN (FORMAT binary)";
         insertRoot = "INSERT INTO " + inodesTable + " (" + INODE_COLUMNS + ", auth) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)";
         nblocksOf = "SELECT ino, nblocks FROM " + inodesTable + " WHERE ino = ANY (?)";
@@ -212,74 +219,92 @@ final class NamespaceSql {
      * existed, minus those cut, plus those stored by COPY before the statement. The result rows
      * give the new count of every inode whose row or count changed.
      *
-     * <p>Parameters, in order: commit number, epoch; deleted inodes; block writes (ino, idx,
-     * data); truncations (ino, from); blocks copied (ino, count); removed entries (parent, name);
-     * put entries (parent, name, ino, mac); inode rows (ino, mode, uid, gid, nlink, size, rdev,
+     * <p>Parameters, in order: commit number, epoch; deleted inodes*; block writes (ino, idx,
+     * data); truncations (ino, from); blocks copied (ino, count); removed entries (parent, name)*;
+     * put entries (parent, name, ino, mac)*; inode rows (ino, mode, uid, gid, nlink, size, rdev,
      * atime, mtime, ctime, auth); inodes whose count changes without their row; put xattrs (ino,
-     * name, value); removed xattrs (ino, name); symlinks (ino, target).
+     * name, value)*; removed xattrs (ino, name)*; symlinks (ino, target)*. Those marked * only with
+     * {@code namespaceChanges} ({@link #applyData} is the statement without them).
      */
     private static String applyChangesStatement(String meta, String inodes, String dirents, String blocks,
-                                                String xattrs, String symlinks) {
+                                                String xattrs, String symlinks, boolean namespaceChanges) {
         String claimed = " EXISTS (SELECT FROM claim)";
-        return "WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch, ?::bigint[] AS dead,"
-                + "   ?::bigint[] AS p_ino, ?::bigint[] AS p_idx, ?::bytea[] AS p_data,"
-                + "   ?::bigint[] AS t_ino, ?::bigint[] AS t_from, ?::bigint[] AS c_ino, ?::bigint[] AS c_n,"
-                + "   ?::bigint[] AS ge_parent, ?::bytea[] AS ge_name,"
-                + "   ?::bigint[] AS pe_parent, ?::bytea[] AS pe_name, ?::bigint[] AS pe_ino, ?::bytea[] AS pe_mac,"
-                + "   ?::bigint[] AS i_ino, ?::int[] AS i_mode, ?::bigint[] AS i_uid, ?::bigint[] AS i_gid,"
-                + "   ?::int[] AS i_nlink, ?::bigint[] AS i_size, ?::bigint[] AS i_rdev, ?::bigint[] AS i_atime,"
-                + "   ?::bigint[] AS i_mtime, ?::bigint[] AS i_ctime, ?::bytea[] AS i_auth, ?::bigint[] AS bump_ino,"
-                + "   ?::bigint[] AS x_ino, ?::bytea[] AS x_name, ?::bytea[] AS x_value,"
-                + "   ?::bigint[] AS gx_ino, ?::bytea[] AS gx_name, ?::bigint[] AS s_ino, ?::bytea[] AS s_target),"
-                + " claim AS (UPDATE " + meta + " SET last_commit = (SELECT seq FROM args)"
-                + "   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),"
-                + " put AS MATERIALIZED (SELECT p.* FROM args, unnest(args.p_ino, args.p_idx, args.p_data) AS p(ino, idx, data)),"
-                + " cut AS (DELETE FROM " + blocks + " b WHERE b.ino = ANY ((SELECT t_ino FROM args)::bigint[])"
-                + "   AND b.idx >= (SELECT min(t.from_idx) FROM args, unnest(args.t_ino, args.t_from) AS t(ino, from_idx)"
-                + "     WHERE t.ino = b.ino) AND" + claimed
-                + "   AND NOT EXISTS (SELECT FROM put p WHERE p.ino = b.ino AND p.idx = b.idx) RETURNING b.ino),"
-                + " existed AS (SELECT p.ino FROM put p"
-                + "   WHERE (SELECT true FROM " + blocks + " b WHERE b.ino = p.ino AND b.idx = p.idx)),"
-                + " written AS (INSERT INTO " + blocks + " (ino, idx, data) SELECT ino, idx, data FROM put WHERE" + claimed
-                + "   ON CONFLICT (ino, idx) DO UPDATE SET data = EXCLUDED.data RETURNING ino),"
-                + " delta AS (SELECT ino, sum(n)::bigint AS n FROM (SELECT ino, 1::bigint AS n FROM written"
-                + "   UNION ALL SELECT ino, -1 FROM existed UNION ALL SELECT ino, -1 FROM cut"
-                + "   UNION ALL SELECT c.ino, c.n FROM args, unnest(args.c_ino, args.c_n) AS c(ino, n)) c GROUP BY ino),"
-                + " gone_blocks AS (DELETE FROM " + blocks + " WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND" + claimed + "),"
-                + " gone_entries AS (DELETE FROM " + dirents + " d WHERE d.parent = ANY ((SELECT ge_parent FROM args)::bigint[])"
-                + "   AND d.name = ANY ((SELECT ge_name FROM args)::bytea[]) AND EXISTS (SELECT FROM args,"
-                + "     unnest(args.ge_parent, args.ge_name) AS g(parent, name) WHERE g.parent = d.parent AND g.name = d.name)"
-                + "   AND" + claimed + "),"
-                + " new_entries AS (INSERT INTO " + dirents + " (parent, name, ino, mac)"
-                + "   SELECT e.* FROM args, unnest(args.pe_parent, args.pe_name, args.pe_ino, args.pe_mac) AS e WHERE" + claimed
-                + "   ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino, mac = EXCLUDED.mac),"
-                + " attrs AS MATERIALIZED (SELECT r.* FROM args, unnest(args.i_ino, args.i_mode, args.i_uid, args.i_gid,"
-                + "   args.i_nlink, args.i_size, args.i_rdev, args.i_atime, args.i_mtime, args.i_ctime, args.i_auth)"
-                + "   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns, auth)),"
-                + " put_inodes AS (INSERT INTO " + inodes + " (" + INODE_COLUMNS + ", auth)"
-                + "   SELECT r.ino, r.mode, r.uid, r.gid, r.nlink, r.size,"
-                + "   coalesce((SELECT d.n FROM delta d WHERE d.ino = r.ino), 0), r.rdev, r.atime_ns, r.mtime_ns,"
-                + "   r.ctime_ns, r.auth FROM attrs r WHERE" + claimed
-                + "   ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid,"
-                + "   nlink = EXCLUDED.nlink, size = EXCLUDED.size, nblocks = " + inodes + ".nblocks + EXCLUDED.nblocks,"
-                + "   rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns, mtime_ns = EXCLUDED.mtime_ns,"
-                + "   ctime_ns = EXCLUDED.ctime_ns, auth = EXCLUDED.auth RETURNING ino, nblocks),"
-                + " bumped AS (UPDATE " + inodes + " i SET nblocks = i.nblocks + (SELECT d.n FROM delta d WHERE d.ino = i.ino)"
-                + "   WHERE i.ino = ANY ((SELECT bump_ino FROM args)::bigint[])"
-                + "   AND (SELECT d.n FROM delta d WHERE d.ino = i.ino) <> 0 AND" + claimed + " RETURNING i.ino, i.nblocks),"
-                + " gone_inodes AS (DELETE FROM " + inodes + " WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND" + claimed + "),"
-                + " new_xattrs AS (INSERT INTO " + xattrs + " (ino, name, value)"
-                + "   SELECT x.* FROM args, unnest(args.x_ino, args.x_name, args.x_value) AS x WHERE" + claimed
-                + "   ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value),"
-                + " gone_xattrs AS (DELETE FROM " + xattrs + " x WHERE x.ino = ANY ((SELECT gx_ino FROM args)::bigint[])"
-                + "   AND x.name = ANY ((SELECT gx_name FROM args)::bytea[]) AND EXISTS (SELECT FROM args,"
-                + "     unnest(args.gx_ino, args.gx_name) AS g(ino, name) WHERE g.ino = x.ino AND g.name = x.name)"
-                + "   AND" + claimed + "),"
-                + " new_symlinks AS (INSERT INTO " + symlinks + " (ino, target)"
-                + "   SELECT y.* FROM args, unnest(args.s_ino, args.s_target) AS y WHERE" + claimed
-                + "   ON CONFLICT (ino) DO UPDATE SET target = EXCLUDED.target)"
-                + " SELECT c.n, r.ino, r.nblocks FROM (SELECT count(*) AS n FROM claim) c LEFT JOIN"
-                + " (SELECT ino, nblocks FROM put_inodes UNION ALL SELECT ino, nblocks FROM bumped) r ON true";
+        StringBuilder sql = new StringBuilder();
+        sql.append("WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch,")
+                .append(namespaceChanges ? " ?::bigint[] AS dead," : "")
+                .append("   ?::bigint[] AS p_ino, ?::bigint[] AS p_idx, ?::bytea[] AS p_data,")
+                .append("   ?::bigint[] AS t_ino, ?::bigint[] AS t_from, ?::bigint[] AS c_ino, ?::bigint[] AS c_n,")
+                .append(namespaceChanges ? "   ?::bigint[] AS ge_parent, ?::bytea[] AS ge_name, ?::bigint[] AS pe_parent,"
+                        + " ?::bytea[] AS pe_name, ?::bigint[] AS pe_ino, ?::bytea[] AS pe_mac," : "")
+                .append("   ?::bigint[] AS i_ino, ?::int[] AS i_mode, ?::bigint[] AS i_uid, ?::bigint[] AS i_gid,")
+                .append("   ?::int[] AS i_nlink, ?::bigint[] AS i_size, ?::bigint[] AS i_rdev, ?::bigint[] AS i_atime,")
+                .append("   ?::bigint[] AS i_mtime, ?::bigint[] AS i_ctime, ?::bytea[] AS i_auth, ?::bigint[] AS bump_ino")
+                .append(namespaceChanges ? ", ?::bigint[] AS x_ino, ?::bytea[] AS x_name, ?::bytea[] AS x_value,"
+                        + " ?::bigint[] AS gx_ino, ?::bytea[] AS gx_name, ?::bigint[] AS s_ino, ?::bytea[] AS s_target" : "")
+                .append("),");
+        sql.append(" claim AS (UPDATE ").append(meta).append(" SET last_commit = (SELECT seq FROM args)")
+                .append("   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),")
+                .append(" put AS MATERIALIZED (SELECT p.* FROM args, unnest(args.p_ino, args.p_idx, args.p_data)")
+                .append("   AS p(ino, idx, data)),")
+                .append(" cut AS (DELETE FROM ").append(blocks).append(" b WHERE b.ino = ANY ((SELECT t_ino FROM args)::bigint[])")
+                .append("   AND b.idx >= (SELECT min(t.from_idx) FROM args, unnest(args.t_ino, args.t_from) AS t(ino, from_idx)")
+                .append("     WHERE t.ino = b.ino) AND").append(claimed)
+                .append("   AND NOT EXISTS (SELECT FROM put p WHERE p.ino = b.ino AND p.idx = b.idx) RETURNING b.ino),")
+                .append(" existed AS (SELECT p.ino FROM put p")
+                .append("   WHERE (SELECT true FROM ").append(blocks).append(" b WHERE b.ino = p.ino AND b.idx = p.idx)),")
+                .append(" written AS (INSERT INTO ").append(blocks).append(" (ino, idx, data) SELECT ino, idx, data FROM put")
+                .append("   WHERE").append(claimed).append(" ON CONFLICT (ino, idx) DO UPDATE SET data = EXCLUDED.data RETURNING ino),")
+                .append(" delta AS (SELECT ino, sum(n)::bigint AS n FROM (SELECT ino, 1::bigint AS n FROM written")
+                .append("   UNION ALL SELECT ino, -1 FROM existed UNION ALL SELECT ino, -1 FROM cut")
+                .append("   UNION ALL SELECT c.ino, c.n FROM args, unnest(args.c_ino, args.c_n) AS c(ino, n)) c GROUP BY ino),");
+        if (namespaceChanges) {
+            sql.append(" gone_blocks AS (DELETE FROM ").append(blocks)
+                    .append(" WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND").append(claimed).append("),")
+                    .append(" gone_entries AS (DELETE FROM ").append(dirents)
+                    .append(" d WHERE d.parent = ANY ((SELECT ge_parent FROM args)::bigint[])")
+                    .append("   AND d.name = ANY ((SELECT ge_name FROM args)::bytea[]) AND EXISTS (SELECT FROM args,")
+                    .append("     unnest(args.ge_parent, args.ge_name) AS g(parent, name) WHERE g.parent = d.parent")
+                    .append("     AND g.name = d.name) AND").append(claimed).append("),")
+                    .append(" new_entries AS (INSERT INTO ").append(dirents).append(" (parent, name, ino, mac)")
+                    .append("   SELECT e.* FROM args, unnest(args.pe_parent, args.pe_name, args.pe_ino, args.pe_mac) AS e")
+                    .append("   WHERE").append(claimed)
+                    .append("   ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino, mac = EXCLUDED.mac),");
+        }
+        sql.append(" attrs AS MATERIALIZED (SELECT r.* FROM args, unnest(args.i_ino, args.i_mode, args.i_uid, args.i_gid,")
+                .append("   args.i_nlink, args.i_size, args.i_rdev, args.i_atime, args.i_mtime, args.i_ctime, args.i_auth)")
+                .append("   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns, auth)),")
+                .append(" put_inodes AS (INSERT INTO ").append(inodes).append(" (").append(INODE_COLUMNS).append(", auth)")
+                .append("   SELECT r.ino, r.mode, r.uid, r.gid, r.nlink, r.size,")
+                .append("   coalesce((SELECT d.n FROM delta d WHERE d.ino = r.ino), 0), r.rdev, r.atime_ns, r.mtime_ns,")
+                .append("   r.ctime_ns, r.auth FROM attrs r WHERE").append(claimed)
+                .append("   ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid,")
+                .append("   nlink = EXCLUDED.nlink, size = EXCLUDED.size, nblocks = ").append(inodes)
+                .append(".nblocks + EXCLUDED.nblocks,")
+                .append("   rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns, mtime_ns = EXCLUDED.mtime_ns,")
+                .append("   ctime_ns = EXCLUDED.ctime_ns, auth = EXCLUDED.auth RETURNING ino, nblocks),")
+                .append(" bumped AS (UPDATE ").append(inodes)
+                .append(" i SET nblocks = i.nblocks + (SELECT d.n FROM delta d WHERE d.ino = i.ino)")
+                .append("   WHERE i.ino = ANY ((SELECT bump_ino FROM args)::bigint[])")
+                .append("   AND (SELECT d.n FROM delta d WHERE d.ino = i.ino) <> 0 AND").append(claimed)
+                .append(" RETURNING i.ino, i.nblocks)");
+        if (namespaceChanges) {
+            sql.append(", gone_inodes AS (DELETE FROM ").append(inodes)
+                    .append(" WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND").append(claimed).append("),")
+                    .append(" new_xattrs AS (INSERT INTO ").append(xattrs).append(" (ino, name, value)")
+                    .append("   SELECT x.* FROM args, unnest(args.x_ino, args.x_name, args.x_value) AS x WHERE").append(claimed)
+                    .append("   ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value),")
+                    .append(" gone_xattrs AS (DELETE FROM ").append(xattrs)
+                    .append(" x WHERE x.ino = ANY ((SELECT gx_ino FROM args)::bigint[])")
+                    .append("   AND x.name = ANY ((SELECT gx_name FROM args)::bytea[]) AND EXISTS (SELECT FROM args,")
+                    .append("     unnest(args.gx_ino, args.gx_name) AS g(ino, name) WHERE g.ino = x.ino AND g.name = x.name)")
+                    .append("   AND").append(claimed).append("),")
+                    .append(" new_symlinks AS (INSERT INTO ").append(symlinks).append(" (ino, target)")
+                    .append("   SELECT y.* FROM args, unnest(args.s_ino, args.s_target) AS y WHERE").append(claimed)
+                    .append("   ON CONFLICT (ino) DO UPDATE SET target = EXCLUDED.target)");
+        }
+        sql.append(" SELECT c.n, r.ino, r.nblocks FROM (SELECT count(*) AS n FROM claim) c LEFT JOIN")
+                .append(" (SELECT ino, nblocks FROM put_inodes UNION ALL SELECT ino, nblocks FROM bumped) r ON true");
+        return sql.toString();
     }
 
     /** Format 1: the whole schema. */

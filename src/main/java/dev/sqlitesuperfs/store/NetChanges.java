@@ -106,6 +106,11 @@ final class NetChanges {
         }
     }
 
+    /** Whether anything but block writes, truncations and inode rows changes. */
+    boolean hasNamespaceChanges() {
+        return !deletedInodes.isEmpty() || !entries.isEmpty() || !xattrs.isEmpty() || !symlinks.isEmpty();
+    }
+
     boolean isEmpty() {
         return inodes.isEmpty() && deletedInodes.isEmpty() && entries.isEmpty() && truncations.isEmpty()
                 && blocks.isEmpty() && xattrs.isEmpty() && symlinks.isEmpty();

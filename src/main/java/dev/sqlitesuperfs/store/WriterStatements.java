@@ -11,10 +11,12 @@ import java.sql.SQLException;
 final class WriterStatements {
 
     final PreparedStatement applyChanges;
+    final PreparedStatement applyData;
     final PreparedStatement nblocksOf;
 
     WriterStatements(Connection connection, NamespaceSql sql) throws SQLException {
         applyChanges = connection.prepareStatement(sql.applyChanges);
+        applyData = connection.prepareStatement(sql.applyData);
         nblocksOf = connection.prepareStatement(sql.nblocksOf);
     }
 }
