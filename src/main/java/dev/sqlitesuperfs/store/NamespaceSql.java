@@ -246,10 +246,18 @@ final class NamespaceSql {
                 .append("   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),")
                 .append(" put AS MATERIALIZED (SELECT p.* FROM args, unnest(args.p_ino, args.p_idx, args.p_data)")
                 .append("   AS p(ino, idx, data)),")
-                .append(" cut AS (DELETE FROM ").append(blocks).append(" b WHERE b.ino = ANY ((SELECT t_ino FROM args)::bigint[])")
-                .append("   AND b.idx >= (SELECT min(t.from_idx) FROM args, unnest(args.t_ino, args.t_from) AS t(ino, from_idx)")
-                .append("     WHERE t.ino = b.ino) AND").append(claimed)
-                .append("   AND NOT EXISTS (SELECT FROM put p WHERE p.ino = b.ino AND p.idx = b.idx) RETURNING b.ino),")
+                // Each truncation is one range of the primary key (ino, idx >= from). The lateral
+                // subquery (OFFSET 0 keeps it from being flattened into a join) can only run as one
+                // index range scan per truncation, whatever the planner guesses of the arrays'
+                // lengths; the rows found are then deleted by their tuple id. The written keys are
+                // excluded by NOT IN, a hashed subplan. A join here was once planned as a hash join
+                // over the whole primary key index (VACUUM of a WAL database: 1.5 s instead of
+                // 0.1 s), and a NOT EXISTS as a scan of the written keys per row (21 s).
+                .append(" cut AS (DELETE FROM ").append(blocks).append(" b WHERE b.ctid = ANY (ARRAY(SELECT x.ctid")
+                .append("   FROM args, unnest(args.t_ino, args.t_from) AS t(ino, from_idx), LATERAL (SELECT c.ctid,")
+                .append("     c.ino, c.idx FROM ").append(blocks).append(" c WHERE c.ino = t.ino AND c.idx >= t.from_idx OFFSET 0) x")
+                .append("   WHERE (x.ino, x.idx) NOT IN (SELECT p.ino, p.idx FROM put p))) AND").append(claimed)
+                .append("   RETURNING b.ino),")
                 .append(" existed AS (SELECT p.ino FROM put p")
                 .append("   WHERE (SELECT true FROM ").append(blocks).append(" b WHERE b.ino = p.ino AND b.idx = p.idx)),")
                 .append(" written AS (INSERT INTO ").append(blocks).append(" (ino, idx, data) SELECT ino, idx, data FROM put")
