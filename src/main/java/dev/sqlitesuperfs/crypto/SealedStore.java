@@ -141,9 +141,26 @@ public final class SealedStore {
         return rows;
     }
 
-    /** Unchecked: only where ".." of a loaded directory leads, which its own entry vouches for when listed. */
+    /**
+     * The directory holding {@code dir}'s entry, for ".." of a directory loaded by inode number
+     * alone. The entry's MAC is checked, and a directory named by two entries is refused: a parent
+     * can neither be forged nor chosen among stale rows. Whether the entry is still current is
+     * checked when either directory is listed (against its digest), not here.
+     */
     public OptionalLong parentOf(long dir) {
-        return store.parentOf(dir);
+        List<NamespaceStore.ParentEntry> found = store.parentEntries(dir);
+        if (found.isEmpty()) {
+            return OptionalLong.empty();
+        }
+        if (found.size() > 1) {
+            throw tampered("directory " + dir + ": named by more than one entry");
+        }
+        NamespaceStore.ParentEntry e = found.get(0);
+        if (e.mac() == null || !Arrays.equals(sealer.entryTerm(e.parent(), e.name(), dir), e.mac())) {
+            throw tampered("directory " + dir + ": its entry '" + printable(e.name()) + "' in directory " + e.parent()
+                    + " is not authentic");
+        }
+        return OptionalLong.of(e.parent());
     }
 
     public byte[] symlinkTarget(long ino) {

@@ -129,7 +129,8 @@ final class NamespaceSql {
         setMac = "UPDATE " + dirents + " SET mac = ? WHERE parent = ? AND name = ?";
         entries = "SELECT d.name, d.ino, i.mode, d.mac FROM " + dirents + " d JOIN " + inodesTable + " i ON i.ino = d.ino"
                 + " WHERE d.parent = ? ORDER BY d.name";
-        parentOf = "SELECT parent FROM " + dirents + " WHERE ino = ? LIMIT 1";
+        // Two rows at most: a directory has one entry, so a second one is damage, not a choice.
+        parentOf = "SELECT parent, name, mac FROM " + dirents + " WHERE ino = ? LIMIT 2";
         symlinkTarget = "SELECT target FROM " + symlinks + " WHERE ino = ?";
         xattrs = "SELECT name, value FROM " + xattrsTable + " WHERE ino = ? ORDER BY name";
         blocks = "SELECT idx, data FROM " + blocksTable + " WHERE ino = ? AND idx >= ? AND idx < ? ORDER BY idx";

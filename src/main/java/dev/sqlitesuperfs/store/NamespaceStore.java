@@ -43,8 +43,14 @@ public interface NamespaceStore extends AutoCloseable {
     /** Every entry of directory {@code dir}, with each child's mode. */
     List<DirEntryRecord> entries(long dir);
 
-    /** The directory that holds an entry for directory {@code dirIno}; empty for the root or a missing inode. */
-    OptionalLong parentOf(long dirIno);
+    /**
+     * The entries that name directory {@code dirIno} (at most two are read: a directory has one,
+     * so a second is damage); none for the root or a missing inode.
+     */
+    List<ParentEntry> parentEntries(long dirIno);
+
+    /** An entry seen from the inode it names: the directory holding it, its name and its MAC. */
+    record ParentEntry(long parent, byte[] name, byte[] mac) {}
 
     Optional<byte[]> symlinkTarget(long ino);
 

@@ -445,13 +445,17 @@ public final class PgNamespaceStore implements NamespaceStore {
     }
 
     @Override
-    public OptionalLong parentOf(long dirIno) {
+    public List<ParentEntry> parentEntries(long dirIno) {
         ensureOpen();
         return reads.read("finding a parent directory", connection -> {
             try (PreparedStatement read = connection.prepareStatement(sql.parentOf)) {
                 read.setLong(1, dirIno);
                 try (ResultSet rows = read.executeQuery()) {
-                    return rows.next() ? OptionalLong.of(rows.getLong(1)) : OptionalLong.empty();
+                    List<ParentEntry> found = new ArrayList<>(1);
+                    while (rows.next()) {
+                        found.add(new ParentEntry(rows.getLong(1), rows.getBytes(2), rows.getBytes(3)));
+                    }
+                    return found;
                 }
             }
         });

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.fuse.Caller;
+import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
@@ -371,6 +373,48 @@ class PayloadTamperTest {
             // directory counts the made-up inode breaks
             mount.unmount();
             assertThat(mount.check()).anySatisfy(line -> assertThat(line).contains("is linked but not reachable"));
+        }
+    }
+
+    /**
+     * ".." of a directory loaded by inode number alone comes from the entry that names it: moved
+     * to another parent (its MAC kept) or doubled, that entry is refused, not followed. Requests
+     * by inode number go to the filesystem directly, as the kernel would send them for an inode
+     * it still knows; through the kernel every path is looked up from its parent first.
+     */
+    @Test
+    void theParentOfADirectoryIsTakenOnlyFromItsAuthenticEntry() throws IOException {
+        try (TestMount mount = TestMount.fresh()) {
+            Files.createDirectories(mount.path("a/moved"));
+            Files.createDirectories(mount.path("a/doubled"));
+            Files.createDirectory(mount.path("c"));
+            long a = Posix.lstat(mount.path("a")).ino();
+            long moved = Posix.lstat(mount.path("a/moved")).ino();
+            long doubled = Posix.lstat(mount.path("a/doubled")).ino();
+            long c = Posix.lstat(mount.path("c")).ino();
+            mount.unmount();
+            String dirents = "\"" + mount.namespace() + "\".dirents";
+            TestPostgres.update("UPDATE " + dirents + " SET parent = ? WHERE ino = ?", c, moved);
+            TestPostgres.update("INSERT INTO " + dirents + " (parent, name, ino, mac) SELECT ?, name, ino, mac FROM "
+                    + dirents + " WHERE ino = ?", c, doubled);
+            mount.mountAgain();
+            Caller root = new Caller(0, 0, 0);
+            try (LogCapture log = LogCapture.of(SealedStore.class)) {
+                assertThat(mount.fs().getattr(root, a, 0).attr().ino()).as("an untouched directory").isEqualTo(a);
+                assertThatThrownBy(() -> mount.fs().getattr(root, moved, 0)).as("entry moved to another parent")
+                        .isInstanceOfSatisfying(FuseException.class, e -> assertThat(e.errno()).isEqualTo(EIO));
+                assertThatThrownBy(() -> mount.fs().getattr(root, doubled, 0)).as("second entry")
+                        .isInstanceOfSatisfying(FuseException.class, e -> assertThat(e.errno()).isEqualTo(EIO));
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("directory " + moved,
+                        "in directory " + c, "is not authentic"));
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains("directory " + doubled,
+                        "named by more than one entry"));
+            }
+            // fsck, without a key, sees both in the tree's shape: the doubled entry, and the counts
+            // of subdirectories that the moved entry no longer matches
+            mount.unmount();
+            assertThat(mount.check()).contains("directory " + doubled + " is named by 2 entries")
+                    .anySatisfy(line -> assertThat(line).startsWith("directory " + a + " has nlink 4 but should have 3"));
         }
     }
 

@@ -107,9 +107,12 @@ class PgNamespaceStoreTest {
                 assertThat(e.ino()).isEqualTo(3);
                 assertThat(e.mode()).isEqualTo(StoreFixtures.FILE);
             });
-            assertThat(store.parentOf(2)).isEqualTo(OptionalLong.of(1));
-            assertThat(store.parentOf(1)).isEmpty();
-            assertThat(store.parentOf(77)).isEmpty();
+            assertThat(store.parentEntries(2)).singleElement().satisfies(e -> {
+                assertThat(e.parent()).isEqualTo(1);
+                assertThat(new String(e.name())).isEqualTo("d");
+            });
+            assertThat(store.parentEntries(1)).isEmpty();
+            assertThat(store.parentEntries(77)).isEmpty();
             assertThat(store.symlinkTarget(4)).hasValueSatisfying(t -> assertThat(t).isEqualTo(name("sealed-target")));
             assertThat(store.symlinkTarget(3)).isEmpty();
             assertThat(store.xattrs(3)).extracting(x -> new String(x.name()) + "=" + new String(x.sealedValue()))
