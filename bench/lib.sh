@@ -236,8 +236,9 @@ pin_jar() {
     cp "$bench_repo/target/launch/sqlitesuperfs.jar" "$work/sqlitesuperfs.jar" || die "no jar in target/launch"
     local jdk
     jdk="$(find_jdk25)" || die "no JDK 25"
-    # What ./sqlitesuperfs runs, without the build check; a command, not a function, so that the
-    # pid of a mount started in the background is the JVM's own.
+    # What ./sqlitesuperfs runs, without the build check (mount_fs adds the launcher's heap
+    # bound); a command, not a function, so that the pid of a mount started in the background is
+    # the JVM's own.
     sqlitesuperfs=("$jdk/bin/java" -XX:+ExitOnOutOfMemoryError -jar "$work/sqlitesuperfs.jar")
 }
 
@@ -261,8 +262,11 @@ mount_fs() {
     local args=(mount --passphrase-file "$passfile" --kdf interactive)
     if [ -n "$db_url" ]; then args+=(--db "$db_url"); else args+=(--state-dir "$bench_state"); fi
     args+=(${mount_options[@]+"${mount_options[@]}"} "$@" "$ns" "$dir")
-    local log="$work/mount-$ns.log"
-    "${sqlitesuperfs[@]}" "${args[@]}" >>"$log" 2>&1 </dev/null &
+    local log="$work/mount-$ns.log" heap
+    # the heap bound the launcher gives a mount (the JVM's default would let it grow to a quarter
+    # of the machine's memory)
+    heap="$(mount_heap_option "${args[@]}")"
+    "${sqlitesuperfs[0]}" $heap "${sqlitesuperfs[@]:1}" "${args[@]}" >>"$log" 2>&1 </dev/null &
     local pid=$!
     mount_pid[$dir]=$pid
     mount_ns[$dir]=$ns

@@ -27,8 +27,7 @@ bench_metric "Java heap committed at the end" MiB
 bench_metric "write+fsync" MB/s
 bench_metric "cold read" MB/s
 
-max_heap="$("$(find_jdk25)/bin/java" -XX:+PrintFlagsFinal -version 2>/dev/null | awk '$2 == "MaxHeapSize" { printf "%.0f", $4 / 1048576 }')"
-bench_start "file=$file_mib MiB, --cache-size $cache_size, --write-buffer $write_buffer, JVM default max heap ${max_heap} MiB"
+bench_start "file=$file_mib MiB, --cache-size $cache_size, --write-buffer $write_buffer, heap bound $(mount_heap_option --cache-size "$cache_size" --write-buffer "$write_buffer") (the launcher's)"
 [ "$(df --output=avail -m "$ext4_dir" | tail -1)" -gt $((file_mib * 3)) ] || die "not enough room in $ext4_parent for $file_mib MiB in PostgreSQL (data and WAL)"
 
 # status_kib PID FIELD: a field of /proc/PID/status in KiB.

@@ -51,3 +51,42 @@ maven_env() {
     export JAVA_HOME PATH="$JAVA_HOME/bin:$PATH"
     export MAVEN_OPTS="${MAVEN_OPTS:-} --sun-misc-unsafe-memory-access=allow"
 }
+
+# The Java heap holds the block cache, written data not yet stored, and a sealed copy of what is
+# being stored; without a bound the JVM grows it to a quarter of the machine's memory under a long
+# write. So a mount gets cache + 2 x write buffer + 192 MiB of heap (the defaults: 576 MiB).
+# mount_heap_option MOUNT-ARGUMENTS...: prints the -Xmx option for them (nothing if a size does
+# not parse: the program parses and checks sizes itself and says what is wrong). Used by the
+# launcher and by the benchmarks, which run the jar directly.
+mount_heap_option() {
+    local cache_mib=256 buffer_mib=64 prev="" arg
+    for arg in "$@"; do
+        case "$prev" in
+            --cache-size) cache_mib="$(size_mib "$arg")" ;;
+            --write-buffer) buffer_mib="$(size_mib "$arg")" ;;
+        esac
+        case "$arg" in
+            --cache-size=*) cache_mib="$(size_mib "${arg#*=}")" ;;
+            --write-buffer=*) buffer_mib="$(size_mib "${arg#*=}")" ;;
+        esac
+        prev="$arg"
+    done
+    if [ -n "$cache_mib" ] && [ -n "$buffer_mib" ]; then
+        echo "-Xmx$(( cache_mib + 2 * buffer_mib + 192 ))m"
+    fi
+}
+
+# size_mib SIZE: a size as the program takes it (bytes, or with K, M, G, T), in MiB rounded up;
+# nothing if it does not parse.
+size_mib() {
+    local v="${1^^}" unit=1
+    case "$v" in
+        *K) v="${v%K}"; [[ "$v" =~ ^[0-9]+$ ]] && echo $(( (v + 1023) / 1024 )); return 0 ;;
+        *M) v="${v%M}" ;;
+        *G) unit=1024; v="${v%G}" ;;
+        *T) unit=$((1024 * 1024)); v="${v%T}" ;;
+        *) [[ "$v" =~ ^[0-9]+$ ]] && echo $(( (v + 1048575) / 1048576 )); return 0 ;;
+    esac
+    [[ "$v" =~ ^[0-9]+$ ]] && echo $(( v * unit ))
+    return 0
+}
