@@ -54,7 +54,7 @@ public record MountSettings(
               the foreground until unmounted (Ctrl-C, SIGTERM, `sqlitesuperfs unmount DIR`, umount).
               A namespace that does not exist yet is created, encrypted with the given passphrase.
 
-            options:
+            options (a value follows its option, or is attached to it: --cache-size=1G):
               --db URL               PostgreSQL to use (postgresql://user:pass@host:port/db?sslmode=...
                                      or jdbc:postgresql://...); default: $psql_url, else a local
                                      PostgreSQL started for this mount (data kept under --state-dir)
@@ -229,23 +229,44 @@ public record MountSettings(
     }
 
     /** Walks an argument list, handing out option values. */
+    /**
+     * The arguments, one option at a time; a value follows its option as the next argument or,
+     * as GNU tools allow, after "=" in the same one ({@code --cache-size=1G}).
+     */
     static final class Options {
         private final List<String> args;
         private int i;
+        private String option;
+        private String attached;
 
         Options(List<String> args) {
             this.args = args;
         }
 
         boolean hasNext() {
+            if (attached != null) {
+                throw new CliException(ExitCode.USAGE, option + " takes no value");
+            }
             return i < args.size();
         }
 
         String next() {
-            return args.get(i++);
+            String a = args.get(i++);
+            int eq = a.indexOf('=');
+            if (a.startsWith("--") && eq > 2) {
+                attached = a.substring(eq + 1);
+                a = a.substring(0, eq);
+            }
+            option = a;
+            return a;
         }
 
         String value(String option) {
+            if (attached != null) {
+                String v = attached;
+                attached = null;
+                return v;
+            }
             if (i >= args.size()) {
                 throw new CliException(ExitCode.USAGE, option + " needs a value");
             }
