@@ -14,7 +14,9 @@
 #                        memory, veryquick, jmh
 #   --skip LIST          run all but these
 #   --rss-overhead-mib N the fixed overhead allowed on top of cache size + write buffer in the
-#                        memory target (default 256: JVM, code, threads, buffers)
+#                        memory target (default 448: the heap beyond the cache and write
+#                        buffer that the launcher allows, 192 + one more write buffer, then
+#                        code, metaspace, threads and direct buffers)
 #   --summary RUN_ID     run nothing; print the table of targets for an earlier run (its id is
 #                        the first column of bench/results/results.tsv)
 #
@@ -28,7 +30,7 @@ quick=0
 summary_of=
 only=
 skip=
-rss_overhead=256
+rss_overhead=448
 runs_arg=()
 db_arg=()
 while [ $# -gt 0 ]; do
