@@ -228,7 +228,6 @@ public record MountSettings(
         return list;
     }
 
-    /** Walks an argument list, handing out option values. */
     /**
      * The arguments, one option at a time; a value follows its option as the next argument or,
      * as GNU tools allow, after "=" in the same one ({@code --cache-size=1G}).

@@ -71,7 +71,7 @@ final class NamespaceSql {
     final String inode;
     final String inodes;
     final String entries;
-    final String parentOf;
+    final String parentEntries;
     final String symlinkTarget;
     final String xattrs;
     final String blocks;
@@ -130,7 +130,7 @@ final class NamespaceSql {
         entries = "SELECT d.name, d.ino, i.mode, d.mac FROM " + dirents + " d JOIN " + inodesTable + " i ON i.ino = d.ino"
                 + " WHERE d.parent = ? ORDER BY d.name";
         // Two rows at most: a directory has one entry, so a second one is damage, not a choice.
-        parentOf = "SELECT parent, name, mac FROM " + dirents + " WHERE ino = ? LIMIT 2";
+        parentEntries = "SELECT parent, name, mac FROM " + dirents + " WHERE ino = ? LIMIT 2";
         symlinkTarget = "SELECT target FROM " + symlinks + " WHERE ino = ?";
         xattrs = "SELECT name, value FROM " + xattrsTable + " WHERE ino = ? ORDER BY name";
         blocks = "SELECT idx, data FROM " + blocksTable + " WHERE ino = ? AND idx >= ? AND idx < ? ORDER BY idx";

@@ -448,7 +448,7 @@ public final class PgNamespaceStore implements NamespaceStore {
     public List<ParentEntry> parentEntries(long dirIno) {
         ensureOpen();
         return reads.read("finding a parent directory", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.parentOf)) {
+            try (PreparedStatement read = connection.prepareStatement(sql.parentEntries)) {
                 read.setLong(1, dirIno);
                 try (ResultSet rows = read.executeQuery()) {
                     List<ParentEntry> found = new ArrayList<>(1);
