@@ -27,8 +27,10 @@ public final class Main {
             usage: sqlitesuperfs COMMAND ...
               mount [options] NAMESPACE DIR   mount a namespace (see: sqlitesuperfs mount --help)
               unmount DIR                     unmount DIR and wait until its mount has stored everything
-              fsck [--db URL] [--state-dir D] NAMESPACE
-                                              check a namespace that is not mounted for consistency
+              fsck [--db URL] [--state-dir D] [--verify [--passphrase-file F]] NAMESPACE
+                                              check a namespace that is not mounted for consistency;
+                                              --verify: also read every row and block with the key
+                                              and check it against the authenticators
               passwd [--db URL] [--passphrase-file F] [--new-passphrase-file F] [--kdf S] NAMESPACE
                                               change the passphrase of a namespace that is not mounted
               upgrade [--db URL] [--passphrase-file F] NAMESPACE

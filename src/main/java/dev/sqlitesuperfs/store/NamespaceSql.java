@@ -78,6 +78,7 @@ final class NamespaceSql {
     final String nextStoredBlock;
     final String nextMissingBlock;
     final String orphans;
+    final String inodeNumbers;
     final String usage;
     final String allocateInodes;
     final String inodeSequence;
@@ -143,6 +144,7 @@ final class NamespaceSql {
                 + " AND NOT EXISTS (SELECT 1 FROM " + blocksTable + " c WHERE c.ino = ? AND c.idx = b.idx + 1)"
                 + " ORDER BY b.idx LIMIT 1) END";
         orphans = "SELECT ino FROM " + inodesTable + " WHERE nlink = 0 ORDER BY ino";
+        inodeNumbers = "SELECT ino FROM " + inodesTable + " ORDER BY ino";
         usage = "SELECT count(*), coalesce(sum(nblocks), 0) FROM " + inodesTable;
         allocateInodes = "SELECT nextval(?::regclass)";
 

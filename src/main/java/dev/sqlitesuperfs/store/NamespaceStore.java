@@ -74,6 +74,9 @@ public interface NamespaceStore extends AutoCloseable {
     /** Inodes with a link count of 0: unlinked files whose last user went away without reclaiming them. */
     long[] orphans();
 
+    /** Every stored inode number, in order (for a keyed check of the whole namespace). */
+    long[] inodeNumbers();
+
     Usage usage();
 
     /** Fresh inode numbers; never returns a number twice, across processes and restarts. */

@@ -550,9 +550,18 @@ public final class PgNamespaceStore implements NamespaceStore {
 
     @Override
     public long[] orphans() {
+        return inodeList("listing orphans", sql.orphans);
+    }
+
+    @Override
+    public long[] inodeNumbers() {
+        return inodeList("listing inodes", sql.inodeNumbers);
+    }
+
+    private long[] inodeList(String what, String query) {
         ensureOpen();
-        return reads.read("listing orphans", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.orphans); ResultSet rows = read.executeQuery()) {
+        return reads.read(what, connection -> {
+            try (PreparedStatement read = connection.prepareStatement(query); ResultSet rows = read.executeQuery()) {
                 List<Long> found = new ArrayList<>();
                 while (rows.next()) {
                     found.add(rows.getLong(1));

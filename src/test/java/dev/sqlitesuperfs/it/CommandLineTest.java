@@ -196,6 +196,9 @@ class CommandLineTest {
         }
         CliProcess fsck = CliProcess.run(env(PASS), READY, "fsck", namespace);
         assertThat(fsck.exitCode()).as(fsck.stdout() + fsck.stderr()).isZero();
+        CliProcess verify = CliProcess.run(env(PASS), READY, "fsck", "--verify", namespace);
+        assertThat(verify.exitCode()).as(verify.stdout() + verify.stderr()).isZero();
+        assertThat(verify.stdout()).contains("namespace " + namespace + ": clean, every row authentic");
     }
 
     /** An unlinked file still open when the process dies is reclaimed by the next mount. */

@@ -2,6 +2,7 @@ package dev.sqlitesuperfs.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sqlitesuperfs.cli.Fsck;
 import dev.sqlitesuperfs.cli.MountSettings;
 import dev.sqlitesuperfs.cli.NamespaceMount;
 import dev.sqlitesuperfs.cli.PassphraseSource;
@@ -166,6 +167,15 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
     /** {@code sqlitesuperfs upgrade} of the (unmounted) namespace; whether there was anything to do. */
     public boolean upgrade() {
         return Upgrade.authenticate(database, NamespaceName.parse(namespace),
+                new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)));
+    }
+
+    /**
+     * {@code sqlitesuperfs fsck --verify} of the (unmounted) namespace: its consistency problems,
+     * then every row that does not match its authenticators.
+     */
+    public List<String> verify() {
+        return Fsck.problems(database, NamespaceName.parse(namespace),
                 new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)));
     }
 
