@@ -232,6 +232,12 @@ class CrashTest {
      * PostgreSQL stays down longer than --db-timeout: the writer's call fails with an I/O error
      * instead of waiting for ever, nothing recorded is lost, and once PostgreSQL is back the same
      * mount, not remounted, takes a new writer's commits.
+     *
+     * <p>One outcome is allowed instead of the last: when the immediate shutdown cut a commit off
+     * after PostgreSQL had made it durable but before it answered, its caller got EIO, and the
+     * mount, learning at its reconnect that the commit went through, stops writing (its memory no
+     * longer matches storage) and says so in its log, as the README's durability contract states.
+     * Then the test kills it, mounts again and checks the same promises on the new mount.
      */
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
@@ -265,10 +271,30 @@ class CrashTest {
                 assertNothingAcknowledgedWhileDown(sqlite.recorded(), down, restarting, context);
             }
             int before = sqlite.recorded().size();
+            boolean stoppedWriting = false;
             try (ChildJava writer = sqlite.startWriter(mode, 1)) {
                 sqlite.awaitTransactions(before + 10, writer, context + ", after PostgreSQL came back");
                 assertThat(writer.finish()).as(context + ": exit code of the second writer, which says "
                         + writer.receive()).isZero();
+            } catch (AssertionError e) {
+                if (!mount.output().contains(CUT_OFF_COMMIT_WENT_THROUGH)) {
+                    throw e;
+                }
+                stoppedWriting = true;
+            }
+            if (stoppedWriting) {
+                System.out.println("crash: " + context + ": a commit cut off by the shutdown had gone through;"
+                        + " the mount stopped writing, as documented; killing it and mounting again");
+                // (not read through that mount: the failed writer left a hot journal, whose rollback writes)
+                mount.kill();
+                mount.assertFsckClean();
+                mount.mount();
+                before = sqlite.recorded().size();
+                try (ChildJava writer = sqlite.startWriter(mode, 2)) {
+                    sqlite.awaitTransactions(before + 10, writer, context + ", on a new mount");
+                    assertThat(writer.finish()).as(context + ": exit code of the third writer, which says "
+                            + writer.receive()).isZero();
+                }
             }
             sqlite.assertEveryRecordedRowIsThere(context + " on the same mount");
             mount.unmount();
@@ -280,6 +306,9 @@ class CrashTest {
             mount.unmount();
         }
     }
+
+    /** What a mount logs when it learns that a commit reported as failed had gone through. */
+    static final String CUT_OFF_COMMIT_WENT_THROUGH = "a commit reported as failed while PostgreSQL was away had gone through";
 
     /** A committed transaction as a writer recorded it: its row ids and when it began and committed. */
     record Transaction(long first, long last, long began, long committed) {

@@ -86,6 +86,11 @@ public final class CliMount implements AutoCloseable {
         });
     }
 
+    /** What the running mount has written to stdout and stderr so far (its log). */
+    public String output() {
+        return process.stdout() + process.stderr();
+    }
+
     /** SIGKILL to the mount process; then the dead mount is detached (umount -l). */
     public void kill() {
         process.signal("KILL");
