@@ -261,17 +261,16 @@ public final class SealedStore {
                 if (r == null) {
                     continue;
                 }
-                switch (r.mode() & S_IFMT) {
-                    case S_IFDIR -> entries(ino);
-                    case S_IFLNK -> symlinkTarget(ino);
-                    case S_IFREG -> {
-                        long end = Math.ceilDiv(r.size(), blockSize);
-                        for (long from = 0; from < end; from += AUDIT_BLOCKS_PER_READ) {
-                            readBlocks(ino, from, Math.min(end, from + AUDIT_BLOCKS_PER_READ), discard);
-                        }
-                        // blocks stored past the size count in the digest, which tagsOf checked
+                if (r.isDirectory()) {
+                    entries(ino);
+                } else if (r.isSymlink()) {
+                    symlinkTarget(ino);
+                } else if (r.isRegular()) {
+                    long end = Math.ceilDiv(r.size(), blockSize);
+                    for (long from = 0; from < end; from += AUDIT_BLOCKS_PER_READ) {
+                        readBlocks(ino, from, Math.min(end, from + AUDIT_BLOCKS_PER_READ), discard);
                     }
-                    default -> { }
+                    // blocks stored past the size count in the digest, which tagsOf checked
                 }
                 xattrs(ino);
             } catch (TamperedException e) {
@@ -283,10 +282,6 @@ public final class SealedStore {
         return problems;
     }
 
-    private static final int S_IFMT = 0170000;
-    private static final int S_IFDIR = 0040000;
-    private static final int S_IFREG = 0100000;
-    private static final int S_IFLNK = 0120000;
     private static final int AUDIT_BLOCKS_PER_READ = 256;
 
     /** Inodes whose authenticated link count is 0: unlinked, left open by a mount that died. */

@@ -26,6 +26,20 @@ public record InodeRecord(
         this(ino, mode, uid, gid, nlink, size, nblocks, rdev, atimeNs, mtimeNs, ctimeNs, null);
     }
 
+    private static final int S_IFMT = 0170000;
+
+    public boolean isDirectory() {
+        return (mode & S_IFMT) == 0040000;
+    }
+
+    public boolean isRegular() {
+        return (mode & S_IFMT) == 0100000;
+    }
+
+    public boolean isSymlink() {
+        return (mode & S_IFMT) == 0120000;
+    }
+
     /** The same row with {@code auth} as its authenticator. */
     public InodeRecord withAuth(byte[] sealed) {
         return new InodeRecord(ino, mode, uid, gid, nlink, size, nblocks, rdev, atimeNs, mtimeNs, ctimeNs, sealed);

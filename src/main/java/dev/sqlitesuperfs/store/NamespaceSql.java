@@ -271,11 +271,7 @@ final class NamespaceSql {
         if (namespaceChanges) {
             sql.append(" gone_blocks AS (DELETE FROM ").append(blocks)
                     .append(" WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND").append(claimed).append("),")
-                    .append(" gone_entries AS (DELETE FROM ").append(dirents)
-                    .append(" d WHERE d.parent = ANY ((SELECT ge_parent FROM args)::bigint[])")
-                    .append("   AND d.name = ANY ((SELECT ge_name FROM args)::bytea[]) AND EXISTS (SELECT FROM args,")
-                    .append("     unnest(args.ge_parent, args.ge_name) AS g(parent, name) WHERE g.parent = d.parent")
-                    .append("     AND g.name = d.name) AND").append(claimed).append("),")
+                    .append(deletePairs("gone_entries", dirents, "parent", "ge_parent", "name", "ge_name", claimed))
                     .append(" new_entries AS (INSERT INTO ").append(dirents).append(" (parent, name, ino, mac)")
                     .append("   SELECT e.* FROM args, unnest(args.pe_parent, args.pe_name, args.pe_ino, args.pe_mac) AS e")
                     .append("   WHERE").append(claimed)
@@ -304,11 +300,7 @@ final class NamespaceSql {
                     .append(" new_xattrs AS (INSERT INTO ").append(xattrs).append(" (ino, name, value)")
                     .append("   SELECT x.* FROM args, unnest(args.x_ino, args.x_name, args.x_value) AS x WHERE").append(claimed)
                     .append("   ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value),")
-                    .append(" gone_xattrs AS (DELETE FROM ").append(xattrs)
-                    .append(" x WHERE x.ino = ANY ((SELECT gx_ino FROM args)::bigint[])")
-                    .append("   AND x.name = ANY ((SELECT gx_name FROM args)::bytea[]) AND EXISTS (SELECT FROM args,")
-                    .append("     unnest(args.gx_ino, args.gx_name) AS g(ino, name) WHERE g.ino = x.ino AND g.name = x.name)")
-                    .append("   AND").append(claimed).append("),")
+                    .append(deletePairs("gone_xattrs", xattrs, "ino", "gx_ino", "name", "gx_name", claimed))
                     .append(" new_symlinks AS (INSERT INTO ").append(symlinks).append(" (ino, target)")
                     .append("   SELECT y.* FROM args, unnest(args.s_ino, args.s_target) AS y WHERE").append(claimed)
                     .append("   ON CONFLICT (ino) DO UPDATE SET target = EXCLUDED.target)");
@@ -316,6 +308,20 @@ final class NamespaceSql {
         sql.append(" SELECT c.n, r.ino, r.nblocks FROM (SELECT count(*) AS n FROM claim) c LEFT JOIN")
                 .append(" (SELECT ino, nblocks FROM put_inodes UNION ALL SELECT ino, nblocks FROM bumped) r ON true");
         return sql.toString();
+    }
+
+    /**
+     * A part of the writer's statement that deletes the rows of {@code table} whose key
+     * ({@code id} bigint, {@code name} bytea) is one of the pairs in the arrays {@code ids} and
+     * {@code names} of {@code args}: found by primary key through {@code = ANY} of each array, then
+     * matched pair by pair.
+     */
+    private static String deletePairs(String cte, String table, String id, String ids, String name, String names,
+                                      String claimed) {
+        return " " + cte + " AS (DELETE FROM " + table + " t WHERE t." + id + " = ANY ((SELECT " + ids
+                + " FROM args)::bigint[]) AND t." + name + " = ANY ((SELECT " + names + " FROM args)::bytea[])"
+                + " AND EXISTS (SELECT FROM args, unnest(args." + ids + ", args." + names + ") AS g(id, name)"
+                + " WHERE g.id = t." + id + " AND g.name = t." + name + ") AND" + claimed + "),";
     }
 
     /** Format 1: the whole schema. */

@@ -30,8 +30,6 @@ public final class PgNamespaceStore implements NamespaceStore {
     private static final int MIN_BLOCK_SIZE = 4096;
     private static final int MAX_BLOCK_SIZE = 1 << 20;
     private static final long ROOT_INO = 1;
-    private static final int S_IFMT = 0170000;
-    private static final int S_IFDIR = 0040000;
 
     private final DatabaseConfig config;
     private final NamespaceName namespace;
@@ -334,7 +332,7 @@ public final class PgNamespaceStore implements NamespaceStore {
         if (blockSize < MIN_BLOCK_SIZE || blockSize > MAX_BLOCK_SIZE || Integer.bitCount(blockSize) != 1) {
             throw new IllegalArgumentException("block size must be a power of two from 4 KiB to 1 MiB, got " + blockSize);
         }
-        if (root.ino() != ROOT_INO || (root.mode() & S_IFMT) != S_IFDIR) {
+        if (root.ino() != ROOT_INO || !root.isDirectory()) {
             throw new IllegalArgumentException("the root must be directory inode 1");
         }
         if (meta.quotaBytes() < 0) {
