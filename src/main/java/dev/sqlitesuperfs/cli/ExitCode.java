@@ -1,5 +1,6 @@
 package dev.sqlitesuperfs.cli;
 
+import dev.sqlitesuperfs.crypto.TamperedException;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.localpg.LocalPostgresException;
 import dev.sqlitesuperfs.store.StoreException;
@@ -49,6 +50,7 @@ public enum ExitCode {
             case StoreException.UnsupportedFormat f -> NAMESPACE;
             case StoreException.NotANamespace n -> NAMESPACE;
             case StoreException.DamagedMetadata d -> DAMAGED;
+            case TamperedException t -> DAMAGED;
             case StoreException.UnsupportedServer u -> DATABASE;
             case StoreException s -> DATABASE;
             case MountException m -> MOUNT;

@@ -96,9 +96,7 @@ public final class NamespaceMount implements AutoCloseable {
                 }
             }
             if (store.needsSealingUpgrade()) {
-                throw new CliException(ExitCode.NAMESPACE, "namespace " + name.value() + " was written by an older"
-                        + " version whose metadata is not authenticated; run `sqlitesuperfs upgrade " + name.value()
-                        + "` once, when you trust the database's current contents, then mount it");
+                upgradeCheckedFormat(store, sealer, name.value(), settings.readOnly());
             }
             if (!settings.readOnly()) {
                 store.startWriting();
@@ -140,6 +138,26 @@ public final class NamespaceMount implements AutoCloseable {
             store.close();
             throw e;
         }
+    }
+
+    /**
+     * Brings a namespace of format 3 to the current format, which checks what it reseals (see
+     * {@link SealedStore#upgrade}) and so needs nobody's word; older formats need `upgrade`.
+     */
+    private static void upgradeCheckedFormat(NamespaceStore store, Sealer sealer, String namespace, boolean readOnly) {
+        int from = store.formatVersion();
+        if (from < 3) {
+            throw new CliException(ExitCode.NAMESPACE, "namespace " + namespace + " was written by an older"
+                    + " version whose metadata is not authenticated; run `sqlitesuperfs upgrade " + namespace
+                    + "` once, when you trust the database's current contents, then mount it");
+        }
+        if (readOnly) {
+            throw new CliException(ExitCode.NAMESPACE, "namespace " + namespace + " has format " + from
+                    + ", which a read-only mount cannot upgrade; mount it once without --read-only (or run"
+                    + " `sqlitesuperfs upgrade " + namespace + "`)");
+        }
+        SealedStore.upgrade(store, sealer, namespace);
+        log.info("namespace {}: checked and upgraded from format {} to {}", namespace, from, store.formatVersion());
     }
 
     /**

@@ -8,6 +8,7 @@ import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -47,30 +48,34 @@ public final class Upgrade {
         NamespaceName name = command.namespace();
         Main.protectSecretsInMemory();
         try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out)) {
-            boolean upgraded = authenticate(db.config, name, PassphraseSource.current(options.passphraseFile, env));
-            out.println(upgraded ? "upgraded namespace " + name.value() + ": its metadata is authenticated from now on"
-                    : "namespace " + name.value() + " is already in the current format");
+            int from = authenticate(db.config, name, PassphraseSource.current(options.passphraseFile, env));
+            out.println(from == 0 ? "namespace " + name.value() + " is already in the current format"
+                    : from >= 3 ? "upgraded namespace " + name.value() + " from format " + from + ": checked, and resealed"
+                            + " as format " + PgNamespaceStore.FORMAT_VERSION
+                    : "upgraded namespace " + name.value() + ": its metadata is authenticated from now on");
             return ExitCode.OK.code();
         }
     }
 
     /**
      * Upgrades namespace {@code name} of {@code database} if its format is older than the current
-     * one; returns whether it did. The namespace must not be mounted.
+     * one; returns the format it had, or 0 if it needed no upgrade. The namespace must not be
+     * mounted.
      */
-    public static boolean authenticate(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
+    public static int authenticate(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
         try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, "upgrade it")) {
             NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
                     "namespace " + name.value() + " does not exist"));
             if (!store.needsSealingUpgrade()) {
-                return false;
+                return 0;
             }
+            int from = store.formatVersion();
             try (Passphrase passphrase = passphrases.obtain(name.value(), false);
                     SecretKey dataKey = NamespaceKey.open(store, meta, passphrase, true, name.value());
                     Sealer sealer = new Sealer(dataKey, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize())) {
-                SealedStore.upgrade(store, sealer);
+                SealedStore.upgrade(store, sealer, name.value());
             }
-            return true;
+            return from;
         }
     }
 }

@@ -64,41 +64,119 @@ public final class SealedStore {
     // ------------------------------------------------------------------ upgrade
 
     /**
-     * Authenticates a namespace of an older format: seals an authenticator for every inode from
-     * its stored rows as they are now, in one transaction with the format change. Whoever calls
-     * this vouches for the database's current contents; it never happens on its own.
+     * Brings a namespace of an older format to the current one, in one transaction with the format
+     * change. From format 3 (authenticated, but with entry MACs that were also digest terms) it
+     * vouches only for what it checked: every directory's authenticator, entries and MACs under
+     * format 3's rules; anything that does not add up refuses the upgrade and changes nothing. It
+     * then gives each entry its format 4 MAC and each directory an authenticator over format 4
+     * terms. From formats 1 and 2 (nothing authenticated) it seals an authenticator for every inode
+     * from its stored rows as they are now: whoever asks for that vouches for the database's current
+     * contents, so it never happens on its own.
+     *
+     * @throws TamperedException if a format 3 namespace does not check out (nothing is changed)
      */
-    public static void upgrade(NamespaceStore store, Sealer sealer) {
-        store.upgradeSealing((inodes, tags, entries, xattrs) -> {
-            Map<Long, byte[]> content = new HashMap<>();
-            Map<Long, byte[]> xattrDigest = new HashMap<>();
-            for (NamespaceStore.SealingUpgrade.BlockTag t : tags) {
-                sealer.addBlockTerm(digestOf(content, t.ino()), t.ino(), t.idx(), t.tag(), 0);
+    public static void upgrade(NamespaceStore store, Sealer sealer, String namespace) {
+        if (store.formatVersion() >= 3) {
+            store.upgradeSealing((inodes, tags, entries, xattrs) -> resealEntries(sealer, namespace, inodes, entries));
+        } else {
+            store.upgradeSealing((inodes, tags, entries, xattrs) -> vouchForAll(sealer, inodes, tags, entries, xattrs));
+        }
+    }
+
+    private static NamespaceStore.SealingUpgrade.Sealed resealEntries(Sealer sealer, String namespace,
+            List<InodeRecord> inodes, List<NamespaceStore.SealingUpgrade.EntryRow> entries) {
+        Map<Long, InodeRecord> directories = new HashMap<>();
+        for (InodeRecord r : inodes) {
+            if (r.isDirectory()) {
+                directories.put(r.ino(), r);
             }
-            List<NamespaceStore.SealingUpgrade.EntryMac> macs = new ArrayList<>(entries.size());
-            for (NamespaceStore.SealingUpgrade.EntryRow e : entries) {
-                byte[] term = sealer.entryTerm(e.parent(), e.name(), e.ino());
-                InodeAuth.xor(digestOf(content, e.parent()), term);
-                macs.add(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(), term));
+        }
+        Map<Long, byte[]> oldSums = new HashMap<>();
+        Map<Long, byte[]> newSums = new HashMap<>();
+        List<NamespaceStore.SealingUpgrade.EntryMac> macs = new ArrayList<>(entries.size());
+        List<String> problems = new ArrayList<>();
+        for (NamespaceStore.SealingUpgrade.EntryRow e : entries) {
+            byte[] oldTerm = sealer.format3EntryTerm(e.parent(), e.name(), e.ino());
+            if (!directories.containsKey(e.parent())) {
+                problems.add("the entry '" + printable(e.name()) + "' is in " + e.parent() + ", which is no directory");
+            } else if (e.mac() == null || !Arrays.equals(oldTerm, e.mac())) {
+                problems.add("directory " + e.parent() + ": the entry '" + printable(e.name()) + "' is not authentic");
             }
-            for (NamespaceStore.SealingUpgrade.XattrRow x : xattrs) {
-                byte[] value;
-                try {
-                    value = sealer.openXattr(x.ino(), x.name(), x.sealedValue());
-                } catch (IntegrityException ex) {
-                    throw new TamperedException("inode " + x.ino() + ": xattr " + printable(x.name())
-                            + " failed authentication; the namespace cannot be vouched for as it is");
-                }
-                sealer.addXattrTerm(digestOf(xattrDigest, x.ino()), x.ino(), x.name(), value);
+            InodeAuth.xor(digestOf(oldSums, e.parent()), oldTerm);
+            InodeAuth.xor(digestOf(newSums, e.parent()), sealer.entryTerm(e.parent(), e.name(), e.ino()));
+            macs.add(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(),
+                    sealer.entryMac(e.parent(), e.name(), e.ino())));
+        }
+        Map<Long, byte[]> auth = new HashMap<>();
+        for (InodeRecord r : directories.values()) {
+            byte[] plain;
+            try {
+                plain = sealer.openInode(r.ino(), r.auth());
+            } catch (IntegrityException ex) {
+                problems.add("directory " + r.ino() + ": " + ex.getMessage());
+                continue;
             }
-            Map<Long, byte[]> auth = new HashMap<>();
-            for (InodeRecord r : inodes) {
-                byte[] c = content.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
-                byte[] x = xattrDigest.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
-                auth.put(r.ino(), sealer.sealInode(r.ino(), authPlaintext(r, c, x)));
+            ByteBuffer b = ByteBuffer.wrap(plain);
+            if (!Arrays.equals(plain, authPlaintext(r, slice(b, CONTENT_OFFSET), slice(b, XATTRS_OFFSET)))) {
+                problems.add("directory " + r.ino() + ": its row does not match its authenticator");
+                continue;
             }
-            return new NamespaceStore.SealingUpgrade.Sealed(auth, macs);
-        });
+            byte[] content = slice(b, CONTENT_OFFSET);
+            if (!Arrays.equals(content, oldSums.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]))) {
+                problems.add("directory " + r.ino() + ": its entries are not the ones last stored");
+                continue;
+            }
+            byte[] fresh = newSums.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
+            auth.put(r.ino(), sealer.sealInode(r.ino(), authPlaintext(r, fresh, slice(b, XATTRS_OFFSET))));
+        }
+        if (!problems.isEmpty()) {
+            String message = "namespace " + namespace + " cannot be upgraded to format 4, it does not check out ("
+                    + problems.size() + " problem(s); the first: " + problems.get(0) + "); nothing was changed";
+            problems.forEach(p -> log.error("namespace {}: {}", namespace, p));
+            throw new TamperedException(message);
+        }
+        return new NamespaceStore.SealingUpgrade.Sealed(auth, macs);
+    }
+
+    /** Where the digests sit in an authenticator's plaintext (see {@link #authPlaintext}). */
+    private static final int CONTENT_OFFSET = Sealer.INODE_AUTH_BYTES - 2 * Sealer.DIGEST_BYTES;
+    private static final int XATTRS_OFFSET = Sealer.INODE_AUTH_BYTES - Sealer.DIGEST_BYTES;
+
+    private static byte[] slice(ByteBuffer plain, int offset) {
+        return Arrays.copyOfRange(plain.array(), offset, offset + Sealer.DIGEST_BYTES);
+    }
+
+    private static NamespaceStore.SealingUpgrade.Sealed vouchForAll(Sealer sealer, List<InodeRecord> inodes,
+            List<NamespaceStore.SealingUpgrade.BlockTag> tags, List<NamespaceStore.SealingUpgrade.EntryRow> entries,
+            List<NamespaceStore.SealingUpgrade.XattrRow> xattrs) {
+        Map<Long, byte[]> content = new HashMap<>();
+        Map<Long, byte[]> xattrDigest = new HashMap<>();
+        for (NamespaceStore.SealingUpgrade.BlockTag t : tags) {
+            sealer.addBlockTerm(digestOf(content, t.ino()), t.ino(), t.idx(), t.tag(), 0);
+        }
+        List<NamespaceStore.SealingUpgrade.EntryMac> macs = new ArrayList<>(entries.size());
+        for (NamespaceStore.SealingUpgrade.EntryRow e : entries) {
+            InodeAuth.xor(digestOf(content, e.parent()), sealer.entryTerm(e.parent(), e.name(), e.ino()));
+            macs.add(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(),
+                    sealer.entryMac(e.parent(), e.name(), e.ino())));
+        }
+        for (NamespaceStore.SealingUpgrade.XattrRow x : xattrs) {
+            byte[] value;
+            try {
+                value = sealer.openXattr(x.ino(), x.name(), x.sealedValue());
+            } catch (IntegrityException ex) {
+                throw new TamperedException("inode " + x.ino() + ": xattr " + printable(x.name())
+                        + " failed authentication; the namespace cannot be vouched for as it is");
+            }
+            sealer.addXattrTerm(digestOf(xattrDigest, x.ino()), x.ino(), x.name(), value);
+        }
+        Map<Long, byte[]> auth = new HashMap<>();
+        for (InodeRecord r : inodes) {
+            byte[] c = content.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
+            byte[] x = xattrDigest.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
+            auth.put(r.ino(), sealer.sealInode(r.ino(), authPlaintext(r, c, x)));
+        }
+        return new NamespaceStore.SealingUpgrade.Sealed(auth, macs);
     }
 
     private static byte[] digestOf(Map<Long, byte[]> digests, long ino) {
@@ -121,24 +199,58 @@ public final class SealedStore {
         return checked;
     }
 
-    /** Every entry of {@code dir}, each with its MAC checked, and all of them against the directory's digest. */
-    public List<DirEntryRecord> entries(long dir) {
+    /**
+     * What a directory's stored entries say: the entries that are authentic and current, and the
+     * names of entries found damaged (each refused and logged). See {@link #entries}.
+     */
+    public record Listing(List<DirEntryRecord> entries, List<byte[]> refused) {}
+
+    /**
+     * The entries of {@code dir}, each with its MAC checked, and together against the directory's
+     * digest. Damage is kept to what it touches where the digest allows: an entry whose MAC does
+     * not match (forged or changed) is refused alone; when the authentic entries add up to the
+     * digest once one or two of them are left out, those are entries brought back after their
+     * removal (or added), and only they are refused. When they do not (an entry is missing, maybe
+     * with another brought back in its place), nothing tells which of the rest are current, and
+     * the whole directory is refused.
+     */
+    public Listing entries(long dir) {
         InodeAuth d = stateOf(dir);
         List<DirEntryRecord> rows = store.entries(dir);
-        byte[] sum = new byte[Sealer.DIGEST_BYTES];
+        List<DirEntryRecord> authentic = new ArrayList<>(rows.size());
+        List<byte[]> terms = new ArrayList<>(rows.size());
+        List<byte[]> refused = new ArrayList<>();
+        byte[] excess = new byte[Sealer.DIGEST_BYTES];
         for (DirEntryRecord row : rows) {
-            byte[] term = sealer.entryTerm(dir, row.name(), row.ino());
-            if (row.mac() == null || !Arrays.equals(term, row.mac())) {
-                throw tampered("directory " + dir + ": the entry '" + printable(row.name()) + "' (inode " + row.ino()
+            if (row.mac() == null || !Arrays.equals(sealer.entryMac(dir, row.name(), row.ino()), row.mac())) {
+                damaged("directory " + dir + ": the entry '" + printable(row.name()) + "' (inode " + row.ino()
                         + ") is not authentic");
+                refused.add(row.name());
+                continue;
             }
-            InodeAuth.xor(sum, term);
+            byte[] term = sealer.entryTerm(dir, row.name(), row.ino());
+            InodeAuth.xor(excess, term);
+            authentic.add(row);
+            terms.add(term);
         }
-        if (!Arrays.equals(sum, d.content)) {
-            throw tampered("directory " + dir + ": its entries are not the ones last stored (one was added,"
-                    + " removed, or brought back)");
+        InodeAuth.xor(excess, d.content);
+        if (InodeAuth.isZero(excess)) {
+            return new Listing(authentic, refused);
         }
-        return rows;
+        int[] stale = StaleEntries.explain(terms, excess);
+        if (stale == null) {
+            throw tampered("directory " + dir + ": its entries are not the ones last stored (one was removed,"
+                    + " perhaps with others added or brought back); none of them can be vouched for");
+        }
+        List<DirEntryRecord> current = new ArrayList<>(authentic);
+        for (int i : stale) {
+            DirEntryRecord row = authentic.get(i);
+            damaged("directory " + dir + ": the entry '" + printable(row.name()) + "' (inode " + row.ino()
+                    + ") is not one last stored (brought back after its removal, or added)");
+            refused.add(row.name());
+            current.remove(row);
+        }
+        return new Listing(current, refused);
     }
 
     /**
@@ -156,7 +268,7 @@ public final class SealedStore {
             throw tampered("directory " + dir + ": named by more than one entry");
         }
         NamespaceStore.ParentEntry e = found.get(0);
-        if (e.mac() == null || !Arrays.equals(sealer.entryTerm(e.parent(), e.name(), dir), e.mac())) {
+        if (e.mac() == null || !Arrays.equals(sealer.entryMac(e.parent(), e.name(), dir), e.mac())) {
             throw tampered("directory " + dir + ": its entry '" + printable(e.name()) + "' in directory " + e.parent()
                     + " is not authentic");
         }
@@ -254,7 +366,6 @@ public final class SealedStore {
      */
     public List<String> audit(int blockSize) {
         List<String> problems = new ArrayList<>();
-        BlockSink discard = (idx, data) -> {};
         for (long ino : store.inodeNumbers()) {
             try {
                 InodeRecord r = inode(ino).orElse(null);
@@ -262,15 +373,14 @@ public final class SealedStore {
                     continue;
                 }
                 if (r.isDirectory()) {
-                    entries(ino);
+                    for (byte[] name : entries(ino).refused()) {
+                        problems.add("namespace " + namespace + ": directory " + ino + ": the entry '" + printable(name)
+                                + "' is damaged (see the log)");
+                    }
                 } else if (r.isSymlink()) {
                     symlinkTarget(ino);
                 } else if (r.isRegular()) {
-                    long end = Math.ceilDiv(r.size(), blockSize);
-                    for (long from = 0; from < end; from += AUDIT_BLOCKS_PER_READ) {
-                        readBlocks(ino, from, Math.min(end, from + AUDIT_BLOCKS_PER_READ), discard);
-                    }
-                    // blocks stored past the size count in the digest, which tagsOf checked
+                    auditBlocks(r, blockSize, problems);
                 }
                 xattrs(ino);
             } catch (TamperedException e) {
@@ -280,6 +390,36 @@ public final class SealedStore {
             }
         }
         return problems;
+    }
+
+    /**
+     * Reads every block of file {@code r}, and checks that its blocks are what a store of the whole
+     * file leaves: none at or past the end, every block but the last one whole, the last one as long
+     * as the size says. Holes are fine (never written, or cut by a truncation).
+     */
+    private void auditBlocks(InodeRecord r, int blockSize, List<String> problems) {
+        long ino = r.ino();
+        long end = Math.ceilDiv(r.size(), blockSize);
+        OptionalLong past = nextStoredBlock(ino, end);
+        if (past.isPresent()) {
+            problems.add("namespace " + namespace + ": inode " + ino + " has block " + past.getAsLong()
+                    + " stored past its size of " + r.size() + " bytes");
+        }
+        long[] wrongLength = {-1, 0};
+        BlockSink check = (idx, data) -> {
+            long expected = Math.min(blockSize, r.size() - idx * blockSize);
+            if (data.length != expected && wrongLength[0] < 0) {
+                wrongLength[0] = idx;
+                wrongLength[1] = data.length;
+            }
+        };
+        for (long from = 0; from < end; from += AUDIT_BLOCKS_PER_READ) {
+            readBlocks(ino, from, Math.min(end, from + AUDIT_BLOCKS_PER_READ), check);
+        }
+        if (wrongLength[0] >= 0) {
+            problems.add("namespace " + namespace + ": inode " + ino + " block " + wrongLength[0] + " holds "
+                    + wrongLength[1] + " bytes, which no store of a file of " + r.size() + " bytes leaves");
+        }
     }
 
     private static final int AUDIT_BLOCKS_PER_READ = 256;
@@ -401,6 +541,11 @@ public final class SealedStore {
         return new TamperedException(message);
     }
 
+    /** Logs damage that is refused on its own while what is around it is still served. */
+    private void damaged(String what) {
+        log.error("namespace {}: {}; refusing it, serving the rest", namespace, what);
+    }
+
     static byte[] authPlaintext(InodeRecord r, byte[] content, byte[] xattrs) {
         return ByteBuffer.allocate(Sealer.INODE_AUTH_BYTES)
                 .putInt(r.mode()).putInt(r.uid()).putInt(r.gid()).putInt(r.nlink()).putLong(r.size())
@@ -466,6 +611,7 @@ public final class SealedStore {
 
         private final List<Op> ops = new ArrayList<>();
         private final Map<Long, Work> work = new LinkedHashMap<>();
+        private final List<java.util.function.Consumer<RuntimeException>> onFailure = new ArrayList<>(1);
 
         private Transaction() {}
 
@@ -495,13 +641,13 @@ public final class SealedStore {
 
         /** Names {@code ino} as {@code name} in {@code parent}; {@code replaced} is the inode the name named before, or 0. */
         public Transaction putEntry(long parent, byte[] name, long ino, long replaced) {
-            byte[] term = sealer.entryTerm(parent, name, ino);
             Work p = work(parent);
-            InodeAuth.xor(p.content, term);
+            InodeAuth.xor(p.content, sealer.entryTerm(parent, name, ino));
             if (replaced != 0) {
                 InodeAuth.xor(p.content, sealer.entryTerm(parent, name, replaced));
             }
-            return add(c -> c.putEntry(parent, name, ino, term));
+            byte[] mac = sealer.entryMac(parent, name, ino);
+            return add(c -> c.putEntry(parent, name, ino, mac));
         }
 
         /** Removes the entry {@code name} of {@code parent}, which names {@code ino}. */
@@ -582,18 +728,43 @@ public final class SealedStore {
             return ops.isEmpty();
         }
 
+        /**
+         * Runs {@code handler} with the failure if {@link #commit} fails (before the failure is
+         * thrown on), for whoever must undo in memory what the transaction was to store. Only for
+         * transactions that are committed, not deferred.
+         */
+        public Transaction onFailure(java.util.function.Consumer<RuntimeException> handler) {
+            onFailure.add(handler);
+            return this;
+        }
+
         /** Commits durably; see {@link NamespaceStore#commit}. */
         public CommitResult commit() {
             if (ops.isEmpty()) {
                 return CommitResult.EMPTY;
             }
-            CommitResult result = store.commit(changes());
+            CommitResult result;
+            try {
+                result = store.commit(changes());
+            } catch (RuntimeException e) {
+                for (var handler : onFailure) {
+                    handler.accept(e);
+                }
+                throw e;
+            }
             apply();
             return result;
         }
 
+        private void requireNoFailureHandler() {
+            if (!onFailure.isEmpty()) {
+                throw new IllegalStateException("a transaction with a failure handler must be committed");
+            }
+        }
+
         /** Queues the changes for the next commit, in order; see {@link NamespaceStore#defer}. */
         public NamespaceStore.Deferred defer() {
+            requireNoFailureHandler();
             NamespaceStore.Deferred queued = store.defer(changes());
             apply();
             return queued;
@@ -601,6 +772,7 @@ public final class SealedStore {
 
         /** Defers only while {@code earlier} is still queued (else null); see {@link NamespaceStore#deferAfter}. */
         public NamespaceStore.Deferred deferAfter(NamespaceStore.Deferred earlier) {
+            requireNoFailureHandler();
             NamespaceStore.Deferred queued = store.deferAfter(earlier, changes());
             if (queued != null) {
                 apply();

@@ -35,7 +35,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * own place (rolling a block back); that needs state outside the payload, which is what digests
  * are for.
  *
- * <h2>Inode authenticators and digests (schema format 3)</h2>
+ * <h2>Inode authenticators and digests (schema formats 3 and 4)</h2>
  * An inode's authenticator is sealed like the payloads above with the domain tag "ssfs/ino" and
  * the inode number as position (36 bytes of associated data). Its plaintext, 116 bytes:
  * {@code mode, uid, gid, nlink (int32 each), size (int64), rdev (int32), atime, mtime, ctime
@@ -45,15 +45,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * which is BLAKE2b-256 of {@code "ssfs/dky" || namespace UUID} keyed with the data key. Terms:
  * <pre>
  * block of a file      "ssfs/tb1" || ino (int64) || index (int64) || Poly1305 tag of the sealed block (16)
- * entry of a directory "ssfs/te1" || directory (int64) || inode (int64) || name bytes
+ * entry of a directory "ssfs/te2" || directory (int64) || inode (int64) || name bytes
  * extended attribute   "ssfs/tx1" || ino (int64) || name length (int32) || name || value
  * </pre>
+ * and each entry stores a MAC of its own, the same function with the label "ssfs/me2".
  * A file's content digest covers its stored blocks, a directory's its entries; every inode's xattr
  * digest covers its attributes. Since the authenticator cannot be forged, a block replaced by an
  * older version of itself (another tag), a block deleted or added, an entry pointed elsewhere,
- * removed or added, or an attribute rolled back all stop adding up. An entry's term is also stored
- * with it as its MAC, so a single entry is checked without its directory. XOR lets a change update
- * a digest from the terms it removes and adds, without reading the rest.
+ * removed or added, or an attribute rolled back all stop adding up. The entry MAC lets a single
+ * entry be checked without its directory. XOR lets a change update a digest from the terms it
+ * removes and adds, without reading the rest.
+ *
+ * <p>No term is ever stored. An XOR of values the attacker knows can be matched: given a few
+ * hundred terms of entries a directory once had (as anyone who keeps old rows has), linear algebra
+ * over GF(2) finds a subset whose XOR is any 256-bit value, so a forged set of entries could be
+ * made to add up to the directory's digest. Format 3 stored each entry's term as its MAC and was
+ * open to exactly that; format 4 keys terms and MACs apart, and a block's term, the only other
+ * term computed from something stored (the tag), is likewise never stored.
  *
  * <p>Thread-safe. Each thread gets native scratch buffers sized for the block size, allocated
  * once and reused, so a seal or open costs two copies and the libsodium call, with no arena or
@@ -72,7 +80,9 @@ public final class Sealer implements AutoCloseable {
 
     private static final byte[] DIGEST_KEY_LABEL = "ssfs/dky".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     private static final long BLOCK_TERM_LABEL = label("ssfs/tb1");
-    private static final long ENTRY_TERM_LABEL = label("ssfs/te1");
+    private static final long FORMAT3_ENTRY_TERM_LABEL = label("ssfs/te1");
+    private static final long ENTRY_TERM_LABEL = label("ssfs/te2");
+    private static final long ENTRY_MAC_LABEL = label("ssfs/me2");
     private static final long XATTR_TERM_LABEL = label("ssfs/tx1");
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
@@ -146,11 +156,32 @@ public final class Sealer implements AutoCloseable {
         xorTerm(scratch, in, 24 + TAG_BYTES, digest);
     }
 
-    /** The term of the entry {@code name} in directory {@code parent} naming {@code ino}: also its MAC. */
+    /**
+     * The term of the entry {@code name} in directory {@code parent} naming {@code ino}, XORed into
+     * the directory's digest. Never stored: that the database sees no term is what keeps anyone
+     * from composing another set of entries with the same digest (see the class documentation).
+     */
     public byte[] entryTerm(long parent, byte[] name, long ino) {
+        return entryFunction(ENTRY_TERM_LABEL, parent, name, ino);
+    }
+
+    /** The MAC stored with the entry {@code name} in directory {@code parent} naming {@code ino}. */
+    public byte[] entryMac(long parent, byte[] name, long ino) {
+        return entryFunction(ENTRY_MAC_LABEL, parent, name, ino);
+    }
+
+    /**
+     * The entry term of format 3, which was also stored as the entry's MAC. Only for checking a
+     * namespace of format 3 before it is upgraded.
+     */
+    public byte[] format3EntryTerm(long parent, byte[] name, long ino) {
+        return entryFunction(FORMAT3_ENTRY_TERM_LABEL, parent, name, ino);
+    }
+
+    private byte[] entryFunction(long label, long parent, byte[] name, long ino) {
         SealerScratch scratch = scratch();
         MemorySegment in = scratch.termInput(24L + name.length);
-        in.set(LONG, 0, ENTRY_TERM_LABEL);
+        in.set(LONG, 0, label);
         in.set(LONG, 8, parent);
         in.set(LONG, 16, ino);
         MemorySegment.copy(name, 0, in, ValueLayout.JAVA_BYTE, 24, name.length);

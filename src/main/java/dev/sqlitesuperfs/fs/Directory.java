@@ -1,8 +1,12 @@
 package dev.sqlitesuperfs.fs;
 
+import dev.sqlitesuperfs.fuse.Errno;
+import dev.sqlitesuperfs.fuse.FuseException;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
@@ -12,6 +16,10 @@ import java.util.TreeMap;
  * it) keeps its cookie, as ext4 keeps the directory slot: a listing in progress shows that name
  * once, with the old inode or the new one, never twice. Cookies 1 and 2 are "." and "..";
  * entries start at 3.
+ *
+ * <p>Names whose stored entry was found damaged when the directory was loaded are refused: EIO for
+ * any use of the name (lookup, creation, rename onto it), left out of listings, and a directory
+ * holding one is not empty. Its authentic entries are served as usual.
  *
  * <p>Guarded by the owning node's lock.
  */
@@ -23,10 +31,20 @@ final class Directory {
 
     private final Map<Name, Slot> byName = new HashMap<>();
     private final TreeMap<Long, Slot> byCookie = new TreeMap<>();
+    private final Set<Name> damaged = new HashSet<>();
     private long nextCookie = 3;
 
+    /** The entry named {@code name}, or null; EIO if its stored entry is damaged. */
     Slot get(Name name) {
+        if (!damaged.isEmpty() && damaged.contains(name)) {
+            throw new FuseException(Errno.EIO, "the entry '" + name + "' is damaged");
+        }
         return byName.get(name);
+    }
+
+    /** Refuses {@code name} from now on: its stored entry is damaged. */
+    void refuse(Name name) {
+        damaged.add(name);
     }
 
     /** Adds the entry for {@code name}, or points the existing one, in its place, at {@code ino}. */
@@ -51,6 +69,6 @@ final class Directory {
     }
 
     boolean isEmpty() {
-        return byName.isEmpty();
+        return byName.isEmpty() && damaged.isEmpty();
     }
 }

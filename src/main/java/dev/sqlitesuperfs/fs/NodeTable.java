@@ -265,8 +265,12 @@ final class NodeTable {
         if (dir.entries == null) {
             Directory d = new Directory();
             if (!dir.removed) {
-                for (DirEntryRecord e : store.entries(dir.ino)) {
+                SealedStore.Listing listing = store.entries(dir.ino);
+                for (DirEntryRecord e : listing.entries()) {
                     d.put(Name.of(e.name()), e.ino(), e.mode());
+                }
+                for (byte[] name : listing.refused()) {
+                    d.refuse(Name.of(name));
                 }
             }
             dir.entries = d;

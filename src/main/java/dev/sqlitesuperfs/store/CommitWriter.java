@@ -532,7 +532,6 @@ final class CommitWriter {
         }
     }
 
-    /** Fails the callers whose retry timeout has passed; true when none is left. */
     /**
      * Fails the callers whose retry timeout has passed; true when nobody waits any more. Deferred
      * changes left without a waiting commit go back to the queue's head for the next one, except

@@ -95,11 +95,15 @@ public interface NamespaceStore extends AutoCloseable {
      */
     boolean needsSealingUpgrade();
 
+    /** The namespace's format version as stored (0 if it does not exist yet). */
+    int formatVersion();
+
     /** What the keyed upgrade of a namespace reads and writes; see {@link #upgradeSealing}. */
     interface SealingUpgrade {
         record BlockTag(long ino, long idx, byte[] tag) {}
 
-        record EntryRow(long parent, byte[] name, long ino) {}
+        /** An entry with its stored MAC (null in namespaces older than format 3). */
+        record EntryRow(long parent, byte[] name, long ino, byte[] mac) {}
 
         record XattrRow(long ino, byte[] name, byte[] sealedValue) {}
 
@@ -108,7 +112,10 @@ public interface NamespaceStore extends AutoCloseable {
         /** Authenticators to store: per inode, and per entry. */
         record Sealed(java.util.Map<Long, byte[]> auth, List<EntryMac> macs) {}
 
-        /** Given every row of the namespace, the authenticators to store with them. */
+        /**
+         * Given every row of the namespace, the authenticators to store with them (only those that
+         * change: inodes left out keep theirs).
+         */
         Sealed seal(List<InodeRecord> inodes, List<BlockTag> tags, List<EntryRow> entries, List<XattrRow> xattrs);
     }
 

@@ -147,6 +147,11 @@ public final class PgNamespaceStore implements NamespaceStore {
     }
 
     @Override
+    public int formatVersion() {
+        return formatVersion;
+    }
+
+    @Override
     public boolean needsSealingUpgrade() {
         int version = formatVersion;
         return version != 0 && version < migrations.latestVersion();
@@ -198,7 +203,8 @@ public final class PgNamespaceStore implements NamespaceStore {
         List<SealingUpgrade.EntryRow> entries = new ArrayList<>();
         try (PreparedStatement read = connection.prepareStatement(sql.allEntries); ResultSet rows = read.executeQuery()) {
             while (rows.next()) {
-                entries.add(new SealingUpgrade.EntryRow(rows.getLong(1), rows.getBytes(2), rows.getLong(3)));
+                entries.add(new SealingUpgrade.EntryRow(rows.getLong(1), rows.getBytes(2), rows.getLong(3),
+                        rows.getBytes(4)));
             }
         }
         List<SealingUpgrade.XattrRow> xattrs = new ArrayList<>();

@@ -36,7 +36,8 @@ final class SchemaMigrations {
     static final SchemaMigrations CURRENT = new SchemaMigrations(List.of(
             new Step(1, NamespaceSql::createFormat1),
             new Step(2, NamespaceSql::createFormat2),
-            new Step(3, NamespaceSql::createFormat3, true)));
+            new Step(3, NamespaceSql::createFormat3, true),
+            new Step(4, NamespaceSql::createFormat4, true)));
 
     private final List<Step> steps;
 

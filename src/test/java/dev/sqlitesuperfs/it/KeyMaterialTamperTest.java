@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
 import dev.sqlitesuperfs.testing.Shell;
 import dev.sqlitesuperfs.testing.TestMount;
 import dev.sqlitesuperfs.testing.TestPostgres;
@@ -179,7 +180,7 @@ class KeyMaterialTamperTest {
             assertThat(Files.readAllBytes(mount.path("old-data"))).hasSize(20_000).containsOnly(0);
             mount.unmount();
             assertThat(TestPostgres.<Integer>query("SELECT format_version FROM \"" + mount.namespace() + "\".meta"))
-                    .isEqualTo(3);
+                    .isEqualTo(PgNamespaceStore.FORMAT_VERSION);
             assertThat(TestPostgres.<byte[]>query("SELECT meta_checksum FROM \"" + mount.namespace() + "\".meta"))
                     .hasSize(32);
 

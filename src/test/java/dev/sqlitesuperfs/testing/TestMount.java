@@ -6,9 +6,11 @@ import dev.sqlitesuperfs.cli.Fsck;
 import dev.sqlitesuperfs.cli.MountSettings;
 import dev.sqlitesuperfs.cli.NamespaceMount;
 import dev.sqlitesuperfs.cli.PassphraseSource;
+import dev.sqlitesuperfs.cli.TestKeys;
 import dev.sqlitesuperfs.cli.Upgrade;
 import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.store.DatabaseConfig;
+import dev.sqlitesuperfs.store.FormatThree;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
@@ -164,9 +166,20 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
         TestPostgres.execute("UPDATE " + ns + ".meta SET format_version = 1");
     }
 
+    /**
+     * Makes the (unmounted) namespace look as format 3 left it: entry MACs that are also digest
+     * terms. What every namespace made before format 4 has.
+     */
+    public void downgradeToFormatThree() {
+        try (NamespaceStore store = PgNamespaceStore.open(database, NamespaceName.parse(namespace), true);
+             TestKeys keys = TestKeys.open(store, PASSPHRASE, namespace)) {
+            FormatThree.downgrade(namespace, keys.sealer());
+        }
+    }
+
     /** {@code sqlitesuperfs upgrade} of the (unmounted) namespace; whether there was anything to do. */
     public boolean upgrade() {
-        return Upgrade.authenticate(database, NamespaceName.parse(namespace),
+        return 0 != Upgrade.authenticate(database, NamespaceName.parse(namespace),
                 new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)));
     }
 

@@ -1,0 +1,99 @@
+package dev.sqlitesuperfs.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.sqlitesuperfs.cli.NamespaceMount;
+import dev.sqlitesuperfs.crypto.TamperedException;
+import dev.sqlitesuperfs.testing.LogCapture;
+import dev.sqlitesuperfs.testing.Posix;
+import dev.sqlitesuperfs.testing.TestMount;
+import dev.sqlitesuperfs.testing.TestPostgres;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Namespaces of format 3 (entry MACs that were also the terms of their directory's digest, see
+ * {@code Sealer}) are brought to format 4 by the first writable mount, which checks every
+ * directory it reseals under format 3's rules first: one that does not check out is refused and
+ * left as it was. A read-only mount does not upgrade.
+ */
+class FormatUpgradeTest {
+
+    @Test
+    void aFormatThreeNamespaceIsCheckedAndUpgradedByItsFirstWritableMount() throws IOException {
+        try (TestMount mount = TestMount.fresh()) {
+            writeTree(mount);
+            mount.unmount();
+            mount.downgradeToFormatThree();
+            assertThat(formatOf(mount)).isEqualTo(3);
+            String dirents = "\"" + mount.namespace() + "\".dirents";
+            byte[] oldMac = TestPostgres.queryBytes("SELECT mac FROM " + dirents + " WHERE name = 'a'::bytea");
+
+            assertThatThrownBy(() -> mount.sameNamespaceElsewhere("--read-only").close())
+                    .hasMessageContaining("has format 3, which a read-only mount cannot upgrade");
+
+            try (LogCapture log = LogCapture.of(NamespaceMount.class)) {
+                mount.mountAgain();
+                assertThat(log.lines()).anySatisfy(l -> assertThat(l).contains("checked and upgraded from format 3 to 4"));
+            }
+            assertThat(formatOf(mount)).isEqualTo(4);
+            checkTree(mount);
+            mount.unmount();
+            assertThat(TestPostgres.queryBytes("SELECT mac FROM " + dirents + " WHERE name = 'a'::bytea"))
+                    .as("the entry's MAC is no longer its digest term").isNotEqualTo(oldMac);
+            assertThat(mount.verify()).isEmpty();
+            mount.mountAgain();
+            checkTree(mount);
+        }
+    }
+
+    @Test
+    void aFormatThreeNamespaceThatDoesNotCheckOutIsNotUpgraded() throws IOException {
+        try (TestMount mount = TestMount.fresh()) {
+            writeTree(mount);
+            long dir = Posix.lstat(mount.path("dir")).ino();
+            mount.unmount();
+            mount.downgradeToFormatThree();
+            String dirents = "\"" + mount.namespace() + "\".dirents";
+            // an entry of dir copied under another name, its MAC kept: not authentic
+            TestPostgres.update("INSERT INTO " + dirents + " (parent, name, ino, mac) SELECT parent, 'copy'::bytea,"
+                    + " ino, mac FROM " + dirents + " WHERE parent = ? AND name = 'b'::bytea", dir);
+            assertThatThrownBy(mount::mountAgain).isInstanceOf(TamperedException.class)
+                    .hasMessageContaining("cannot be upgraded to format 4")
+                    .hasMessageContaining("directory " + dir + ": the entry 'copy' is not authentic");
+            assertThat(formatOf(mount)).as("nothing changed").isEqualTo(3);
+            TestPostgres.update("DELETE FROM " + dirents + " WHERE name = 'copy'::bytea");
+            mount.mountAgain();
+            assertThat(formatOf(mount)).isEqualTo(4);
+            checkTree(mount);
+        }
+    }
+
+    private static void writeTree(TestMount mount) throws IOException {
+        Files.writeString(mount.path("a"), "file a");
+        Files.createDirectories(mount.path("dir/sub"));
+        Files.writeString(mount.path("dir/b"), "file b");
+        Files.writeString(mount.path("dir/sub/c"), "file c");
+        Files.createSymbolicLink(mount.path("link"), Path.of("dir/b"));
+        Posix.setxattr(mount.path("dir"), "user.tag", "v".getBytes(StandardCharsets.UTF_8), 0);
+    }
+
+    private static void checkTree(TestMount mount) throws IOException {
+        assertThat(Files.readString(mount.path("a"))).isEqualTo("file a");
+        assertThat(Files.readString(mount.path("dir/b"))).isEqualTo("file b");
+        assertThat(Files.readString(mount.path("dir/sub/c"))).isEqualTo("file c");
+        assertThat(Files.readString(mount.path("link"))).isEqualTo("file b");
+        assertThat(new String(Posix.getxattr(mount.path("dir"), "user.tag"), StandardCharsets.UTF_8)).isEqualTo("v");
+        try (var list = Files.list(mount.path("dir"))) {
+            assertThat(list.map(p -> p.getFileName().toString()).toList()).containsExactlyInAnyOrder("b", "sub");
+        }
+    }
+
+    private static long formatOf(TestMount mount) {
+        return TestPostgres.queryLong("SELECT format_version FROM \"" + mount.namespace() + "\".meta");
+    }
+}
