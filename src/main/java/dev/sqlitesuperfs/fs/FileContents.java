@@ -16,6 +16,8 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The bytes of regular files: reads through dirty blocks, the block cache and storage; writes
@@ -31,11 +33,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Callers hold the node's lock: the read lock for {@link #read}, the write lock for the rest.
  */
 final class FileContents {
+    private static final Logger log = LoggerFactory.getLogger(FileContents.class);
+
+    private final String namespace;
     private final SealedStore store;
     private final BlockCache cache;
     private final int blockSize;
     private final AtomicLong dirtyBytes = new AtomicLong();
-    private final AtomicLong storedBlocks = new AtomicLong();
+    private final Space space;
     private final Set<Node> dirtyNodes = ConcurrentHashMap.newKeySet();
     private volatile KernelChannel kernel = NO_KERNEL;
 
@@ -47,10 +52,12 @@ final class FileContents {
         public void writeBackPages(long ino) {}
     };
 
-    FileContents(SealedStore store, BlockCache cache, int blockSize) {
+    FileContents(String namespace, SealedStore store, BlockCache cache, int blockSize, Space space) {
+        this.namespace = namespace;
         this.store = store;
         this.cache = cache;
         this.blockSize = blockSize;
+        this.space = space;
     }
 
     /** From INIT on, flushes tell the kernel when the block count it caches went stale. */
@@ -62,14 +69,6 @@ final class FileContents {
         return dirtyBytes.get();
     }
 
-    /** Block rows stored for the whole namespace (statfs, quota). */
-    long storedBlocks() {
-        return storedBlocks.get();
-    }
-
-    void initStoredBlocks(long blocks) {
-        storedBlocks.set(blocks);
-    }
 
     /** Nodes holding written data or times not stored yet. */
     Set<Node> dirtyNodes() {
@@ -147,7 +146,10 @@ final class FileContents {
         return length;
     }
 
-    /** Buffers {@code data} at {@code offset}; updates size and times. Not durable. */
+    /**
+     * Buffers {@code data} at {@code offset}; updates size and times. Not durable. ENOSPC, with
+     * nothing changed, if the blocks it adds do not fit in the quota.
+     */
     void write(Node n, long offset, MemorySegment data, long now) {
         int length = (int) data.byteSize();
         if (offset < 0) {
@@ -158,6 +160,16 @@ final class FileContents {
         }
         if (offset + length > FsConfig.MAX_FILE_SIZE || offset + length < 0) {
             throw new FuseException(Errno.EFBIG);
+        }
+        long first = offset / blockSize;
+        boolean[] adds = new boolean[(int) ((offset + length - 1) / blockSize - first + 1)];
+        int added = 0;
+        for (int i = 0; i < adds.length; i++) {
+            adds[i] = !n.dirty.containsKey(first + i) && !storedAt(n, first + i);
+            added += adds[i] ? 1 : 0;
+        }
+        if (!space.tryReserve(added)) {
+            throw new FuseException(Errno.ENOSPC);
         }
         long storedEnd = blocksFor(n.keptSize);
         int done = 0;
@@ -175,6 +187,9 @@ final class FileContents {
                         System.arraycopy(old, 0, block, 0, Math.min(old.length, blockSize));
                     }
                 }
+                if (adds[(int) (idx - first)]) {
+                    n.reserved.add(idx);
+                }
                 n.dirty.put(idx, block);
                 dirtyBytes.addAndGet(blockSize);
             }
@@ -186,6 +201,20 @@ final class FileContents {
         n.mtimeNs = now;
         n.ctimeNs = now;
         markDirty(n);
+    }
+
+    /**
+     * Whether storage has block {@code idx} of the file, so that storing it again replaces a row
+     * rather than adding one (also when a truncation not stored yet cut it away: the commit then
+     * deletes the old row and inserts the new one).
+     */
+    private boolean storedAt(Node n, long idx) {
+        return idx < blocksFor(n.storedSize) && store.nextStoredBlock(n.ino, idx).orElse(-1) == idx;
+    }
+
+    /** Free blocks under the quota (Long.MAX_VALUE without one). */
+    long freeBlocks() {
+        return space.freeBlocks();
     }
 
     /** The block's current bytes from cache or storage (null for a hole); not from dirty. */
@@ -237,6 +266,9 @@ final class FileContents {
             var gone = n.dirty.tailMap(keepEnd, true);
             dirtyBytes.addAndGet(-(long) gone.size() * blockSize);
             gone.clear();
+            var unreserved = n.reserved.tailSet(keepEnd, true);
+            space.release(unreserved.size());
+            unreserved.clear();
             int cut = (int) (newSize % blockSize);
             long tailIdx = newSize / blockSize;
             if (cut != 0) {
@@ -287,6 +319,9 @@ final class FileContents {
         }
         tx.putInode(attrs.record());
         tx.putBlocks(n.ino, firstNew, plain);
+        if (n.isDirty()) {
+            tx.onFailure(e -> storeFailed(n, Errno.EIO, e.getMessage(), true));
+        }
         return new Staged(n, attrs, plain);
     }
 
@@ -346,7 +381,8 @@ final class FileContents {
             n.keptSize = n.size;
             long delta = result.nblocks(n.ino, n.nblocks) - n.nblocks;
             n.nblocks += delta;
-            storedBlocks.addAndGet(delta);
+            space.stored(delta, n.reserved.size());
+            n.reserved.clear();
             if (delta != 0) {
                 // st_blocks moved without a request from the kernel, whose cached copy is now stale.
                 kernel.invalidateAttributes(n.ino);
@@ -357,13 +393,84 @@ final class FileContents {
 
     /** Forgets a node's unstored data, cached blocks and stored-block count: its storage is gone. */
     void discard(Node n) {
-        storedBlocks.addAndGet(-n.nblocks);
+        space.stored(-n.nblocks, 0);
         n.nblocks = 0;
-        dirtyBytes.addAndGet(-(long) n.dirty.size() * blockSize);
-        n.dirty.clear();
+        dropUnstored(n);
         n.storedSize = n.size;
         n.keptSize = n.size;
-        markClean(n);
         cache.invalidate(n.ino, 0);
+    }
+
+    /**
+     * The file's written data could not be stored ({@code errno} says why, {@code why} in words): it
+     * is given up as a whole (written blocks, and a size or truncation not stored), so that the file
+     * is again what storage holds and no later store can keep a part of it. Writes from the kernel's
+     * page cache are refused until the kernel has dropped its pages of the file (see
+     * {@link #dropLostPages}). When the kernel cannot know of the failure ({@code tellHandles}: a
+     * commit failed after the kernel's writes had all succeeded) it is recorded for fsync and close
+     * to report; a refused write from the page cache the kernel reports itself. Logs which file and
+     * how much was lost. The caller holds the node's write lock.
+     */
+    void storeFailed(Node n, int errno, String why, boolean tellHandles) {
+        long sizeBefore = n.size;
+        long lost = (long) n.dirty.size() * blockSize;
+        dropUnstored(n);
+        n.size = n.storedSize;
+        n.keptSize = n.storedSize;
+        if (tellHandles) {
+            n.storeErrno = errno;
+            n.storeErrors++;
+        }
+        n.refuseCachedWrites = true;
+        if (n.size < sizeBefore) {
+            n.kernelSizeAhead = true;
+        }
+        log.error("namespace {}: inode {}: written data not stored and lost: {} bytes in whole blocks, size {}"
+                        + " back to the stored {} ({}); fsync and close report it", namespace, n.ino, lost, sizeBefore,
+                n.size, why);
+        PAGES_TO_DROP.get().add(n);
+    }
+
+    /**
+     * Files whose lost data the kernel may still have in its page cache, noted under the node's
+     * lock by the thread that lost it; dropped by {@link #dropLostPages} once the lock is let go.
+     */
+    private static final ThreadLocal<List<Node>> PAGES_TO_DROP = ThreadLocal.withInitial(ArrayList::new);
+
+    /**
+     * Makes the kernel drop its cached pages and attributes of the files whose written data this
+     * thread just lost, so that they read as what storage holds; from then on, writes from the page
+     * cache are new data again and are let through. Call with no node lock held: the kernel writes
+     * back dirty pages of the file first (refused), and those writes need the lock. Inside a WRITE
+     * ({@code later}), whose own pages the kernel keeps locked until it is answered, the kernel is
+     * asked from another thread.
+     */
+    void dropLostPages(boolean later) {
+        List<Node> lost = PAGES_TO_DROP.get();
+        if (lost.isEmpty()) {
+            return;
+        }
+        List<Node> copy = List.copyOf(lost);
+        lost.clear();
+        KernelChannel k = kernel;
+        Runnable drop = () -> {
+            for (Node n : copy) {
+                k.writeBackPages(n.ino);
+                n.refuseCachedWrites = false;
+            }
+        };
+        if (later) {
+            Thread.ofVirtual().name("drop-lost-pages").start(drop);
+        } else {
+            drop.run();
+        }
+    }
+
+    private void dropUnstored(Node n) {
+        dirtyBytes.addAndGet(-(long) n.dirty.size() * blockSize);
+        n.dirty.clear();
+        space.release(n.reserved.size());
+        n.reserved.clear();
+        markClean(n);
     }
 }

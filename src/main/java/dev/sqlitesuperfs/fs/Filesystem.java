@@ -75,6 +75,7 @@ public final class Filesystem implements FuseFilesystem {
     private final NodeTable nodes;
     private final Handles handles = new Handles();
     private final FileContents contents;
+    private final Space space;
     private final Tree tree;
     private final long ttlNs;
     private final AtomicBoolean fencedLogged = new AtomicBoolean();
@@ -85,7 +86,9 @@ public final class Filesystem implements FuseFilesystem {
         this.config = config;
         this.store = store;
         this.nodes = new NodeTable(store);
-        this.contents = new FileContents(store, new BlockCache(config.cacheBytes()), config.blockSize());
+        this.space = new Space(config.quotaBytes() / config.blockSize());
+        this.contents = new FileContents(config.namespace(), store, new BlockCache(config.cacheBytes()),
+                config.blockSize(), space);
         this.tree = new Tree(config, store, nodes, contents);
         this.ttlNs = config.cacheTtl().toNanos();
         this.writeBack = new WriteBack(this, config.writebackDelay());
@@ -107,7 +110,7 @@ public final class Filesystem implements FuseFilesystem {
             fs.tree.reclaimOrphans();
         }
         Usage usage = store.usage();
-        fs.contents.initStoredBlocks(usage.blocks());
+        fs.space.initStored(usage.blocks());
         fs.tree.initInodeCount(usage.inodes());
         if (!config.readOnly()) {
             fs.writeBack.start();
@@ -273,6 +276,7 @@ public final class Filesystem implements FuseFilesystem {
             // A new size is data, stored at the next fsync like written blocks: SQLite's TRUNCATE
             // journal mode truncates the journal and then syncs it, one transaction for both.
             contents.resize(n, a.size, now);
+            n.kernelSizeAhead = false;
             if (!dropCapability && a.mode == n.mode && a.uid == n.uid && a.gid == n.gid) {
                 a.applyTo(n);
                 contents.timesChanged(n);
@@ -421,6 +425,7 @@ public final class Filesystem implements FuseFilesystem {
                         if (n.size != 0 || dropCapability || kill) {
                             contents.resize(n, 0, Clock.nowNs());
                         }
+                        n.kernelSizeAhead = false;
                         if (dropCapability || kill) {
                             Attrs a = Attrs.of(n);
                             if (kill) {
@@ -466,6 +471,11 @@ public final class Filesystem implements FuseFilesystem {
             Node n = handles.get(fh, ino).node();
             n.lock.readLock().lock();
             try {
+                if (n.kernelSizeAhead && offset >= n.size && size > 0) {
+                    // Past what storage holds, where the kernel still counts lost data.
+                    throw new FuseException(Errno.EIO, "inode " + n.ino + ": written data past " + n.size
+                            + " bytes was lost");
+                }
                 return contents.read(n, offset, size, dest);
             } finally {
                 n.lock.readLock().unlock();
@@ -479,13 +489,23 @@ public final class Filesystem implements FuseFilesystem {
             requireWritable();
             Node n = handles.get(fh, ino).node();
             long newBytes = data.byteSize();
-            if (config.quotaBytes() > 0
-                    && (contents.storedBlocks() * config.blockSize() + contents.dirtyBytes() + newBytes) > config.quotaBytes()) {
-                throw new FuseException(Errno.ENOSPC);
-            }
+            boolean cached = (writeFlags & WRITE_CACHE) != 0;
             n.lock.writeLock().lock();
             try {
-                contents.write(n, offset, data, Clock.nowNs());
+                if (cached && n.refuseCachedWrites) {
+                    throw new FuseException(n.storeErrno);
+                }
+                try {
+                    contents.write(n, offset, data, Clock.nowNs());
+                } catch (FuseException e) {
+                    if (cached && e.errno() == Errno.ENOSPC) {
+                        // The writer was told long ago that this write succeeded: what else the
+                        // kernel wrote back of the file must not be stored without it.
+                        contents.storeFailed(n, Errno.ENOSPC, "the namespace's quota of " + config.quotaBytes()
+                                + " bytes is full", false);
+                    }
+                    throw e;
+                }
                 if ((writeFlags & WRITE_KILL_SUIDGID) != 0) {
                     n.mode = PrivilegeDrop.afterModification(n.mode, n.gid, caller);
                 }
@@ -508,16 +528,47 @@ public final class Filesystem implements FuseFilesystem {
      */
     @Override
     public void flush(Caller caller, long ino, long fh, long lockOwner) {
-        guard("flush", ino, () -> handles.get(fh, ino));
+        guard("flush", ino, () -> {
+            reportStoreFailure(handles.get(fh, ino));
+            return null;
+        });
+    }
+
+    /**
+     * Fails with the errno of the last failure to store the file's written data, if this handle
+     * has not reported it yet (each failure once per open handle, as Linux reports writeback
+     * errors). Takes no node lock: a
+     * close (FLUSH) must not wait for a commit in progress on the file, which may take until
+     * --db-timeout (a child process closing a descriptor it inherited does exactly that).
+     */
+    private void reportStoreFailure(Handles.Handle h) {
+        Node n = h.node();
+        long failures = n.storeErrors;
+        int errno = n.storeErrno;
+        synchronized (h) {
+            if (h.seenErrors == failures) {
+                return;
+            }
+            h.seenErrors = failures;
+        }
+        throw new FuseException(errno, "inode " + n.ino + ": written data was lost");
     }
 
     /** Stores the file's data and metadata, and every change made before this call. */
     @Override
     public void fsync(Caller caller, long ino, long fh, boolean dataOnly) {
         guard("fsync", ino, () -> {
-            if (!storeNode(handles.get(fh, ino).node())) {
-                store.flushDeferred();
+            Handles.Handle h = handles.get(fh, ino);
+            try {
+                if (!storeNode(h.node())) {
+                    store.flushDeferred();
+                }
+            } catch (RuntimeException e) {
+                // This call reports the failure (if it lost written data, see storeFailed).
+                reportStoreFailure(h);
+                throw e;
             }
+            reportStoreFailure(h);
             return null;
         });
     }
@@ -615,9 +666,10 @@ public final class Filesystem implements FuseFilesystem {
                 if (!n.isRegular()) {
                     throw new FuseException(Errno.ENODEV);
                 }
+                // Holes are not stored, so nothing is set aside here: the space the range would take
+                // past the end of the file must be free now; writes reserve it as they come.
                 long growth = Math.max(0, end - Math.max(n.size, offset));
-                if (config.quotaBytes() > 0 && contents.storedBlocks() * config.blockSize() + contents.dirtyBytes()
-                        + growth > config.quotaBytes()) {
+                if (Math.ceilDiv(growth, config.blockSize()) > space.freeBlocks()) {
                     throw new FuseException(Errno.ENOSPC);
                 }
                 if ((mode & FALLOC_FL_KEEP_SIZE) == 0 && end > n.size) {
@@ -931,7 +983,7 @@ public final class Filesystem implements FuseFilesystem {
     @Override
     public StatFs statfs(Caller caller, long ino) {
         long bs = config.blockSize();
-        long used = Math.max(0, contents.storedBlocks()) + contents.dirtyBytes() / bs;
+        long used = Math.max(0, space.usedBlocks());
         OptionalLong hostFree = config.hostFreeBytes().get();
         long capacityBlocks;
         long freeBlocks;
@@ -1016,9 +1068,18 @@ public final class Filesystem implements FuseFilesystem {
 
     /**
      * Runs one request; turns storage failures into EIO with one log line naming the operation
-     * and inode. {@link FuseException}s pass through unchanged.
+     * and inode. {@link FuseException}s pass through unchanged. Afterwards, with every lock let
+     * go, the kernel drops what it caches of files whose written data the request lost.
      */
     private <T> T guard(String op, long ino, Supplier<T> body) {
+        try {
+            return mapFailures(op, ino, body);
+        } finally {
+            contents.dropLostPages(op.equals("write"));
+        }
+    }
+
+    private <T> T mapFailures(String op, long ino, Supplier<T> body) {
         try {
             return body.get();
         } catch (FuseException e) {

@@ -17,7 +17,31 @@ final class Handles {
     static final int O_APPEND = 02000;
 
     /** One open(2) or opendir(2) of a node, shared by every descriptor dup'ed from it. */
-    record Handle(Node node, int flags) {
+    static final class Handle {
+        private final Node node;
+        private final int flags;
+        /**
+         * How many of the node's failures to store written data this handle has reported (its
+         * count when opened, then up to the node's as fsync and close report them): each failure
+         * is reported once to every handle that was open when it happened, as Linux reports
+         * writeback errors once per open file.
+         */
+        long seenErrors;
+
+        Handle(Node node, int flags) {
+            this.node = node;
+            this.flags = flags;
+            this.seenErrors = node.storeErrors;
+        }
+
+        Node node() {
+            return node;
+        }
+
+        int flags() {
+            return flags;
+        }
+
         boolean writable() {
             int acc = flags & O_ACCMODE;
             return acc == O_WRONLY || acc == O_RDWR;

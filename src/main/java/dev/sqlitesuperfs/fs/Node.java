@@ -4,6 +4,7 @@ import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -68,6 +69,28 @@ final class Node {
     Map<Name, byte[]> xattrs;
     /** Regular files: written blocks not yet stored, by index; each array is one whole block. */
     final TreeMap<Long, byte[]> dirty = new TreeMap<>();
+    /** The indexes in {@link #dirty} whose storing adds a row: each holds a reservation of {@link Space}. */
+    final TreeSet<Long> reserved = new TreeSet<>();
+    // ---- failures to store written data (set under lock; read without it, by flush) ----
+    /**
+     * The last failure to store this file's written data (an errno), reported once to each handle
+     * open at the time (see {@link Handles.Handle#seenErrors}); 0 if there never was one.
+     */
+    volatile int storeErrno;
+    /** Counts failures to store this file's data; a handle has seen those up to its own count. */
+    volatile long storeErrors;
+    /**
+     * Writes from the kernel's page cache are refused from a failure until the kernel has dropped
+     * its pages of the file: it goes on writing back pages dirtied before the failure, and storing
+     * those alone would leave a file that no sequence of writes made.
+     */
+    volatile boolean refuseCachedWrites;
+    /**
+     * The kernel may think the file longer than it is: written data was lost after the kernel
+     * extended its size, which only a truncation brings back in line (with the writeback cache the
+     * kernel keeps its own size). Reads past the size fail with EIO until then.
+     */
+    boolean kernelSizeAhead;
     /** Timestamps changed (by the kernel's writeback of times) but not stored yet. */
     boolean timesDirty;
     /** System.nanoTime() when the node first got unstored changes; 0 when it has none. */

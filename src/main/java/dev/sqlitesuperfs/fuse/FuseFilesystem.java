@@ -96,6 +96,13 @@ public interface FuseFilesystem {
      */
     int WRITE_KILL_SUIDGID = 1 << 2;
 
+    /**
+     * In {@code writeFlags}: the kernel writes back pages of its page cache (the writeback cache, or
+     * a shared mapping), long after the write(2) that dirtied them returned; an error goes to the
+     * kernel, which reports it at the file's next fsync or close.
+     */
+    int WRITE_CACHE = 1;
+
     /** Write {@code data} at {@code offset}; return the number of bytes written. */
     int write(Caller caller, long ino, long fh, long offset, MemorySegment data, int writeFlags);
 

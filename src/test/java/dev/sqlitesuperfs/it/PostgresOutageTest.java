@@ -5,6 +5,7 @@ import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.localpg.StopMode;
+import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
 import dev.sqlitesuperfs.testing.TestPostgres;
@@ -47,26 +48,46 @@ class PostgresOutageTest {
     }
 
     /**
-     * Past --db-timeout an fsync fails with EIO. What it could not store stays in memory and is
-     * stored once PostgreSQL is back; the mount then works as before.
+     * Past --db-timeout an fsync fails with EIO, and what it could not store is lost as a whole,
+     * as a local filesystem loses a page whose writeback failed: the file reads as what storage
+     * holds, never as data that was not stored, and the log says which file and how much. Names
+     * (the creation of the file) are kept and stored once PostgreSQL is back; the mount then
+     * works as before.
      */
     @Test
     void pastTheTimeoutCallsFailWithEioAndTheMountRecovers() throws Exception {
         try (TestMount mount = TestMount.fresh("--db-timeout", "2")) {
             Path f = mount.path("file");
             writeSynced(f, "v1");
-            TestPostgres.server().stopServer(StopMode.IMMEDIATE);
-            try {
-                assertThat(errnoOf(() -> writeSynced(mount.path("refused"), "not stored before the timeout")))
-                        .isEqualTo(EIO);
+            Path refused = mount.path("refused");
+            int fd = Posix.open(refused, Posix.O_RDWR | Posix.O_CREAT | Posix.O_TRUNC, 0644);
+            try (LogCapture log = LogCapture.of(fileContentsClass())) {
+                Posix.write(fd, "not stored before the timeout".getBytes(StandardCharsets.UTF_8));
+                TestPostgres.server().stopServer(StopMode.IMMEDIATE);
+                try {
+                    assertThat(errnoOf(() -> Posix.fsync(fd))).isEqualTo(EIO);
+                } finally {
+                    TestPostgres.server().startServer();
+                }
+                // the kernel keeps the size it counted (with the writeback cache it never takes a
+                // smaller one from the mount), but no byte past what storage holds is served
+                assertThat(errnoOf(() -> Posix.pread(fd, 100, 0))).isEqualTo(EIO);
+                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains(
+                        "inode " + Posix.fstat(fd).ino() + ": written data not stored and lost"));
             } finally {
-                TestPostgres.server().startServer();
+                // the fsync reported the loss to this handle: its close does not report it again
+                Posix.close(fd);
             }
             writeSynced(f, "v2");
             mount.remount();
             assertThat(Files.readString(f)).isEqualTo("v2");
-            assertThat(Files.readString(mount.path("refused"))).isEqualTo("not stored before the timeout");
+            assertThat(Files.readString(refused)).isEmpty();
         }
+    }
+
+    /** The class that logs lost written data (package-private in fs). */
+    private static Class<?> fileContentsClass() throws ClassNotFoundException {
+        return Class.forName("dev.sqlitesuperfs.fs.FileContents");
     }
 
     private static void writeSynced(Path file, String content) {
