@@ -85,6 +85,27 @@ public final class CliProcess implements AutoCloseable {
     }
 
     /**
+     * Starts it through the launcher, {@code ./sqlitesuperfs args...}, as a user runs it: the
+     * launcher checks what it turns into JVM options, builds the jar if it is missing or older
+     * than the sources, and runs it. Only for what the launcher does before it builds anything.
+     */
+    public static CliProcess startLauncher(Map<String, String> env, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of("sqlitesuperfs").toAbsolutePath().toString());
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().remove("psql_url");
+        pb.environment().remove("encryption_pass");
+        pb.environment().remove("new_encryption_pass");
+        pb.environment().putAll(env);
+        try {
+            return new CliProcess(pb.start());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
      * Starts it on a pseudo-terminal (through {@code script}), as a person would at a shell; use
      * {@link #awaitOutput} and {@link #type} to answer its prompts.
      */
