@@ -3,6 +3,7 @@ package dev.sqlitesuperfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.testing.CliProcess;
 import dev.sqlitesuperfs.testing.RewritingProxy;
 import dev.sqlitesuperfs.testing.Shell;
@@ -410,6 +411,59 @@ class CommandLineTest {
             assertThat(refused(ExitCode.DATABASE, Map.of("psql_url", viaProxy, "encryption_pass", PASS),
                     "mount", namespace, dir.toString()).stderr()).contains("is version 9.6.24; sqlitesuperfs needs 12 or newer");
         }
+    }
+
+    /**
+     * A refused login, a missing database or privilege, a connection limit: said in words that
+     * name the server, the user and the database, with exit code 5. What waiting cannot cure is
+     * refused at once: with a --db-timeout of a day, a refusal that was retried would not end
+     * within READY.
+     */
+    @Test
+    void loginRefusalsSayWhatIsWrongInWords() throws Exception {
+        String role = "r_" + namespace;
+        String database = "d_" + namespace;
+        DatabaseConfig.Endpoint server = TestPostgres.config().endpoints().getFirst();
+        String at = "PostgreSQL at " + server;
+        String testDatabase = TestPostgres.config().database();
+        TestPostgres.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'the-right-one'");
+        TestPostgres.execute("CREATE DATABASE " + database);
+        TestPostgres.execute("REVOKE CONNECT ON DATABASE " + database + " FROM PUBLIC");
+        try {
+            String[] args = {"mount", "--db-timeout", "86400", namespace, dir.toString()};
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + ":not-the-one@" + server + "/"
+                    + testDatabase), args).stderr()).isEqualTo("sqlitesuperfs: " + at + " refused user \"" + role
+                    + "\": password authentication failed; the password is wrong or the user does not exist"
+                    + " (SQLState 28P01)\n");
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://nobody_" + namespace + ":x@" + server + "/"
+                    + testDatabase), args).stderr()).contains(at + " refused user \"nobody_" + namespace
+                    + "\": password authentication failed");
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + ":the-right-one@" + server
+                    + "/nosuch_" + namespace), args).stderr()).isEqualTo("sqlitesuperfs: database \"nosuch_" + namespace
+                    + "\" does not exist on " + at + " (SQLState 3D000)\n");
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + ":the-right-one@" + server + "/"
+                    + database), args).stderr()).isEqualTo("sqlitesuperfs: user \"" + role + "\" may not connect to"
+                    + " database \"" + database + "\" on " + at + ": it lacks the CONNECT privilege (SQLState 42501)\n");
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + "@" + server + "/" + testDatabase),
+                    args).stderr()).isEqualTo("sqlitesuperfs: " + at + " asks user \"" + role + "\" for a password,"
+                    + " and the database URL gives none (SQLState 08004)\n");
+
+            // Its one connection is the mount's writer; the read pool is refused. A full server heals
+            // as other clients leave, so this one is retried for --db-timeout, then named.
+            TestPostgres.execute("ALTER ROLE " + role + " CONNECTION LIMIT 1");
+            String limited = refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + ":the-right-one@" + server + "/"
+                    + testDatabase), "mount", "--db-timeout", "2", namespace, dir.toString()).stderr();
+            assertThat(limited).contains("failed for longer than 2 s: user \"" + role + "\" has reached the"
+                    + " connection limit of its role on " + at + "; a mount uses up to 9 connections (SQLState 53300)")
+                    .doesNotContain("unavailable");
+        } finally {
+            TestPostgres.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
+            TestPostgres.execute("DROP ROLE IF EXISTS " + role);
+        }
+    }
+
+    static Map<String, String> dbEnv(String url) {
+        return Map.of("psql_url", url, "encryption_pass", PASS);
     }
 
     @Test
