@@ -107,9 +107,49 @@ class CommandLineTest {
         try (CliProcess p = mount(PASS)) {
             p.awaitMounted(READY);
             assertThat(Files.readString(dir.resolve("kept.txt"))).isEqualTo("written just before SIGTERM");
+            assertThat(signalMask(p.pid(), "SigCgt") & signalBit(2))
+                    .as("SIGINT caught (CliProcess starts the mount with SIGINT at its default action)").isNotZero();
             p.signal("INT");
             assertThat(p.waitFor(READY)).isZero();
         }
+    }
+
+    /**
+     * Started as a script starts a background job ({@code cmd &}: SIGINT ignored), and with SIGTERM
+     * ignored too: SIGINT stays ignored, as the caller asked, but SIGTERM still stores everything
+     * and unmounts with exit 0. The dispositions are read from /proc, not inferred from a signal
+     * that had no effect within some time.
+     */
+    @Test
+    void startedWithSigintAndSigtermIgnoredItKeepsSigintIgnoredAndStillStopsOnSigterm() throws Exception {
+        try (CliProcess p = CliProcess.startWrapped(List.of("env", "--ignore-signal=INT,TERM", "--"), false, env(PASS),
+                "mount", "--kdf", "interactive", namespace, dir.toString())) {
+            p.awaitMounted(READY);
+            Files.writeString(dir.resolve("kept.txt"), "written just before SIGTERM");
+            assertThat(signalMask(p.pid(), "SigIgn") & signalBit(2)).as("SIGINT ignored").isNotZero();
+            assertThat(signalMask(p.pid(), "SigCgt") & signalBit(15)).as("SIGTERM caught").isNotZero();
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).as(p.stderr()).isZero();
+        }
+        assertThat(Shell.run("cat", "/proc/self/mountinfo")).doesNotContain(" " + dir + " ");
+        try (CliProcess p = mount(PASS)) {
+            p.awaitMounted(READY);
+            assertThat(Files.readString(dir.resolve("kept.txt"))).isEqualTo("written just before SIGTERM");
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).isZero();
+        }
+    }
+
+    /** A signal mask of /proc/PID/status ("SigIgn", "SigCgt"): bit n-1 stands for signal n. */
+    static long signalMask(long pid, String field) throws IOException {
+        return Files.readAllLines(Path.of("/proc", Long.toString(pid), "status")).stream()
+                .filter(line -> line.startsWith(field + ":"))
+                .mapToLong(line -> Long.parseUnsignedLong(line.substring(field.length() + 1).trim(), 16))
+                .findFirst().orElseThrow();
+    }
+
+    static long signalBit(int signal) {
+        return 1L << (signal - 1);
     }
 
     @Test

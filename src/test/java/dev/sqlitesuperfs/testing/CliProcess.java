@@ -17,8 +17,17 @@ import java.util.concurrent.TimeUnit;
 /**
  * The command line as a separate process ({@code java -cp <test classpath> ...Main}), for what an
  * in-process mount cannot show: exit codes, messages, signals, kill -9, other users.
+ *
+ * <p>Every process starts with SIGINT and SIGTERM at their default action, as a command typed at
+ * an interactive shell does, however the test run itself was started: a run started in the
+ * background of a script ({@code ./run-tests &}) ignores SIGINT, and an ignored signal is passed on
+ * to every child (Java's ProcessBuilder cannot reset it), so a test that sends SIGINT would
+ * otherwise find it ignored. {@link #startWrapped} can ignore them again on purpose.
  */
 public final class CliProcess implements AutoCloseable {
+    /** Runs its arguments with SIGINT and SIGTERM at their default action (coreutils env). */
+    private static final List<String> DEFAULT_SIGNALS = List.of("env", "--default-signal=INT,TERM", "--");
+
     private final Process process;
     private final StringBuffer stdout = new StringBuffer();
     private final StringBuffer stderr = new StringBuffer();
@@ -61,11 +70,13 @@ public final class CliProcess implements AutoCloseable {
 
     /**
      * Starts it behind {@code prefix}, a command that ends by running its arguments (setpriv,
-     * unshare, sh -c '... "$@"' ...); {@code sharedClasspath} for prefixes that change the user.
+     * unshare, sh -c '... "$@"', env --ignore-signal=INT ...); {@code sharedClasspath} for prefixes
+     * that change the user.
      */
     public static CliProcess startWrapped(List<String> prefix, boolean sharedClasspath, Map<String, String> env,
             String... args) {
-        List<String> cmd = new ArrayList<>(prefix);
+        List<String> cmd = new ArrayList<>(DEFAULT_SIGNALS);
+        cmd.addAll(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-cp");
@@ -90,7 +101,7 @@ public final class CliProcess implements AutoCloseable {
      * than the sources, and runs it. Only for what the launcher does before it builds anything.
      */
     public static CliProcess startLauncher(Map<String, String> env, String... args) {
-        List<String> cmd = new ArrayList<>();
+        List<String> cmd = new ArrayList<>(DEFAULT_SIGNALS);
         cmd.add(Path.of("sqlitesuperfs").toAbsolutePath().toString());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
@@ -117,7 +128,9 @@ public final class CliProcess implements AutoCloseable {
         for (String a : args) {
             command.append(' ').append(quote(a));
         }
-        ProcessBuilder pb = new ProcessBuilder("script", "-qefc", command.toString(), "/dev/null");
+        List<String> cmd = new ArrayList<>(DEFAULT_SIGNALS);
+        cmd.addAll(List.of("script", "-qefc", command.toString(), "/dev/null"));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
         pb.environment().remove("psql_url");
         pb.environment().remove("encryption_pass");
         pb.environment().remove("new_encryption_pass");
