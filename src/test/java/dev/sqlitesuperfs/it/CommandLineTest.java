@@ -520,10 +520,11 @@ class CommandLineTest {
                     dir.toString()).stderr()).contains("is empty");
             assertThat(refused(ExitCode.PASSPHRASE, db, "mount", "--passphrase-file", dir.toString(), namespace,
                     dir.toString()).stderr()).contains("it is a directory");
-            // unreadable: a root-only file, read by an ordinary user
+            // unreadable: a root-only file, read by an ordinary user. The passphrase is checked before
+            // the mount directory and what mounting needs (NamespaceMount.open), so neither DIR nor
+            // /dev/fuse has to be usable by that user for this refusal.
             Files.writeString(empty, PASS);
             Shell.run("chmod", "0600", empty.toString());
-            Shell.run("chown", "65534:65534", dir.toString());
             CliProcess denied = CliProcess.startAs("65534:65534", db, "mount", "--passphrase-file", empty.toString(),
                     namespace, dir.toString());
             assertThat(denied.waitFor(READY)).as(denied.stderr()).isEqualTo(ExitCode.PASSPHRASE.code());
@@ -531,6 +532,9 @@ class CommandLineTest {
         } finally {
             Files.deleteIfExists(empty);
         }
+        // with the mount directory missing as well, the passphrase is still what is refused
+        assertThat(refused(ExitCode.PASSPHRASE, db, "mount", "--passphrase-file", "/nonexistent/pass", namespace,
+                dir.resolve("missing").toString()).stderr()).contains("cannot read passphrase file /nonexistent/pass");
         // a passphrase is never an option: refused, and not repeated
         CliProcess onCommandLine = refused(ExitCode.USAGE, db, "mount", "--passphrase", "hunter2", namespace,
                 dir.toString());
