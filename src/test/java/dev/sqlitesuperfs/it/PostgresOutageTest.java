@@ -4,7 +4,9 @@ import static dev.sqlitesuperfs.testing.Posix.errnoOf;
 import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.localpg.StopMode;
+import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
 import dev.sqlitesuperfs.testing.TestPostgres;
@@ -23,20 +25,28 @@ class PostgresOutageTest {
 
     @Test
     void aPostgresCrashAndRestartUnderTheMountLosesNothing() throws Exception {
-        try (TestMount mount = TestMount.fresh()) {
+        // A --db-timeout far longer than the server can take to come back, however busy the machine.
+        try (TestMount mount = TestMount.fresh("--db-timeout", "3600")) {
             writeSynced(mount.path("before"), "committed before the crash");
             TestPostgres.server().stopServer(StopMode.IMMEDIATE);
-            CompletableFuture<Void> during;
+            CompletableFuture<Void> during = new CompletableFuture<>();
             try {
                 // an fsync while PostgreSQL is down waits for it (within --db-timeout) ...
-                during = CompletableFuture.runAsync(() -> writeSynced(mount.path("during"),
-                        "written while the server was down"));
-                Thread.sleep(2000);
+                Thread writer = Thread.ofPlatform().name("outage-fsync").start(() -> {
+                    try {
+                        writeSynced(mount.path("during"), "written while the server was down");
+                        during.complete(null);
+                    } catch (RuntimeException | Error e) {
+                        during.completeExceptionally(e);
+                    }
+                });
+                // ... which it is only once the fsync is under way: waited for, not guessed with a sleep
+                awaitInFsync(writer, during);
                 assertThat(during).isNotDone();
             } finally {
                 TestPostgres.server().startServer();
             }
-            during.get(60, TimeUnit.SECONDS);
+            during.get(10, TimeUnit.MINUTES);
             // ... and the mount goes on without being remounted
             writeSynced(mount.path("after"), "written after the restart");
             mount.remount();
@@ -56,9 +66,11 @@ class PostgresOutageTest {
             Path f = mount.path("file");
             writeSynced(f, "v1");
             TestPostgres.server().stopServer(StopMode.IMMEDIATE);
-            try {
+            try (LogCapture log = LogCapture.of(Filesystem.class)) {
                 assertThat(errnoOf(() -> writeSynced(mount.path("refused"), "not stored before the timeout")))
                         .isEqualTo(EIO);
+                assertThat(log.lines()).as("the mount's --db-timeout, not a default")
+                        .anySatisfy(line -> assertThat(line).contains("unavailable for longer than 2 s"));
             } finally {
                 TestPostgres.server().startServer();
             }
@@ -66,6 +78,37 @@ class PostgresOutageTest {
             mount.remount();
             assertThat(Files.readString(f)).isEqualTo("v2");
             assertThat(Files.readString(mount.path("refused"))).isEqualTo("not stored before the timeout");
+        }
+    }
+
+    /**
+     * Waits until {@code thread} is inside fsync(2), as /proc/self/task/TID/syscall shows (the
+     * number of the system call a thread is blocked in), or until {@code done} (the call did not
+     * wait at all: the assertion that follows says so).
+     */
+    private static void awaitInFsync(Thread thread, CompletableFuture<Void> done) throws Exception {
+        String fsync = switch (System.getProperty("os.arch")) {
+            case "amd64", "x86_64" -> "74";
+            case "aarch64" -> "82";
+            default -> throw new org.opentest4j.TestAbortedException("fsync's number on " + System.getProperty("os.arch"));
+        };
+        String comm = thread.getName().length() > 15 ? thread.getName().substring(0, 15) : thread.getName();
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+        while (!done.isDone()) {
+            try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+                for (Path task : tasks.toList()) {
+                    try {
+                        if (Files.readString(task.resolve("comm")).strip().equals(comm)
+                                && Files.readString(task.resolve("syscall")).startsWith(fsync + " ")) {
+                            return;
+                        }
+                    } catch (java.io.IOException gone) {
+                        // a thread that ended meanwhile
+                    }
+                }
+            }
+            assertThat(System.nanoTime()).as("%s inside fsync in time", thread.getName()).isLessThan(deadline);
+            Thread.sleep(20);
         }
     }
 
