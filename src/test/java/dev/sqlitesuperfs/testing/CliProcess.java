@@ -84,10 +84,7 @@ public final class CliProcess implements AutoCloseable {
         cmd.add("dev.sqlitesuperfs.cli.Main");
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().remove("psql_url");
-        pb.environment().remove("encryption_pass");
-        pb.environment().remove("new_encryption_pass");
-        pb.environment().putAll(env);
+        environment(pb, env);
         try {
             return new CliProcess(pb.start());
         } catch (IOException e) {
@@ -105,10 +102,7 @@ public final class CliProcess implements AutoCloseable {
         cmd.add(Path.of("sqlitesuperfs").toAbsolutePath().toString());
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().remove("psql_url");
-        pb.environment().remove("encryption_pass");
-        pb.environment().remove("new_encryption_pass");
-        pb.environment().putAll(env);
+        environment(pb, env);
         try {
             return new CliProcess(pb.start());
         } catch (IOException e) {
@@ -131,15 +125,26 @@ public final class CliProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>(DEFAULT_SIGNALS);
         cmd.addAll(List.of("script", "-qefc", command.toString(), "/dev/null"));
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().remove("psql_url");
-        pb.environment().remove("encryption_pass");
-        pb.environment().remove("new_encryption_pass");
-        pb.environment().putAll(env);
+        environment(pb, env);
         try {
             return new CliProcess(pb.start());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * This process's environment without what would change the program's behaviour or output
+     * depending on how the test run was started: a database URL or passphrase of the caller's, a
+     * log level (more lines on stderr), JVM options (the JVM announces them on stderr); then
+     * {@code env} on top.
+     */
+    private static void environment(ProcessBuilder pb, Map<String, String> env) {
+        for (String name : List.of("psql_url", "encryption_pass", "new_encryption_pass", "SQLITESUPERFS_LOG_LEVEL",
+                "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")) {
+            pb.environment().remove(name);
+        }
+        pb.environment().putAll(env);
     }
 
     private static String quote(String s) {
