@@ -76,7 +76,11 @@ public final class CliProcess implements AutoCloseable {
     public static CliProcess startWrapped(List<String> prefix, boolean sharedClasspath, Map<String, String> env,
             String... args) {
         List<String> cmd = new ArrayList<>(DEFAULT_SIGNALS);
-        cmd.addAll(prefix);
+        if (!prefix.isEmpty()) {
+            // env finds the prefix on the child's PATH, which a test may take away
+            cmd.add(onOurPath(prefix.getFirst()));
+            cmd.addAll(prefix.subList(1, prefix.size()));
+        }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-cp");
@@ -131,6 +135,20 @@ public final class CliProcess implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** {@code command} as an absolute path, found on this process's PATH (as ProcessBuilder would). */
+    private static String onOurPath(String command) {
+        if (command.contains("/")) {
+            return command;
+        }
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+            Path candidate = Path.of(dir.isEmpty() ? "." : dir, command);
+            if (java.nio.file.Files.isExecutable(candidate)) {
+                return candidate.toAbsolutePath().toString();
+            }
+        }
+        return command;
     }
 
     /**
