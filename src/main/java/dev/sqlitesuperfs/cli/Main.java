@@ -95,6 +95,8 @@ public final class Main {
         MountSettings settings = MountSettings.parse(args, env);
         configureLogging(settings.logLevel());
         protectSecretsInMemory();
+        // SIGTERM stops a mount however it was started; SIGINT and SIGHUP as the caller left them.
+        Signals.takeTermination();
 
         try (DatabaseChoice db = DatabaseChoice.of(settings.databaseUrl(), settings.stateDir(), env, out)) {
             DatabaseConfig database = db.config.withRetryTimeout(settings.databaseTimeout());

@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalLong;
 
 /**
  * Everything {@code sqlitesuperfs mount} was asked, after parsing and validation. Defaults are
@@ -111,6 +112,8 @@ public record MountSettings(
         int threads = 16;
         boolean allowNonEmpty = false;
         List<String> positional = new ArrayList<>();
+        String cacheGiven = null;
+        String writeBufferGiven = null;
 
         Options o = new Options(args);
         while (o.hasNext()) {
@@ -119,8 +122,14 @@ public record MountSettings(
                 case "--db" -> db = o.value(a);
                 case "--passphrase-file" -> passFile = Path.of(o.value(a));
                 case "--block-size" -> blockSize = blockSize(Sizes.parse(a, o.value(a)));
-                case "--cache-size" -> cache = Sizes.parse(a, o.value(a));
-                case "--write-buffer" -> writeBuffer = atLeast(a, Sizes.parse(a, o.value(a)), 1 << 20);
+                case "--cache-size" -> {
+                    cacheGiven = o.value(a);
+                    cache = Sizes.parseSaturating(a, cacheGiven);
+                }
+                case "--write-buffer" -> {
+                    writeBufferGiven = o.value(a);
+                    writeBuffer = atLeast(a, Sizes.parseSaturating(a, writeBufferGiven), 1 << 20);
+                }
                 case "--quota" -> quota = Sizes.parse(a, o.value(a));
                 case "--allow-other" -> allowOther = true;
                 case "--uid" -> uid = id(a, o.value(a));
@@ -143,6 +152,7 @@ public record MountSettings(
                 }
             }
         }
+        checkHeapFits(cache, cacheGiven, writeBuffer, writeBufferGiven, MachineMemory.mib());
         if (positional.size() != 2) {
             throw new CliException(ExitCode.USAGE, "mount needs NAMESPACE and DIR (see sqlitesuperfs mount --help)");
         }
@@ -171,6 +181,49 @@ public record MountSettings(
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads, allowNonEmpty);
+    }
+
+    /**
+     * The Java heap a mount with these sizes needs, in MiB: the block cache, the written data not
+     * yet stored and a sealed copy of what is being stored, and 192 MiB for everything else. The
+     * launcher gives the JVM exactly this as -Xmx (scripts/prereqs.sh, mount_heap_option).
+     */
+    static long heapMib(long cacheBytes, long writeBufferBytes) {
+        return mibRoundedUp(cacheBytes) + 2 * mibRoundedUp(writeBufferBytes) + 192;
+    }
+
+    private static long mibRoundedUp(long bytes) {
+        return bytes / (1 << 20) + (bytes % (1 << 20) == 0 ? 0 : 1);
+    }
+
+    /**
+     * Refuses a --cache-size or --write-buffer whose heap ({@link #heapMib}) would not fit in the
+     * machine's memory: the launcher could not start the JVM with it, and a JVM started otherwise
+     * would run out of memory as the mount is used. Only sizes that were asked for are checked
+     * (the defaults on a very small machine start and run as long as they are not used to the
+     * full); the option named is the one that asks for more. The launcher's check
+     * (mount_heap_option in scripts/prereqs.sh) says the same in the same words.
+     *
+     * @param cacheGiven       the --cache-size text given, or null
+     * @param writeBufferGiven the --write-buffer text given, or null
+     * @param machineMib       the machine's memory ({@link MachineMemory}); empty: no check
+     */
+    static void checkHeapFits(long cacheBytes, String cacheGiven, long writeBufferBytes, String writeBufferGiven,
+            OptionalLong machineMib) {
+        if (machineMib.isEmpty() || (cacheGiven == null && writeBufferGiven == null)) {
+            return;
+        }
+        long heap = heapMib(cacheBytes, writeBufferBytes);
+        if (heap <= machineMib.getAsLong()) {
+            return;
+        }
+        boolean blameBuffer = cacheGiven == null
+                || (writeBufferGiven != null && 2 * mibRoundedUp(writeBufferBytes) > mibRoundedUp(cacheBytes));
+        String option = blameBuffer ? "--write-buffer " + writeBufferGiven.trim() : "--cache-size " + cacheGiven.trim();
+        // a size beyond a long (Sizes.parseSaturating) has no number worth showing
+        String total = cacheBytes == Long.MAX_VALUE || writeBufferBytes == Long.MAX_VALUE ? "" : " = " + heap + " MiB";
+        throw new CliException(ExitCode.USAGE, option + " is too large: the mount's Java heap (cache + 2 x write buffer"
+                + " + 192 MiB" + total + ") must fit in this machine's memory (" + machineMib.getAsLong() + " MiB)");
     }
 
     private static int blockSize(long size) {

@@ -56,13 +56,18 @@ public final class NamespaceMount implements AutoCloseable {
 
     /**
      * Opens (creating if needed) the namespace and mounts it; returns once the directory serves
-     * requests. Every failure leaves nothing mounted and nothing open.
+     * requests. Every failure leaves nothing mounted and nothing open. The checks come in this
+     * order, so that a command with several mistakes is always refused for the same one: the
+     * namespace name; whether a passphrase can be had at all (file, variable, terminal); the mount
+     * directory and what mounting needs (/dev/fuse, fusermount3, write access); the database and
+     * the namespace; the passphrase against the namespace's key; the kernel mount.
      *
      * @param hostFreeBytes free space where PostgreSQL keeps its data, when known
      */
     public static NamespaceMount open(MountSettings settings, DatabaseConfig database, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
         NamespaceName name = NamespaceName.parse(settings.namespace());
+        passphrases.checkAvailable();
         Path dir = checkMountPoint(settings.mountPoint(), settings.createMountPoint(), settings.allowNonEmpty());
         NamespaceStore store = PgNamespaceStore.open(database, name, settings.readOnly());
         SecretKey key = null;

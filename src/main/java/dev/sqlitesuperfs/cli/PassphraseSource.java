@@ -50,6 +50,24 @@ public final class PassphraseSource {
     }
 
     /**
+     * Refuses a passphrase that cannot be had at all: a file that is missing, unreadable, a
+     * directory or empty, an empty or invalid {@code $encryption_pass}, or neither of them and no
+     * terminal to ask on. A mount calls this before anything else (the mount directory, the
+     * database), so that these mistakes are told the same way whatever else is wrong; a wrong
+     * passphrase can only be told later, against the namespace's key. Reads the file or variable
+     * and wipes what it read.
+     */
+    void checkAvailable() {
+        if (file != null) {
+            fromFile().close();
+        } else if (env.get(envName) != null) {
+            fromEnv(env.get(envName)).close();
+        } else {
+            terminal();
+        }
+    }
+
+    /**
      * @param confirm ask twice on a terminal (a namespace is being created with it, or it replaces
      *                the old one)
      */
@@ -59,25 +77,9 @@ public final class PassphraseSource {
         }
         String fromEnv = env.get(envName);
         if (fromEnv != null) {
-            if (fromEnv.isEmpty()) {
-                throw new CliException(ExitCode.PASSPHRASE, "the passphrase in $" + envName + " is empty");
-            }
-            char[] chars = fromEnv.toCharArray();
-            try {
-                return Passphrase.fromChars(chars);
-            } catch (IllegalArgumentException e) {
-                throw new CliException(ExitCode.PASSPHRASE, "the passphrase in $" + envName + " is not valid text: "
-                        + e.getMessage());
-            } finally {
-                Arrays.fill(chars, '\0');
-            }
+            return fromEnv(fromEnv);
         }
-        Console console = System.console();
-        if (console == null || !console.isTerminal()) {
-            throw new CliException(ExitCode.PASSPHRASE,
-                    "no passphrase: give " + (envName.equals(ENV) ? "--passphrase-file" : "--new-passphrase-file")
-                            + ", set $" + envName + ", or run on a terminal");
-        }
+        Console console = terminal();
         char[] first = console.readPassword(prompt, namespace);
         if (first == null || first.length == 0) {
             throw new CliException(ExitCode.PASSPHRASE, "empty passphrase");
@@ -99,6 +101,31 @@ public final class PassphraseSource {
         } finally {
             Arrays.fill(first, '\0');
         }
+    }
+
+    private Passphrase fromEnv(String value) {
+        if (value.isEmpty()) {
+            throw new CliException(ExitCode.PASSPHRASE, "the passphrase in $" + envName + " is empty");
+        }
+        char[] chars = value.toCharArray();
+        try {
+            return Passphrase.fromChars(chars);
+        } catch (IllegalArgumentException e) {
+            throw new CliException(ExitCode.PASSPHRASE, "the passphrase in $" + envName + " is not valid text: "
+                    + e.getMessage());
+        } finally {
+            Arrays.fill(chars, '\0');
+        }
+    }
+
+    private Console terminal() {
+        Console console = System.console();
+        if (console == null || !console.isTerminal()) {
+            throw new CliException(ExitCode.PASSPHRASE,
+                    "no passphrase: give " + (envName.equals(ENV) ? "--passphrase-file" : "--new-passphrase-file")
+                            + ", set $" + envName + ", or run on a terminal");
+        }
+        return console;
     }
 
     private Passphrase fromFile() {

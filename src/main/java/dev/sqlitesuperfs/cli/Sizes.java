@@ -7,6 +7,18 @@ final class Sizes {
     private Sizes() {}
 
     static long parse(String option, String text) {
+        return parse(option, text, false);
+    }
+
+    /**
+     * Like {@link #parse(String, String)}, but a size too large for a long is {@link Long#MAX_VALUE}:
+     * for sizes whose real limit is checked later, with a message that names that limit.
+     */
+    static long parseSaturating(String option, String text) {
+        return parse(option, text, true);
+    }
+
+    private static long parse(String option, String text, boolean saturate) {
         String t = text.trim().toUpperCase(Locale.ROOT);
         if (t.endsWith("IB")) {
             t = t.substring(0, t.length() - 2);
@@ -26,14 +38,18 @@ final class Sizes {
                 t = t.substring(0, t.length() - 1);
             }
         }
+        if (!t.matches("[0-9]+")) {
+            String why = t.matches("-[0-9]+") ? "a size cannot be negative" : "examples: 4096, 64K, 256M, 2G";
+            throw new CliException(ExitCode.USAGE, option + ": not a size: '" + text.trim() + "' (" + why + ")");
+        }
         try {
-            long value = Long.parseLong(t);
-            if (value < 0) {
-                throw new NumberFormatException();
-            }
-            return Math.multiplyExact(value, unit);
+            return Math.multiplyExact(Long.parseLong(t), unit);
         } catch (NumberFormatException | ArithmeticException e) {
-            throw new CliException(ExitCode.USAGE, option + ": not a size: '" + text + "' (examples: 4096, 64K, 256M, 2G)");
+            if (saturate) {
+                return Long.MAX_VALUE;
+            }
+            throw new CliException(ExitCode.USAGE, option + ": '" + text.trim() + "' is too large (at most "
+                    + Long.MAX_VALUE / (1L << 40) + "T)");
         }
     }
 }

@@ -1,10 +1,13 @@
 package dev.sqlitesuperfs.store;
 
 import java.io.ByteArrayOutputStream;
+import java.io.PrintWriter;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.SQLFeatureNotSupportedException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -13,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.TreeMap;
+import java.util.logging.Logger;
 import javax.sql.DataSource;
 import org.postgresql.PGProperty;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -216,9 +220,16 @@ public record DatabaseConfig(
     /**
      * A pgjdbc data source for this configuration whose connections announce
      * {@code applicationName + suffix}. Binary transfer stays on, TCP keep-alive is on, and server
-     * error details (which quote row values) are kept out of exception messages.
+     * error details (which quote row values) are kept out of exception messages. A connection
+     * refused for a reason a user can fix (a wrong password, a missing database, a full server) is
+     * reported in words that name the server, the user and the database
+     * ({@code SqlFailures.explainConnectFailure}).
      */
     public DataSource dataSource(String applicationNameSuffix) {
+        return new ExplainingDataSource(pgjdbcDataSource(applicationNameSuffix), this);
+    }
+
+    private PGSimpleDataSource pgjdbcDataSource(String applicationNameSuffix) {
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setServerNames(endpoints.stream().map(Endpoint::host).toArray(String[]::new));
         ds.setPortNumbers(endpoints.stream().mapToInt(Endpoint::port).toArray());
@@ -426,5 +437,69 @@ public record DatabaseConfig(
      */
     private static String safeName(String text) {
         return text.length() > 40 ? text.substring(0, 40) + "..." : text;
+    }
+
+    /** pgjdbc's data source, with the failures of opening a connection told in words. */
+    private static final class ExplainingDataSource implements DataSource {
+        private final PGSimpleDataSource pgjdbc;
+        private final DatabaseConfig config;
+
+        ExplainingDataSource(PGSimpleDataSource pgjdbc, DatabaseConfig config) {
+            this.pgjdbc = pgjdbc;
+            this.config = config;
+        }
+
+        @Override
+        public Connection getConnection() throws SQLException {
+            try {
+                return pgjdbc.getConnection();
+            } catch (SQLException e) {
+                throw SqlFailures.explainConnectFailure(config, e);
+            }
+        }
+
+        @Override
+        public Connection getConnection(String username, String password) throws SQLException {
+            try {
+                return pgjdbc.getConnection(username, password);
+            } catch (SQLException e) {
+                throw SqlFailures.explainConnectFailure(config, e);
+            }
+        }
+
+        @Override
+        public PrintWriter getLogWriter() throws SQLException {
+            return pgjdbc.getLogWriter();
+        }
+
+        @Override
+        public void setLogWriter(PrintWriter out) throws SQLException {
+            pgjdbc.setLogWriter(out);
+        }
+
+        @Override
+        public void setLoginTimeout(int seconds) throws SQLException {
+            pgjdbc.setLoginTimeout(seconds);
+        }
+
+        @Override
+        public int getLoginTimeout() throws SQLException {
+            return pgjdbc.getLoginTimeout();
+        }
+
+        @Override
+        public Logger getParentLogger() throws SQLFeatureNotSupportedException {
+            return pgjdbc.getParentLogger();
+        }
+
+        @Override
+        public <T> T unwrap(Class<T> type) throws SQLException {
+            return type.isInstance(this) ? type.cast(this) : pgjdbc.unwrap(type);
+        }
+
+        @Override
+        public boolean isWrapperFor(Class<?> type) throws SQLException {
+            return type.isInstance(this) || pgjdbc.isWrapperFor(type);
+        }
     }
 }

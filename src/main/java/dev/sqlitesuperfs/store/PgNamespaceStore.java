@@ -94,13 +94,11 @@ public final class PgNamespaceStore implements NamespaceStore {
                 return WriterSession.open(config, namespace, sql);
             } catch (SQLException e) {
                 if (!SqlFailures.isTransient(e)) {
-                    throw SqlFailures.describe("connecting for", namespace, e);
+                    throw SqlFailures.describeConnecting(namespace, e);
                 }
                 if (System.nanoTime() - deadline >= 0) {
                     // Thrown, not logged: whoever opens reports it (the command line as its one line).
-                    throw new StoreException.Unavailable("opening namespace " + namespace + " failed: PostgreSQL"
-                            + " unavailable for longer than " + config.retryTimeout().toSeconds() + " s ("
-                            + firstSentence(e.getMessage()) + ")", e);
+                    throw SqlFailures.unavailable("opening namespace " + namespace, config.retryTimeout(), e);
                 }
                 backoff.pause(deadline);
             }
@@ -739,15 +737,6 @@ public final class PgNamespaceStore implements NamespaceStore {
         return new InodeRecord(rows.getLong(1), rows.getInt(2), (int) rows.getLong(3), (int) rows.getLong(4),
                 rows.getInt(5), rows.getLong(6), rows.getLong(7), (int) rows.getLong(8), rows.getLong(9),
                 rows.getLong(10), rows.getLong(11), rows.getBytes(12));
-    }
-
-    /** The first sentence of a driver message, which is the part that says what went wrong. */
-    private static String firstSentence(String message) {
-        if (message == null) {
-            return "no detail";
-        }
-        int end = message.indexOf(". ");
-        return end > 0 ? message.substring(0, end) : message;
     }
 
     /**

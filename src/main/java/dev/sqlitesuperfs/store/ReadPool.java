@@ -58,10 +58,9 @@ final class ReadPool implements AutoCloseable {
                 throw SqlFailures.describe(what, namespace, failure);
             }
             if (System.nanoTime() - deadline >= 0) {
-                log.warn("Reads of namespace {} failing: PostgreSQL unavailable for longer than {} s ({})",
-                        namespace, retryTimeout.toSeconds(), failure.getMessage());
-                throw new StoreException.Unavailable(what + " in namespace " + namespace + " failed: PostgreSQL"
-                        + " unavailable for longer than " + retryTimeout.toSeconds() + " s", failure);
+                // Thrown, not logged: the filesystem logs the failed request, the command line
+                // prints it as its one line.
+                throw SqlFailures.unavailable(what + " in namespace " + namespace, retryTimeout, failure);
             }
             if (backoff.attempts() == 0) {
                 log.debug("Read of namespace {} hit a transient failure (SQLState {}); retrying",

@@ -55,6 +55,8 @@ public final class Libc {
     public static final int RLIMIT_CORE = 4;
     public static final long RLIM_INFINITY = -1L;
 
+    public static final int SIGTERM = 15;
+
     public static final int PR_GET_DUMPABLE = 3;
     public static final int PR_SET_DUMPABLE = 4;
 
@@ -110,6 +112,7 @@ public final class Libc {
     private static final MethodHandle POSIX_SPAWNP = plain("posix_spawnp",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
 
+    private static final MethodHandle SIGNAL = failing("signal", FunctionDescriptor.of(ADDRESS, JAVA_INT, ADDRESS));
     private static final MethodHandle GETUID = plain("getuid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETEUID = plain("geteuid", FunctionDescriptor.of(JAVA_INT));
     private static final MethodHandle GETGID = plain("getgid", FunctionDescriptor.of(JAVA_INT));
@@ -435,6 +438,23 @@ public final class Libc {
             throw new SysException("prctl(" + option + ")", errno(state));
         }
         return result;
+    }
+
+    /**
+     * signal(sig, SIG_DFL): gives {@code signal} back its default action, whatever the process
+     * inherited (an ignored signal stays ignored across exec, and the JVM then leaves it alone).
+     */
+    public static void defaultSignalAction(int signal) throws SysException {
+        MemorySegment state = callState();
+        MemorySegment previous;
+        try {
+            previous = (MemorySegment) SIGNAL.invokeExact(state, signal, MemorySegment.NULL);
+        } catch (Throwable t) {
+            throw linkageFailure("signal", t);
+        }
+        if (previous.address() == -1L) {
+            throw new SysException("signal(" + signal + ")", errno(state));
+        }
     }
 
     /** The C library's description of an errno, such as "No such file or directory". */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 import org.junit.jupiter.api.Test;
 
 /** Option syntax of {@code mount} (the commands themselves are run in {@code CommandLineTest}). */
@@ -35,5 +36,43 @@ class MountSettingsTest {
         assertThatThrownBy(() -> MountSettings.parse(List.of("--frobnicate=1", "ns", "/mnt/x"), Map.of()))
                 .isInstanceOfSatisfying(CliException.class, e -> assertThat(e.getMessage())
                         .startsWith("unknown option --frobnicate"));
+    }
+
+    @Test
+    void aHeapLargerThanTheMachineIsRefusedNamingTheOptionThatAsksForMore() {
+        OptionalLong fourGiB = OptionalLong.of(4096);
+        assertThatThrownBy(() -> MountSettings.checkHeapFits(4L << 30, "4G", 64L << 20, null, fourGiB))
+                .isInstanceOfSatisfying(CliException.class, e -> {
+                    assertThat(e.exitCode()).isEqualTo(ExitCode.USAGE);
+                    assertThat(e.getMessage()).isEqualTo("--cache-size 4G is too large: the mount's Java heap"
+                            + " (cache + 2 x write buffer + 192 MiB = 4416 MiB) must fit in this machine's memory"
+                            + " (4096 MiB)");
+                });
+        assertThatThrownBy(() -> MountSettings.checkHeapFits(1L << 30, "1G", 2L << 30, "2G", fourGiB))
+                .hasMessageStartingWith("--write-buffer 2G is too large");
+        assertThatThrownBy(() -> MountSettings.checkHeapFits(256L << 20, null, Long.MAX_VALUE, " 99999999T", fourGiB))
+                .hasMessageStartingWith("--write-buffer 99999999T is too large");
+        // what fits, what was not asked for (the defaults on a small machine), and an unknown machine
+        MountSettings.checkHeapFits(3L << 30, "3G", 64L << 20, null, fourGiB);
+        MountSettings.checkHeapFits(256L << 20, null, 64L << 20, null, OptionalLong.of(512));
+        MountSettings.checkHeapFits(Long.MAX_VALUE, "9999999T", 64L << 20, null, OptionalLong.empty());
+        assertThat(MountSettings.heapMib(256L << 20, 64L << 20)).as("the defaults, as the launcher gives them")
+                .isEqualTo(576);
+        assertThat(MountSettings.heapMib(1, (1L << 20) + 1)).isEqualTo(1 + 2 * 2 + 192);
+    }
+
+    @Test
+    void sizesSayWhetherTheyAreNegativeMalformedOrTooLarge() {
+        assertThat(Sizes.parse("--quota", "8388607T")).isEqualTo(8388607L << 40);
+        assertThat(Sizes.parse("--quota", " 64kib ")).isEqualTo(65536);
+        assertThatThrownBy(() -> Sizes.parse("--quota", "-5"))
+                .hasMessage("--quota: not a size: '-5' (a size cannot be negative)");
+        assertThatThrownBy(() -> Sizes.parse("--quota", "1.5G"))
+                .hasMessage("--quota: not a size: '1.5G' (examples: 4096, 64K, 256M, 2G)");
+        assertThatThrownBy(() -> Sizes.parse("--quota", "8388608T"))
+                .hasMessage("--quota: '8388608T' is too large (at most 8388607T)");
+        assertThatThrownBy(() -> Sizes.parse("--quota", "99999999999999999999"))
+                .hasMessage("--quota: '99999999999999999999' is too large (at most 8388607T)");
+        assertThat(Sizes.parseSaturating("--cache-size", "99999999999999T")).isEqualTo(Long.MAX_VALUE);
     }
 }

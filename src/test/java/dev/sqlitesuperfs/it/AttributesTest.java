@@ -20,12 +20,24 @@ class AttributesTest {
     @RegisterExtension
     static final TestMount mount = TestMount.perClass("--allow-other");
 
+    /**
+     * Waits until a timestamp taken now is certain to be later than {@code stampNs}: the kernel
+     * may stamp changes from its coarse clock, up to one tick (10 ms at most) behind the real one,
+     * so the real clock must be past the stamp by more than a tick.
+     */
+    static void awaitClockPast(long stampNs) throws InterruptedException {
+        long deadline = System.nanoTime() + 60_000_000_000L;
+        while (System.currentTimeMillis() * 1_000_000L <= stampNs + 20_000_000L) {
+            assertThat(System.nanoTime()).as("the clock passes a stamp taken just now").isLessThan(deadline);
+            Thread.sleep(1);
+        }
+    }
+
     @Test
     void chmodAndFchmodChangeModeAndCtime() throws IOException, InterruptedException {
         Path f = Files.createFile(mount.path("mode"));
         long ctime = Posix.lstat(f).ctimeNs();
-        // The kernel may stamp the change from its coarse clock (one tick, up to 10 ms, behind)
-        Thread.sleep(50);
+        awaitClockPast(ctime);
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rwxr-x---"));
         Posix.Stat st = Posix.lstat(f);
         assertThat(st.mode() & 07777).isEqualTo(0750);
@@ -90,7 +102,7 @@ class AttributesTest {
     void writesMoveMtimeAndCtime() throws IOException, InterruptedException {
         Path f = Files.writeString(mount.path("mtime"), "a");
         Posix.Stat before = Posix.lstat(f);
-        Thread.sleep(10);
+        awaitClockPast(Math.max(before.mtimeNs(), before.ctimeNs()));
         Files.writeString(f, "bb");
         Posix.Stat after = Posix.lstat(f);
         assertThat(after.mtimeNs()).isGreaterThan(before.mtimeNs());

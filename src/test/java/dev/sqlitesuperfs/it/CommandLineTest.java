@@ -3,6 +3,7 @@ package dev.sqlitesuperfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.testing.CliProcess;
 import dev.sqlitesuperfs.testing.RewritingProxy;
 import dev.sqlitesuperfs.testing.Shell;
@@ -106,9 +107,49 @@ class CommandLineTest {
         try (CliProcess p = mount(PASS)) {
             p.awaitMounted(READY);
             assertThat(Files.readString(dir.resolve("kept.txt"))).isEqualTo("written just before SIGTERM");
+            assertThat(signalMask(p.pid(), "SigCgt") & signalBit(2))
+                    .as("SIGINT caught (CliProcess starts the mount with SIGINT at its default action)").isNotZero();
             p.signal("INT");
             assertThat(p.waitFor(READY)).isZero();
         }
+    }
+
+    /**
+     * Started as a script starts a background job ({@code cmd &}: SIGINT ignored), and with SIGTERM
+     * ignored too: SIGINT stays ignored, as the caller asked, but SIGTERM still stores everything
+     * and unmounts with exit 0. The dispositions are read from /proc, not inferred from a signal
+     * that had no effect within some time.
+     */
+    @Test
+    void startedWithSigintAndSigtermIgnoredItKeepsSigintIgnoredAndStillStopsOnSigterm() throws Exception {
+        try (CliProcess p = CliProcess.startWrapped(List.of("env", "--ignore-signal=INT,TERM", "--"), false, env(PASS),
+                "mount", "--kdf", "interactive", namespace, dir.toString())) {
+            p.awaitMounted(READY);
+            Files.writeString(dir.resolve("kept.txt"), "written just before SIGTERM");
+            assertThat(signalMask(p.pid(), "SigIgn") & signalBit(2)).as("SIGINT ignored").isNotZero();
+            assertThat(signalMask(p.pid(), "SigCgt") & signalBit(15)).as("SIGTERM caught").isNotZero();
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).as(p.stderr()).isZero();
+        }
+        assertThat(Shell.run("cat", "/proc/self/mountinfo")).doesNotContain(" " + dir + " ");
+        try (CliProcess p = mount(PASS)) {
+            p.awaitMounted(READY);
+            assertThat(Files.readString(dir.resolve("kept.txt"))).isEqualTo("written just before SIGTERM");
+            p.signal("TERM");
+            assertThat(p.waitFor(READY)).isZero();
+        }
+    }
+
+    /** A signal mask of /proc/PID/status ("SigIgn", "SigCgt"): bit n-1 stands for signal n. */
+    static long signalMask(long pid, String field) throws IOException {
+        return Files.readAllLines(Path.of("/proc", Long.toString(pid), "status")).stream()
+                .filter(line -> line.startsWith(field + ":"))
+                .mapToLong(line -> Long.parseUnsignedLong(line.substring(field.length() + 1).trim(), 16))
+                .findFirst().orElseThrow();
+    }
+
+    static long signalBit(int signal) {
+        return 1L << (signal - 1);
     }
 
     @Test
@@ -412,6 +453,59 @@ class CommandLineTest {
         }
     }
 
+    /**
+     * A refused login, a missing database or privilege, a connection limit: said in words that
+     * name the server, the user and the database, with exit code 5. What waiting cannot cure is
+     * refused at once: with a --db-timeout of a day, a refusal that was retried would not end
+     * within READY.
+     */
+    @Test
+    void loginRefusalsSayWhatIsWrongInWords() throws Exception {
+        String role = "r_" + namespace;
+        String database = "d_" + namespace;
+        DatabaseConfig.Endpoint server = TestPostgres.config().endpoints().getFirst();
+        String at = "PostgreSQL at " + server;
+        String testDatabase = TestPostgres.config().database();
+        TestPostgres.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'the-right-one'");
+        TestPostgres.execute("CREATE DATABASE " + database);
+        TestPostgres.execute("REVOKE CONNECT ON DATABASE " + database + " FROM PUBLIC");
+        try {
+            String[] args = {"mount", "--db-timeout", "86400", namespace, dir.toString()};
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + ":not-the-one@" + server + "/"
+                    + testDatabase), args).stderr()).isEqualTo("sqlitesuperfs: " + at + " refused user \"" + role
+                    + "\": password authentication failed; the password is wrong or the user does not exist"
+                    + " (SQLState 28P01)\n");
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://nobody_" + namespace + ":x@" + server + "/"
+                    + testDatabase), args).stderr()).contains(at + " refused user \"nobody_" + namespace
+                    + "\": password authentication failed");
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + ":the-right-one@" + server
+                    + "/nosuch_" + namespace), args).stderr()).isEqualTo("sqlitesuperfs: database \"nosuch_" + namespace
+                    + "\" does not exist on " + at + " (SQLState 3D000)\n");
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + ":the-right-one@" + server + "/"
+                    + database), args).stderr()).isEqualTo("sqlitesuperfs: user \"" + role + "\" may not connect to"
+                    + " database \"" + database + "\" on " + at + ": it lacks the CONNECT privilege (SQLState 42501)\n");
+            assertThat(refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + "@" + server + "/" + testDatabase),
+                    args).stderr()).isEqualTo("sqlitesuperfs: " + at + " asks user \"" + role + "\" for a password,"
+                    + " and the database URL gives none (SQLState 08004)\n");
+
+            // Its one connection is the mount's writer; the read pool is refused. A full server heals
+            // as other clients leave, so this one is retried for --db-timeout, then named.
+            TestPostgres.execute("ALTER ROLE " + role + " CONNECTION LIMIT 1");
+            String limited = refused(ExitCode.DATABASE, dbEnv("postgresql://" + role + ":the-right-one@" + server + "/"
+                    + testDatabase), "mount", "--db-timeout", "2", namespace, dir.toString()).stderr();
+            assertThat(limited).contains("failed for longer than 2 s: user \"" + role + "\" has reached the"
+                    + " connection limit of its role on " + at + "; a mount uses up to 9 connections (SQLState 53300)")
+                    .doesNotContain("unavailable");
+        } finally {
+            TestPostgres.execute("DROP DATABASE IF EXISTS " + database + " WITH (FORCE)");
+            TestPostgres.execute("DROP ROLE IF EXISTS " + role);
+        }
+    }
+
+    static Map<String, String> dbEnv(String url) {
+        return Map.of("psql_url", url, "encryption_pass", PASS);
+    }
+
     @Test
     void passphraseMistakesAreRefusedBeforeAnythingIsCreated() throws Exception {
         assertThat(refused(ExitCode.PASSPHRASE, env(""), "mount", namespace, dir.toString()).stderr())
@@ -426,10 +520,11 @@ class CommandLineTest {
                     dir.toString()).stderr()).contains("is empty");
             assertThat(refused(ExitCode.PASSPHRASE, db, "mount", "--passphrase-file", dir.toString(), namespace,
                     dir.toString()).stderr()).contains("it is a directory");
-            // unreadable: a root-only file, read by an ordinary user
+            // unreadable: a root-only file, read by an ordinary user. The passphrase is checked before
+            // the mount directory and what mounting needs (NamespaceMount.open), so neither DIR nor
+            // /dev/fuse has to be usable by that user for this refusal.
             Files.writeString(empty, PASS);
             Shell.run("chmod", "0600", empty.toString());
-            Shell.run("chown", "65534:65534", dir.toString());
             CliProcess denied = CliProcess.startAs("65534:65534", db, "mount", "--passphrase-file", empty.toString(),
                     namespace, dir.toString());
             assertThat(denied.waitFor(READY)).as(denied.stderr()).isEqualTo(ExitCode.PASSPHRASE.code());
@@ -437,6 +532,9 @@ class CommandLineTest {
         } finally {
             Files.deleteIfExists(empty);
         }
+        // with the mount directory missing as well, the passphrase is still what is refused
+        assertThat(refused(ExitCode.PASSPHRASE, db, "mount", "--passphrase-file", "/nonexistent/pass", namespace,
+                dir.resolve("missing").toString()).stderr()).contains("cannot read passphrase file /nonexistent/pass");
         // a passphrase is never an option: refused, and not repeated
         CliProcess onCommandLine = refused(ExitCode.USAGE, db, "mount", "--passphrase", "hunter2", namespace,
                 dir.toString());

@@ -24,20 +24,28 @@ class PostgresOutageTest {
 
     @Test
     void aPostgresCrashAndRestartUnderTheMountLosesNothing() throws Exception {
-        try (TestMount mount = TestMount.fresh()) {
+        // A --db-timeout far longer than the server can take to come back, however busy the machine.
+        try (TestMount mount = TestMount.fresh("--db-timeout", "3600")) {
             writeSynced(mount.path("before"), "committed before the crash");
             TestPostgres.server().stopServer(StopMode.IMMEDIATE);
-            CompletableFuture<Void> during;
+            CompletableFuture<Void> during = new CompletableFuture<>();
             try {
                 // an fsync while PostgreSQL is down waits for it (within --db-timeout) ...
-                during = CompletableFuture.runAsync(() -> writeSynced(mount.path("during"),
-                        "written while the server was down"));
-                Thread.sleep(2000);
+                Thread writer = Thread.ofPlatform().name("outage-fsync").start(() -> {
+                    try {
+                        writeSynced(mount.path("during"), "written while the server was down");
+                        during.complete(null);
+                    } catch (RuntimeException | Error e) {
+                        during.completeExceptionally(e);
+                    }
+                });
+                // ... which it is only once the fsync is under way: waited for, not guessed with a sleep
+                awaitInFsync(writer, during);
                 assertThat(during).isNotDone();
             } finally {
                 TestPostgres.server().startServer();
             }
-            during.get(60, TimeUnit.SECONDS);
+            during.get(10, TimeUnit.MINUTES);
             // ... and the mount goes on without being remounted
             writeSynced(mount.path("after"), "written after the restart");
             mount.remount();
@@ -72,8 +80,9 @@ class PostgresOutageTest {
                 // the kernel keeps the size it counted (with the writeback cache it never takes a
                 // smaller one from the mount), but no byte past what storage holds is served
                 assertThat(errnoOf(() -> Posix.pread(fd, 100, 0))).isEqualTo(EIO);
-                assertThat(log.lines()).anySatisfy(line -> assertThat(line).contains(
-                        "inode " + Posix.fstat(fd).ino() + ": written data not stored and lost"));
+                assertThat(log.lines()).as("the mount's --db-timeout, not a default").anySatisfy(line -> assertThat(line)
+                        .contains("inode " + Posix.fstat(fd).ino() + ": written data not stored and lost",
+                                "unavailable for longer than 2 s"));
             } finally {
                 // the fsync reported the loss to this handle: its close does not report it again
                 Posix.close(fd);
@@ -88,6 +97,37 @@ class PostgresOutageTest {
     /** The class that logs lost written data (package-private in fs). */
     private static Class<?> fileContentsClass() throws ClassNotFoundException {
         return Class.forName("dev.sqlitesuperfs.fs.FileContents");
+    }
+
+    /**
+     * Waits until {@code thread} is inside fsync(2), as /proc/self/task/TID/syscall shows (the
+     * number of the system call a thread is blocked in), or until {@code done} (the call did not
+     * wait at all: the assertion that follows says so).
+     */
+    private static void awaitInFsync(Thread thread, CompletableFuture<Void> done) throws Exception {
+        String fsync = switch (System.getProperty("os.arch")) {
+            case "amd64", "x86_64" -> "74";
+            case "aarch64" -> "82";
+            default -> throw new org.opentest4j.TestAbortedException("fsync's number on " + System.getProperty("os.arch"));
+        };
+        String comm = thread.getName().length() > 15 ? thread.getName().substring(0, 15) : thread.getName();
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+        while (!done.isDone()) {
+            try (var tasks = Files.list(Path.of("/proc/self/task"))) {
+                for (Path task : tasks.toList()) {
+                    try {
+                        if (Files.readString(task.resolve("comm")).strip().equals(comm)
+                                && Files.readString(task.resolve("syscall")).startsWith(fsync + " ")) {
+                            return;
+                        }
+                    } catch (java.io.IOException gone) {
+                        // a thread that ended meanwhile
+                    }
+                }
+            }
+            assertThat(System.nanoTime()).as("%s inside fsync in time", thread.getName()).isLessThan(deadline);
+            Thread.sleep(20);
+        }
     }
 
     private static void writeSynced(Path file, String content) {

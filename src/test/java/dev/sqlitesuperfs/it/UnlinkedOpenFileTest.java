@@ -9,6 +9,7 @@ import dev.sqlitesuperfs.testing.TestPostgres;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -39,14 +40,24 @@ class UnlinkedOpenFileTest {
         } finally {
             Posix.close(fd);
         }
-        // RELEASE arrives after close(2) returns; give it a moment.
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (rows("inodes", ino) != 0 && System.currentTimeMillis() < deadline) {
-            Thread.onSpinWait();
+        // RELEASE arrives after close(2) returns: wait for the reclaim, with a deadline meant for a
+        // busy machine, polling gently (each look is a new connection to PostgreSQL)
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        while (rows("inodes", ino) != 0 && System.nanoTime() < deadline) {
+            sleepBriefly();
         }
         assertThat(rows("inodes", ino)).isZero();
         assertThat(rows("blocks", ino)).isZero();
         assertThat(errnoOf(() -> Posix.open(f, Posix.O_RDONLY, 0))).isEqualTo(2);
+    }
+
+    private static void sleepBriefly() {
+        try {
+            Thread.sleep(20);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted");
+        }
     }
 
     @Test

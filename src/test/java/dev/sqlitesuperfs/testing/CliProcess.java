@@ -17,8 +17,17 @@ import java.util.concurrent.TimeUnit;
 /**
  * The command line as a separate process ({@code java -cp <test classpath> ...Main}), for what an
  * in-process mount cannot show: exit codes, messages, signals, kill -9, other users.
+ *
+ * <p>Every process starts with SIGINT and SIGTERM at their default action, as a command typed at
+ * an interactive shell does, however the test run itself was started: a run started in the
+ * background of a script ({@code ./run-tests &}) ignores SIGINT, and an ignored signal is passed on
+ * to every child (Java's ProcessBuilder cannot reset it), so a test that sends SIGINT would
+ * otherwise find it ignored. {@link #startWrapped} can ignore them again on purpose.
  */
 public final class CliProcess implements AutoCloseable {
+    /** Runs its arguments with SIGINT and SIGTERM at their default action (coreutils env). */
+    private static final List<String> DEFAULT_SIGNALS = List.of("env", "--default-signal=INT,TERM", "--");
+
     private final Process process;
     private final StringBuffer stdout = new StringBuffer();
     private final StringBuffer stderr = new StringBuffer();
@@ -61,11 +70,17 @@ public final class CliProcess implements AutoCloseable {
 
     /**
      * Starts it behind {@code prefix}, a command that ends by running its arguments (setpriv,
-     * unshare, sh -c '... "$@"' ...); {@code sharedClasspath} for prefixes that change the user.
+     * unshare, sh -c '... "$@"', env --ignore-signal=INT ...); {@code sharedClasspath} for prefixes
+     * that change the user.
      */
     public static CliProcess startWrapped(List<String> prefix, boolean sharedClasspath, Map<String, String> env,
             String... args) {
-        List<String> cmd = new ArrayList<>(prefix);
+        List<String> cmd = new ArrayList<>(DEFAULT_SIGNALS);
+        if (!prefix.isEmpty()) {
+            // env finds the prefix on the child's PATH, which a test may take away
+            cmd.add(onOurPath(prefix.getFirst()));
+            cmd.addAll(prefix.subList(1, prefix.size()));
+        }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-cp");
@@ -73,10 +88,25 @@ public final class CliProcess implements AutoCloseable {
         cmd.add("dev.sqlitesuperfs.cli.Main");
         cmd.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(cmd);
-        pb.environment().remove("psql_url");
-        pb.environment().remove("encryption_pass");
-        pb.environment().remove("new_encryption_pass");
-        pb.environment().putAll(env);
+        environment(pb, env);
+        try {
+            return new CliProcess(pb.start());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Starts it through the launcher, {@code ./sqlitesuperfs args...}, as a user runs it: the
+     * launcher checks what it turns into JVM options, builds the jar if it is missing or older
+     * than the sources, and runs it. Only for what the launcher does before it builds anything.
+     */
+    public static CliProcess startLauncher(Map<String, String> env, String... args) {
+        List<String> cmd = new ArrayList<>(DEFAULT_SIGNALS);
+        cmd.add(Path.of("sqlitesuperfs").toAbsolutePath().toString());
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        environment(pb, env);
         try {
             return new CliProcess(pb.start());
         } catch (IOException e) {
@@ -96,16 +126,43 @@ public final class CliProcess implements AutoCloseable {
         for (String a : args) {
             command.append(' ').append(quote(a));
         }
-        ProcessBuilder pb = new ProcessBuilder("script", "-qefc", command.toString(), "/dev/null");
-        pb.environment().remove("psql_url");
-        pb.environment().remove("encryption_pass");
-        pb.environment().remove("new_encryption_pass");
-        pb.environment().putAll(env);
+        List<String> cmd = new ArrayList<>(DEFAULT_SIGNALS);
+        cmd.addAll(List.of("script", "-qefc", command.toString(), "/dev/null"));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        environment(pb, env);
         try {
             return new CliProcess(pb.start());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** {@code command} as an absolute path, found on this process's PATH (as ProcessBuilder would). */
+    private static String onOurPath(String command) {
+        if (command.contains("/")) {
+            return command;
+        }
+        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
+            Path candidate = Path.of(dir.isEmpty() ? "." : dir, command);
+            if (java.nio.file.Files.isExecutable(candidate)) {
+                return candidate.toAbsolutePath().toString();
+            }
+        }
+        return command;
+    }
+
+    /**
+     * This process's environment without what would change the program's behaviour or output
+     * depending on how the test run was started: a database URL or passphrase of the caller's, a
+     * log level (more lines on stderr), JVM options (the JVM announces them on stderr); then
+     * {@code env} on top.
+     */
+    private static void environment(ProcessBuilder pb, Map<String, String> env) {
+        for (String name : List.of("psql_url", "encryption_pass", "new_encryption_pass", "SQLITESUPERFS_LOG_LEVEL",
+                "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")) {
+            pb.environment().remove(name);
+        }
+        pb.environment().putAll(env);
     }
 
     private static String quote(String s) {

@@ -115,7 +115,8 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
         args.add(namespace);
         args.add(dir.toString());
         MountSettings settings = MountSettings.parse(args, Map.of());
-        mount = NamespaceMount.open(settings, database,
+        // as the command line does: --db-timeout is the database's retry timeout
+        mount = NamespaceMount.open(settings, database.withRetryTimeout(settings.databaseTimeout()),
                 new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)), OptionalLong::empty, 0, 0);
     }
 

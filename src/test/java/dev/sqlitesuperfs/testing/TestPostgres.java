@@ -11,7 +11,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.Statement;
 import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.concurrent.ThreadLocalRandom;
@@ -81,17 +80,6 @@ public final class TestPostgres {
         return ((Number) v).longValue();
     }
 
-    /** {@link #queryLong(String, Object...)} in another database of the test server. */
-    public static long queryLongIn(DatabaseConfig database, String sql, Object... params) {
-        try (Connection connection = database.withApplicationName("sqlitesuperfs-test").dataSource("").getConnection();
-             PreparedStatement statement = prepare(connection, sql, params); ResultSet rows = statement.executeQuery()) {
-            rows.next();
-            return rows.getLong(1);
-        } catch (SQLException e) {
-            throw new IllegalStateException("test query failed: " + sql, e);
-        }
-    }
-
     public static byte[] queryBytes(String sql, Object... params) {
         return query(sql, params);
     }
@@ -112,17 +100,6 @@ public final class TestPostgres {
         return java.net.URLEncoder.encode(s, java.nio.charset.StandardCharsets.UTF_8).replace("+", "%20");
     }
 
-    /**
-     * A database of its own on the test server (created on first use), for measurements that
-     * must not see what other tests do: pg_stat_database counts per database.
-     */
-    public static synchronized DatabaseConfig isolatedDatabase(String name) {
-        if (query("SELECT 1 FROM pg_database WHERE datname = ?", name) == null) {
-            execute("CREATE DATABASE \"" + name + "\"");
-        }
-        return config().withDatabase(name);
-    }
-
     /** The tables of a namespace's schema. */
     public static java.util.List<String> tables(String namespace) {
         try (Connection connection = connect();
@@ -134,36 +111,6 @@ public final class TestPostgres {
                 names.add(rows.getString(1));
             }
             return names;
-        } catch (SQLException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /**
-     * Transactions committed so far in the test database, from pg_stat_database. Read through a
-     * connection to another database, so the reading is not counted. Waits first until every
-     * backend has reported its counts: PostgreSQL 15 flushes a busy backend's statistics at most
-     * once a second and otherwise up to 10 s after it went idle (PGSTAT_IDLE_INTERVAL).
-     */
-    public static long committedTransactions() throws InterruptedException {
-        return committedTransactions(config().database());
-    }
-
-    /** {@link #committedTransactions()} of one database of the test server. */
-    public static long committedTransactions(String database) throws InterruptedException {
-        Thread.sleep(11_000);
-        try (Connection connection = config().withDatabase("template1").withApplicationName("sqlitesuperfs-test")
-                .dataSource("").getConnection();
-             Statement st = connection.createStatement()) {
-            st.execute("SELECT pg_stat_clear_snapshot()");
-            try (PreparedStatement ps = connection.prepareStatement(
-                    "SELECT xact_commit FROM pg_stat_database WHERE datname = ?")) {
-                ps.setString(1, database);
-                try (ResultSet rows = ps.executeQuery()) {
-                    rows.next();
-                    return rows.getLong(1);
-                }
-            }
         } catch (SQLException e) {
             throw new IllegalStateException(e);
         }
