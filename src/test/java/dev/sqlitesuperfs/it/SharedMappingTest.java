@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sqlitesuperfs.testing.ChildJava;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.Shell;
-import dev.sqlitesuperfs.testing.TestMount;
+import dev.sqlitesuperfs.testing.CliMount;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -19,7 +19,8 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 
 /**
  * One file mapped MAP_SHARED by two processes, as SQLite maps a WAL database's -shm file: each
@@ -29,8 +30,20 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class SharedMappingTest {
     private static final int SIZE = 64 * 1024;
 
-    @RegisterExtension
-    static final TestMount mount = TestMount.perClass();
+    /** In a process of its own: this test maps a file of the mount into its own memory (see {@link CliMount}). */
+    private static CliMount mount;
+
+    @BeforeAll
+    static void mount() {
+        mount = CliMount.fresh();
+    }
+
+    @AfterAll
+    static void unmount() {
+        mount.unmount();
+        assertThat(mount.check()).isEmpty();
+        mount.close();
+    }
 
     private static byte[] ascii(String s) {
         return s.getBytes(StandardCharsets.US_ASCII);

@@ -1,7 +1,7 @@
 package dev.sqlitesuperfs.model;
 
 import dev.sqlitesuperfs.testing.Posix;
-import dev.sqlitesuperfs.testing.TestMount;
+import dev.sqlitesuperfs.testing.CliMount;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -29,7 +29,8 @@ final class ModelRun implements AutoCloseable {
         }
     }
 
-    private final TestMount mount;
+    /** In a process of its own: the model maps files of the mount (see {@link CliMount}). */
+    private final CliMount mount;
     private final Path referenceRoot;
     private final FsSide mountSide;
     private final FsSide referenceSide;
@@ -62,7 +63,7 @@ final class ModelRun implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        mount = TestMount.fresh(mountOptions.toArray(String[]::new));
+        mount = CliMount.fresh(mountOptions.toArray(String[]::new));
         // The roots start out alike: a temporary directory is private (0700), a namespace's root is not.
         Posix.chmod(referenceRoot, Posix.lstat(mount.root()).mode() & 07777);
         mountSide = new FsSide(mount.root());
@@ -165,7 +166,7 @@ final class ModelRun implements AutoCloseable {
         mount.unmount();
         mounted = false;
         List<String> problems = mount.check();
-        mount.mountAgain();
+        mount.mount();
         mounted = true;
         return problems.isEmpty() ? Optional.empty() : Optional.of("fsck after unmount: " + problems);
     }
@@ -200,10 +201,6 @@ final class ModelRun implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        try {
-            Files.deleteIfExists(mount.root());
-        } catch (IOException e) {
-            // A busy mount directory is left to the temporary directory's cleanup.
-        }
+        mount.close();
     }
 }

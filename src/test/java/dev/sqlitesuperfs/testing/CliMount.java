@@ -3,6 +3,9 @@ package dev.sqlitesuperfs.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.store.NamespaceName;
+import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -17,6 +20,11 @@ import java.util.function.Supplier;
 /**
  * A fresh namespace mounted by the real command line in a separate process, on the test
  * PostgreSQL, so that a test can kill the mount with SIGKILL and mount the namespace again.
+ *
+ * <p>Also what a test needs that maps a file of the mount into its own memory: a page fault on a
+ * mapping of a FUSE file holds the faulting process's memory map lock until the mount answers,
+ * and a mount in the same process may need that lock itself (a new thread's stack, malloc growing
+ * an arena, the JIT): with {@link TestMount} in the same JVM that deadlocks, now and then.
  */
 public final class CliMount implements AutoCloseable {
     public static final Duration READY = Duration.ofSeconds(60);
@@ -60,6 +68,25 @@ public final class CliMount implements AutoCloseable {
 
     public Path path(String relative) {
         return dir.resolve(relative);
+    }
+
+    /** The mount directory. */
+    public Path root() {
+        return dir;
+    }
+
+    /** Unmounts cleanly (SIGTERM) and mounts the namespace again. */
+    public void remount() {
+        unmount();
+        mount();
+    }
+
+    /** The stored namespace's consistency problems; the namespace must not be mounted. */
+    public List<String> check() {
+        try (NamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), NamespaceName.parse(namespace),
+                true)) {
+            return store.check();
+        }
     }
 
     /** The environment the command line reads the database and the passphrase from. */
