@@ -83,6 +83,9 @@ public final class CliProcess implements AutoCloseable {
         }
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
+        // The program's own logging configuration, not the test run's (logback-test.xml comes
+        // first on the test classpath): what is printed, and at which levels, is what users get.
+        cmd.add("-Dlogback.configurationFile=logback.xml");
         cmd.add("-cp");
         cmd.add(sharedClasspath ? SharedClasspath.get() : System.getProperty("java.class.path"));
         cmd.add("dev.sqlitesuperfs.cli.Main");
