@@ -1,7 +1,7 @@
 package dev.sqlitesuperfs.fs;
 
-import dev.sqlitesuperfs.crypto.PlainBlock;
-import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.sealed.PlainBlock;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.fuse.KernelChannel;

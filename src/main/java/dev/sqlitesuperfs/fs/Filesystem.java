@@ -1,7 +1,7 @@
 package dev.sqlitesuperfs.fs;
 
-import dev.sqlitesuperfs.crypto.SealedStore;
-import dev.sqlitesuperfs.crypto.TamperedException;
+import dev.sqlitesuperfs.sealed.SealedStore;
+import dev.sqlitesuperfs.sealed.TamperedException;
 import dev.sqlitesuperfs.fuse.AttrReply;
 import dev.sqlitesuperfs.fuse.Caller;
 import dev.sqlitesuperfs.fuse.CreateResult;

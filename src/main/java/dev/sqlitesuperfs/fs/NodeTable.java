@@ -1,6 +1,6 @@
 package dev.sqlitesuperfs.fs;
 
-import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.store.DirEntryRecord;
