@@ -1,6 +1,6 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.TamperedException;
+import dev.sqlitesuperfs.sealed.TamperedException;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.localpg.LocalPostgresException;
 import dev.sqlitesuperfs.store.StoreException;

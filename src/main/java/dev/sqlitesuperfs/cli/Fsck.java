@@ -1,7 +1,7 @@
 package dev.sqlitesuperfs.cli;
 
 import dev.sqlitesuperfs.crypto.Passphrase;
-import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.crypto.Sealer;
 import dev.sqlitesuperfs.crypto.SecretKey;
 import dev.sqlitesuperfs.store.DatabaseConfig;

@@ -3,10 +3,12 @@ package dev.sqlitesuperfs.fs;
 import dev.sqlitesuperfs.store.InodeRecord;
 
 /**
- * A working copy of a node's attributes. An operation changes the copy, stores its record, and
- * copies it back into the node only once the commit returned, so that a failed commit changes
- * nothing in memory. {@code nblocks} is not copied back: the store maintains it and reports the
- * change in the commit result.
+ * An inode's attributes, the one form they take in the filesystem: a node holds them
+ * ({@link Node#attrs}), an operation changes a working copy ({@link #of}) and copies it back
+ * ({@link #applyTo}) only once its commit returned, so that a failed commit changes nothing in
+ * memory; {@link #record} is the store's row and {@link Replies#attr} the kernel's form.
+ * {@code nblocks} is the store's: it reports changes in the commit result. {@code size} changes
+ * only through the data path ({@link WriteBuffer}).
  */
 final class Attrs {
     final long ino;
@@ -25,19 +27,36 @@ final class Attrs {
         this.ino = ino;
     }
 
-    /** Copies the node's attributes; call with the node's lock held. */
+    /** The attributes of a stored row. */
+    static Attrs from(InodeRecord r) {
+        Attrs a = new Attrs(r.ino());
+        a.mode = r.mode();
+        a.uid = r.uid();
+        a.gid = r.gid();
+        a.nlink = r.nlink();
+        a.size = r.size();
+        a.nblocks = r.nblocks();
+        a.rdev = r.rdev();
+        a.atimeNs = r.atimeNs();
+        a.mtimeNs = r.mtimeNs();
+        a.ctimeNs = r.ctimeNs();
+        return a;
+    }
+
+    /** A working copy of the node's attributes; call with the node's lock held. */
     static Attrs of(Node n) {
-        Attrs a = new Attrs(n.ino);
-        a.mode = n.mode;
-        a.uid = n.uid;
-        a.gid = n.gid;
-        a.nlink = n.nlink;
-        a.size = n.size;
-        a.nblocks = n.nblocks;
-        a.rdev = n.rdev;
-        a.atimeNs = n.atimeNs;
-        a.mtimeNs = n.mtimeNs;
-        a.ctimeNs = n.ctimeNs;
+        Attrs from = n.attrs;
+        Attrs a = new Attrs(from.ino);
+        a.mode = from.mode;
+        a.uid = from.uid;
+        a.gid = from.gid;
+        a.nlink = from.nlink;
+        a.size = from.size;
+        a.nblocks = from.nblocks;
+        a.rdev = from.rdev;
+        a.atimeNs = from.atimeNs;
+        a.mtimeNs = from.mtimeNs;
+        a.ctimeNs = from.ctimeNs;
         return a;
     }
 
@@ -53,13 +72,14 @@ final class Attrs {
 
     /** Copies everything but nblocks and size into the node (size is the data path's business). */
     void applyTo(Node n) {
-        n.mode = mode;
-        n.uid = uid;
-        n.gid = gid;
-        n.nlink = nlink;
-        n.rdev = rdev;
-        n.atimeNs = atimeNs;
-        n.mtimeNs = mtimeNs;
-        n.ctimeNs = ctimeNs;
+        Attrs to = n.attrs;
+        to.mode = mode;
+        to.uid = uid;
+        to.gid = gid;
+        to.nlink = nlink;
+        to.rdev = rdev;
+        to.atimeNs = atimeNs;
+        to.mtimeNs = mtimeNs;
+        to.ctimeNs = ctimeNs;
     }
 }

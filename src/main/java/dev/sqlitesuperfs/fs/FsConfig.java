@@ -1,5 +1,7 @@
 package dev.sqlitesuperfs.fs;
 
+import dev.sqlitesuperfs.fuse.Errno;
+import dev.sqlitesuperfs.fuse.FuseException;
 import java.time.Duration;
 import java.util.OptionalLong;
 import java.util.function.Supplier;
@@ -31,6 +33,13 @@ public record FsConfig(
 
     /** Largest file: 2^44 bytes (16 TiB), what one namespace's block table can hold at 4 KiB blocks. */
     public static final long MAX_FILE_SIZE = 1L << 44;
+
+    /** EROFS for a change to a read-only mount. */
+    void requireWritable() {
+        if (readOnly) {
+            throw new FuseException(Errno.EROFS);
+        }
+    }
 
     public FsConfig {
         if (Integer.bitCount(blockSize) != 1 || blockSize < 4096 || blockSize > (1 << 20)) {

@@ -41,11 +41,6 @@ final class Handles {
         int flags() {
             return flags;
         }
-
-        boolean writable() {
-            int acc = flags & O_ACCMODE;
-            return acc == O_WRONLY || acc == O_RDWR;
-        }
     }
 
     private final ConcurrentHashMap<Long, Handle> open = new ConcurrentHashMap<>();

@@ -1,6 +1,6 @@
 package dev.sqlitesuperfs.fs;
 
-import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.store.InodeRange;
 
 /**

@@ -2,6 +2,7 @@ package dev.sqlitesuperfs.fs;
 
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.sys.FileType;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -19,14 +20,6 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * operations).
  */
 final class Node {
-    static final int S_IFMT = 0170000;
-    static final int S_IFSOCK = 0140000;
-    static final int S_IFLNK = 0120000;
-    static final int S_IFREG = 0100000;
-    static final int S_IFBLK = 0060000;
-    static final int S_IFDIR = 0040000;
-    static final int S_IFCHR = 0020000;
-    static final int S_IFIFO = 0010000;
     static final int S_ISUID = 04000;
     static final int S_ISGID = 02000;
 
@@ -34,16 +27,8 @@ final class Node {
     final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
 
     // ---- attributes (lock) ----
-    int mode;
-    int uid;
-    int gid;
-    int nlink;
-    long size;
-    long nblocks;
-    int rdev;
-    long atimeNs;
-    long mtimeNs;
-    long ctimeNs;
+    /** The inode's attributes; size is the data path's ({@link WriteBuffer}), nblocks the store's. */
+    final Attrs attrs;
 
     /**
      * The size PostgreSQL has. Every stored block lies below {@code ceil(storedSize / blockSize)},
@@ -80,11 +65,12 @@ final class Node {
     /** Counts failures to store this file's data; a handle has seen those up to its own count. */
     volatile long storeErrors;
     /**
-     * Writes from the kernel's page cache are refused from a failure until the kernel has dropped
-     * its pages of the file: it goes on writing back pages dirtied before the failure, and storing
-     * those alone would leave a file that no sequence of writes made.
+     * Writes from the kernel's page cache are refused with this errno (0: they are not) from a
+     * failure until the kernel has dropped its pages of the file: it goes on writing back pages
+     * dirtied before the failure, and storing those alone would leave a file that no sequence of
+     * writes made.
      */
-    volatile boolean refuseCachedWrites;
+    volatile int refuseCachedWritesWith;
     /**
      * The kernel may think the file longer than it is: written data was lost after the kernel
      * extended its size, which only a truncation brings back in line (with the writeback cache the
@@ -119,44 +105,30 @@ final class Node {
 
     Node(InodeRecord r) {
         this.ino = r.ino();
-        this.mode = r.mode();
-        this.uid = r.uid();
-        this.gid = r.gid();
-        this.nlink = r.nlink();
-        this.size = r.size();
-        this.nblocks = r.nblocks();
-        this.rdev = r.rdev();
-        this.atimeNs = r.atimeNs();
-        this.mtimeNs = r.mtimeNs();
-        this.ctimeNs = r.ctimeNs();
+        this.attrs = Attrs.from(r);
         this.storedSize = r.size();
         this.keptSize = r.size();
         this.parent = ino;
     }
 
     int type() {
-        return mode & S_IFMT;
+        return attrs.mode & FileType.MASK;
     }
 
     boolean isDir() {
-        return type() == S_IFDIR;
+        return type() == FileType.DIRECTORY;
     }
 
     boolean isRegular() {
-        return type() == S_IFREG;
+        return type() == FileType.REGULAR;
     }
 
     boolean isSymlink() {
-        return type() == S_IFLNK;
+        return type() == FileType.SYMLINK;
     }
 
     boolean isDirty() {
-        return !dirty.isEmpty() || timesDirty || storedSize != size || keptSize != storedSize;
-    }
-
-    /** The row as it must be stored; call with the lock held. */
-    InodeRecord record() {
-        return new InodeRecord(ino, mode, uid, gid, nlink, size, nblocks, rdev, atimeNs, mtimeNs, ctimeNs);
+        return !dirty.isEmpty() || timesDirty || storedSize != attrs.size || keptSize != storedSize;
     }
 
     /** Nobody refers to the node any more: the kernel forgot it and no handle is open. */

@@ -1,8 +1,8 @@
 package dev.sqlitesuperfs.fs;
 
-import dev.sqlitesuperfs.crypto.SealedStore;
 import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.store.DirEntryRecord;
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceStore;
@@ -167,7 +167,7 @@ final class NodeTable {
                 return n;
             }
             n.lookups = Math.max(0, n.lookups - count);
-            if (n.unreferenced() && n.nlink == 0 && !n.removed) {
+            if (n.unreferenced() && n.attrs.nlink == 0 && !n.removed) {
                 reclaim[0] = n;
             }
             return keep(n) ? n : dropped(k);
@@ -199,7 +199,7 @@ final class NodeTable {
 
     private static boolean keep(Node n) {
         return n.ino == ROOT || !n.unreferenced() || n.isDirty() || n.unstoredChanges > 0
-                || (n.nlink == 0 && !n.removed);
+                || (n.attrs.nlink == 0 && !n.removed);
     }
 
     /**
@@ -224,6 +224,22 @@ final class NodeTable {
         drops.incrementAndGet();
         store.forget(ino);
         return null;
+    }
+
+    /** Runs {@code body} on node {@code ino} under its read or write lock, holding the node meanwhile. */
+    <T> T withNode(long ino, boolean write, java.util.function.Function<Node, T> body) {
+        Node n = acquire(ino, 0);
+        try {
+            var lock = write ? n.lock.writeLock() : n.lock.readLock();
+            lock.lock();
+            try {
+                return body.apply(n);
+            } finally {
+                lock.unlock();
+            }
+        } finally {
+            release(n);
+        }
     }
 
     <T> T withEntries(Node dir, java.util.function.Function<Directory, T> f) {

@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.fs;
 
 import dev.sqlitesuperfs.fuse.Caller;
+import dev.sqlitesuperfs.sys.FileType;
 
 /**
  * The classic owner/group/other permission check, for ACCESS requests. With default_permissions
@@ -17,7 +18,7 @@ final class Permissions {
         }
         if (caller.uid() == 0) {
             // root may read and write anything, and execute what anyone may execute.
-            return (mask & 1) == 0 || (mode & 0111) != 0 || (mode & Node.S_IFMT) == Node.S_IFDIR;
+            return (mask & 1) == 0 || (mode & 0111) != 0 || (mode & FileType.MASK) == FileType.DIRECTORY;
         }
         int bits;
         if (caller.uid() == uid) {

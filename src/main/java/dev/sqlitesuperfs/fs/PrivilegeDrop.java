@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.fs;
 
 import dev.sqlitesuperfs.fuse.Caller;
+import dev.sqlitesuperfs.sys.FileType;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -38,7 +39,7 @@ final class PrivilegeDrop {
 
     /** The mode of a non-directory after its owner or group changed at {@code caller}'s request. */
     static int afterChown(int mode, int fileGid, Caller caller) {
-        if ((mode & Node.S_IFMT) == Node.S_IFDIR) {
+        if ((mode & FileType.MASK) == FileType.DIRECTORY) {
             return mode;
         }
         int kept = mode & ~Node.S_ISUID;

@@ -1,12 +1,13 @@
 package dev.sqlitesuperfs.fs;
 
-import dev.sqlitesuperfs.crypto.SealedStore;
 import dev.sqlitesuperfs.fuse.Caller;
 import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.store.CommitResult;
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.sys.FileType;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -40,16 +41,16 @@ final class Tree {
     private final FsConfig config;
     private final SealedStore store;
     private final NodeTable nodes;
-    private final FileContents contents;
+    private final WriteBuffer buffer;
     private final InodeNumbers inodeNumbers;
     private final Lock treeLock = new ReentrantLock();
     private final AtomicLong inodeCount = new AtomicLong();
 
-    Tree(FsConfig config, SealedStore store, NodeTable nodes, FileContents contents) {
+    Tree(FsConfig config, SealedStore store, NodeTable nodes, WriteBuffer buffer) {
         this.config = config;
         this.store = store;
         this.nodes = nodes;
-        this.contents = contents;
+        this.buffer = buffer;
         this.inodeNumbers = new InodeNumbers(store);
     }
 
@@ -61,18 +62,13 @@ final class Tree {
         inodeCount.set(count);
     }
 
-    private void requireWritable() {
-        if (config.readOnly()) {
-            throw new FuseException(Errno.EROFS);
-        }
-    }
 
     /**
      * Creates an inode of {@code mode} named {@code name} in {@code parent}; returns it busy (the
      * caller counts the lookup its reply gives the kernel, and releases it).
      */
     Node makeNode(Caller caller, long parent, byte[] name, int mode, int rdev, byte[] target) {
-        requireWritable();
+        config.requireWritable();
         Name nm = Name.checked(name);
         treeLock.lock();
         try {
@@ -87,16 +83,16 @@ final class Tree {
                     if (d.get(nm) != null) {
                         throw new FuseException(Errno.EEXIST);
                     }
-                    boolean dir = (mode & Node.S_IFMT) == Node.S_IFDIR;
-                    if (dir && p.nlink >= Integer.MAX_VALUE - 1) {
+                    boolean dir = (mode & FileType.MASK) == FileType.DIRECTORY;
+                    if (dir && p.attrs.nlink >= Integer.MAX_VALUE - 1) {
                         throw new FuseException(Errno.EMLINK);
                     }
                     long now = Clock.nowNs();
-                    boolean inheritGroup = (p.mode & Node.S_ISGID) != 0;
+                    boolean inheritGroup = (p.attrs.mode & Node.S_ISGID) != 0;
                     int fullMode = dir && inheritGroup ? mode | Node.S_ISGID : mode;
                     long ino = inodeNumbers.next();
                     InodeRecord child = new InodeRecord(ino, fullMode, caller.uid(),
-                            inheritGroup ? p.gid : caller.gid(), dir ? 2 : 1,
+                            inheritGroup ? p.attrs.gid : caller.gid(), dir ? 2 : 1,
                             target == null ? 0 : target.length, 0, rdev, now, now, now);
                     Attrs pa = Attrs.of(p).touchContent(now);
                     if (dir) {
@@ -135,7 +131,7 @@ final class Tree {
 
     /** Adds name {@code newName} in {@code newParent} for inode {@code ino}; returns it busy, lookup counted. */
     Node link(long ino, long newParent, byte[] newName) {
-            requireWritable();
+            config.requireWritable();
             Name nm = Name.checked(newName);
             treeLock.lock();
             try {
@@ -149,13 +145,13 @@ final class Tree {
                     lockAll(p, n);
                     try {
                         Directory d = nodes.entries(p);
-                        if (p.removed || n.nlink == 0) {
+                        if (p.removed || n.attrs.nlink == 0) {
                             throw new FuseException(Errno.ENOENT);
                         }
                         if (d.get(nm) != null) {
                             throw new FuseException(Errno.EEXIST);
                         }
-                        if (n.nlink >= LINK_MAX) {
+                        if (n.attrs.nlink >= LINK_MAX) {
                             throw new FuseException(Errno.EMLINK);
                         }
                         long now = Clock.nowNs();
@@ -167,7 +163,7 @@ final class Tree {
                         tx.putInode(pa.record());
                         if (n.isDirty()) {
                             // Its row goes with its written blocks, which only a commit may take.
-                            FileContents.AfterCommit applyNode = contents.stageRow(tx, n, a);
+                            WriteBuffer.AfterCommit applyNode = buffer.stageRow(tx, n, a);
                             applyNode.apply(tx.commit());
                         } else {
                             tx.putInode(a.record());
@@ -175,7 +171,7 @@ final class Tree {
                             a.applyTo(n);
                         }
                         pa.applyTo(p);
-                        d.put(nm, n.ino, n.mode);
+                        d.put(nm, n.ino, n.attrs.mode);
                     } finally {
                         unlockAll(p, n);
                     }
@@ -195,7 +191,7 @@ final class Tree {
 
     /** unlink(2) ({@code dir} false) or rmdir(2) ({@code dir} true) of {@code name} in {@code parent}. */
     void remove(long parent, byte[] name, boolean dir) {
-        requireWritable();
+        config.requireWritable();
         Name nm = Name.checked(name);
         if (dir && nm.isDot()) {
             throw new FuseException(Errno.EINVAL);
@@ -225,7 +221,7 @@ final class Tree {
                     long now = Clock.nowNs();
                     Attrs pa = Attrs.of(p).touchContent(now);
                     SealedStore.Transaction tx = store.transaction().deleteEntry(p.ino, nm.bytes(), c.ino);
-                    FileContents.AfterCommit applyChild;
+                    WriteBuffer.AfterCommit applyChild;
                     if (dir) {
                         applyChild = dropDirectory(tx, c);
                         pa.nlink--;
@@ -238,7 +234,7 @@ final class Tree {
                     // crash must not bring the name back, so the removal commits before it returns.
                     // So does one that keeps a written file's row (it is still open): the row
                     // takes the file's written blocks along, which only a commit may carry.
-                    boolean deletesInode = dir || (c.nlink == 1 && c.opens == 0);
+                    boolean deletesInode = dir || (c.attrs.nlink == 1 && c.opens == 0);
                     NamespaceStore.Deferred creation = c.creation;
                     NamespaceStore.Deferred queued = creation != null && (deletesInode || !c.isDirty())
                             ? tx.deferAfter(creation) : null;
@@ -271,7 +267,7 @@ final class Tree {
      * count, or, for its last link with no open handle, the removal of the inode with everything
      * it owns. Returns what to apply after the commit.
      */
-    private FileContents.AfterCommit dropLink(SealedStore.Transaction tx, Node c, long now) {
+    private WriteBuffer.AfterCommit dropLink(SealedStore.Transaction tx, Node c, long now) {
         Attrs a = Attrs.of(c);
         a.nlink--;
         a.ctimeNs = now;
@@ -282,20 +278,20 @@ final class Tree {
                 markRemoved(c);
             };
         }
-        return contents.stageRow(tx, c, a);
+        return buffer.stageRow(tx, c, a);
     }
 
     /**
      * Stages the removal of directory {@code d} (write lock held), ENOTEMPTY unless it is empty;
      * the caller counts one link fewer on its parent. Returns what to apply after the commit.
      */
-    private FileContents.AfterCommit dropDirectory(SealedStore.Transaction tx, Node d) {
+    private WriteBuffer.AfterCommit dropDirectory(SealedStore.Transaction tx, Node d) {
         if (!nodes.entries(d).isEmpty()) {
             throw new FuseException(Errno.ENOTEMPTY);
         }
         tx.deleteInode(d.ino);
         return r -> {
-            d.nlink = 0;
+            d.attrs.nlink = 0;
             d.removed = true;
             inodeCount.decrementAndGet();
         };
@@ -303,7 +299,7 @@ final class Tree {
 
     private void markRemoved(Node c) {
         c.removed = true;
-        contents.discard(c);
+        buffer.discard(c);
         inodeCount.decrementAndGet();
     }
 
@@ -313,7 +309,7 @@ final class Tree {
                 || flags == (RENAME_NOREPLACE | RENAME_EXCHANGE)) {
             throw new FuseException(Errno.EINVAL);
         }
-        requireWritable();
+        config.requireWritable();
         Name from = Name.checked(name);
         Name to = Name.checked(newName);
         boolean exchange = (flags & RENAME_EXCHANGE) != 0;
@@ -393,7 +389,7 @@ final class Tree {
         SealedStore.Transaction tx = store.transaction()
                 .deleteEntry(op.ino, from.bytes(), s.ino)
                 .putEntry(np.ino, to.bytes(), s.ino, t == null ? 0 : t.ino);
-        FileContents.AfterCommit applyTarget = FileContents.AfterCommit.NOTHING;
+        WriteBuffer.AfterCommit applyTarget = WriteBuffer.AfterCommit.NOTHING;
         if (t != null) {
             if (t.isDir()) {
                 applyTarget = dropDirectory(tx, t);
@@ -404,14 +400,14 @@ final class Tree {
         }
         Attrs sa = Attrs.of(s);
         sa.ctimeNs = now;
-        FileContents.AfterCommit applySource = contents.stageRow(tx, s, sa);
+        WriteBuffer.AfterCommit applySource = buffer.stageRow(tx, s, sa);
         tx.putInode(opa.record());
         if (npa != opa) {
             tx.putInode(npa.record());
         }
         CommitResult r = tx.commit();
         od.remove(from);
-        nd.put(to, s.ino, s.mode);
+        nd.put(to, s.ino, s.attrs.mode);
         opa.applyTo(op);
         if (npa != opa) {
             npa.applyTo(np);
@@ -446,15 +442,15 @@ final class Tree {
         sa.ctimeNs = now;
         Attrs ta = Attrs.of(t);
         ta.ctimeNs = now;
-        FileContents.AfterCommit applySource = contents.stageRow(tx, s, sa);
-        FileContents.AfterCommit applyTarget = contents.stageRow(tx, t, ta);
+        WriteBuffer.AfterCommit applySource = buffer.stageRow(tx, s, sa);
+        WriteBuffer.AfterCommit applyTarget = buffer.stageRow(tx, t, ta);
         tx.putInode(opa.record());
         if (npa != opa) {
             tx.putInode(npa.record());
         }
         CommitResult r = tx.commit();
-        od.put(from, t.ino, t.mode);
-        nd.put(to, s.ino, s.mode);
+        od.put(from, t.ino, t.attrs.mode);
+        nd.put(to, s.ino, s.attrs.mode);
         opa.applyTo(op);
         if (npa != opa) {
             npa.applyTo(np);
@@ -498,7 +494,7 @@ final class Tree {
     void reclaim(Node n) {
         n.lock.writeLock().lock();
         try {
-            if (n.nlink == 0 && !n.removed && n.opens <= 0 && !config.readOnly()) {
+            if (n.attrs.nlink == 0 && !n.removed && n.opens <= 0 && !config.readOnly()) {
                 store.transaction().deleteInode(n.ino).defer();
                 markRemoved(n);
             }

@@ -12,13 +12,13 @@ import org.slf4j.LoggerFactory;
 final class WriteBack {
     private static final Logger log = LoggerFactory.getLogger(WriteBack.class);
 
-    private final Filesystem fs;
+    private final WriteBuffer buffer;
     private final long delayNs;
     private final Thread thread;
     private volatile boolean running = true;
 
-    WriteBack(Filesystem fs, Duration delay) {
-        this.fs = fs;
+    WriteBack(WriteBuffer buffer, Duration delay) {
+        this.buffer = buffer;
         this.delayNs = delay.toNanos();
         this.thread = Thread.ofPlatform().daemon().name("write-back").unstarted(this::run);
     }
@@ -48,23 +48,27 @@ final class WriteBack {
                 }
             }
             long cutoff = System.nanoTime() - delayNs;
-            long oldestDeferred = fs.oldestDeferred();
+            long oldestDeferred = buffer.oldestDeferred();
             if (oldestDeferred != 0 && oldestDeferred - cutoff <= 0) {
                 try {
-                    fs.flushDeferred("write-back");
+                    buffer.storeDeferred();
                 } catch (RuntimeException e) {
                     log.debug("write-back of deferred changes failed; they stay queued: {}", e.getMessage());
                 }
             }
-            for (Node n : fs.dirtyNodes()) {
+            for (Node n : buffer.dirtyNodes()) {
                 if (!running) {
                     return;
                 }
                 if (n.dirtySinceNanos != 0 && n.dirtySinceNanos - cutoff <= 0) {
                     try {
-                        fs.flushNode(n.ino, "write-back");
+                        buffer.storeByNumber(n.ino);
                     } catch (RuntimeException e) {
-                        log.debug("write-back of inode {} failed; it stays in memory: {}", n.ino, e.getMessage());
+                        // What could not be stored was given up and is reported to the file's
+                        // users (WriteBuffer.storeFailed); a node that failed to load is retried.
+                        log.debug("write-back of inode {} failed: {}", n.ino, e.getMessage());
+                    } finally {
+                        buffer.dropLostPages(false);
                     }
                 }
             }

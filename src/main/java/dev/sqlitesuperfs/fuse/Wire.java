@@ -1,5 +1,7 @@
 package dev.sqlitesuperfs.fuse;
 
+import dev.sqlitesuperfs.sys.FileType;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -351,7 +353,7 @@ final class Wire {
 
     /** The d_type of a mode: its S_IFMT bits shifted down, as DT_* values are defined. */
     static int direntType(int mode) {
-        return (mode & 0170000) >>> 12;
+        return FileType.of(mode) >>> 12;
     }
 
     /**

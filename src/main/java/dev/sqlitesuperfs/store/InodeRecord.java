@@ -1,5 +1,7 @@
 package dev.sqlitesuperfs.store;
 
+import dev.sqlitesuperfs.sys.FileType;
+
 /**
  * One row of the inodes table. {@code mode} holds type and permission bits; uid, gid and rdev are
  * unsigned 32-bit values carried in an int; times are nanoseconds since the epoch; {@code nblocks}
@@ -26,18 +28,16 @@ public record InodeRecord(
         this(ino, mode, uid, gid, nlink, size, nblocks, rdev, atimeNs, mtimeNs, ctimeNs, null);
     }
 
-    private static final int S_IFMT = 0170000;
-
     public boolean isDirectory() {
-        return (mode & S_IFMT) == 0040000;
+        return FileType.isDirectory(mode);
     }
 
     public boolean isRegular() {
-        return (mode & S_IFMT) == 0100000;
+        return FileType.isRegular(mode);
     }
 
     public boolean isSymlink() {
-        return (mode & S_IFMT) == 0120000;
+        return FileType.isSymlink(mode);
     }
 
     /** The same row with {@code auth} as its authenticator. */

@@ -1,5 +1,7 @@
 package dev.sqlitesuperfs.store;
 
+import dev.sqlitesuperfs.sys.FileType;
+
 import java.util.List;
 
 /**
@@ -8,10 +10,10 @@ import java.util.List;
  */
 final class NamespaceSql {
 
-    /** S_IFMT, S_IFDIR and S_IFLNK of {@code mode}. */
-    private static final String FILE_TYPE_MASK = "61440";
-    private static final String DIRECTORY_TYPE = "16384";
-    private static final String SYMLINK_TYPE = "40960";
+    /** S_IFMT, S_IFDIR and S_IFLNK of {@code mode}, for queries by file type. */
+    private static final String FILE_TYPE_MASK = String.valueOf(FileType.MASK);
+    private static final String DIRECTORY_TYPE = String.valueOf(FileType.DIRECTORY);
+    private static final String SYMLINK_TYPE = String.valueOf(FileType.SYMLINK);
 
     static final String SCHEMA_EXISTS = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ?)";
     static final String RELATION_EXISTS = "SELECT to_regclass(?) IS NOT NULL";

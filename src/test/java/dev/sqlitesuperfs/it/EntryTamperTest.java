@@ -2,7 +2,7 @@ package dev.sqlitesuperfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;

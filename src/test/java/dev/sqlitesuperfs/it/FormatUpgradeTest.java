@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sqlitesuperfs.cli.NamespaceMount;
-import dev.sqlitesuperfs.crypto.TamperedException;
+import dev.sqlitesuperfs.sealed.TamperedException;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;

@@ -3,8 +3,8 @@ package dev.sqlitesuperfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.cli.TestKeys;
-import dev.sqlitesuperfs.crypto.PlainBlock;
-import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.sealed.PlainBlock;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;

@@ -5,7 +5,7 @@ import static dev.sqlitesuperfs.testing.Posix.errnoOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.fuse.Caller;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.testing.LogCapture;

@@ -96,7 +96,7 @@ class PostgresOutageTest {
 
     /** The class that logs lost written data (package-private in fs). */
     private static Class<?> fileContentsClass() throws ClassNotFoundException {
-        return Class.forName("dev.sqlitesuperfs.fs.FileContents");
+        return Class.forName("dev.sqlitesuperfs.fs.WriteBuffer");
     }
 
     /**

@@ -4,7 +4,7 @@ import static dev.sqlitesuperfs.testing.Posix.errnoOf;
 import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.sqlitesuperfs.crypto.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;

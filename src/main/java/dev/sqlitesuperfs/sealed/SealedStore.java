@@ -1,5 +1,7 @@
-package dev.sqlitesuperfs.crypto;
+package dev.sqlitesuperfs.sealed;
 
+import dev.sqlitesuperfs.crypto.IntegrityException;
+import dev.sqlitesuperfs.crypto.Sealer;
 import dev.sqlitesuperfs.store.ChangeSet;
 import dev.sqlitesuperfs.store.CommitResult;
 import dev.sqlitesuperfs.store.DirEntryRecord;

@@ -1,4 +1,6 @@
-package dev.sqlitesuperfs.crypto;
+package dev.sqlitesuperfs.sealed;
+
+import dev.sqlitesuperfs.crypto.Sealer;
 
 import java.util.HashMap;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package dev.sqlitesuperfs.crypto;
+package dev.sqlitesuperfs.sealed;
 
 /**
  * A stored payload failed authentication: it was changed, moved or replaced outside this program.

@@ -1,4 +1,4 @@
-package dev.sqlitesuperfs.crypto;
+package dev.sqlitesuperfs.sealed;
 
 import java.nio.ByteBuffer;
 import java.util.HashMap;
