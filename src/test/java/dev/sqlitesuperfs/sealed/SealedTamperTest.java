@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sqlitesuperfs.store.InodeRecord;
-import dev.sqlitesuperfs.store.MemoryNamespaceStore.RowEditor;
+import dev.sqlitesuperfs.store.RowEditor;
 import dev.sqlitesuperfs.store.NamespaceStore.SealingUpgrade.EntryRow;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.MemoryNamespace;

@@ -1,18 +1,11 @@
 package dev.sqlitesuperfs.store;
 
-import dev.sqlitesuperfs.store.NamespaceStore.SealingUpgrade.EntryRow;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.NavigableMap;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.NavigableMap;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A {@link NamespaceStore} in memory, for unit tests of the layers above the store (the sealed
@@ -24,10 +17,10 @@ import org.slf4j.LoggerFactory;
  * entries name it); {@code nblocks} is the store's, moved by the block rows a transaction adds and
  * removes, and {@link CommitResult} reports it for every inode whose row was put or whose count
  * moved; deferred change sets wait in one queue with commits, in order, and go with the next
- * commit or {@link #flushDeferred}; a group is at most {@value #MAX_GROUP_SETS} change sets; a group
- * that fails for a real reason is retried set by set, so that one bad set fails alone; a failure
- * of PostgreSQL past the retry timeout fails the waiting callers and puts the deferred sets back
- * at the head of the queue. {@code commit} of an empty change set returns at once without
+ * commit or {@link #flushDeferred}; a group is at most 64 change sets; a group that fails for a
+ * real reason is retried set by set, so that one bad set fails alone; a failure of PostgreSQL past
+ * the retry timeout fails the waiting callers and puts the deferred sets back at the head of the
+ * queue. {@code commit} of an empty change set returns at once without
  * storing what is deferred, as {@code PgNamespaceStore.commit} does.
  *
  * <p>Not modelled: connections, retries and their timing (a failure is injected as the outcome
@@ -38,13 +31,10 @@ import org.slf4j.LoggerFactory;
  * <p>For tests: {@link #tables()} (the committed rows), {@link #tamper} (change rows behind the
  * store's back, as SQL from outside would), {@link #transactions()} (what each committed
  * transaction contained), {@link #failNext} (make commits fail), {@link #crash()} and
- * {@link #reopen()} (a later mount of the same namespace).
+ * {@link #reopen()} (a later mount of the same namespace). The writer is
+ * {@link MemoryCommitWriter}; the rows are {@link MemoryTables}.
  */
 public final class MemoryNamespaceStore implements NamespaceStore {
-    private static final Logger log = LoggerFactory.getLogger(MemoryNamespaceStore.class);
-
-    static final int MAX_GROUP_SETS = CommitWriter.MAX_GROUP_SETS;
-
     /** How an injected failure looks to the store's caller. */
     public enum Fault {
         /** PostgreSQL unreachable past the retry timeout: {@link StoreException.Unavailable}. */
@@ -71,7 +61,6 @@ public final class MemoryNamespaceStore implements NamespaceStore {
         volatile MemoryTables tables = new MemoryTables();
         NamespaceMeta meta;
         long nextInode = 2;
-        long transactionNumber;
         MemoryNamespaceStore holder;
     }
 
@@ -79,20 +68,9 @@ public final class MemoryNamespaceStore implements NamespaceStore {
     private final String namespace;
     private final boolean readOnly;
 
-    /** Guards the queue, {@link Pending#taken} and the state flags. */
-    private final Object queueLock = new Object();
-    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    private final MemoryCommitWriter writer;
     private volatile boolean writing;
-    private boolean closing;
     private volatile boolean closed;
-    private volatile boolean fenced;
-    /** Held by whoever runs transactions, as the writer's leader does. */
-    private final ReentrantLock leader = new ReentrantLock();
-
-    private final List<Transaction> transactions = new ArrayList<>();
-    private int faultsLeft;
-    private Fault fault;
-    private int failedAttempts;
 
     /** A store of a namespace that does not exist yet ({@link #create} makes it). */
     public MemoryNamespaceStore(String namespace) {
@@ -109,6 +87,7 @@ public final class MemoryNamespaceStore implements NamespaceStore {
         this.db = db;
         this.namespace = namespace;
         this.readOnly = readOnly;
+        this.writer = new MemoryCommitWriter(namespace, this::apply);
     }
 
     /** A new store on the same namespace, as the next mount would open it; this one must be closed or crashed. */
@@ -125,16 +104,8 @@ public final class MemoryNamespaceStore implements NamespaceStore {
      * or read through this store. Callers still waiting on a queued change set are told it failed.
      */
     public void crash() {
-        List<Pending> lost;
-        synchronized (queueLock) {
-            closing = true;
-            closed = true;
-            lost = new ArrayList<>(queue);
-            queue.clear();
-        }
-        for (Pending p : lost) {
-            p.result.completeExceptionally(new StoreException.Unavailable("the store crashed", null));
-        }
+        closed = true;
+        writer.crash();
         release();
     }
 
@@ -179,15 +150,13 @@ public final class MemoryNamespaceStore implements NamespaceStore {
     public void startWriting() {
         ensureOpen();
         ensureWritable("startWriting");
-        synchronized (queueLock) {
-            if (writing) {
-                throw new IllegalStateException("startWriting() was already called");
-            }
-            if (formatVersion() == 0) {
-                throw new StoreException("namespace " + namespace + " does not exist");
-            }
-            writing = true;
+        if (writing) {
+            throw new IllegalStateException("startWriting() was already called");
         }
+        if (formatVersion() == 0) {
+            throw new StoreException("namespace " + namespace + " does not exist");
+        }
+        writing = true;
     }
 
     @Override
@@ -232,21 +201,10 @@ public final class MemoryNamespaceStore implements NamespaceStore {
     /** Stores everything queued (deferred changes included), then lets the namespace go. */
     @Override
     public void close() {
-        synchronized (queueLock) {
-            if (closing) {
-                return;
-            }
-            closing = true;
+        if (closed) {
+            return;
         }
-        leader.lock();
-        try {
-            List<Pending> group;
-            while (!(group = takeGroup()).isEmpty()) {
-                runGroup(group);
-            }
-        } finally {
-            leader.unlock();
-        }
+        writer.close();
         closed = true;
         release();
     }
@@ -394,9 +352,7 @@ public final class MemoryNamespaceStore implements NamespaceStore {
 
     /** The committed transactions of this store, in order. */
     public List<Transaction> transactions() {
-        synchronized (transactions) {
-            return List.copyOf(transactions);
-        }
+        return writer.transactions();
     }
 
     /**
@@ -405,52 +361,25 @@ public final class MemoryNamespaceStore implements NamespaceStore {
      * PostgreSQL's writer does), each of those attempts using up one more.
      */
     public void failNext(int count, Fault kind) {
-        synchronized (queueLock) {
-            faultsLeft = count;
-            fault = kind;
-        }
+        writer.failNext(count, kind);
     }
 
     /** From now on, transactions succeed again (a fencing stays). */
     public void stopFailing() {
-        failNext(0, null);
+        writer.failNext(0, null);
     }
 
     /** How many attempts at a transaction failed by injection. */
     public int failedAttempts() {
-        synchronized (queueLock) {
-            return failedAttempts;
-        }
+        return writer.failedAttempts();
     }
 
     /** How many change sets are queued (deferred, or waiting for the leader). */
     public int queued() {
-        synchronized (queueLock) {
-            return queue.size();
-        }
+        return writer.queued();
     }
 
     // ------------------------------------------------------------------ writes
-
-    /** A change set in the queue: a commit someone waits for, or deferred changes. */
-    private final class Pending implements Deferred {
-        final ChangeSet changes;
-        final boolean deferred;
-        final long queuedAt = System.nanoTime() | 1;
-        final CompletableFuture<CommitResult> result = new CompletableFuture<>();
-        /** Taken into a transaction attempt (guarded by queueLock); from then on it may be stored. */
-        boolean taken;
-
-        Pending(ChangeSet changes, boolean deferred) {
-            this.changes = changes;
-            this.deferred = deferred;
-        }
-
-        @Override
-        public CompletableFuture<?> stored() {
-            return result;
-        }
-    }
 
     @Override
     public CommitResult commit(ChangeSet changes) {
@@ -458,205 +387,51 @@ public final class MemoryNamespaceStore implements NamespaceStore {
         if (changes.isEmpty()) {
             return CommitResult.EMPTY;
         }
-        return commitQueued(changes);
+        return writer.commit(changes);
     }
 
     @Override
     public Deferred defer(ChangeSet changes) {
         requireWriter("defer");
-        return enqueue(changes, true);
+        return writer.defer(changes);
     }
 
     @Override
     public Deferred deferAfter(Deferred earlier, ChangeSet changes) {
         requireWriter("deferAfter");
-        synchronized (queueLock) {
-            if (!(earlier instanceof Pending p) || p.taken) {
-                return null;
-            }
-            Pending later = new Pending(changes, true);
-            queue.addLast(later);
-            return later;
-        }
+        return writer.deferAfter(earlier, changes);
     }
 
+    /** A read-only store has nothing deferred: nothing to do. */
     @Override
     public void flushDeferred() {
         if (readOnly) {
             return;
         }
         requireWriter("flushDeferred");
-        if (oldestDeferred() != 0) {
-            commitQueued(new ChangeSet());
-        }
+        writer.flushDeferred();
     }
 
     @Override
     public long oldestDeferred() {
         ensureOpen();
-        synchronized (queueLock) {
-            return queue.stream().filter(p -> p.deferred).mapToLong(p -> p.queuedAt).findFirst().orElse(0);
-        }
+        return writer.oldestDeferred();
     }
 
-    private CommitResult commitQueued(ChangeSet changes) {
-        Pending own = enqueue(changes, false);
-        leader.lock();
-        try {
-            while (!own.result.isDone()) {
-                runGroup(takeGroup());
-            }
-        } finally {
-            leader.unlock();
-        }
-        try {
-            return own.result.join();
-        } catch (CompletionException e) {
-            throw rethrowable(e.getCause());
-        }
-    }
-
-    private Pending enqueue(ChangeSet changes, boolean deferred) {
-        if (fenced) {
-            throw new StoreException.Fenced("namespace " + namespace + " is now owned by another mount");
-        }
-        Pending p = new Pending(changes, deferred);
-        synchronized (queueLock) {
-            if (closing) {
-                throw new IllegalStateException("the store of namespace " + namespace + " is closed");
-            }
-            queue.addLast(p);
-        }
-        return p;
-    }
-
-    /** The queue's head, as much as one group may hold. Called by the leader. */
-    private List<Pending> takeGroup() {
-        synchronized (queueLock) {
-            List<Pending> group = new ArrayList<>();
-            while (group.size() < MAX_GROUP_SETS && !queue.isEmpty()) {
-                Pending p = queue.pollFirst();
-                p.taken = true;
-                group.add(p);
-            }
-            return group;
-        }
-    }
-
-    /** Commits a group as {@code CommitWriter.process} does: whole, or else set by set. */
-    private void runGroup(List<Pending> group) {
-        StoreException failure = attempt(group);
-        if (failure == null) {
-            return;
-        }
-        if (group.size() == 1) {
-            fail(group.getFirst(), failure);
-            return;
-        }
-        for (Pending p : group) {
-            StoreException alone = attempt(List.of(p));
-            if (alone != null) {
-                fail(p, alone);
-            }
-        }
-    }
-
-    /** One transaction; settles every caller except on a refusal, which it returns. */
-    private StoreException attempt(List<Pending> group) {
-        Fault injected = takeFault();
-        if (injected == Fault.FENCED || fenced) {
-            fenced = true;
-            for (Pending p : group) {
-                p.result.completeExceptionally(new StoreException.Fenced("namespace " + namespace
-                        + " is now owned by another mount (injected)"));
-            }
-            return null;
-        }
-        if (injected == Fault.UNAVAILABLE) {
-            failUnavailable(group);
-            return null;
-        }
-        if (injected == Fault.REFUSED) {
-            return new StoreException("commit to namespace " + namespace + " failed: refused (injected)");
-        }
-        if (group.stream().allMatch(p -> p.changes.isEmpty())) {
-            group.forEach(p -> p.result.complete(CommitResult.EMPTY)); // nothing to send: no transaction
-            return null;
-        }
-        CommitResult result;
+    /** One group's transaction: its change sets applied in order to a copy, checked, published. */
+    private CommitResult apply(List<ChangeSet> sets) {
         synchronized (db) {
             MemoryTables next = db.tables.copy();
             MemoryTables.Transaction tx = new MemoryTables.Transaction();
-            try {
-                for (Pending p : group) {
-                    for (ChangeSet.Change c : p.changes.changes()) {
-                        next.apply(c, tx);
-                    }
+            for (ChangeSet set : sets) {
+                for (ChangeSet.Change c : set.changes()) {
+                    next.apply(c, tx);
                 }
-                result = new CommitResult(next.finish(tx));
-            } catch (StoreException e) {
-                return new StoreException("commit to namespace " + namespace + " failed: " + e.getMessage(), e);
             }
+            CommitResult result = new CommitResult(next.finish(tx));
             db.tables = next;
-            List<Part> parts = group.stream().map(p -> new Part(p.changes, p.deferred)).toList();
-            synchronized (transactions) {
-                transactions.add(new Transaction(++db.transactionNumber, parts, result));
-            }
+            return result;
         }
-        for (Pending p : group) {
-            p.result.complete(result);
-        }
-        return null;
-    }
-
-    /**
-     * PostgreSQL away past the retry timeout: the callers waiting fail; deferred change sets go
-     * back to the head of the queue for the next commit, except while closing, when they are lost.
-     */
-    private void failUnavailable(List<Pending> group) {
-        List<Pending> back = new ArrayList<>();
-        for (Pending p : group) {
-            if (p.deferred && !closing) {
-                back.add(p);
-            } else {
-                p.result.completeExceptionally(new StoreException.Unavailable("commit to namespace " + namespace
-                        + " failed: PostgreSQL unavailable for longer than the retry timeout (injected)", null));
-            }
-        }
-        synchronized (queueLock) {
-            for (int i = back.size() - 1; i >= 0; i--) {
-                queue.addFirst(back.get(i)); // still "taken": it may have reached storage, as far as anyone knows
-            }
-        }
-    }
-
-    private Fault takeFault() {
-        synchronized (queueLock) {
-            if (faultsLeft <= 0 || fault == null) {
-                return null;
-            }
-            faultsLeft--;
-            failedAttempts++;
-            return fault;
-        }
-    }
-
-    private void fail(Pending p, StoreException failure) {
-        if (p.deferred) {
-            log.error("Deferred changes to namespace {} could not be stored: {}", namespace, failure.getMessage());
-        }
-        p.result.completeExceptionally(failure);
-    }
-
-    /** A new exception of the same kind, so that the caller's stack shows where it waited. */
-    private static RuntimeException rethrowable(Throwable cause) {
-        return switch (cause) {
-            case StoreException.Fenced f -> new StoreException.Fenced(f.getMessage());
-            case StoreException.Unavailable u -> new StoreException.Unavailable(u.getMessage(), u.getCause());
-            case StoreException s -> new StoreException(s.getMessage(), s);
-            case RuntimeException r -> r;
-            default -> new StoreException("commit failed: " + cause, cause);
-        };
     }
 
     private void requireWriter(String operation) {
@@ -676,75 +451,6 @@ public final class MemoryNamespaceStore implements NamespaceStore {
     private void ensureWritable(String operation) {
         if (readOnly) {
             throw new IllegalStateException(operation + "() is not allowed on a read-only store");
-        }
-    }
-
-    /** Raw access to a copy of the rows during {@link #tamper}. */
-    public static final class RowEditor {
-        private final MemoryTables rows;
-
-        private RowEditor(MemoryTables rows) {
-            this.rows = rows;
-        }
-
-        /** The rows as they are at this point of the edit. */
-        public MemoryTables rows() {
-            return rows;
-        }
-
-        /** Puts the row as given, {@code nblocks} and {@code auth} included. */
-        public RowEditor putInode(InodeRecord r) {
-            rows.putInodeRow(r);
-            return this;
-        }
-
-        public RowEditor deleteInode(long ino) {
-            rows.deleteInodeRow(ino);
-            return this;
-        }
-
-        public RowEditor putEntry(long parent, byte[] name, long ino, byte[] mac) {
-            rows.putEntryRow(parent, name, ino, mac);
-            return this;
-        }
-
-        public RowEditor putEntry(EntryRow row) {
-            return putEntry(row.parent(), row.name(), row.ino(), row.mac());
-        }
-
-        public RowEditor deleteEntry(long parent, byte[] name) {
-            rows.deleteEntryRow(parent, name);
-            return this;
-        }
-
-        public RowEditor putBlock(long ino, long idx, byte[] data) {
-            rows.putBlockRow(ino, idx, data);
-            return this;
-        }
-
-        public RowEditor deleteBlock(long ino, long idx) {
-            rows.deleteBlockRow(ino, idx);
-            return this;
-        }
-
-        public RowEditor putXattr(long ino, byte[] name, byte[] sealedValue) {
-            rows.putXattrRow(ino, name, sealedValue);
-            return this;
-        }
-
-        public RowEditor deleteXattr(long ino, byte[] name) {
-            rows.deleteXattrRow(ino, name);
-            return this;
-        }
-
-        public RowEditor putSymlink(long ino, byte[] sealedTarget) {
-            rows.putSymlinkRow(ino, sealedTarget);
-            return this;
-        }
-
-        public RowEditor deleteSymlink(long ino) {
-            rows.deleteSymlinkRow(ino);
-            return this;
         }
     }
 }
