@@ -11,9 +11,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * The memory store keeps {@link NamespaceStore}'s contract the way {@link PgNamespaceStore} does,
- * where the layers above can tell: block counts, foreign keys, deferred changes and their order,
- * failures, and the consistency checks. (No key here: the rows are opaque to the store.)
+ * What the memory store does beyond the expectations {@link MemoryStoreContractTest} shares with
+ * {@link PgNamespaceStoreTest}, the way {@link PgNamespaceStore} does it: foreign keys, blocks sent
+ * as new, deferred changes and their order, groups, injected failures, crash and reopen, and the
+ * exact lines of the consistency checks. (No key here: the rows are opaque to the store.)
  */
 class MemoryNamespaceStoreTest {
     private static final int DIR = 0040755;
@@ -44,26 +45,6 @@ class MemoryNamespaceStoreTest {
 
     private static List<SealedBlock> blocks(long... idxs) {
         return java.util.Arrays.stream(idxs).mapToObj(i -> new SealedBlock(i, new byte[] {(byte) i, 1, 2})).toList();
-    }
-
-    @Test
-    void theStoreKeepsBlockCountsAndReportsThem() {
-        long ino = store.allocateInodes().first();
-        CommitResult created = store.commit(new ChangeSet().putInode(file(ino, 3 * 4096)).putEntry(1, name("f"), ino)
-                .putBlocks(ino, 0, blocks(0, 1, 2)));
-        assertThat(created.nblocks()).as("the count the caller sent (999) is ignored").containsEntry(ino, 3L);
-        assertThat(store.inode(ino).orElseThrow().nblocks()).isEqualTo(3);
-
-        // block 1 replaced, block 3 added, then everything from 2 on cut: one row fewer in all
-        CommitResult changed = store.commit(new ChangeSet().putBlocks(ino, 3, blocks(1, 3)).truncateBlocks(ino, 2));
-        assertThat(changed.nblocks()).as("a count that moved without the row").containsExactlyEntriesOf(
-                java.util.Map.of(ino, 2L));
-        assertThat(store.tables().blocksOf(ino)).containsOnlyKeys(0L, 1L);
-
-        CommitResult rowOnly = store.commit(new ChangeSet().putInode(file(ino, 2 * 4096)));
-        assertThat(rowOnly.nblocks()).as("a row put reports its count").containsEntry(ino, 2L);
-        assertThat(store.usage()).isEqualTo(new Usage(2, 2));
-        assertThat(store.check()).isEmpty();
     }
 
     @Test
