@@ -81,18 +81,57 @@ class SealedDigestsTest {
         }
     }
 
+    /**
+     * One change for the transaction to stage, decided (and made in the model) by {@link #change}.
+     * Kept apart from the transaction so that this test names no type of the sealed layer's but
+     * {@link SealedStore}.
+     */
+    private sealed interface Change {
+        record Create(long ino, String name, InodeRecord row, List<PlainBlock> blocks) implements Change {}
+
+        record Write(long ino, long firstNewIdx, PlainBlock block) implements Change {}
+
+        record Truncate(long ino, long fromIdx) implements Change {}
+
+        record Remove(long ino, String name) implements Change {}
+
+        /** {@code replaced}: the inode {@code to} named before, or 0. */
+        record Rename(long ino, String from, String to, long replaced) implements Change {}
+
+        record SetXattr(long ino, String name, String value) implements Change {}
+
+        record RemoveXattr(long ino, String name) implements Change {}
+
+        record Nothing() implements Change {}
+    }
+
     /** One to four random changes, committed together. */
     private void transaction() {
         // As the filesystem does: what a transaction changes has been read first (an inode the
         // sealed store has not read is one the transaction creates).
         tree.row(dir);
         files.keySet().forEach(tree::row);
-        SealedStore.Transaction tx = tree.sealed().transaction();
+        var tx = tree.sealed().transaction();
         Set<Long> touched = new LinkedHashSet<>();
         Set<Long> deleted = new HashSet<>();
         int changes = 1 + random.nextInt(4);
         for (int i = 0; i < changes; i++) {
-            change(tx, touched, deleted);
+            switch (change(touched, deleted)) {
+                case Change.Create c -> tx.putInode(c.row()).putBlocks(c.ino(), 0, c.blocks())
+                        .putEntry(dir, bytes(c.name()), c.ino(), 0);
+                case Change.Write w -> tx.putBlocks(w.ino(), w.firstNewIdx(), List.of(w.block()));
+                case Change.Truncate t -> tx.truncateBlocks(t.ino(), t.fromIdx());
+                case Change.Remove r -> tx.deleteEntry(dir, bytes(r.name()), r.ino()).deleteInode(r.ino());
+                case Change.Rename r -> {
+                    tx.deleteEntry(dir, bytes(r.from()), r.ino()).putEntry(dir, bytes(r.to()), r.ino(), r.replaced());
+                    if (r.replaced() != 0) {
+                        tx.deleteInode(r.replaced());
+                    }
+                }
+                case Change.SetXattr x -> tx.putXattr(x.ino(), bytes(x.name()), bytes(x.value()));
+                case Change.RemoveXattr x -> tx.deleteXattr(x.ino(), bytes(x.name()));
+                case Change.Nothing n -> { }
+            }
         }
         for (long ino : touched) {
             if (!deleted.contains(ino)) {
@@ -105,7 +144,8 @@ class SealedDigestsTest {
         tx.commit();
     }
 
-    private void change(SealedStore.Transaction tx, Set<Long> touched, Set<Long> deleted) {
+    /** Picks a random change, makes it in the model, and says what the transaction must stage. */
+    private Change change(Set<Long> touched, Set<Long> deleted) {
         int op = files.isEmpty() ? 0 : random.nextInt(10);
         Long ino = files.isEmpty() ? null : new ArrayList<>(names.values()).get(random.nextInt(names.size()));
         switch (op) {
@@ -117,7 +157,7 @@ class SealedDigestsTest {
                 names.put(name, fresh);
                 touched.add(fresh);
                 touched.add(dir);
-                tx.putInode(rowOf(fresh));
+                InodeRecord row = rowOf(fresh);
                 List<PlainBlock> blocks = new ArrayList<>();
                 for (int n = random.nextInt(4); n > 0; n--) {
                     long idx = random.nextInt(6);
@@ -127,67 +167,67 @@ class SealedDigestsTest {
                     f.blocks.put(idx, data);
                     f.size = Math.max(f.size, idx * BLOCK + data.length);
                 }
-                tx.putBlocks(fresh, 0, blocks).putEntry(dir, bytes(name), fresh, 0);
+                return new Change.Create(fresh, name, row, blocks);
             }
             case 1, 2, 3 -> { // write one block, new or over a stored one
                 File f = files.get(ino);
                 long idx = random.nextInt(8);
                 byte[] data = randomBytes(1 + random.nextInt(BLOCK));
-                tx.putBlocks(ino, f.storedEnd(), List.of(new PlainBlock(idx, data, data.length)));
+                long firstNew = f.storedEnd();
                 f.blocks.put(idx, data);
                 f.size = Math.max(f.size, idx * BLOCK + data.length);
                 touched.add(ino);
+                return new Change.Write(ino, firstNew, new PlainBlock(idx, data, data.length));
             }
             case 4 -> { // truncate at a block boundary
                 File f = files.get(ino);
                 long from = random.nextLong(f.storedEnd() + 1);
-                tx.truncateBlocks(ino, from);
                 f.blocks.tailMap(from, true).clear();
                 f.size = Math.min(f.size, from * BLOCK);
                 touched.add(ino);
+                return new Change.Truncate(ino, from);
             }
             case 5 -> { // remove
                 String name = nameOf(ino);
-                tx.deleteEntry(dir, bytes(name), ino).deleteInode(ino);
                 names.remove(name);
                 files.remove(ino);
                 deleted.add(ino);
                 touched.add(dir);
+                return new Change.Remove(ino, name);
             }
             case 6 -> { // rename, over an existing name half of the time
                 String from = nameOf(ino);
                 String to = random.nextBoolean() ? new ArrayList<>(names.keySet()).get(random.nextInt(names.size()))
                         : "r" + created++;
                 if (to.equals(from)) {
-                    return;
+                    return new Change.Nothing();
                 }
                 Long replaced = names.get(to);
-                tx.deleteEntry(dir, bytes(from), ino).putEntry(dir, bytes(to), ino, replaced == null ? 0 : replaced);
                 names.remove(from);
                 names.put(to, ino);
                 if (replaced != null) {
-                    tx.deleteInode(replaced);
                     files.remove(replaced);
                     deleted.add(replaced);
                 }
                 touched.add(dir);
+                return new Change.Rename(ino, from, to, replaced == null ? 0 : replaced);
             }
             case 7, 8 -> { // set an attribute, new or replacing one
                 String name = "user.k" + random.nextInt(3);
                 String value = "v" + random.nextInt(1000);
-                tx.putXattr(ino, bytes(name), bytes(value));
                 files.get(ino).xattrs.put(name, value);
                 touched.add(ino);
+                return new Change.SetXattr(ino, name, value);
             }
             default -> { // remove an attribute, if there is one
                 File f = files.get(ino);
                 if (f.xattrs.isEmpty()) {
-                    return;
+                    return new Change.Nothing();
                 }
                 String name = f.xattrs.firstKey();
-                tx.deleteXattr(ino, bytes(name));
                 f.xattrs.remove(name);
                 touched.add(ino);
+                return new Change.RemoveXattr(ino, name);
             }
         }
     }

@@ -119,7 +119,7 @@ final class SealedTree {
         long ino = sealed().entries(parent).entries().stream().filter(e -> Arrays.equals(e.name(), bytes(name)))
                 .findFirst().orElseThrow().ino();
         InodeRecord c = row(ino);
-        SealedStore.Transaction tx = sealed().transaction().deleteEntry(parent, bytes(name), ino);
+        var tx = sealed().transaction().deleteEntry(parent, bytes(name), ino);
         if (c.isDirectory()) {
             tx.deleteInode(ino).putInode(withNlink(p, p.nlink() - 1));
         } else {
