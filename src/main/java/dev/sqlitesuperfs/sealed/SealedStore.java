@@ -395,9 +395,10 @@ public final class SealedStore {
     }
 
     /**
-     * Reads every block of file {@code r}, and checks that its blocks are what a store of the whole
-     * file leaves: none at or past the end, every block but the last one whole, the last one as long
-     * as the size says. Holes are fine (never written, or cut by a truncation).
+     * Reads every block of file {@code r}, and checks that its blocks are what stores of the whole
+     * file leave: none at or past the end, and none holding bytes past the end. A block shorter than
+     * the file allows is fine (the last block of a file that grew since without it being written
+     * again: the bytes past it read as zeros), and so are holes.
      */
     private void auditBlocks(InodeRecord r, int blockSize, List<String> problems) {
         long ino = r.ino();
@@ -409,8 +410,8 @@ public final class SealedStore {
         }
         long[] wrongLength = {-1, 0};
         BlockSink check = (idx, data) -> {
-            long expected = Math.min(blockSize, r.size() - idx * blockSize);
-            if (data.length != expected && wrongLength[0] < 0) {
+            long allowed = Math.min(blockSize, r.size() - idx * blockSize);
+            if (data.length > allowed && wrongLength[0] < 0) {
                 wrongLength[0] = idx;
                 wrongLength[1] = data.length;
             }

@@ -349,8 +349,14 @@ final class CommitWriter {
     private void fail(Pending pending, SQLException failure) {
         StoreException described = SqlFailures.describe("commit", namespace, failure);
         if (pending.deferred) {
-            // Nobody waits for it, so nobody else would say that it was lost.
-            log.error("Deferred changes to namespace {} could not be stored: {}", namespace, described.getMessage());
+            // Nobody waits for it, and the mount already counts it as made (a name, a link), and
+            // so would every later commit (a directory's digest): storing anything after it would
+            // leave storage with changes whose predecessor is missing. Stop writing instead; a new
+            // mount reads storage afresh.
+            fence(new StoreException.Fenced("deferred changes could not be stored (" + described.getMessage()
+                    + "); this mount no longer knows the namespace exactly: unmount and mount it again"));
+            pending.result.completeExceptionally(new StoreException.Fenced(fenced.getMessage()));
+            return;
         }
         pending.result.completeExceptionally(described);
     }
@@ -429,7 +435,7 @@ final class CommitWriter {
                     log.debug("Writer of namespace {}: transient failure (SQLState {}): {}", namespace,
                             e.getSQLState(), e.getMessage());
                     lastTransient = e;
-                    if (SqlFailures.isTransactionConflict(e) && !connectionClosed()) {
+                    if (SqlFailures.leavesSessionUsable(e) && !connectionClosed()) {
                         // The session is fine: keep it, and with it the namespace lock.
                         session.rollbackOrDiscard();
                     } else {

@@ -21,8 +21,13 @@ import org.postgresql.util.ServerErrorMessage;
 /** Tells transient failures from real ones, and turns real ones into messages without row values. */
 final class SqlFailures {
 
-    /** Serialization failure, deadlock, and the server shutting down, crashing or starting up. */
-    private static final Set<String> TRANSIENT_STATES = Set.of("40001", "40P01", "57P01", "57P02", "57P03");
+    /**
+     * Serialization failure, deadlock, the server shutting down, crashing or starting up, and the
+     * server out of disk or memory (which an administrator can free: retried until the caller's
+     * timeout like an outage).
+     */
+    private static final Set<String> TRANSIENT_STATES = Set.of("40001", "40P01", "57P01", "57P02", "57P03", "53100",
+            "53200");
 
     private SqlFailures() {}
 
@@ -88,15 +93,21 @@ final class SqlFailures {
         return end > 0 ? line.substring(0, end) : line;
     }
 
-    /** A serialization failure or deadlock: the transaction lost, the connection is fine. */
-    static boolean isTransactionConflict(SQLException failure) {
+    /** A failure of the transaction alone (see {@link #SESSION_KEPT_STATES}): the connection is fine. */
+    static boolean leavesSessionUsable(SQLException failure) {
         for (Throwable t = failure; t != null; t = next(t)) {
-            if (t instanceof SQLException sql && ("40001".equals(sql.getSQLState()) || "40P01".equals(sql.getSQLState()))) {
+            if (t instanceof SQLException sql && SESSION_KEPT_STATES.contains(sql.getSQLState())) {
                 return true;
             }
         }
         return false;
     }
+
+    /**
+     * Transient failures of one transaction that leave the session fine (a conflict, a deadlock, the
+     * server out of disk or memory): rolled back and retried on the same connection.
+     */
+    private static final Set<String> SESSION_KEPT_STATES = Set.of("40001", "40P01", "53100", "53200");
 
     /**
      * A {@link StoreException} for a failure that retrying will not cure. Only the SQLState, a fixed

@@ -18,11 +18,10 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@code fsck --verify} knows what a store of a whole file leaves: no block at or past the end,
- * every block but the last one whole, the last as long as the size says (holes are fine). A file
- * that authenticates but breaks that could only come from a store that kept part of a file: the
- * mount never commits one (QuotaTest, PostgresOutageTest), and fsck would find one if it did.
- * Such files are made here by sealing them with the key, as a buggy mount would.
+ * {@code fsck --verify} knows what stores of whole files leave: no block at or past the end, and
+ * no block holding bytes past it (short blocks and holes are fine: they read as zeros). A file that
+ * authenticates but breaks that could only come from a store that went wrong; such files are made
+ * here by sealing them with the key, as a buggy mount would.
  */
 class FsckLayoutTest {
     static final int BLOCK = 4096;
@@ -46,9 +45,9 @@ class FsckLayoutTest {
                 byte[] data = new byte[BLOCK];
                 long now = root.mtimeNs();
                 SealedStore.Transaction tx = sealed.transaction();
-                // two blocks of an 8 KiB file, the first cut short: the shape a partial store leaves
-                tx.putInode(new InodeRecord(torn, 0100644, 0, 0, 1, 2 * BLOCK, 0, 0, now, now, now));
-                tx.putBlocks(torn, 0, List.of(new PlainBlock(0, data, 100), new PlainBlock(1, data, BLOCK)));
+                // a 100-byte file whose block holds a whole block: bytes past the end
+                tx.putInode(new InodeRecord(torn, 0100644, 0, 0, 1, 100, 0, 0, now, now, now));
+                tx.putBlocks(torn, 0, List.of(new PlainBlock(0, data, BLOCK)));
                 tx.putEntry(1, "torn".getBytes(StandardCharsets.UTF_8), torn, 0);
                 // a 100-byte file with a second block
                 tx.putInode(new InodeRecord(past, 0100644, 0, 0, 1, 100, 0, 0, now, now, now));
@@ -58,7 +57,7 @@ class FsckLayoutTest {
                 tx.commit();
             }
             List<String> problems = mount.verify();
-            assertThat(problems).anySatisfy(p -> assertThat(p).contains("inode " + torn + " block 0 holds 100 bytes"));
+            assertThat(problems).anySatisfy(p -> assertThat(p).contains("inode " + torn + " block 0 holds 4096 bytes"));
             assertThat(problems).anySatisfy(p -> assertThat(p).contains("inode " + past + " has block 1 stored past"));
         }
     }

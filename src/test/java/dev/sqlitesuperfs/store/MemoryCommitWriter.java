@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * deferred change sets in one queue, in the order made; whoever commits takes the queue's head as
  * a group (at most {@value #MAX_GROUP_SETS} sets) and applies it in one transaction until its own
  * set is done; a group refused for a real reason is tried again set by set, so that only the bad
- * set fails (a deferred one that fails alone is lost, with a log line); PostgreSQL away past the
+ * set fails (a deferred one that fails alone fences the writer: every later commit fails, so that
+ * nothing is stored after a change that is missing); PostgreSQL away past the
  * retry timeout fails the callers waiting and puts the deferred sets back at the queue's head;
  * fencing fails everything from then on. The failures are injected ({@link #failNext}); there are
  * no connections, retries or timeouts to model.
@@ -286,9 +287,15 @@ final class MemoryCommitWriter {
         }
     }
 
+    /** As CommitWriter.fail: a deferred change set refused for good fences the writer. */
     private void fail(Pending p, StoreException failure) {
         if (p.deferred) {
-            log.error("Deferred changes to namespace {} could not be stored: {}", namespace, failure.getMessage());
+            log.error("Deferred changes to namespace {} could not be stored: {}; fenced", namespace,
+                    failure.getMessage());
+            fenced = true;
+            p.result.completeExceptionally(new StoreException.Fenced("deferred changes could not be stored ("
+                    + failure.getMessage() + ")"));
+            return;
         }
         p.result.completeExceptionally(failure);
     }

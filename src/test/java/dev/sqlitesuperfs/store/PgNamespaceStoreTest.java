@@ -72,6 +72,27 @@ class PgNamespaceStoreTest {
         PgNamespaceStore.open(TestPostgres.config(), ns, false).close();
     }
 
+    /**
+     * Deferred changes that PostgreSQL refuses for good (here: an entry naming no inode) cannot be
+     * taken back, since whoever deferred them counts them as made: the writer stops rather than
+     * store anything after them, and the good changes queued before them are stored.
+     */
+    @Test
+    void deferredChangesRefusedForGoodStopTheWriter() {
+        try (PgNamespaceStore store = createdStore()) {
+            NamespaceStore.Deferred good = store.defer(new ChangeSet().putInode(file(3, 1, 0)).putEntry(1, name("a"), 3));
+            NamespaceStore.Deferred bad = store.defer(new ChangeSet().putEntry(1, name("dangling"), 4242));
+            assertThatThrownBy(() -> store.commit(new ChangeSet().putInode(file(5, 1, 0)).putEntry(1, name("b"), 5)))
+                    .isInstanceOf(StoreException.Fenced.class);
+            assertThat(good.stored()).isCompleted();
+            assertThat(bad.stored()).isCompletedExceptionally();
+            assertThat(store.entries(1)).extracting(e -> new String(e.name())).containsExactly("a");
+            assertThatThrownBy(() -> store.commit(new ChangeSet().putXattr(1, name("user.x"), new byte[1])))
+                    .isInstanceOf(StoreException.Fenced.class)
+                    .hasMessageContaining("deferred changes could not be stored");
+        }
+    }
+
     @Test
     void everyKindOfChangeRoundTrips() {
         try (PgNamespaceStore store = createdStore()) {
