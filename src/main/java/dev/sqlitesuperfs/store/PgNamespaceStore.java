@@ -8,7 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
-import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,6 +39,7 @@ public final class PgNamespaceStore implements NamespaceStore {
     private volatile int formatVersion;
     private final WriterSession session;
     private final ReadPool reads;
+    private final StoredRows rows;
     private final AtomicBoolean closed = new AtomicBoolean();
     private CommitWriter writer;
 
@@ -53,6 +53,7 @@ public final class PgNamespaceStore implements NamespaceStore {
         this.migrations = migrations;
         this.session = session;
         this.reads = reads;
+        this.rows = new StoredRows(reads, sql);
     }
 
     /**
@@ -69,10 +70,10 @@ public final class PgNamespaceStore implements NamespaceStore {
     static PgNamespaceStore open(DatabaseConfig config, NamespaceName namespace, boolean readOnly,
                                  SchemaMigrations migrations) {
         NamespaceSql sql = new NamespaceSql(namespace);
-        WriterSession session = connect(config, namespace, sql);
+        WriterSession session = NamespaceOpening.connect(config, namespace, sql);
         try {
-            checkServerVersion(session.connection(), config);
-            int version = checkFormat(session.connection(), namespace, sql, migrations, readOnly);
+            NamespaceOpening.checkServerVersion(session.connection(), config);
+            int version = NamespaceOpening.checkFormat(session.connection(), namespace, sql, migrations, readOnly);
             return new PgNamespaceStore(config, namespace, readOnly, sql, migrations, session,
                     new ReadPool(config, namespace), version);
         } catch (SQLException e) {
@@ -84,64 +85,6 @@ public final class PgNamespaceStore implements NamespaceStore {
             session.close();
             throw e;
         }
-    }
-
-    private static WriterSession connect(DatabaseConfig config, NamespaceName namespace, NamespaceSql sql) {
-        long deadline = System.nanoTime() + config.retryTimeout().toNanos();
-        Backoff backoff = new Backoff();
-        while (true) {
-            try {
-                return WriterSession.open(config, namespace, sql);
-            } catch (SQLException e) {
-                if (!SqlFailures.isTransient(e)) {
-                    throw SqlFailures.describeConnecting(namespace, e);
-                }
-                if (System.nanoTime() - deadline >= 0) {
-                    // Thrown, not logged: whoever opens reports it (the command line as its one line).
-                    throw SqlFailures.unavailable("opening namespace " + namespace, config.retryTimeout(), e);
-                }
-                backoff.pause(deadline);
-            }
-        }
-    }
-
-    /** Upgrades what can be upgraded without the key; returns the format version the namespace then has (0: none). */
-    private static int checkFormat(Connection connection, NamespaceName namespace, NamespaceSql sql,
-                                   SchemaMigrations migrations, boolean readOnly) throws SQLException {
-        if (!exists(connection, namespace, sql)) {
-            return 0;
-        }
-        int version;
-        try (PreparedStatement read = connection.prepareStatement(sql.readFormatVersion);
-             ResultSet rows = read.executeQuery()) {
-            if (!rows.next()) {
-                throw new StoreException("namespace " + namespace + " has no metadata row");
-            }
-            version = rows.getInt(1);
-        }
-        int latest = migrations.latestVersion();
-        if (version > latest) {
-            // A newer program kept the checksum (MetaChecksum's rule); a version set by hand breaks it.
-            try {
-                MetaRow.read(connection, namespace, sql);
-            } catch (SQLException e) {
-                log.debug("the meta row of namespace {} (format {}) does not read as this format's: {}", namespace,
-                        version, e.getMessage());
-            }
-            throw new StoreException.UnsupportedFormat("namespace " + namespace + " has format version " + version
-                    + ", but this program only knows versions up to " + latest + "; use a newer sqlitesuperfs");
-        }
-        MetaRow.read(connection, namespace, sql);
-        int reachable = migrations.reachableWithoutKey(version);
-        if (version < reachable) {
-            if (readOnly) {
-                throw new StoreException.UnsupportedFormat("namespace " + namespace + " has format version " + version
-                        + " and needs an upgrade to " + reachable + ": open it once without read-only");
-            }
-            migrations.upgrade(connection, namespace, sql, version);
-            log.info("Upgraded namespace {} from format version {} to {}", namespace, version, reachable);
-        }
-        return reachable;
     }
 
     @Override
@@ -188,7 +131,7 @@ public final class PgNamespaceStore implements NamespaceStore {
         List<InodeRecord> inodes = new ArrayList<>();
         try (PreparedStatement read = connection.prepareStatement(sql.allInodes); ResultSet rows = read.executeQuery()) {
             while (rows.next()) {
-                inodes.add(inodeRow(rows));
+                inodes.add(StoredRows.inodeRow(rows));
             }
         }
         List<SealingUpgrade.BlockTag> tags = new ArrayList<>();
@@ -231,30 +174,6 @@ public final class PgNamespaceStore implements NamespaceStore {
         }
     }
 
-    /** Whether the schema exists; a schema of that name that is not a namespace is an error. */
-    private static boolean exists(Connection connection, NamespaceName namespace, NamespaceSql sql) throws SQLException {
-        try (PreparedStatement schema = connection.prepareStatement(NamespaceSql.SCHEMA_EXISTS)) {
-            schema.setString(1, namespace.value());
-            try (ResultSet rows = schema.executeQuery()) {
-                rows.next();
-                if (!rows.getBoolean(1)) {
-                    return false;
-                }
-            }
-        }
-        try (PreparedStatement meta = connection.prepareStatement(NamespaceSql.RELATION_EXISTS)) {
-            meta.setString(1, sql.table("meta"));
-            try (ResultSet rows = meta.executeQuery()) {
-                rows.next();
-                if (!rows.getBoolean(1)) {
-                    throw new StoreException.NotANamespace("schema " + namespace
-                            + " exists but is not a sqlitesuperfs namespace; choose another name");
-                }
-            }
-        }
-        return true;
-    }
-
     public NamespaceName namespace() {
         return namespace;
     }
@@ -263,7 +182,7 @@ public final class PgNamespaceStore implements NamespaceStore {
     public Optional<NamespaceMeta> meta() {
         ensureOpen();
         return reads.read("reading the metadata", connection -> {
-            if (!exists(connection, namespace, sql)) {
+            if (!NamespaceOpening.exists(connection, namespace, sql)) {
                 return Optional.empty();
             }
             return Optional.of(MetaRow.read(connection, namespace, sql));
@@ -358,7 +277,7 @@ public final class PgNamespaceStore implements NamespaceStore {
                 if (!session.isConnected()) {
                     session.reconnect();
                 }
-                if (!exists(session.connection(), namespace, sql)) {
+                if (!NamespaceOpening.exists(session.connection(), namespace, sql)) {
                     throw new StoreException("namespace " + namespace + " does not exist");
                 }
                 session.startEpoch();
@@ -382,266 +301,92 @@ public final class PgNamespaceStore implements NamespaceStore {
     @Override
     public Optional<InodeRecord> inode(long ino) {
         ensureOpen();
-        return reads.read("reading an inode", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.inode)) {
-                read.setLong(1, ino);
-                try (ResultSet rows = read.executeQuery()) {
-                    return rows.next() ? Optional.of(inodeRow(rows)) : Optional.empty();
-                }
-            }
-        });
+        return rows.inode(ino);
     }
 
     @Override
     public List<InodeRecord> inodes(long[] inos) {
         ensureOpen();
-        if (inos.length == 0) {
-            return List.of();
-        }
-        return reads.read("reading inodes", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.inodes)) {
-                read.setObject(1, inos);
-                try (ResultSet rows = read.executeQuery()) {
-                    List<InodeRecord> found = new ArrayList<>(inos.length);
-                    while (rows.next()) {
-                        found.add(inodeRow(rows));
-                    }
-                    return found;
-                }
-            }
-        });
+        return rows.inodes(inos);
     }
 
     @Override
     public List<DirEntryRecord> entries(long dir) {
         ensureOpen();
-        return reads.read("listing a directory", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.entries)) {
-                read.setLong(1, dir);
-                try (ResultSet rows = read.executeQuery()) {
-                    List<DirEntryRecord> found = new ArrayList<>();
-                    while (rows.next()) {
-                        found.add(new DirEntryRecord(rows.getBytes(1), rows.getLong(2), rows.getInt(3), rows.getBytes(4)));
-                    }
-                    return found;
-                }
-            }
-        });
+        return rows.entries(dir);
     }
 
     @Override
     public List<StoredTag> blockTags(long ino) {
         ensureOpen();
-        return reads.read("reading block tags", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.blockTags)) {
-                read.setLong(1, ino);
-                try (ResultSet rows = read.executeQuery()) {
-                    List<StoredTag> found = new ArrayList<>();
-                    while (rows.next()) {
-                        found.add(new StoredTag(rows.getLong(1), rows.getBytes(2)));
-                    }
-                    return found;
-                }
-            }
-        });
+        return rows.blockTags(ino);
     }
 
     @Override
     public List<ParentEntry> parentEntries(long dirIno) {
         ensureOpen();
-        return reads.read("finding a parent directory", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.parentEntries)) {
-                read.setLong(1, dirIno);
-                try (ResultSet rows = read.executeQuery()) {
-                    List<ParentEntry> found = new ArrayList<>(1);
-                    while (rows.next()) {
-                        found.add(new ParentEntry(rows.getLong(1), rows.getBytes(2), rows.getBytes(3)));
-                    }
-                    return found;
-                }
-            }
-        });
+        return rows.parentEntries(dirIno);
     }
 
     @Override
     public Optional<byte[]> symlinkTarget(long ino) {
         ensureOpen();
-        return reads.read("reading a symlink", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.symlinkTarget)) {
-                read.setLong(1, ino);
-                try (ResultSet rows = read.executeQuery()) {
-                    return rows.next() ? Optional.of(rows.getBytes(1)) : Optional.empty();
-                }
-            }
-        });
+        return rows.symlinkTarget(ino);
     }
 
     @Override
     public List<XattrRecord> xattrs(long ino) {
         ensureOpen();
-        return reads.read("reading extended attributes", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.xattrs)) {
-                read.setLong(1, ino);
-                try (ResultSet rows = read.executeQuery()) {
-                    List<XattrRecord> found = new ArrayList<>();
-                    while (rows.next()) {
-                        found.add(new XattrRecord(rows.getBytes(1), rows.getBytes(2)));
-                    }
-                    return found;
-                }
-            }
-        });
+        return rows.xattrs(ino);
     }
 
     @Override
     public List<SealedBlock> blocks(long ino, long fromIdx, long toIdx) {
         ensureOpen();
-        if (fromIdx >= toIdx) {
-            return List.of();
-        }
-        return reads.read("reading blocks", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.blocks)) {
-                read.setLong(1, ino);
-                read.setLong(2, fromIdx);
-                read.setLong(3, toIdx);
-                try (ResultSet rows = read.executeQuery()) {
-                    List<SealedBlock> found = new ArrayList<>();
-                    while (rows.next()) {
-                        found.add(new SealedBlock(rows.getLong(1), rows.getBytes(2)));
-                    }
-                    return found;
-                }
-            }
-        });
+        return rows.blocks(ino, fromIdx, toIdx);
     }
 
     @Override
     public OptionalLong nextStoredBlock(long ino, long fromIdx) {
         ensureOpen();
-        return reads.read("finding the next stored block", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.nextStoredBlock)) {
-                read.setLong(1, ino);
-                read.setLong(2, fromIdx);
-                try (ResultSet rows = read.executeQuery()) {
-                    rows.next();
-                    long idx = rows.getLong(1);
-                    return rows.wasNull() ? OptionalLong.empty() : OptionalLong.of(idx);
-                }
-            }
-        });
+        return rows.nextStoredBlock(ino, fromIdx);
     }
 
     @Override
     public long nextMissingBlock(long ino, long fromIdx) {
         ensureOpen();
-        return reads.read("finding the next missing block", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.nextMissingBlock)) {
-                read.setLong(1, ino);
-                read.setLong(2, fromIdx);
-                read.setLong(3, fromIdx);
-                read.setLong(4, ino);
-                read.setLong(5, fromIdx);
-                read.setLong(6, ino);
-                try (ResultSet rows = read.executeQuery()) {
-                    rows.next();
-                    return rows.getLong(1);
-                }
-            }
-        });
+        return rows.nextMissingBlock(ino, fromIdx);
     }
 
     @Override
     public long[] orphans() {
-        return inodeList("listing orphans", sql.orphans);
+        ensureOpen();
+        return rows.orphans();
     }
 
     @Override
     public long[] inodeNumbers() {
-        return inodeList("listing inodes", sql.inodeNumbers);
-    }
-
-    private long[] inodeList(String what, String query) {
         ensureOpen();
-        return reads.read(what, connection -> {
-            try (PreparedStatement read = connection.prepareStatement(query); ResultSet rows = read.executeQuery()) {
-                List<Long> found = new ArrayList<>();
-                while (rows.next()) {
-                    found.add(rows.getLong(1));
-                }
-                return found.stream().mapToLong(Long::longValue).toArray();
-            }
-        });
+        return rows.inodeNumbers();
     }
 
     @Override
     public Usage usage() {
         ensureOpen();
-        return reads.read("measuring usage", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.usage); ResultSet rows = read.executeQuery()) {
-                rows.next();
-                return new Usage(rows.getLong(1), rows.getLong(2));
-            }
-        });
+        return rows.usage();
     }
 
     @Override
     public InodeRange allocateInodes() {
         ensureOpen();
         ensureWritable("allocateInodes");
-        return reads.read("allocating inode numbers", connection -> {
-            // A range lost to a failure after nextval is simply never used: the sequence never repeats.
-            try (PreparedStatement next = connection.prepareStatement(sql.allocateInodes)) {
-                next.setString(1, sql.inodeSequence);
-                try (ResultSet rows = next.executeQuery()) {
-                    rows.next();
-                    return new InodeRange(rows.getLong(1), INODE_RANGE_SIZE);
-                }
-            }
-        });
+        return rows.allocateInodes(INODE_RANGE_SIZE);
     }
 
     @Override
     public List<String> check() {
         ensureOpen();
-        return reads.read("checking consistency", connection -> {
-            // One snapshot for every check, so that a concurrent commit cannot look like a problem.
-            connection.setAutoCommit(false);
-            connection.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
-            connection.setReadOnly(true);
-            try {
-                List<String> problems = new ArrayList<>();
-                for (NamespaceSql.Check check : sql.checks) {
-                    runCheck(connection, check, problems);
-                }
-                return problems;
-            } finally {
-                connection.rollback();
-            }
-        });
-    }
-
-    private static final int MAX_PROBLEMS_PER_CHECK = 100;
-
-    private static void runCheck(Connection connection, NamespaceSql.Check check, List<String> problems)
-            throws SQLException {
-        try (PreparedStatement query = connection.prepareStatement(check.query())) {
-            query.setMaxRows(MAX_PROBLEMS_PER_CHECK + 1);
-            try (ResultSet rows = query.executeQuery()) {
-                int columns = rows.getMetaData().getColumnCount();
-                int count = 0;
-                while (rows.next()) {
-                    if (++count > MAX_PROBLEMS_PER_CHECK) {
-                        problems.add("(more problems like the last one not listed)");
-                        break;
-                    }
-                    Object[] values = new Object[columns];
-                    for (int i = 0; i < columns; i++) {
-                        values[i] = rows.getObject(i + 1);
-                    }
-                    problems.add(check.format().formatted(values));
-                }
-            }
-        }
+        return rows.check();
     }
 
     @Override
@@ -729,35 +474,6 @@ public final class PgNamespaceStore implements NamespaceStore {
     private void ensureWritable(String operation) {
         if (readOnly) {
             throw new IllegalStateException(operation + "() is not allowed on a read-only store");
-        }
-    }
-
-    /** An inode row of {@link NamespaceSql#inode}'s columns (the last one the authenticator). */
-    private static InodeRecord inodeRow(ResultSet rows) throws SQLException {
-        return new InodeRecord(rows.getLong(1), rows.getInt(2), (int) rows.getLong(3), (int) rows.getLong(4),
-                rows.getInt(5), rows.getLong(6), rows.getLong(7), (int) rows.getLong(8), rows.getLong(9),
-                rows.getLong(10), rows.getLong(11), rows.getBytes(12));
-    }
-
-    /**
-     * The oldest PostgreSQL this works with: 12 brought stored generated columns (each block's
-     * tag, format 3); 11 hashtextextended, which the namespace lock uses.
-     */
-    public static final int MIN_SERVER_VERSION = 120000;
-
-    private static void checkServerVersion(Connection connection, DatabaseConfig config) throws SQLException {
-        try (PreparedStatement read = connection.prepareStatement(NamespaceSql.SERVER_VERSION);
-             ResultSet rows = read.executeQuery()) {
-            rows.next();
-            int version = rows.getInt(1);
-            if (version < MIN_SERVER_VERSION) {
-                // Before 10 the number was major.minor.patch in two digits each, 90624 for 9.6.24.
-                String readable = version >= 100000 ? version / 10000 + "." + version % 10000
-                        : version / 10000 + "." + version / 100 % 100 + "." + version % 100;
-                throw new StoreException.UnsupportedServer("the PostgreSQL server at " + config.endpoints().getFirst()
-                        + " is version " + readable + "; sqlitesuperfs needs " + MIN_SERVER_VERSION / 10000
-                        + " or newer");
-            }
         }
     }
 
