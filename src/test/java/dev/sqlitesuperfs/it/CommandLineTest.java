@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.cli.ExitCode;
 import dev.sqlitesuperfs.store.DatabaseConfig;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
 import dev.sqlitesuperfs.testing.CliProcess;
 import dev.sqlitesuperfs.testing.RewritingProxy;
 import dev.sqlitesuperfs.testing.Shell;
@@ -554,14 +555,16 @@ class CommandLineTest {
                 .stderr()).contains("has block size 4096; --block-size 8192 does not match");
 
         String meta = "\"" + namespace + "\".meta";
-        TestPostgres.execute("UPDATE " + meta + " SET format_version = 4");
+        int current = PgNamespaceStore.FORMAT_VERSION;
+        TestPostgres.execute("UPDATE " + meta + " SET format_version = " + (current + 1));
         assertThat(refused(ExitCode.DAMAGED, env(PASS), "mount", namespace, dir.toString()).stderr())
                 .contains("key material of namespace " + namespace + " is damaged");
         // as a newer program would leave it: its checksum matches
         TestPostgres.execute("UPDATE " + meta + " SET " + KeyMaterialTamperTest.RECOMPUTE_CHECKSUM);
         assertThat(refused(ExitCode.NAMESPACE, env(PASS), "mount", namespace, dir.toString()).stderr())
-                .contains("has format version 4, but this program only knows versions up to 3; use a newer sqlitesuperfs");
-        TestPostgres.execute("UPDATE " + meta + " SET format_version = 3");
+                .contains("has format version " + (current + 1) + ", but this program only knows versions up to "
+                        + current + "; use a newer sqlitesuperfs");
+        TestPostgres.execute("UPDATE " + meta + " SET format_version = " + current);
         TestPostgres.execute("UPDATE " + meta + " SET " + KeyMaterialTamperTest.RECOMPUTE_CHECKSUM);
 
         TestPostgres.execute("UPDATE " + meta + " SET kdf_salt = set_byte(kdf_salt, 0, get_byte(kdf_salt, 0) # 1)");
