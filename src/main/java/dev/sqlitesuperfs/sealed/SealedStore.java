@@ -60,129 +60,12 @@ public final class SealedStore {
     /** {@code root} (inode 1 of a new namespace) with its authenticator: nothing stored under it yet. */
     public static InodeRecord authenticatedRoot(Sealer sealer, InodeRecord root) {
         InodeAuth fresh = InodeAuth.fresh(root.ino());
-        return root.withAuth(sealer.sealInode(root.ino(), authPlaintext(root, fresh.content, fresh.xattrs)));
+        return root.withAuth(sealer.sealInode(root.ino(), InodeAuth.plaintext(root, fresh.content, fresh.xattrs)));
     }
 
-    // ------------------------------------------------------------------ upgrade
-
-    /**
-     * Brings a namespace of an older format to the current one, in one transaction with the format
-     * change. From format 3 (authenticated, but with entry MACs that were also digest terms) it
-     * vouches only for what it checked: every directory's authenticator, entries and MACs under
-     * format 3's rules; anything that does not add up refuses the upgrade and changes nothing. It
-     * then gives each entry its format 4 MAC and each directory an authenticator over format 4
-     * terms. From formats 1 and 2 (nothing authenticated) it seals an authenticator for every inode
-     * from its stored rows as they are now: whoever asks for that vouches for the database's current
-     * contents, so it never happens on its own.
-     *
-     * @throws TamperedException if a format 3 namespace does not check out (nothing is changed)
-     */
+    /** See {@link SealedUpgrade#run}. */
     public static void upgrade(NamespaceStore store, Sealer sealer, String namespace) {
-        if (store.formatVersion() >= 3) {
-            store.upgradeSealing((inodes, tags, entries, xattrs) -> resealEntries(sealer, namespace, inodes, entries));
-        } else {
-            store.upgradeSealing((inodes, tags, entries, xattrs) -> vouchForAll(sealer, inodes, tags, entries, xattrs));
-        }
-    }
-
-    private static NamespaceStore.SealingUpgrade.Sealed resealEntries(Sealer sealer, String namespace,
-            List<InodeRecord> inodes, List<NamespaceStore.SealingUpgrade.EntryRow> entries) {
-        Map<Long, InodeRecord> directories = new HashMap<>();
-        for (InodeRecord r : inodes) {
-            if (r.isDirectory()) {
-                directories.put(r.ino(), r);
-            }
-        }
-        Map<Long, byte[]> oldSums = new HashMap<>();
-        Map<Long, byte[]> newSums = new HashMap<>();
-        List<NamespaceStore.SealingUpgrade.EntryMac> macs = new ArrayList<>(entries.size());
-        List<String> problems = new ArrayList<>();
-        for (NamespaceStore.SealingUpgrade.EntryRow e : entries) {
-            byte[] oldTerm = sealer.format3EntryTerm(e.parent(), e.name(), e.ino());
-            if (!directories.containsKey(e.parent())) {
-                problems.add("the entry '" + printable(e.name()) + "' is in " + e.parent() + ", which is no directory");
-            } else if (e.mac() == null || !Arrays.equals(oldTerm, e.mac())) {
-                problems.add("directory " + e.parent() + ": the entry '" + printable(e.name()) + "' is not authentic");
-            }
-            InodeAuth.xor(digestOf(oldSums, e.parent()), oldTerm);
-            InodeAuth.xor(digestOf(newSums, e.parent()), sealer.entryTerm(e.parent(), e.name(), e.ino()));
-            macs.add(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(),
-                    sealer.entryMac(e.parent(), e.name(), e.ino())));
-        }
-        Map<Long, byte[]> auth = new HashMap<>();
-        for (InodeRecord r : directories.values()) {
-            byte[] plain;
-            try {
-                plain = sealer.openInode(r.ino(), r.auth());
-            } catch (IntegrityException ex) {
-                problems.add("directory " + r.ino() + ": " + ex.getMessage());
-                continue;
-            }
-            ByteBuffer b = ByteBuffer.wrap(plain);
-            if (!Arrays.equals(plain, authPlaintext(r, slice(b, CONTENT_OFFSET), slice(b, XATTRS_OFFSET)))) {
-                problems.add("directory " + r.ino() + ": its row does not match its authenticator");
-                continue;
-            }
-            byte[] content = slice(b, CONTENT_OFFSET);
-            if (!Arrays.equals(content, oldSums.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]))) {
-                problems.add("directory " + r.ino() + ": its entries are not the ones last stored");
-                continue;
-            }
-            byte[] fresh = newSums.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
-            auth.put(r.ino(), sealer.sealInode(r.ino(), authPlaintext(r, fresh, slice(b, XATTRS_OFFSET))));
-        }
-        if (!problems.isEmpty()) {
-            String message = "namespace " + namespace + " cannot be upgraded to format 4, it does not check out ("
-                    + problems.size() + " problem(s); the first: " + problems.get(0) + "); nothing was changed";
-            problems.forEach(p -> log.error("namespace {}: {}", namespace, p));
-            throw new TamperedException(message);
-        }
-        return new NamespaceStore.SealingUpgrade.Sealed(auth, macs);
-    }
-
-    /** Where the digests sit in an authenticator's plaintext (see {@link #authPlaintext}). */
-    private static final int CONTENT_OFFSET = Sealer.INODE_AUTH_BYTES - 2 * Sealer.DIGEST_BYTES;
-    private static final int XATTRS_OFFSET = Sealer.INODE_AUTH_BYTES - Sealer.DIGEST_BYTES;
-
-    private static byte[] slice(ByteBuffer plain, int offset) {
-        return Arrays.copyOfRange(plain.array(), offset, offset + Sealer.DIGEST_BYTES);
-    }
-
-    private static NamespaceStore.SealingUpgrade.Sealed vouchForAll(Sealer sealer, List<InodeRecord> inodes,
-            List<NamespaceStore.SealingUpgrade.BlockTag> tags, List<NamespaceStore.SealingUpgrade.EntryRow> entries,
-            List<NamespaceStore.SealingUpgrade.XattrRow> xattrs) {
-        Map<Long, byte[]> content = new HashMap<>();
-        Map<Long, byte[]> xattrDigest = new HashMap<>();
-        for (NamespaceStore.SealingUpgrade.BlockTag t : tags) {
-            sealer.addBlockTerm(digestOf(content, t.ino()), t.ino(), t.idx(), t.tag(), 0);
-        }
-        List<NamespaceStore.SealingUpgrade.EntryMac> macs = new ArrayList<>(entries.size());
-        for (NamespaceStore.SealingUpgrade.EntryRow e : entries) {
-            InodeAuth.xor(digestOf(content, e.parent()), sealer.entryTerm(e.parent(), e.name(), e.ino()));
-            macs.add(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(),
-                    sealer.entryMac(e.parent(), e.name(), e.ino())));
-        }
-        for (NamespaceStore.SealingUpgrade.XattrRow x : xattrs) {
-            byte[] value;
-            try {
-                value = sealer.openXattr(x.ino(), x.name(), x.sealedValue());
-            } catch (IntegrityException ex) {
-                throw new TamperedException("inode " + x.ino() + ": xattr " + printable(x.name())
-                        + " failed authentication; the namespace cannot be vouched for as it is");
-            }
-            sealer.addXattrTerm(digestOf(xattrDigest, x.ino()), x.ino(), x.name(), value);
-        }
-        Map<Long, byte[]> auth = new HashMap<>();
-        for (InodeRecord r : inodes) {
-            byte[] c = content.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
-            byte[] x = xattrDigest.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
-            auth.put(r.ino(), sealer.sealInode(r.ino(), authPlaintext(r, c, x)));
-        }
-        return new NamespaceStore.SealingUpgrade.Sealed(auth, macs);
-    }
-
-    private static byte[] digestOf(Map<Long, byte[]> digests, long ino) {
-        return digests.computeIfAbsent(ino, k -> new byte[Sealer.DIGEST_BYTES]);
+        SealedUpgrade.run(store, sealer, namespace);
     }
 
     // ------------------------------------------------------------------ reads
@@ -548,14 +431,8 @@ public final class SealedStore {
         log.error("namespace {}: {}; refusing it, serving the rest", namespace, what);
     }
 
-    static byte[] authPlaintext(InodeRecord r, byte[] content, byte[] xattrs) {
-        return ByteBuffer.allocate(Sealer.INODE_AUTH_BYTES)
-                .putInt(r.mode()).putInt(r.uid()).putInt(r.gid()).putInt(r.nlink()).putLong(r.size())
-                .putInt(r.rdev()).putLong(r.atimeNs()).putLong(r.mtimeNs()).putLong(r.ctimeNs())
-                .put(content).put(xattrs).array();
-    }
-
-    private static String printable(byte[] name) {
+    /** An entry or attribute name for a message: printable ASCII as it is, other bytes escaped. */
+    static String printable(byte[] name) {
         StringBuilder sb = new StringBuilder();
         for (byte b : name) {
             sb.append(b >= 0x20 && b < 0x7f ? String.valueOf((char) b) : String.format("\\x%02x", b & 0xff));
@@ -796,7 +673,7 @@ public final class SealedStore {
                 switch (op) {
                     case PutInode(InodeRecord r) -> {
                         Work w = work.get(r.ino());
-                        changes.putInode(r.withAuth(sealer.sealInode(r.ino(), authPlaintext(r, w.content, w.xattrs))));
+                        changes.putInode(r.withAuth(sealer.sealInode(r.ino(), InodeAuth.plaintext(r, w.content, w.xattrs))));
                     }
                     case Other(var add) -> add.accept(changes);
                 }
