@@ -39,8 +39,8 @@ import org.slf4j.LoggerFactory;
 public final class SealedStore {
     private static final Logger log = LoggerFactory.getLogger(SealedStore.class);
 
-    private final NamespaceStore store;
-    private final Sealer sealer;
+    final NamespaceStore store;
+    final Sealer sealer;
     private final String namespace;
     private final ConcurrentHashMap<Long, InodeAuth> known = new ConcurrentHashMap<>();
 
@@ -242,72 +242,10 @@ public final class SealedStore {
         return tagsOf(stateOf(ino)).nextAbsent(fromIdx);
     }
 
-    /**
-     * Checks the whole namespace against its authenticators, as reads through a mount would:
-     * every inode row, every directory's entries, every attribute set, every symlink target, and
-     * every block of every file (the file's tags against its digest, each block's seal). Returns
-     * one line per inode that fails (each also logged); reads everything, so it takes as long as
-     * reading every file once. For a namespace nothing has mounted.
-     */
+    /** See {@link NamespaceAudit}. */
     public List<String> audit(int blockSize) {
-        List<String> problems = new ArrayList<>();
-        for (long ino : store.inodeNumbers()) {
-            try {
-                InodeRecord r = inode(ino).orElse(null);
-                if (r == null) {
-                    continue;
-                }
-                if (r.isDirectory()) {
-                    for (byte[] name : entries(ino).refused()) {
-                        problems.add("namespace " + namespace + ": directory " + ino + ": the entry '" + printable(name)
-                                + "' is damaged (see the log)");
-                    }
-                } else if (r.isSymlink()) {
-                    symlinkTarget(ino);
-                } else if (r.isRegular()) {
-                    auditBlocks(r, blockSize, problems);
-                }
-                xattrs(ino);
-            } catch (TamperedException e) {
-                problems.add(e.getMessage());
-            } finally {
-                forget(ino);
-            }
-        }
-        return problems;
+        return new NamespaceAudit(this, namespace, blockSize).problems();
     }
-
-    /**
-     * Reads every block of file {@code r}, and checks that its blocks are what a store of the whole
-     * file leaves: none at or past the end, every block but the last one whole, the last one as long
-     * as the size says. Holes are fine (never written, or cut by a truncation).
-     */
-    private void auditBlocks(InodeRecord r, int blockSize, List<String> problems) {
-        long ino = r.ino();
-        long end = Math.ceilDiv(r.size(), blockSize);
-        OptionalLong past = nextStoredBlock(ino, end);
-        if (past.isPresent()) {
-            problems.add("namespace " + namespace + ": inode " + ino + " has block " + past.getAsLong()
-                    + " stored past its size of " + r.size() + " bytes");
-        }
-        long[] wrongLength = {-1, 0};
-        BlockSink check = (idx, data) -> {
-            long expected = Math.min(blockSize, r.size() - idx * blockSize);
-            if (data.length != expected && wrongLength[0] < 0) {
-                wrongLength[0] = idx;
-                wrongLength[1] = data.length;
-            }
-        };
-        for (long from = 0; from < end; from += AUDIT_BLOCKS_PER_READ) {
-            readBlocks(ino, from, Math.min(end, from + AUDIT_BLOCKS_PER_READ), check);
-        }
-        if (wrongLength[0] >= 0) {
-            problems.add("namespace " + namespace + ": inode " + ino + " block " + wrongLength[0] + " holds "
-                    + wrongLength[1] + " bytes, which no store of a file of " + r.size() + " bytes leaves");
-        }
-    }
-
-    private static final int AUDIT_BLOCKS_PER_READ = 256;
 
     /** Inodes whose authenticated link count is 0: unlinked, left open by a mount that died. */
     public long[] orphans() {
