@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.fs;
 
 import dev.sqlitesuperfs.sealed.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedTransaction;
 import dev.sqlitesuperfs.sealed.TamperedException;
 import dev.sqlitesuperfs.fuse.AttrReply;
 import dev.sqlitesuperfs.fuse.Caller;
@@ -283,7 +284,7 @@ public final class Filesystem implements FuseFilesystem {
                 return;
             }
         }
-        SealedStore.Transaction tx = store.transaction();
+        SealedTransaction tx = store.transaction();
         if (dropCapability) {
             tx.deleteXattr(n.ino, PrivilegeDrop.CAPABILITY.bytes());
         }
@@ -431,7 +432,7 @@ public final class Filesystem implements FuseFilesystem {
                             if (kill) {
                                 a.mode = PrivilegeDrop.afterModification(a.mode, n.gid, caller);
                             }
-                            SealedStore.Transaction tx = store.transaction();
+                            SealedTransaction tx = store.transaction();
                             if (dropCapability) {
                                 tx.deleteXattr(n.ino, PrivilegeDrop.CAPABILITY.bytes());
                             }
@@ -924,7 +925,7 @@ public final class Filesystem implements FuseFilesystem {
     private void changeXattr(Node n, Name nm, byte[] value) {
         Attrs a = Attrs.of(n);
         a.ctimeNs = Clock.nowNs();
-        SealedStore.Transaction tx = store.transaction();
+        SealedTransaction tx = store.transaction();
         if (value == null) {
             tx.deleteXattr(n.ino, nm.bytes());
         } else {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.sqlitesuperfs.cli.TestKeys;
 import dev.sqlitesuperfs.sealed.PlainBlock;
 import dev.sqlitesuperfs.sealed.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedTransaction;
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
@@ -45,7 +46,7 @@ class FsckLayoutTest {
                 past = torn + 1;
                 byte[] data = new byte[BLOCK];
                 long now = root.mtimeNs();
-                SealedStore.Transaction tx = sealed.transaction();
+                SealedTransaction tx = sealed.transaction();
                 // two blocks of an 8 KiB file, the first cut short: the shape a partial store leaves
                 tx.putInode(new InodeRecord(torn, 0100644, 0, 0, 1, 2 * BLOCK, 0, 0, now, now, now));
                 tx.putBlocks(torn, 0, List.of(new PlainBlock(0, data, 100), new PlainBlock(1, data, BLOCK)));
