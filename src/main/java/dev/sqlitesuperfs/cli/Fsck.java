@@ -1,11 +1,7 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.Passphrase;
-import dev.sqlitesuperfs.sealed.SealedStore;
-import dev.sqlitesuperfs.crypto.Sealer;
-import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.DatabaseConfig;
-import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
@@ -19,7 +15,7 @@ import java.util.Map;
  * {@code sqlitesuperfs fsck NAMESPACE}: checks the stored namespace for consistency (link
  * counts, sizes, orphans, reachability). Needs no passphrase: it reads metadata only. With
  * {@code --verify} it also opens the key and checks every row against the authenticators, as a
- * mount's reads would (see {@link SealedStore#audit}), which reads every block. Refuses a mounted
+ * mount's reads would (see {@link SealedNamespace#audit}), which reads every block. Refuses a mounted
  * namespace, whose state in memory may be ahead of storage.
  */
 public final class Fsck {
@@ -74,26 +70,11 @@ public final class Fsck {
      */
     public static List<String> problems(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
         try (NamespaceStore store = PgNamespaceStore.open(database, name, true)) {
-            NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
-                    "namespace " + name.value() + " does not exist"));
-            List<String> problems = new ArrayList<>(store.check());
+            List<String> problems = new ArrayList<>(SealedNamespace.check(store, name.value()));
             if (passphrases != null) {
-                problems.addAll(verify(store, meta, name, passphrases));
+                problems.addAll(SealedNamespace.audit(store, name.value(), passphrases.prompt(name.value())));
             }
             return problems;
-        }
-    }
-
-    private static List<String> verify(NamespaceStore store, NamespaceMeta meta, NamespaceName name,
-                                       PassphraseSource passphrases) {
-        if (store.needsSealingUpgrade()) {
-            return List.of("namespace " + name.value() + " predates authenticated metadata: nothing to verify until"
-                    + " `sqlitesuperfs upgrade " + name.value() + "`");
-        }
-        try (Passphrase passphrase = passphrases.obtain(name.value(), false);
-                SecretKey dataKey = NamespaceKey.open(store, meta, passphrase, false, name.value());
-                Sealer sealer = new Sealer(dataKey, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize())) {
-            return new SealedStore(store, sealer, name.value()).audit(meta.blockSize());
         }
     }
 }

@@ -1,10 +1,7 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.KdfParams;
 import dev.sqlitesuperfs.crypto.KdfStrength;
-import dev.sqlitesuperfs.crypto.Passphrase;
-import dev.sqlitesuperfs.crypto.SecretKey;
-import dev.sqlitesuperfs.store.NamespaceMeta;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import java.io.PrintStream;
@@ -14,8 +11,9 @@ import java.util.Map;
 
 /**
  * {@code sqlitesuperfs passwd NAMESPACE}: changes the passphrase by wrapping the same data key
- * under a key derived from the new passphrase with a new salt. Key material, key check and
- * metadata checksum change in one transaction; no block, symlink target or attribute is touched.
+ * under a key derived from the new passphrase with a new salt (see
+ * {@link SealedNamespace#changePassphrase}). Key material, key check and metadata checksum change
+ * in one transaction; no block, symlink target or attribute is touched.
  *
  * <p>Only while the namespace is not mounted: it takes the namespace lock, as a mount does, so a
  * mounted namespace is refused at once. (A mount never rereads its key material, so changing it
@@ -55,17 +53,9 @@ final class Passwd {
         Main.protectSecretsInMemory();
         try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out);
                 NamespaceStore store = NamespaceCommand.openUnmounted(db.config, name, "change its passphrase")) {
-            NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
-                    "namespace " + name.value() + " does not exist"));
-            KdfParams kdf = options.strength != null ? KdfParams.generate(options.strength)
-                    : KdfParams.withNewSalt(NamespaceKey.kdfParams(meta, name.value()));
-            NamespaceMeta replacement;
-            try (Passphrase current = PassphraseSource.current(options.currentFile, env).obtain(name.value(), false);
-                    SecretKey dataKey = NamespaceKey.open(store, meta, current, false, name.value());
-                    Passphrase next = PassphraseSource.replacement(options.newFile, env).obtain(name.value(), true)) {
-                replacement = NamespaceKey.rewrap(meta, dataKey, kdf, next);
-            }
-            store.replaceKeyMaterial(meta, replacement);
+            SealedNamespace.changePassphrase(store, name.value(),
+                    PassphraseSource.current(options.currentFile, env).prompt(name.value()),
+                    PassphraseSource.replacement(options.newFile, env).prompt(name.value()), options.strength);
             out.println("changed the passphrase of namespace " + name.value() + "; the old one no longer opens it");
             return ExitCode.OK.code();
         }

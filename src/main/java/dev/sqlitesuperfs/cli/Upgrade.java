@@ -1,11 +1,7 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.Passphrase;
-import dev.sqlitesuperfs.sealed.SealedStore;
-import dev.sqlitesuperfs.crypto.Sealer;
-import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.DatabaseConfig;
-import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
@@ -18,7 +14,7 @@ import java.util.Map;
  * {@code sqlitesuperfs upgrade NAMESPACE}: brings a namespace written by an older version to the
  * current format, whose metadata is authenticated: every inode gets a sealed authenticator of its
  * attributes and of the digests of its blocks, entries and attributes as stored now, in one
- * transaction.
+ * transaction (see {@link SealedNamespace#upgrade}).
  *
  * <p>A command of its own rather than part of mounting, because it vouches for whatever the
  * database holds at that moment: a mount that did it on its own could be shown a namespace made
@@ -64,18 +60,7 @@ public final class Upgrade {
      */
     public static int authenticate(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
         try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, "upgrade it")) {
-            NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
-                    "namespace " + name.value() + " does not exist"));
-            if (!store.needsSealingUpgrade()) {
-                return 0;
-            }
-            int from = store.formatVersion();
-            try (Passphrase passphrase = passphrases.obtain(name.value(), false);
-                    SecretKey dataKey = NamespaceKey.open(store, meta, passphrase, true, name.value());
-                    Sealer sealer = new Sealer(dataKey, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize())) {
-                SealedStore.upgrade(store, sealer, name.value());
-            }
-            return from;
+            return SealedNamespace.upgrade(store, name.value(), passphrases.prompt(name.value()));
         }
     }
 }

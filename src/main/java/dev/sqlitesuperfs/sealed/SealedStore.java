@@ -57,14 +57,9 @@ public final class SealedStore {
     }
 
     /** {@code root} (inode 1 of a new namespace) with its authenticator: nothing stored under it yet. */
-    public static InodeRecord authenticatedRoot(Sealer sealer, InodeRecord root) {
+    static InodeRecord authenticatedRoot(Sealer sealer, InodeRecord root) {
         InodeAuth fresh = InodeAuth.fresh(root.ino());
         return root.withAuth(sealer.sealInode(root.ino(), InodeAuth.plaintext(root, fresh.content, fresh.xattrs)));
-    }
-
-    /** See {@link SealedUpgrade#run}. */
-    public static void upgrade(NamespaceStore store, Sealer sealer, String namespace) {
-        SealedUpgrade.run(store, sealer, namespace);
     }
 
     // ------------------------------------------------------------------ reads
@@ -239,11 +234,6 @@ public final class SealedStore {
     /** The smallest index {@code >= fromIdx} without a stored block (from the authenticated tags). */
     public long nextMissingBlock(long ino, long fromIdx) {
         return tagsOf(stateOf(ino)).nextAbsent(fromIdx);
-    }
-
-    /** See {@link NamespaceAudit}. */
-    public List<String> audit(int blockSize) {
-        return new NamespaceAudit(this, namespace, blockSize).problems();
     }
 
     /** Inodes whose authenticated link count is 0: unlinked, left open by a mount that died. */

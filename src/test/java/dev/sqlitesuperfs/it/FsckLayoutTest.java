@@ -2,8 +2,9 @@ package dev.sqlitesuperfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.sqlitesuperfs.cli.TestKeys;
+import dev.sqlitesuperfs.crypto.Passphrase;
 import dev.sqlitesuperfs.sealed.PlainBlock;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.sealed.SealedTransaction;
 import dev.sqlitesuperfs.store.InodeRecord;
@@ -38,9 +39,10 @@ class FsckLayoutTest {
             long past;
             try (NamespaceStore store = PgNamespaceStore.open(TestPostgres.config(),
                     NamespaceName.parse(mount.namespace()), false);
-                 TestKeys keys = TestKeys.open(store, TestMount.PASSPHRASE, mount.namespace())) {
-                store.startWriting();
-                SealedStore sealed = new SealedStore(store, keys.sealer(), mount.namespace());
+                 SealedNamespace opened = SealedNamespace.open(store, mount.namespace(),
+                         SealedNamespace.Access.WRITABLE, 0,
+                         chosenNow -> Passphrase.fromChars(TestMount.PASSPHRASE.toCharArray()))) {
+                SealedStore sealed = opened.store();
                 InodeRecord root = sealed.inode(1).orElseThrow();
                 torn = store.allocateInodes().first();
                 past = torn + 1;
