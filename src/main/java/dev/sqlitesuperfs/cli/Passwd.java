@@ -3,7 +3,6 @@ package dev.sqlitesuperfs.cli;
 import dev.sqlitesuperfs.crypto.KdfStrength;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.NamespaceName;
-import dev.sqlitesuperfs.store.NamespaceStore;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -28,14 +27,12 @@ final class Passwd {
 
     /** The options only passwd takes. */
     private static final class Options implements NamespaceCommand.ExtraOptions {
-        Path currentFile;
         Path newFile;
         KdfStrength strength;
 
         @Override
         public boolean accept(String option, MountSettings.Options values) {
             switch (option) {
-                case "--passphrase-file" -> currentFile = Path.of(values.value(option));
                 case "--new-passphrase-file" -> newFile = Path.of(values.value(option));
                 case "--kdf" -> strength = MountSettings.kdf(values.value(option));
                 default -> {
@@ -50,14 +47,11 @@ final class Passwd {
         Options options = new Options();
         NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, options);
         NamespaceName name = command.namespace();
-        Main.protectSecretsInMemory();
-        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out);
-                NamespaceStore store = NamespaceCommand.openUnmounted(db.config, name, "change its passphrase")) {
-            SealedNamespace.changePassphrase(store, name.value(),
-                    PassphraseSource.current(options.currentFile, env).prompt(name.value()),
+        return command.run(env, out, false, "change its passphrase", store -> {
+            SealedNamespace.changePassphrase(store, name.value(), command.passphrases(env).prompt(name.value()),
                     PassphraseSource.replacement(options.newFile, env).prompt(name.value()), options.strength);
             out.println("changed the passphrase of namespace " + name.value() + "; the old one no longer opens it");
             return ExitCode.OK.code();
-        }
+        });
     }
 }

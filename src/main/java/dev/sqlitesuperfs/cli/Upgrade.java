@@ -6,7 +6,6 @@ import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -25,32 +24,17 @@ public final class Upgrade {
 
     private Upgrade() {}
 
-    private static final class Options implements NamespaceCommand.ExtraOptions {
-        Path passphraseFile;
-
-        @Override
-        public boolean accept(String option, MountSettings.Options values) {
-            if (option.equals("--passphrase-file")) {
-                passphraseFile = Path.of(values.value(option));
-                return true;
-            }
-            return false;
-        }
-    }
-
     static int run(List<String> args, Map<String, String> env, PrintStream out) {
-        Options options = new Options();
-        NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, options);
+        NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, (option, values) -> false);
         NamespaceName name = command.namespace();
-        Main.protectSecretsInMemory();
-        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out)) {
-            int from = authenticate(db.config, name, PassphraseSource.current(options.passphraseFile, env));
+        return command.run(env, out, false, "upgrade it", store -> {
+            int from = SealedNamespace.upgrade(store, name.value(), command.passphrases(env).prompt(name.value()));
             out.println(from == 0 ? "namespace " + name.value() + " is already in the current format"
                     : from >= 3 ? "upgraded namespace " + name.value() + " from format " + from + ": checked, and resealed"
                             + " as format " + PgNamespaceStore.FORMAT_VERSION
                     : "upgraded namespace " + name.value() + ": its metadata is authenticated from now on");
             return ExitCode.OK.code();
-        }
+        });
     }
 
     /**
@@ -59,7 +43,7 @@ public final class Upgrade {
      * mounted.
      */
     public static int authenticate(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
-        try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, "upgrade it")) {
+        try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, false, "upgrade it")) {
             return SealedNamespace.upgrade(store, name.value(), passphrases.prompt(name.value()));
         }
     }
