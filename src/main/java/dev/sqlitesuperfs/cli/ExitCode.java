@@ -1,8 +1,9 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.sealed.TamperedException;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.localpg.LocalPostgresException;
+import dev.sqlitesuperfs.sealed.SealedNamespaceException;
+import dev.sqlitesuperfs.sealed.TamperedException;
 import dev.sqlitesuperfs.store.StoreException;
 
 /** Process exit codes: one per kind of failure, so scripts can tell them apart. */
@@ -46,6 +47,9 @@ public enum ExitCode {
     public static ExitCode of(Throwable e) {
         return switch (e) {
             case CliException c -> c.exitCode();
+            case SealedNamespaceException.WrongPassphrase w -> PASSPHRASE;
+            case SealedNamespaceException.DamagedKeyMaterial d -> DAMAGED;
+            case SealedNamespaceException.Mismatch m -> NAMESPACE;
             case StoreException.NamespaceBusy b -> BUSY;
             case StoreException.UnsupportedFormat f -> NAMESPACE;
             case StoreException.NotANamespace n -> NAMESPACE;

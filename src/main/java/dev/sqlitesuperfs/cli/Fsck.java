@@ -1,16 +1,10 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.Passphrase;
-import dev.sqlitesuperfs.sealed.SealedStore;
-import dev.sqlitesuperfs.crypto.Sealer;
-import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.DatabaseConfig;
-import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
-import dev.sqlitesuperfs.store.PgNamespaceStore;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -19,8 +13,8 @@ import java.util.Map;
  * {@code sqlitesuperfs fsck NAMESPACE}: checks the stored namespace for consistency (link
  * counts, sizes, orphans, reachability). Needs no passphrase: it reads metadata only. With
  * {@code --verify} it also opens the key and checks every row against the authenticators, as a
- * mount's reads would (see {@link SealedStore#audit}), which reads every block. Refuses a mounted
- * namespace, whose state in memory may be ahead of storage.
+ * mount's reads would (see {@link SealedNamespace#audit}), which reads every block. Refuses a
+ * mounted namespace, whose state in memory may be ahead of storage.
  */
 public final class Fsck {
     static final String USAGE = "usage: sqlitesuperfs fsck [--db URL] [--state-dir D] [--verify [--passphrase-file F]]"
@@ -30,34 +24,27 @@ public final class Fsck {
 
     private static final class Options implements NamespaceCommand.ExtraOptions {
         boolean verify;
-        Path passphraseFile;
 
         @Override
         public boolean accept(String option, MountSettings.Options values) {
-            switch (option) {
-                case "--verify" -> verify = true;
-                case "--passphrase-file" -> passphraseFile = Path.of(values.value(option));
-                default -> {
-                    return false;
-                }
+            if (option.equals("--verify")) {
+                verify = true;
+                return true;
             }
-            return true;
+            return false;
         }
     }
 
     static int run(List<String> args, Map<String, String> env, PrintStream out) {
         Options options = new Options();
         NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, options);
-        if (options.passphraseFile != null && !options.verify) {
+        if (command.passphraseFile() != null && !options.verify) {
             throw new CliException(ExitCode.USAGE, "--passphrase-file is for --verify; " + USAGE);
         }
         NamespaceName name = command.namespace();
-        if (options.verify) {
-            Main.protectSecretsInMemory();
-        }
-        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out)) {
-            List<String> problems = problems(db.config, name,
-                    options.verify ? PassphraseSource.current(options.passphraseFile, env) : null);
+        PassphraseSource passphrases = options.verify ? command.passphrases(env) : null;
+        return command.run(env, out, true, "check it", store -> {
+            List<String> problems = problems(store, name, passphrases);
             for (String p : problems) {
                 out.println(p);
             }
@@ -65,7 +52,7 @@ public final class Fsck {
                     ? "namespace " + name.value() + ": clean" + (options.verify ? ", every row authentic" : "")
                     : "namespace " + name.value() + ": " + problems.size() + " problem(s)");
             return problems.isEmpty() ? ExitCode.OK.code() : ExitCode.INCONSISTENT.code();
-        }
+        });
     }
 
     /**
@@ -73,27 +60,16 @@ public final class Fsck {
      * with {@code passphrases} (null: not) its authenticity.
      */
     public static List<String> problems(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
-        try (NamespaceStore store = PgNamespaceStore.open(database, name, true)) {
-            NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
-                    "namespace " + name.value() + " does not exist"));
-            List<String> problems = new ArrayList<>(store.check());
-            if (passphrases != null) {
-                problems.addAll(verify(store, meta, name, passphrases));
-            }
-            return problems;
+        try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, true, "check it")) {
+            return problems(store, name, passphrases);
         }
     }
 
-    private static List<String> verify(NamespaceStore store, NamespaceMeta meta, NamespaceName name,
-                                       PassphraseSource passphrases) {
-        if (store.needsSealingUpgrade()) {
-            return List.of("namespace " + name.value() + " predates authenticated metadata: nothing to verify until"
-                    + " `sqlitesuperfs upgrade " + name.value() + "`");
+    private static List<String> problems(NamespaceStore store, NamespaceName name, PassphraseSource passphrases) {
+        List<String> problems = new ArrayList<>(SealedNamespace.check(store, name.value()));
+        if (passphrases != null) {
+            problems.addAll(SealedNamespace.audit(store, name.value(), passphrases.prompt(name.value())));
         }
-        try (Passphrase passphrase = passphrases.obtain(name.value(), false);
-                SecretKey dataKey = NamespaceKey.open(store, meta, passphrase, false, name.value());
-                Sealer sealer = new Sealer(dataKey, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize())) {
-            return new SealedStore(store, sealer, name.value()).audit(meta.blockSize());
-        }
+        return problems;
     }
 }

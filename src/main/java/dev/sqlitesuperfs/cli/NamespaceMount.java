@@ -1,17 +1,12 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.Passphrase;
-import dev.sqlitesuperfs.sealed.SealedStore;
-import dev.sqlitesuperfs.crypto.Sealer;
-import dev.sqlitesuperfs.crypto.SecretKey;
 import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.fs.FsConfig;
 import dev.sqlitesuperfs.fuse.FuseSession;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.fuse.MountOptions;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.DatabaseConfig;
-import dev.sqlitesuperfs.store.InodeRecord;
-import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
@@ -24,32 +19,29 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One namespace mounted on one directory: the store holding the namespace's lock, the unwrapped
- * data key, the filesystem and the FUSE session, assembled in order and taken apart in reverse.
- * Used by the command line and, in-process, by tests.
+ * One namespace mounted on one directory: the store holding the namespace's lock, the namespace
+ * opened with its key, the filesystem and the FUSE session, assembled in order and taken apart in
+ * reverse. Used by the command line and, in-process, by tests.
  */
 public final class NamespaceMount implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NamespaceMount.class);
-    private static final int ROOT_MODE = 0040755;
     /** Shown as {@code fuse.sqlitesuperfs} in /proc/mounts; how `unmount` recognises our mounts. */
     static final String SUBTYPE = "sqlitesuperfs";
 
     private final String namespace;
     private final Path mountPoint;
     private final NamespaceStore store;
-    private final SecretKey dataKey;
-    private final Sealer sealer;
+    private final SealedNamespace opened;
     private final Filesystem filesystem;
     private final FuseSession session;
     private boolean closed;
 
-    private NamespaceMount(String namespace, Path mountPoint, NamespaceStore store, SecretKey dataKey,
-            Sealer sealer, Filesystem filesystem, FuseSession session) {
+    private NamespaceMount(String namespace, Path mountPoint, NamespaceStore store, SealedNamespace opened,
+            Filesystem filesystem, FuseSession session) {
         this.namespace = namespace;
         this.mountPoint = mountPoint;
         this.store = store;
-        this.dataKey = dataKey;
-        this.sealer = sealer;
+        this.opened = opened;
         this.filesystem = filesystem;
         this.session = session;
     }
@@ -60,7 +52,8 @@ public final class NamespaceMount implements AutoCloseable {
      * order, so that a command with several mistakes is always refused for the same one: the
      * namespace name; whether a passphrase can be had at all (file, variable, terminal); the mount
      * directory and what mounting needs (/dev/fuse, fusermount3, write access); the database and
-     * the namespace; the passphrase against the namespace's key; the kernel mount.
+     * the namespace; the passphrase against the namespace's key (see {@link SealedNamespace#open});
+     * the kernel mount.
      *
      * @param hostFreeBytes free space where PostgreSQL keeps its data, when known
      */
@@ -70,54 +63,28 @@ public final class NamespaceMount implements AutoCloseable {
         passphrases.checkAvailable();
         Path dir = checkMountPoint(settings.mountPoint(), settings.createMountPoint(), settings.allowNonEmpty());
         NamespaceStore store = PgNamespaceStore.open(database, name, settings.readOnly());
-        SecretKey key = null;
-        Sealer sealer = null;
+        SealedNamespace opened = null;
         try {
-            NamespaceMeta meta = store.meta().orElse(null);
-            if (meta == null && settings.readOnly()) {
-                throw new CliException(ExitCode.NAMESPACE,
-                        "namespace " + name.value() + " does not exist; a read-only mount cannot create it");
+            int uid = settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid;
+            int gid = settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid;
+            if (settings.readOnly()) {
+                opened = SealedNamespace.open(store, name.value(), SealedNamespace.Access.READ_ONLY,
+                        settings.blockSize(), passphrases.prompt(name.value()));
+            } else {
+                int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
+                opened = SealedNamespace.openOrCreate(store, name.value(), settings.blockSize(),
+                        new SealedNamespace.NewNamespace(blockSize, settings.kdfStrength(), uid, gid),
+                        passphrases.prompt(name.value()));
             }
-            if (meta != null && settings.blockSize() != 0 && settings.blockSize() != meta.blockSize()) {
-                throw new CliException(ExitCode.NAMESPACE, "namespace " + name.value() + " has block size "
-                        + meta.blockSize() + "; --block-size " + settings.blockSize() + " does not match");
-            }
-            try (Passphrase passphrase = passphrases.obtain(name.value(), meta == null)) {
-                if (meta == null) {
-                    int uid = settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid;
-                    int gid = settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid;
-                    int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
-                    NamespaceKey.Created created = NamespaceKey.create(blockSize, settings.kdfStrength(), passphrase);
-                    meta = created.meta();
-                    key = created.dataKey();
-                    sealer = new Sealer(key, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize());
-                    long now = System.currentTimeMillis() * 1_000_000L;
-                    store.create(meta, SealedStore.authenticatedRoot(sealer,
-                            new InodeRecord(1, ROOT_MODE, uid, gid, 2, 0, 0, 0, now, now, now)));
-                    log.info("created namespace {} (block size {})", name.value(), meta.blockSize());
-                } else {
-                    key = NamespaceKey.open(store, meta, passphrase, !settings.readOnly(), name.value());
-                    sealer = new Sealer(key, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize());
-                }
-            }
-            if (store.needsSealingUpgrade()) {
-                upgradeCheckedFormat(store, sealer, name.value(), settings.readOnly());
-            }
-            if (!settings.readOnly()) {
-                store.startWriting();
-            }
-            SealedStore sealed = new SealedStore(store, sealer, name.value());
-            FsConfig fsConfig = new FsConfig(name.value(), meta.blockSize(), settings.cacheBytes(),
+            FsConfig fsConfig = new FsConfig(name.value(), opened.blockSize(), settings.cacheBytes(),
                     settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
                     settings.quotaBytes(), hostFreeBytes);
-            Filesystem fs = Filesystem.open(fsConfig, sealed);
+            Filesystem fs = Filesystem.open(fsConfig, opened.store());
             // With a quota, every write(2) must reach the mount while the writer waits, so that one
             // that does not fit fails itself: the kernel's writeback cache would accept it and
             // send it long after. (Measured: the SQLite commit loop is as fast either way.)
             boolean writebackCache = settings.quotaBytes() == 0;
-            MountOptions options = new MountOptions(dir, name.value(), SUBTYPE,
-                    settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid,
-                    settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid,
+            MountOptions options = new MountOptions(dir, name.value(), SUBTYPE, uid, gid,
                     settings.allowOther(), true, settings.readOnly(), settings.fuseOptions(),
                     MountOptions.MAX_WRITE_LIMIT, settings.threads(), writebackCache);
             FuseSession session;
@@ -136,37 +103,14 @@ public final class NamespaceMount implements AutoCloseable {
                 closeQuietly(session);
                 throw new CliException(ExitCode.MOUNT, "cannot serve " + dir + ": " + e.getMessage());
             }
-            return new NamespaceMount(name.value(), dir, store, key, sealer, fs, session);
+            return new NamespaceMount(name.value(), dir, store, opened, fs, session);
         } catch (RuntimeException e) {
-            if (sealer != null) {
-                sealer.close();
-            }
-            if (key != null) {
-                key.close();
+            if (opened != null) {
+                opened.close();
             }
             store.close();
             throw e;
         }
-    }
-
-    /**
-     * Brings a namespace of format 3 to the current format, which checks what it reseals (see
-     * {@link SealedStore#upgrade}) and so needs nobody's word; older formats need `upgrade`.
-     */
-    private static void upgradeCheckedFormat(NamespaceStore store, Sealer sealer, String namespace, boolean readOnly) {
-        int from = store.formatVersion();
-        if (from < 3) {
-            throw new CliException(ExitCode.NAMESPACE, "namespace " + namespace + " was written by an older"
-                    + " version whose metadata is not authenticated; run `sqlitesuperfs upgrade " + namespace
-                    + "` once, when you trust the database's current contents, then mount it");
-        }
-        if (readOnly) {
-            throw new CliException(ExitCode.NAMESPACE, "namespace " + namespace + " has format " + from
-                    + ", which a read-only mount cannot upgrade; mount it once without --read-only (or run"
-                    + " `sqlitesuperfs upgrade " + namespace + "`)");
-        }
-        SealedStore.upgrade(store, sealer, namespace);
-        log.info("namespace {}: checked and upgraded from format {} to {}", namespace, from, store.formatVersion());
     }
 
     /**
@@ -266,8 +210,7 @@ public final class NamespaceMount implements AutoCloseable {
             try {
                 store.close();
             } finally {
-                sealer.close();
-                dataKey.close();
+                opened.close();
             }
         }
         log.info("namespace {} unmounted from {}", namespace, mountPoint);

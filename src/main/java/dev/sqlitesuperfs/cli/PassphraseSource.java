@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.cli;
 
 import dev.sqlitesuperfs.crypto.Passphrase;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import java.io.Console;
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
@@ -65,6 +66,11 @@ public final class PassphraseSource {
         } else {
             terminal();
         }
+    }
+
+    /** This source as the sealed layer asks it, which is only once a passphrase is needed. */
+    SealedNamespace.PassphrasePrompt prompt(String namespace) {
+        return chosenNow -> obtain(namespace, chosenNow);
     }
 
     /**

@@ -1,12 +1,8 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.KdfParams;
 import dev.sqlitesuperfs.crypto.KdfStrength;
-import dev.sqlitesuperfs.crypto.Passphrase;
-import dev.sqlitesuperfs.crypto.SecretKey;
-import dev.sqlitesuperfs.store.NamespaceMeta;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.NamespaceName;
-import dev.sqlitesuperfs.store.NamespaceStore;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,8 +10,9 @@ import java.util.Map;
 
 /**
  * {@code sqlitesuperfs passwd NAMESPACE}: changes the passphrase by wrapping the same data key
- * under a key derived from the new passphrase with a new salt. Key material, key check and
- * metadata checksum change in one transaction; no block, symlink target or attribute is touched.
+ * under a key derived from the new passphrase with a new salt (see
+ * {@link SealedNamespace#changePassphrase}). Key material, key check and metadata checksum change
+ * in one transaction; no block, symlink target or attribute is touched.
  *
  * <p>Only while the namespace is not mounted: it takes the namespace lock, as a mount does, so a
  * mounted namespace is refused at once. (A mount never rereads its key material, so changing it
@@ -30,14 +27,12 @@ final class Passwd {
 
     /** The options only passwd takes. */
     private static final class Options implements NamespaceCommand.ExtraOptions {
-        Path currentFile;
         Path newFile;
         KdfStrength strength;
 
         @Override
         public boolean accept(String option, MountSettings.Options values) {
             switch (option) {
-                case "--passphrase-file" -> currentFile = Path.of(values.value(option));
                 case "--new-passphrase-file" -> newFile = Path.of(values.value(option));
                 case "--kdf" -> strength = MountSettings.kdf(values.value(option));
                 default -> {
@@ -52,22 +47,11 @@ final class Passwd {
         Options options = new Options();
         NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, options);
         NamespaceName name = command.namespace();
-        Main.protectSecretsInMemory();
-        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out);
-                NamespaceStore store = NamespaceCommand.openUnmounted(db.config, name, "change its passphrase")) {
-            NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
-                    "namespace " + name.value() + " does not exist"));
-            KdfParams kdf = options.strength != null ? KdfParams.generate(options.strength)
-                    : KdfParams.withNewSalt(NamespaceKey.kdfParams(meta, name.value()));
-            NamespaceMeta replacement;
-            try (Passphrase current = PassphraseSource.current(options.currentFile, env).obtain(name.value(), false);
-                    SecretKey dataKey = NamespaceKey.open(store, meta, current, false, name.value());
-                    Passphrase next = PassphraseSource.replacement(options.newFile, env).obtain(name.value(), true)) {
-                replacement = NamespaceKey.rewrap(meta, dataKey, kdf, next);
-            }
-            store.replaceKeyMaterial(meta, replacement);
+        return command.run(env, out, false, "change its passphrase", store -> {
+            SealedNamespace.changePassphrase(store, name.value(), command.passphrases(env).prompt(name.value()),
+                    PassphraseSource.replacement(options.newFile, env).prompt(name.value()), options.strength);
             out.println("changed the passphrase of namespace " + name.value() + "; the old one no longer opens it");
             return ExitCode.OK.code();
-        }
+        });
     }
 }

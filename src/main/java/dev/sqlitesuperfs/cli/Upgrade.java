@@ -1,16 +1,11 @@
 package dev.sqlitesuperfs.cli;
 
-import dev.sqlitesuperfs.crypto.Passphrase;
-import dev.sqlitesuperfs.sealed.SealedStore;
-import dev.sqlitesuperfs.crypto.Sealer;
-import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.DatabaseConfig;
-import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
@@ -18,7 +13,7 @@ import java.util.Map;
  * {@code sqlitesuperfs upgrade NAMESPACE}: brings a namespace written by an older version to the
  * current format, whose metadata is authenticated: every inode gets a sealed authenticator of its
  * attributes and of the digests of its blocks, entries and attributes as stored now, in one
- * transaction.
+ * transaction (see {@link SealedNamespace#upgrade}).
  *
  * <p>A command of its own rather than part of mounting, because it vouches for whatever the
  * database holds at that moment: a mount that did it on its own could be shown a namespace made
@@ -29,32 +24,17 @@ public final class Upgrade {
 
     private Upgrade() {}
 
-    private static final class Options implements NamespaceCommand.ExtraOptions {
-        Path passphraseFile;
-
-        @Override
-        public boolean accept(String option, MountSettings.Options values) {
-            if (option.equals("--passphrase-file")) {
-                passphraseFile = Path.of(values.value(option));
-                return true;
-            }
-            return false;
-        }
-    }
-
     static int run(List<String> args, Map<String, String> env, PrintStream out) {
-        Options options = new Options();
-        NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, options);
+        NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, (option, values) -> false);
         NamespaceName name = command.namespace();
-        Main.protectSecretsInMemory();
-        try (DatabaseChoice db = DatabaseChoice.of(command.databaseUrl(), command.stateDir(), env, out)) {
-            int from = authenticate(db.config, name, PassphraseSource.current(options.passphraseFile, env));
+        return command.run(env, out, false, "upgrade it", store -> {
+            int from = SealedNamespace.upgrade(store, name.value(), command.passphrases(env).prompt(name.value()));
             out.println(from == 0 ? "namespace " + name.value() + " is already in the current format"
                     : from >= 3 ? "upgraded namespace " + name.value() + " from format " + from + ": checked, and resealed"
                             + " as format " + PgNamespaceStore.FORMAT_VERSION
                     : "upgraded namespace " + name.value() + ": its metadata is authenticated from now on");
             return ExitCode.OK.code();
-        }
+        });
     }
 
     /**
@@ -63,19 +43,8 @@ public final class Upgrade {
      * mounted.
      */
     public static int authenticate(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
-        try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, "upgrade it")) {
-            NamespaceMeta meta = store.meta().orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
-                    "namespace " + name.value() + " does not exist"));
-            if (!store.needsSealingUpgrade()) {
-                return 0;
-            }
-            int from = store.formatVersion();
-            try (Passphrase passphrase = passphrases.obtain(name.value(), false);
-                    SecretKey dataKey = NamespaceKey.open(store, meta, passphrase, true, name.value());
-                    Sealer sealer = new Sealer(dataKey, meta.uuid(), NamespaceKey.SEALING_FORMAT, meta.blockSize())) {
-                SealedStore.upgrade(store, sealer, name.value());
-            }
-            return from;
+        try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, false, "upgrade it")) {
+            return SealedNamespace.upgrade(store, name.value(), passphrases.prompt(name.value()));
         }
     }
 }

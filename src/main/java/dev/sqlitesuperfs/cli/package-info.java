@@ -1,8 +1,13 @@
 /**
- * The command line: parses arguments, reads the passphrase (never from the arguments), wires store,
- * crypto, filesystem and FUSE session together, prints the one line that says the mount is ready,
- * and turns every expected failure into one line on stderr and a distinct exit code
- * ({@link dev.sqlitesuperfs.cli.ExitCode}). Commands: mount, unmount, fsck, passwd. Processes that
- * hold keys write no core dump and are not dumpable.
+ * The command line: parses arguments, reads the passphrase (never from the arguments), wires the
+ * store, the sealed namespace, the filesystem and the FUSE session together, prints the one line
+ * that says the mount is ready, and turns every expected failure into one line on stderr and a
+ * distinct exit code ({@link dev.sqlitesuperfs.cli.ExitCode}). Commands: mount, unmount, fsck,
+ * passwd, upgrade; fsck, passwd and upgrade share their options and their way of opening a
+ * namespace ({@code NamespaceCommand}).
+ *
+ * <p>Holds no key logic: creating, opening, upgrading and rewrapping a namespace are
+ * {@link dev.sqlitesuperfs.sealed.SealedNamespace}'s, whose refusals this package only maps to
+ * exit codes. Processes that hold keys write no core dump and are not dumpable.
  */
 package dev.sqlitesuperfs.cli;

@@ -58,6 +58,11 @@ public final class SecretKey implements AutoCloseable {
         return memory.pagesForInspection();
     }
 
+    /** Whether {@link #close()} has zeroed the key; every use of a closed key fails. */
+    public boolean isClosed() {
+        return memory.isClosed();
+    }
+
     /** Zeroes and unlocks the key. Idempotent. */
     @Override
     public void close() {

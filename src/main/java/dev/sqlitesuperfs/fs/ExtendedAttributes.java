@@ -3,6 +3,7 @@ package dev.sqlitesuperfs.fs;
 import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.sealed.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedTransaction;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -105,7 +106,7 @@ final class ExtendedAttributes {
     void change(Node n, Name nm, byte[] value) {
         Attrs a = Attrs.of(n);
         a.ctimeNs = Clock.nowNs();
-        SealedStore.Transaction tx = store.transaction();
+        SealedTransaction tx = store.transaction();
         if (value == null) {
             tx.deleteXattr(n.ino, nm.bytes());
         } else {
@@ -129,7 +130,7 @@ final class ExtendedAttributes {
      * in the same transaction if {@code dropCapability}; write lock held.
      */
     void storeRow(Node n, Attrs a, boolean dropCapability) {
-        SealedStore.Transaction tx = store.transaction();
+        SealedTransaction tx = store.transaction();
         if (dropCapability) {
             tx.deleteXattr(n.ino, PrivilegeDrop.CAPABILITY.bytes());
         }

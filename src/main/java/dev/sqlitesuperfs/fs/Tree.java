@@ -4,6 +4,7 @@ import dev.sqlitesuperfs.fuse.Caller;
 import dev.sqlitesuperfs.fuse.Errno;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.sealed.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedTransaction;
 import dev.sqlitesuperfs.store.CommitResult;
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceStore;
@@ -98,7 +99,7 @@ final class Tree {
                     if (dir) {
                         pa.nlink++;
                     }
-                    SealedStore.Transaction tx = store.transaction().putInode(child);
+                    SealedTransaction tx = store.transaction().putInode(child);
                     if (target != null) {
                         tx.putSymlink(ino, target);
                     }
@@ -159,7 +160,7 @@ final class Tree {
                         a.nlink++;
                         a.ctimeNs = now;
                         Attrs pa = Attrs.of(p).touchContent(now);
-                        SealedStore.Transaction tx = store.transaction().putEntry(p.ino, nm.bytes(), n.ino, 0);
+                        SealedTransaction tx = store.transaction().putEntry(p.ino, nm.bytes(), n.ino, 0);
                         tx.putInode(pa.record());
                         if (n.isDirty()) {
                             // Its row goes with its written blocks, which only a commit may take.
@@ -220,7 +221,7 @@ final class Tree {
                     Directory d = nodes.entries(p);
                     long now = Clock.nowNs();
                     Attrs pa = Attrs.of(p).touchContent(now);
-                    SealedStore.Transaction tx = store.transaction().deleteEntry(p.ino, nm.bytes(), c.ino);
+                    SealedTransaction tx = store.transaction().deleteEntry(p.ino, nm.bytes(), c.ino);
                     WriteBuffer.AfterCommit applyChild;
                     if (dir) {
                         applyChild = dropDirectory(tx, c);
@@ -267,7 +268,7 @@ final class Tree {
      * count, or, for its last link with no open handle, the removal of the inode with everything
      * it owns. Returns what to apply after the commit.
      */
-    private WriteBuffer.AfterCommit dropLink(SealedStore.Transaction tx, Node c, long now) {
+    private WriteBuffer.AfterCommit dropLink(SealedTransaction tx, Node c, long now) {
         Attrs a = Attrs.of(c);
         a.nlink--;
         a.ctimeNs = now;
@@ -285,7 +286,7 @@ final class Tree {
      * Stages the removal of directory {@code d} (write lock held), ENOTEMPTY unless it is empty;
      * the caller counts one link fewer on its parent. Returns what to apply after the commit.
      */
-    private WriteBuffer.AfterCommit dropDirectory(SealedStore.Transaction tx, Node d) {
+    private WriteBuffer.AfterCommit dropDirectory(SealedTransaction tx, Node d) {
         if (!nodes.entries(d).isEmpty()) {
             throw new FuseException(Errno.ENOTEMPTY);
         }
@@ -386,7 +387,7 @@ final class Tree {
             opa.nlink--;
             npa.nlink++;
         }
-        SealedStore.Transaction tx = store.transaction()
+        SealedTransaction tx = store.transaction()
                 .deleteEntry(op.ino, from.bytes(), s.ino)
                 .putEntry(np.ino, to.bytes(), s.ino, t == null ? 0 : t.ino);
         WriteBuffer.AfterCommit applyTarget = WriteBuffer.AfterCommit.NOTHING;
@@ -435,7 +436,7 @@ final class Tree {
                 opa.nlink++;
             }
         }
-        SealedStore.Transaction tx = store.transaction()
+        SealedTransaction tx = store.transaction()
                 .putEntry(op.ino, from.bytes(), t.ino, s.ino)
                 .putEntry(np.ino, to.bytes(), s.ino, t.ino);
         Attrs sa = Attrs.of(s);
@@ -509,7 +510,7 @@ final class Tree {
         if (orphans.length == 0) {
             return;
         }
-        SealedStore.Transaction tx = store.transaction();
+        SealedTransaction tx = store.transaction();
         for (long ino : orphans) {
             tx.deleteInode(ino);
         }

@@ -5,6 +5,7 @@ import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.fuse.KernelChannel;
 import dev.sqlitesuperfs.sealed.PlainBlock;
 import dev.sqlitesuperfs.sealed.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedTransaction;
 import dev.sqlitesuperfs.store.CommitResult;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -245,7 +246,7 @@ final class WriteBuffer {
      * away, to {@code tx}. Returns what to apply once the commit returned. The node must not
      * change in between (the caller keeps the write lock).
      */
-    Staged stage(SealedStore.Transaction tx, Node n, Attrs attrs) {
+    Staged stage(SealedTransaction tx, Node n, Attrs attrs) {
         if (attrs.size != n.attrs.size) {
             throw new IllegalArgumentException("inode " + n.ino + ": staged size " + attrs.size + " is not the node's "
                     + n.attrs.size + "; sizes change through resize()");
@@ -275,7 +276,7 @@ final class WriteBuffer {
      * transaction, then applies it. The caller holds the write lock.
      */
     void commit(Node n, Attrs attrs) {
-        SealedStore.Transaction tx = store.transaction();
+        SealedTransaction tx = store.transaction();
         Staged staged = stage(tx, n, attrs);
         staged.apply(tx.commit());
     }
@@ -293,7 +294,7 @@ final class WriteBuffer {
      * its written blocks (a file's row never reaches storage without them, so size and blocks
      * agree in every committed state). Returns what to apply once committed.
      */
-    AfterCommit stageRow(SealedStore.Transaction tx, Node n, Attrs attrs) {
+    AfterCommit stageRow(SealedTransaction tx, Node n, Attrs attrs) {
         if (n.isRegular()) {
             return stage(tx, n, attrs)::apply;
         }

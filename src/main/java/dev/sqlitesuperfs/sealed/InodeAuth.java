@@ -1,7 +1,7 @@
 package dev.sqlitesuperfs.sealed;
 
 import dev.sqlitesuperfs.crypto.Sealer;
-
+import dev.sqlitesuperfs.store.InodeRecord;
 import java.nio.ByteBuffer;
 import java.util.HashMap;
 import java.util.Map;
@@ -34,6 +34,21 @@ final class InodeAuth {
         a.tags = new BlockTags();
         a.xattrTerms = new HashMap<>();
         return a;
+    }
+
+    /** Where the digests sit in an authenticator's plaintext (see {@link #plaintext}). */
+    static final int CONTENT_OFFSET = Sealer.INODE_AUTH_BYTES - 2 * Sealer.DIGEST_BYTES;
+    static final int XATTRS_OFFSET = Sealer.INODE_AUTH_BYTES - Sealer.DIGEST_BYTES;
+
+    /**
+     * What an inode's authenticator seals: the row's attributes, then the digest of its contents
+     * (blocks or entries) and the digest of its extended attributes.
+     */
+    static byte[] plaintext(InodeRecord r, byte[] content, byte[] xattrs) {
+        return ByteBuffer.allocate(Sealer.INODE_AUTH_BYTES)
+                .putInt(r.mode()).putInt(r.uid()).putInt(r.gid()).putInt(r.nlink()).putLong(r.size())
+                .putInt(r.rdev()).putLong(r.atimeNs()).putLong(r.mtimeNs()).putLong(r.ctimeNs())
+                .put(content).put(xattrs).array();
     }
 
     static boolean isZero(byte[] digest) {

@@ -2,8 +2,6 @@ package dev.sqlitesuperfs.sealed;
 
 import dev.sqlitesuperfs.crypto.IntegrityException;
 import dev.sqlitesuperfs.crypto.Sealer;
-import dev.sqlitesuperfs.store.ChangeSet;
-import dev.sqlitesuperfs.store.CommitResult;
 import dev.sqlitesuperfs.store.DirEntryRecord;
 import dev.sqlitesuperfs.store.InodeRange;
 import dev.sqlitesuperfs.store.InodeRecord;
@@ -29,8 +27,8 @@ import org.slf4j.LoggerFactory;
  * is not authentic. Payloads (blocks, symlink targets, xattr values) are sealed here on the way
  * down, in the calling thread, and opened on the way up. Every inode row carries a sealed
  * authenticator of its attributes and of the digests of its contents (see {@link Sealer}); rows,
- * entries, attributes and blocks are checked against it as they are read, and a change updates
- * the digests as it goes down. Anything that does not open or add up is logged once and surfaces
+ * entries, attributes and blocks are checked against it as they are read, and a change (a
+ * {@link SealedTransaction}) updates the digests as it goes down. Anything that does not open or add up is logged once and surfaces
  * as {@link TamperedException}, never as data.
  *
  * <p>Keeps, per inode the filesystem holds, what it knows to be authentic ({@link InodeAuth}):
@@ -39,10 +37,11 @@ import org.slf4j.LoggerFactory;
 public final class SealedStore {
     private static final Logger log = LoggerFactory.getLogger(SealedStore.class);
 
-    private final NamespaceStore store;
-    private final Sealer sealer;
+    final NamespaceStore store;
+    final Sealer sealer;
     private final String namespace;
-    private final ConcurrentHashMap<Long, InodeAuth> known = new ConcurrentHashMap<>();
+    /** What is known to be authentic of each inode the filesystem holds; shared with its transactions. */
+    final ConcurrentHashMap<Long, InodeAuth> known = new ConcurrentHashMap<>();
 
     public SealedStore(NamespaceStore store, Sealer sealer, String namespace) {
         this.store = store;
@@ -57,132 +56,22 @@ public final class SealedStore {
         void accept(long idx, byte[] data);
     }
 
-    /** {@code root} (inode 1 of a new namespace) with its authenticator: nothing stored under it yet. */
+    /**
+     * {@code root} (inode 1 of a new namespace) with its authenticator: nothing stored under it yet.
+     * {@link SealedNamespace#create} makes the root this way; so does whoever sets up a namespace with
+     * a sealer of its own (the in-memory store of the unit tests).
+     */
     public static InodeRecord authenticatedRoot(Sealer sealer, InodeRecord root) {
         InodeAuth fresh = InodeAuth.fresh(root.ino());
-        return root.withAuth(sealer.sealInode(root.ino(), authPlaintext(root, fresh.content, fresh.xattrs)));
+        return root.withAuth(sealer.sealInode(root.ino(), InodeAuth.plaintext(root, fresh.content, fresh.xattrs)));
     }
-
-    // ------------------------------------------------------------------ upgrade
 
     /**
-     * Brings a namespace of an older format to the current one, in one transaction with the format
-     * change. From format 3 (authenticated, but with entry MACs that were also digest terms) it
-     * vouches only for what it checked: every directory's authenticator, entries and MACs under
-     * format 3's rules; anything that does not add up refuses the upgrade and changes nothing. It
-     * then gives each entry its format 4 MAC and each directory an authenticator over format 4
-     * terms. From formats 1 and 2 (nothing authenticated) it seals an authenticator for every inode
-     * from its stored rows as they are now: whoever asks for that vouches for the database's current
-     * contents, so it never happens on its own.
-     *
-     * @throws TamperedException if a format 3 namespace does not check out (nothing is changed)
+     * Checks the whole namespace against its authenticators, as {@code fsck --verify} does (see
+     * {@link NamespaceAudit}): one line per inode that fails. For a namespace nothing has mounted.
      */
-    public static void upgrade(NamespaceStore store, Sealer sealer, String namespace) {
-        if (store.formatVersion() >= 3) {
-            store.upgradeSealing((inodes, tags, entries, xattrs) -> resealEntries(sealer, namespace, inodes, entries));
-        } else {
-            store.upgradeSealing((inodes, tags, entries, xattrs) -> vouchForAll(sealer, inodes, tags, entries, xattrs));
-        }
-    }
-
-    private static NamespaceStore.SealingUpgrade.Sealed resealEntries(Sealer sealer, String namespace,
-            List<InodeRecord> inodes, List<NamespaceStore.SealingUpgrade.EntryRow> entries) {
-        Map<Long, InodeRecord> directories = new HashMap<>();
-        for (InodeRecord r : inodes) {
-            if (r.isDirectory()) {
-                directories.put(r.ino(), r);
-            }
-        }
-        Map<Long, byte[]> oldSums = new HashMap<>();
-        Map<Long, byte[]> newSums = new HashMap<>();
-        List<NamespaceStore.SealingUpgrade.EntryMac> macs = new ArrayList<>(entries.size());
-        List<String> problems = new ArrayList<>();
-        for (NamespaceStore.SealingUpgrade.EntryRow e : entries) {
-            byte[] oldTerm = sealer.format3EntryTerm(e.parent(), e.name(), e.ino());
-            if (!directories.containsKey(e.parent())) {
-                problems.add("the entry '" + printable(e.name()) + "' is in " + e.parent() + ", which is no directory");
-            } else if (e.mac() == null || !Arrays.equals(oldTerm, e.mac())) {
-                problems.add("directory " + e.parent() + ": the entry '" + printable(e.name()) + "' is not authentic");
-            }
-            InodeAuth.xor(digestOf(oldSums, e.parent()), oldTerm);
-            InodeAuth.xor(digestOf(newSums, e.parent()), sealer.entryTerm(e.parent(), e.name(), e.ino()));
-            macs.add(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(),
-                    sealer.entryMac(e.parent(), e.name(), e.ino())));
-        }
-        Map<Long, byte[]> auth = new HashMap<>();
-        for (InodeRecord r : directories.values()) {
-            byte[] plain;
-            try {
-                plain = sealer.openInode(r.ino(), r.auth());
-            } catch (IntegrityException ex) {
-                problems.add("directory " + r.ino() + ": " + ex.getMessage());
-                continue;
-            }
-            ByteBuffer b = ByteBuffer.wrap(plain);
-            if (!Arrays.equals(plain, authPlaintext(r, slice(b, CONTENT_OFFSET), slice(b, XATTRS_OFFSET)))) {
-                problems.add("directory " + r.ino() + ": its row does not match its authenticator");
-                continue;
-            }
-            byte[] content = slice(b, CONTENT_OFFSET);
-            if (!Arrays.equals(content, oldSums.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]))) {
-                problems.add("directory " + r.ino() + ": its entries are not the ones last stored");
-                continue;
-            }
-            byte[] fresh = newSums.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
-            auth.put(r.ino(), sealer.sealInode(r.ino(), authPlaintext(r, fresh, slice(b, XATTRS_OFFSET))));
-        }
-        if (!problems.isEmpty()) {
-            String message = "namespace " + namespace + " cannot be upgraded to format 4, it does not check out ("
-                    + problems.size() + " problem(s); the first: " + problems.get(0) + "); nothing was changed";
-            problems.forEach(p -> log.error("namespace {}: {}", namespace, p));
-            throw new TamperedException(message);
-        }
-        return new NamespaceStore.SealingUpgrade.Sealed(auth, macs);
-    }
-
-    /** Where the digests sit in an authenticator's plaintext (see {@link #authPlaintext}). */
-    private static final int CONTENT_OFFSET = Sealer.INODE_AUTH_BYTES - 2 * Sealer.DIGEST_BYTES;
-    private static final int XATTRS_OFFSET = Sealer.INODE_AUTH_BYTES - Sealer.DIGEST_BYTES;
-
-    private static byte[] slice(ByteBuffer plain, int offset) {
-        return Arrays.copyOfRange(plain.array(), offset, offset + Sealer.DIGEST_BYTES);
-    }
-
-    private static NamespaceStore.SealingUpgrade.Sealed vouchForAll(Sealer sealer, List<InodeRecord> inodes,
-            List<NamespaceStore.SealingUpgrade.BlockTag> tags, List<NamespaceStore.SealingUpgrade.EntryRow> entries,
-            List<NamespaceStore.SealingUpgrade.XattrRow> xattrs) {
-        Map<Long, byte[]> content = new HashMap<>();
-        Map<Long, byte[]> xattrDigest = new HashMap<>();
-        for (NamespaceStore.SealingUpgrade.BlockTag t : tags) {
-            sealer.addBlockTerm(digestOf(content, t.ino()), t.ino(), t.idx(), t.tag(), 0);
-        }
-        List<NamespaceStore.SealingUpgrade.EntryMac> macs = new ArrayList<>(entries.size());
-        for (NamespaceStore.SealingUpgrade.EntryRow e : entries) {
-            InodeAuth.xor(digestOf(content, e.parent()), sealer.entryTerm(e.parent(), e.name(), e.ino()));
-            macs.add(new NamespaceStore.SealingUpgrade.EntryMac(e.parent(), e.name(),
-                    sealer.entryMac(e.parent(), e.name(), e.ino())));
-        }
-        for (NamespaceStore.SealingUpgrade.XattrRow x : xattrs) {
-            byte[] value;
-            try {
-                value = sealer.openXattr(x.ino(), x.name(), x.sealedValue());
-            } catch (IntegrityException ex) {
-                throw new TamperedException("inode " + x.ino() + ": xattr " + printable(x.name())
-                        + " failed authentication; the namespace cannot be vouched for as it is");
-            }
-            sealer.addXattrTerm(digestOf(xattrDigest, x.ino()), x.ino(), x.name(), value);
-        }
-        Map<Long, byte[]> auth = new HashMap<>();
-        for (InodeRecord r : inodes) {
-            byte[] c = content.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
-            byte[] x = xattrDigest.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
-            auth.put(r.ino(), sealer.sealInode(r.ino(), authPlaintext(r, c, x)));
-        }
-        return new NamespaceStore.SealingUpgrade.Sealed(auth, macs);
-    }
-
-    private static byte[] digestOf(Map<Long, byte[]> digests, long ino) {
-        return digests.computeIfAbsent(ino, k -> new byte[Sealer.DIGEST_BYTES]);
+    public List<String> audit(int blockSize) {
+        return new NamespaceAudit(this, namespace, blockSize).problems();
     }
 
     // ------------------------------------------------------------------ reads
@@ -359,74 +248,6 @@ public final class SealedStore {
         return tagsOf(stateOf(ino)).nextAbsent(fromIdx);
     }
 
-    /**
-     * Checks the whole namespace against its authenticators, as reads through a mount would:
-     * every inode row, every directory's entries, every attribute set, every symlink target, and
-     * every block of every file (the file's tags against its digest, each block's seal). Returns
-     * one line per inode that fails (each also logged); reads everything, so it takes as long as
-     * reading every file once. For a namespace nothing has mounted.
-     */
-    public List<String> audit(int blockSize) {
-        List<String> problems = new ArrayList<>();
-        for (long ino : store.inodeNumbers()) {
-            try {
-                InodeRecord r = inode(ino).orElse(null);
-                if (r == null) {
-                    continue;
-                }
-                if (r.isDirectory()) {
-                    for (byte[] name : entries(ino).refused()) {
-                        problems.add("namespace " + namespace + ": directory " + ino + ": the entry '" + printable(name)
-                                + "' is damaged (see the log)");
-                    }
-                } else if (r.isSymlink()) {
-                    symlinkTarget(ino);
-                } else if (r.isRegular()) {
-                    auditBlocks(r, blockSize, problems);
-                }
-                xattrs(ino);
-            } catch (TamperedException e) {
-                problems.add(e.getMessage());
-            } finally {
-                forget(ino);
-            }
-        }
-        return problems;
-    }
-
-    /**
-     * Reads every block of file {@code r}, and checks that its blocks are what stores of the whole
-     * file leave: none at or past the end, and none holding bytes past the end. A block shorter than
-     * the file allows is fine (the last block of a file that grew since without it being written
-     * again: the bytes past it read as zeros), and so are holes.
-     */
-    private void auditBlocks(InodeRecord r, int blockSize, List<String> problems) {
-        long ino = r.ino();
-        long end = Math.ceilDiv(r.size(), blockSize);
-        OptionalLong past = nextStoredBlock(ino, end);
-        if (past.isPresent()) {
-            problems.add("namespace " + namespace + ": inode " + ino + " has block " + past.getAsLong()
-                    + " stored past its size of " + r.size() + " bytes");
-        }
-        long[] wrongLength = {-1, 0};
-        BlockSink check = (idx, data) -> {
-            long allowed = Math.min(blockSize, r.size() - idx * blockSize);
-            if (data.length > allowed && wrongLength[0] < 0) {
-                wrongLength[0] = idx;
-                wrongLength[1] = data.length;
-            }
-        };
-        for (long from = 0; from < end; from += AUDIT_BLOCKS_PER_READ) {
-            readBlocks(ino, from, Math.min(end, from + AUDIT_BLOCKS_PER_READ), check);
-        }
-        if (wrongLength[0] >= 0) {
-            problems.add("namespace " + namespace + ": inode " + ino + " block " + wrongLength[0] + " holds "
-                    + wrongLength[1] + " bytes, which no store of a file of " + r.size() + " bytes leaves");
-        }
-    }
-
-    private static final int AUDIT_BLOCKS_PER_READ = 256;
-
     /** Inodes whose authenticated link count is 0: unlinked, left open by a mount that died. */
     public long[] orphans() {
         long[] candidates = store.orphans();
@@ -465,8 +286,9 @@ public final class SealedStore {
         return store.oldestDeferred();
     }
 
-    public Transaction transaction() {
-        return new Transaction();
+    /** A transaction to fill and then commit or defer; see {@link SealedTransaction}. */
+    public SealedTransaction transaction() {
+        return new SealedTransaction(this);
     }
 
     /** Checks {@code r} against its authenticator and remembers the digests it carries. */
@@ -502,7 +324,7 @@ public final class SealedStore {
     }
 
     /** The tags of a file's stored blocks, read and checked against its content digest on first use. */
-    private BlockTags tagsOf(InodeAuth a) {
+    BlockTags tagsOf(InodeAuth a) {
         synchronized (a) {
             if (a.tags == null) {
                 BlockTags tags = new BlockTags();
@@ -526,7 +348,7 @@ public final class SealedStore {
         }
     }
 
-    private Map<ByteBuffer, byte[]> xattrTermsOf(InodeAuth a) {
+    Map<ByteBuffer, byte[]> xattrTermsOf(InodeAuth a) {
         synchronized (a) {
             if (a.xattrTerms != null) {
                 return a.xattrTerms;
@@ -549,298 +371,12 @@ public final class SealedStore {
         log.error("namespace {}: {}; refusing it, serving the rest", namespace, what);
     }
 
-    static byte[] authPlaintext(InodeRecord r, byte[] content, byte[] xattrs) {
-        return ByteBuffer.allocate(Sealer.INODE_AUTH_BYTES)
-                .putInt(r.mode()).putInt(r.uid()).putInt(r.gid()).putInt(r.nlink()).putLong(r.size())
-                .putInt(r.rdev()).putLong(r.atimeNs()).putLong(r.mtimeNs()).putLong(r.ctimeNs())
-                .put(content).put(xattrs).array();
-    }
-
-    private static String printable(byte[] name) {
+    /** An entry or attribute name for a message: printable ASCII as it is, other bytes escaped. */
+    static String printable(byte[] name) {
         StringBuilder sb = new StringBuilder();
         for (byte b : name) {
             sb.append(b >= 0x20 && b < 0x7f ? String.valueOf((char) b) : String.format("\\x%02x", b & 0xff));
         }
         return sb.toString();
-    }
-
-    /**
-     * Changes that reach PostgreSQL in one transaction, in the order added. Payloads are sealed as
-     * they are added; the digests they change are worked out alongside and sealed into the
-     * authenticator of each inode whose row the transaction puts (every change of an inode's
-     * contents comes with its row). What is known of the inodes changes only once the transaction
-     * is committed or deferred.
-     */
-    public final class Transaction {
-        private sealed interface Op permits PutInode, Other {}
-
-        private record PutInode(InodeRecord record) implements Op {}
-
-        private record Other(java.util.function.Consumer<ChangeSet> add) implements Op {}
-
-        /** One inode's changes within this transaction. */
-        private final class Work {
-            final InodeAuth base;
-            final boolean created;
-            final byte[] content;
-            final byte[] xattrs;
-            /** Block index to its new tag, or to null when the transaction removes it. */
-            final Map<Long, byte[]> tags = new HashMap<>();
-            /** Attribute name to its new term, or to null when removed. */
-            final Map<ByteBuffer, byte[]> xattrTerms = new HashMap<>();
-            boolean deleted;
-            boolean rowPut;
-
-            Work(InodeAuth base, boolean created) {
-                this.base = base;
-                this.created = created;
-                this.content = base.content.clone();
-                this.xattrs = base.xattrs.clone();
-            }
-
-            /** The block's tag as of this point of the transaction, or null if not stored. */
-            byte[] currentTag(long idx) {
-                if (tags.containsKey(idx)) {
-                    return tags.get(idx);
-                }
-                byte[] tag = new byte[Sealer.TAG_BYTES];
-                return tagsOf(base).get(idx, tag, 0) ? tag : null;
-            }
-
-            byte[] currentXattrTerm(ByteBuffer name) {
-                return xattrTerms.containsKey(name) ? xattrTerms.get(name) : xattrTermsOf(base).get(name);
-            }
-        }
-
-        private final List<Op> ops = new ArrayList<>();
-        private final Map<Long, Work> work = new LinkedHashMap<>();
-        private final List<java.util.function.Consumer<RuntimeException>> onFailure = new ArrayList<>(1);
-
-        private Transaction() {}
-
-        private Work work(long ino) {
-            return work.computeIfAbsent(ino, k -> {
-                InodeAuth a = known.get(ino);
-                // An inode nobody has read is one this transaction creates.
-                return a != null ? new Work(a, false) : new Work(InodeAuth.fresh(ino), true);
-            });
-        }
-
-        private Transaction add(java.util.function.Consumer<ChangeSet> change) {
-            ops.add(new Other(change));
-            return this;
-        }
-
-        public Transaction putInode(InodeRecord inode) {
-            work(inode.ino()).rowPut = true;
-            ops.add(new PutInode(inode));
-            return this;
-        }
-
-        public Transaction deleteInode(long ino) {
-            work(ino).deleted = true;
-            return add(c -> c.deleteInode(ino));
-        }
-
-        /** Names {@code ino} as {@code name} in {@code parent}; {@code replaced} is the inode the name named before, or 0. */
-        public Transaction putEntry(long parent, byte[] name, long ino, long replaced) {
-            Work p = work(parent);
-            InodeAuth.xor(p.content, sealer.entryTerm(parent, name, ino));
-            if (replaced != 0) {
-                InodeAuth.xor(p.content, sealer.entryTerm(parent, name, replaced));
-            }
-            byte[] mac = sealer.entryMac(parent, name, ino);
-            return add(c -> c.putEntry(parent, name, ino, mac));
-        }
-
-        /** Removes the entry {@code name} of {@code parent}, which names {@code ino}. */
-        public Transaction deleteEntry(long parent, byte[] name, long ino) {
-            InodeAuth.xor(work(parent).content, sealer.entryTerm(parent, name, ino));
-            return add(c -> c.deleteEntry(parent, name));
-        }
-
-        /** @see ChangeSet#putBlocks for the meaning of {@code firstNewIdx} */
-        public Transaction putBlocks(long ino, long firstNewIdx, List<PlainBlock> blocks) {
-            if (blocks.isEmpty()) {
-                return this;
-            }
-            Work w = work(ino);
-            List<SealedBlock> sealed = new ArrayList<>(blocks.size());
-            for (PlainBlock b : blocks) {
-                byte[] data = sealer.sealBlock(ino, b.idx(), b.data(), 0, b.length());
-                sealed.add(new SealedBlock(b.idx(), data));
-                byte[] old = w.currentTag(b.idx());
-                if (old != null) {
-                    sealer.addBlockTerm(w.content, ino, b.idx(), old, 0);
-                }
-                sealer.addBlockTerm(w.content, ino, b.idx(), data, data.length - Sealer.TAG_BYTES);
-                w.tags.put(b.idx(), Arrays.copyOfRange(data, data.length - Sealer.TAG_BYTES, data.length));
-            }
-            return add(c -> c.putBlocks(ino, firstNewIdx, sealed));
-        }
-
-        public Transaction truncateBlocks(long ino, long fromIdx) {
-            Work w = work(ino);
-            Map<Long, byte[]> gone = new HashMap<>(tagsOf(w.base).tailFrom(fromIdx));
-            for (Map.Entry<Long, byte[]> e : w.tags.entrySet()) {
-                if (e.getKey() >= fromIdx) {
-                    gone.put(e.getKey(), e.getValue());
-                }
-            }
-            for (Map.Entry<Long, byte[]> e : gone.entrySet()) {
-                if (e.getValue() != null) {
-                    sealer.addBlockTerm(w.content, ino, e.getKey(), e.getValue(), 0);
-                }
-                w.tags.put(e.getKey(), null);
-            }
-            return add(c -> c.truncateBlocks(ino, fromIdx));
-        }
-
-        public Transaction putXattr(long ino, byte[] name, byte[] value) {
-            Work w = work(ino);
-            ByteBuffer key = ByteBuffer.wrap(name);
-            byte[] old = w.currentXattrTerm(key);
-            if (old != null) {
-                InodeAuth.xor(w.xattrs, old);
-            }
-            byte[] term = new byte[Sealer.DIGEST_BYTES];
-            sealer.addXattrTerm(term, ino, name, value);
-            InodeAuth.xor(w.xattrs, term);
-            w.xattrTerms.put(key, term);
-            byte[] sealedValue = sealer.sealXattr(ino, name, value);
-            return add(c -> c.putXattr(ino, name, sealedValue));
-        }
-
-        public Transaction deleteXattr(long ino, byte[] name) {
-            Work w = work(ino);
-            ByteBuffer key = ByteBuffer.wrap(name);
-            byte[] old = w.currentXattrTerm(key);
-            if (old != null) {
-                InodeAuth.xor(w.xattrs, old);
-            }
-            w.xattrTerms.put(key, null);
-            return add(c -> c.deleteXattr(ino, name));
-        }
-
-        public Transaction putSymlink(long ino, byte[] target) {
-            byte[] sealedTarget = sealer.sealSymlink(ino, target);
-            return add(c -> c.putSymlink(ino, sealedTarget));
-        }
-
-        public boolean isEmpty() {
-            return ops.isEmpty();
-        }
-
-        /**
-         * Runs {@code handler} with the failure if {@link #commit} fails (before the failure is
-         * thrown on), for whoever must undo in memory what the transaction was to store. Only for
-         * transactions that are committed, not deferred.
-         */
-        public Transaction onFailure(java.util.function.Consumer<RuntimeException> handler) {
-            onFailure.add(handler);
-            return this;
-        }
-
-        /** Commits durably; see {@link NamespaceStore#commit}. */
-        public CommitResult commit() {
-            if (ops.isEmpty()) {
-                return CommitResult.EMPTY;
-            }
-            CommitResult result;
-            try {
-                result = store.commit(changes());
-            } catch (RuntimeException e) {
-                for (var handler : onFailure) {
-                    handler.accept(e);
-                }
-                throw e;
-            }
-            apply();
-            return result;
-        }
-
-        private void requireNoFailureHandler() {
-            if (!onFailure.isEmpty()) {
-                throw new IllegalStateException("a transaction with a failure handler must be committed");
-            }
-        }
-
-        /** Queues the changes for the next commit, in order; see {@link NamespaceStore#defer}. */
-        public NamespaceStore.Deferred defer() {
-            requireNoFailureHandler();
-            NamespaceStore.Deferred queued = store.defer(changes());
-            apply();
-            return queued;
-        }
-
-        /** Defers only while {@code earlier} is still queued (else null); see {@link NamespaceStore#deferAfter}. */
-        public NamespaceStore.Deferred deferAfter(NamespaceStore.Deferred earlier) {
-            requireNoFailureHandler();
-            NamespaceStore.Deferred queued = store.deferAfter(earlier, changes());
-            if (queued != null) {
-                apply();
-            }
-            return queued;
-        }
-
-        /** The store's change set, each put inode row with its authenticator over this transaction's digests. */
-        private ChangeSet changes() {
-            for (Map.Entry<Long, Work> e : work.entrySet()) {
-                Work w = e.getValue();
-                boolean changed = !Arrays.equals(w.content, w.base.content) || !Arrays.equals(w.xattrs, w.base.xattrs);
-                if (changed && !w.rowPut && !w.deleted) {
-                    throw new IllegalStateException("inode " + e.getKey() + ": its contents change without its row");
-                }
-            }
-            ChangeSet changes = new ChangeSet();
-            for (Op op : ops) {
-                switch (op) {
-                    case PutInode(InodeRecord r) -> {
-                        Work w = work.get(r.ino());
-                        changes.putInode(r.withAuth(sealer.sealInode(r.ino(), authPlaintext(r, w.content, w.xattrs))));
-                    }
-                    case Other(var add) -> add.accept(changes);
-                }
-            }
-            return changes;
-        }
-
-        /** What the committed (or deferred) transaction made authentic, into what is known. */
-        private void apply() {
-            for (Work w : work.values()) {
-                if (w.deleted) {
-                    known.remove(w.base.ino);
-                    continue;
-                }
-                InodeAuth a = w.base;
-                synchronized (a) {
-                    System.arraycopy(w.content, 0, a.content, 0, Sealer.DIGEST_BYTES);
-                    System.arraycopy(w.xattrs, 0, a.xattrs, 0, Sealer.DIGEST_BYTES);
-                    if (!w.tags.isEmpty()) {
-                        // Loaded by the transaction itself before it changed any tag.
-                        BlockTags tags = a.tags;
-                        for (Map.Entry<Long, byte[]> t : w.tags.entrySet()) {
-                            if (t.getValue() == null) {
-                                tags.remove(t.getKey());
-                            } else {
-                                tags.put(t.getKey(), t.getValue(), 0);
-                            }
-                        }
-                    }
-                    if (!w.xattrTerms.isEmpty() && a.xattrTerms != null) {
-                        for (Map.Entry<ByteBuffer, byte[]> x : w.xattrTerms.entrySet()) {
-                            if (x.getValue() == null) {
-                                a.xattrTerms.remove(x.getKey());
-                            } else {
-                                a.xattrTerms.put(x.getKey(), x.getValue());
-                            }
-                        }
-                    }
-                }
-                if (w.created) {
-                    known.putIfAbsent(a.ino, a);
-                }
-            }
-        }
     }
 }

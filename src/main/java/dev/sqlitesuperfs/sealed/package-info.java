@@ -3,11 +3,21 @@
  * turned into the storage the filesystem sees, plaintext in and out and nothing read that is not
  * authentic.
  *
- * <p>Owns: sealing on the way down and opening on the way up of every payload (blocks, symlink
- * targets, attribute values), each inode's authenticator and the digests of its blocks, entries and
- * attributes, the checks of everything read against them (and which damage can be refused alone),
- * sealed transactions, the keyed format upgrades and the whole-namespace audit of
- * {@code fsck --verify}. Primitives (libsodium, the sealer, key wrapping, key derivation) come
- * from {@link dev.sqlitesuperfs.crypto}; rows and transactions from {@link dev.sqlitesuperfs.store}.
+ * <p>One way in: {@link dev.sqlitesuperfs.sealed.SealedNamespace} owns the key's whole life. It
+ * creates a namespace (data key, wrapping, root directory), opens one (unwraps the key with the
+ * passphrase, tells a wrong passphrase from damaged key material, stores a missing key check,
+ * checks block size and format, upgrades format 3 when it may write), changes its passphrase,
+ * runs the explicit upgrade and the audit of {@code fsck --verify}, and closes the key. Its
+ * refusals are {@link dev.sqlitesuperfs.sealed.SealedNamespaceException}s, one type per reason.
+ * It is the only maker of a {@link dev.sqlitesuperfs.crypto.Sealer}.
+ *
+ * <p>Behind it: {@link dev.sqlitesuperfs.sealed.SealedStore}, the reads and their checks;
+ * {@link dev.sqlitesuperfs.sealed.SealedTransaction}, which seals what goes down and keeps each
+ * inode's authenticator and the digests of its blocks, entries and attributes up to date; the
+ * keyed format upgrades; the whole-namespace audit. Anything read that does not open or add up is
+ * a {@link dev.sqlitesuperfs.sealed.TamperedException}, refused alone where the digests tell what
+ * it touches. Primitives (libsodium, the sealer, key wrapping, key derivation) come from
+ * {@link dev.sqlitesuperfs.crypto}; rows, transactions and the namespace lock from
+ * {@link dev.sqlitesuperfs.store}.
  */
 package dev.sqlitesuperfs.sealed;

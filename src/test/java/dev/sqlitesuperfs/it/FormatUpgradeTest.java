@@ -3,7 +3,7 @@ package dev.sqlitesuperfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.sqlitesuperfs.cli.NamespaceMount;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.sealed.TamperedException;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
@@ -36,7 +36,7 @@ class FormatUpgradeTest {
             assertThatThrownBy(() -> mount.sameNamespaceElsewhere("--read-only").close())
                     .hasMessageContaining("has format 3, which a read-only mount cannot upgrade");
 
-            try (LogCapture log = LogCapture.of(NamespaceMount.class)) {
+            try (LogCapture log = LogCapture.of(SealedNamespace.class)) {
                 mount.mountAgain();
                 assertThat(log.lines()).anySatisfy(l -> assertThat(l).contains("checked and upgraded from format 3 to 4"));
             }

@@ -2,9 +2,11 @@ package dev.sqlitesuperfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.sqlitesuperfs.cli.TestKeys;
+import dev.sqlitesuperfs.crypto.Passphrase;
 import dev.sqlitesuperfs.sealed.PlainBlock;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.sealed.SealedStore;
+import dev.sqlitesuperfs.sealed.SealedTransaction;
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
@@ -36,15 +38,16 @@ class FsckLayoutTest {
             long past;
             try (NamespaceStore store = PgNamespaceStore.open(TestPostgres.config(),
                     NamespaceName.parse(mount.namespace()), false);
-                 TestKeys keys = TestKeys.open(store, TestMount.PASSPHRASE, mount.namespace())) {
-                store.startWriting();
-                SealedStore sealed = new SealedStore(store, keys.sealer(), mount.namespace());
+                 SealedNamespace opened = SealedNamespace.open(store, mount.namespace(),
+                         SealedNamespace.Access.WRITABLE, 0,
+                         chosenNow -> Passphrase.fromChars(TestMount.PASSPHRASE.toCharArray()))) {
+                SealedStore sealed = opened.store();
                 InodeRecord root = sealed.inode(1).orElseThrow();
                 torn = store.allocateInodes().first();
                 past = torn + 1;
                 byte[] data = new byte[BLOCK];
                 long now = root.mtimeNs();
-                SealedStore.Transaction tx = sealed.transaction();
+                SealedTransaction tx = sealed.transaction();
                 // a 100-byte file whose block holds a whole block: bytes past the end
                 tx.putInode(new InodeRecord(torn, 0100644, 0, 0, 1, 100, 0, 0, now, now, now));
                 tx.putBlocks(torn, 0, List.of(new PlainBlock(0, data, BLOCK)));

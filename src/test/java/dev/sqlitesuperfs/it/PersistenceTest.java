@@ -3,8 +3,8 @@ package dev.sqlitesuperfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.sqlitesuperfs.cli.CliException;
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.sealed.SealedNamespaceException;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
 import java.io.IOException;
@@ -97,9 +97,9 @@ class PersistenceTest {
         TestMount first = TestMount.fresh("--block-size", "8192");
         first.unmount();
         assertThatThrownBy(() -> first.sameNamespaceElsewhere("--block-size", "4096"))
-                .isInstanceOf(CliException.class)
+                .isInstanceOf(SealedNamespaceException.Mismatch.class)
                 .hasMessageContaining("block size 8192")
-                .satisfies(e -> assertThat(((CliException) e).exitCode()).isEqualTo(ExitCode.NAMESPACE));
+                .satisfies(e -> assertThat(ExitCode.of(e)).isEqualTo(ExitCode.NAMESPACE));
         try (TestMount again = first.sameNamespaceElsewhere()) {
             assertThat(Posix.lstat(again.root()).blksize()).isEqualTo(8192);
         }

@@ -1,10 +1,11 @@
-package dev.sqlitesuperfs.cli;
+package dev.sqlitesuperfs.sealed;
 
 import dev.sqlitesuperfs.crypto.DamagedKeyMaterialException;
 import dev.sqlitesuperfs.crypto.KdfParams;
 import dev.sqlitesuperfs.crypto.KdfStrength;
 import dev.sqlitesuperfs.crypto.KeyWrapping;
 import dev.sqlitesuperfs.crypto.Passphrase;
+import dev.sqlitesuperfs.crypto.Sealer;
 import dev.sqlitesuperfs.crypto.SecretKey;
 import dev.sqlitesuperfs.crypto.WrongPassphraseException;
 import dev.sqlitesuperfs.store.NamespaceMeta;
@@ -17,10 +18,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The namespace's data key as the commands handle it: made and wrapped when a namespace is
- * created, opened with the passphrase when it is mounted, rewrapped when the passphrase changes.
- * Every refusal is a {@link CliException}: a wrong passphrase ({@link ExitCode#PASSPHRASE}) is told
- * apart from damaged key material ({@link ExitCode#DAMAGED}).
+ * The namespace's data key and the key material that keeps it: made and wrapped when a namespace
+ * is created, unwrapped with the passphrase when it is opened, rewrapped when the passphrase
+ * changes. A wrong passphrase ({@link SealedNamespaceException.WrongPassphrase}) is told apart
+ * from damaged key material ({@link SealedNamespaceException.DamagedKeyMaterial}). Used only by
+ * {@link SealedNamespace}, which decides when each happens.
  */
 final class NamespaceKey {
     private static final Logger log = LoggerFactory.getLogger(NamespaceKey.class);
@@ -34,24 +36,24 @@ final class NamespaceKey {
 
     /**
      * Argon2id memory cost above which the stored parameters are refused: the database is not
-     * trusted, and an absurd value would get the mount killed for lack of memory while unwrapping.
-     * libsodium's "sensitive" preset uses 1 GiB.
+     * trusted, and an absurd value would get the process killed for lack of memory while
+     * unwrapping. libsodium's "sensitive" preset uses 1 GiB.
      */
     static final long MAX_KDF_MEMORY = 4L << 30;
 
     private NamespaceKey() {}
 
-    /** A new namespace's metadata and its data key, which the caller owns and closes. */
-    record Created(NamespaceMeta meta, SecretKey dataKey) {}
+    /** A namespace's metadata and its data key, which the caller owns and closes. */
+    record Opened(NamespaceMeta meta, SecretKey dataKey) {}
 
     /** A new namespace's metadata: a fresh UUID, salt and data key, wrapped under {@code passphrase}. */
-    static Created create(int blockSize, KdfStrength strength, Passphrase passphrase) {
+    static Opened create(int blockSize, KdfStrength strength, Passphrase passphrase) {
         KdfParams kdf = KdfParams.generate(strength);
         NamespaceMeta draft = new NamespaceMeta(PgNamespaceStore.FORMAT_VERSION, UUID.randomUUID(), blockSize,
                 kdf.algorithm(), kdf.opsLimit(), kdf.memLimit(), kdf.salt(), new byte[0], 0);
         SecretKey dataKey = SecretKey.random();
         try {
-            return new Created(withWrapping(draft, kdf, KeyWrapping.wrap(dataKey, passphrase, kdf, context(draft))),
+            return new Opened(withWrapping(draft, kdf, KeyWrapping.wrap(dataKey, passphrase, kdf, context(draft))),
                     dataKey);
         } catch (RuntimeException e) {
             dataKey.close();
@@ -60,11 +62,12 @@ final class NamespaceKey {
     }
 
     /**
-     * Opens the data key with {@code passphrase}. A namespace that has no key check yet gets one
-     * when {@code store} may write (the passphrase has just proved the key material genuine).
-     * The caller owns and closes the key.
+     * Opens the data key of the namespace {@code meta} describes with {@code passphrase}. A
+     * namespace that has no key check yet gets one when {@code storeKeyCheck} (the passphrase has
+     * just proved the key material genuine); the metadata returned is then the one stored. The
+     * caller owns and closes the key.
      */
-    static SecretKey open(NamespaceStore store, NamespaceMeta meta, Passphrase passphrase, boolean mayWrite,
+    static Opened open(NamespaceStore store, NamespaceMeta meta, Passphrase passphrase, boolean storeKeyCheck,
             String namespace) {
         KdfParams kdf = kdfParams(meta, namespace);
         KeyWrapping.Unwrapped opened;
@@ -72,22 +75,24 @@ final class NamespaceKey {
             opened = KeyWrapping.unwrap(new KeyWrapping.Wrapping(meta.wrappedKey(), meta.keyCheck()), passphrase, kdf,
                     context(meta));
         } catch (WrongPassphraseException e) {
-            throw new CliException(ExitCode.PASSPHRASE, e.getMessage() + " for namespace " + namespace);
+            throw new SealedNamespaceException.WrongPassphrase(e.getMessage() + " for namespace " + namespace);
         } catch (DamagedKeyMaterialException e) {
             throw damaged(namespace, e.getMessage());
         }
-        if (meta.keyCheck() == null && mayWrite) {
-            try {
-                store.replaceKeyMaterial(meta, withWrapping(meta, kdf,
-                        new KeyWrapping.Wrapping(meta.wrappedKey(), opened.keyCheck())));
-                log.info("namespace {}: stored a key check, so damaged key material is told apart from a wrong"
-                        + " passphrase from now on", namespace);
-            } catch (RuntimeException e) {
-                opened.dataKey().close();
-                throw e;
-            }
+        if (meta.keyCheck() != null || !storeKeyCheck) {
+            return new Opened(meta, opened.dataKey());
         }
-        return opened.dataKey();
+        try {
+            NamespaceMeta checked = withWrapping(meta, kdf, new KeyWrapping.Wrapping(meta.wrappedKey(),
+                    opened.keyCheck()));
+            store.replaceKeyMaterial(meta, checked);
+            log.info("namespace {}: stored a key check, so damaged key material is told apart from a wrong"
+                    + " passphrase from now on", namespace);
+            return new Opened(checked, opened.dataKey());
+        } catch (RuntimeException e) {
+            opened.dataKey().close();
+            throw e;
+        }
     }
 
     /** {@code meta} with the key material of a new wrapping of its data key under {@code passphrase}. */
@@ -106,6 +111,11 @@ final class NamespaceKey {
         } catch (IllegalArgumentException e) {
             throw damaged(namespace, e.getMessage());
         }
+    }
+
+    /** The sealer of the namespace {@code meta} describes, under its data key (which must outlive it). */
+    static Sealer sealer(SecretKey dataKey, NamespaceMeta meta) {
+        return new Sealer(dataKey, meta.uuid(), SEALING_FORMAT, meta.blockSize());
     }
 
     /**
@@ -128,8 +138,8 @@ final class NamespaceKey {
                 wrapping.keyCheck());
     }
 
-    static CliException damaged(String namespace, String detail) {
-        return new CliException(ExitCode.DAMAGED, "the key material of namespace " + namespace + " is damaged: "
-                + detail + "; refusing to open it (the passphrase is not the problem)");
+    private static SealedNamespaceException.DamagedKeyMaterial damaged(String namespace, String detail) {
+        return new SealedNamespaceException.DamagedKeyMaterial("the key material of namespace " + namespace
+                + " is damaged: " + detail + "; refusing to open it (the passphrase is not the problem)");
     }
 }
