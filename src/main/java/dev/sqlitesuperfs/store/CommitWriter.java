@@ -128,7 +128,7 @@ final class CommitWriter {
             return pending.result.join();
         } catch (CompletionException e) {
             // Rethrown as a new exception so that the caller's stack shows where it waited.
-            throw rethrowable(e.getCause());
+            throw StoreException.rethrownHere(e.getCause());
         }
     }
 
@@ -591,15 +591,5 @@ final class CommitWriter {
         for (Pending p : live) {
             p.result.completeExceptionally(new StoreException.Fenced(fenced.getMessage()));
         }
-    }
-
-    private static RuntimeException rethrowable(Throwable cause) {
-        return switch (cause) {
-            case StoreException.Fenced f -> new StoreException.Fenced(f.getMessage());
-            case StoreException.Unavailable u -> new StoreException.Unavailable(u.getMessage(), u.getCause());
-            case StoreException s -> new StoreException(s.getMessage(), s);
-            case RuntimeException r -> r;
-            default -> new StoreException("commit failed: " + cause, cause);
-        };
     }
 }

@@ -14,6 +14,20 @@ public class StoreException extends RuntimeException {
         super(message, cause);
     }
 
+    /**
+     * A new exception of the same kind as {@code cause}, which another thread threw (a commit's
+     * leader, for a caller that waited): so that the caller's stack shows where it waited.
+     */
+    static RuntimeException rethrownHere(Throwable cause) {
+        return switch (cause) {
+            case Fenced f -> new Fenced(f.getMessage());
+            case Unavailable u -> new Unavailable(u.getMessage(), u.getCause());
+            case StoreException s -> new StoreException(s.getMessage(), s);
+            case RuntimeException r -> r;
+            default -> new StoreException("commit failed: " + cause, cause);
+        };
+    }
+
     /** Another process holds the namespace (it is mounted elsewhere). */
     public static final class NamespaceBusy extends StoreException {
         public NamespaceBusy(String message) {

@@ -87,7 +87,7 @@ final class MemoryCommitWriter {
         try {
             return own.result.join();
         } catch (CompletionException e) {
-            throw rethrowable(e.getCause());
+            throw StoreException.rethrownHere(e.getCause());
         }
     }
 
@@ -298,16 +298,5 @@ final class MemoryCommitWriter {
             return;
         }
         p.result.completeExceptionally(failure);
-    }
-
-    /** A new exception of the same kind, so that the caller's stack shows where it waited. */
-    private static RuntimeException rethrowable(Throwable cause) {
-        return switch (cause) {
-            case StoreException.Fenced f -> new StoreException.Fenced(f.getMessage());
-            case StoreException.Unavailable u -> new StoreException.Unavailable(u.getMessage(), u.getCause());
-            case StoreException s -> new StoreException(s.getMessage(), s);
-            case RuntimeException r -> r;
-            default -> new StoreException("commit failed: " + cause, cause);
-        };
     }
 }
