@@ -266,8 +266,9 @@ final class CommitWriter {
         }
     }
 
-    /** Commits {@code group} as the leader, then lets the next caller lead. */
+    /** Commits {@code group} as the leader, holding the writer lane meanwhile, then lets the next caller lead. */
     private void commitAsLeader(List<Pending> group) {
+        session.acquire();
         try {
             process(group);
         } catch (Throwable t) {
@@ -278,6 +279,7 @@ final class CommitWriter {
                         + " failed unexpectedly: " + t, t));
             }
         } finally {
+            session.release();
             admission.lock();
             try {
                 leading = false;
@@ -481,7 +483,7 @@ final class CommitWriter {
             }
         } catch (StoreException.Fenced e) {
             // Keeping the lock would block the process that owns the namespace now.
-            session.discard();
+            session.close();
             throw new StoreException.Fenced("namespace " + namespace + " is now owned by another mount"
                     + " (its owner epoch changed)");
         }

@@ -17,12 +17,13 @@ final class NamespaceOpening {
 
     private NamespaceOpening() {}
 
-    static WriterSession connect(DatabaseConfig config, NamespaceName namespace, NamespaceSql sql) {
+    static WriterSession connect(PgServer server, NamespaceName namespace, NamespaceSql sql) {
+        DatabaseConfig config = server.config();
         long deadline = System.nanoTime() + config.retryTimeout().toNanos();
         Backoff backoff = new Backoff();
         while (true) {
             try {
-                return WriterSession.open(config, namespace, sql);
+                return WriterSession.open(server.locks(), server.laneFor(namespace), namespace, sql);
             } catch (SQLException e) {
                 if (!SqlFailures.isTransient(e)) {
                     throw SqlFailures.describeConnecting(namespace, e);

@@ -13,8 +13,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A namespace kept in its own PostgreSQL schema. One connection holds the namespace lock and does
- * every write (see {@link CommitWriter}); reads go through a small pool. See {@link NamespaceStore}.
+ * A namespace kept in its own PostgreSQL schema. Its lock is held on its server's lock session,
+ * every write goes through one writer lane (see {@link CommitWriter}, {@link WriterLane}), reads
+ * through a pool: the server's ({@link PgServer}), shared by a host's namespaces, or a standalone
+ * mount's own. See {@link NamespaceStore}.
  */
 public final class PgNamespaceStore implements NamespaceStore {
 
@@ -31,6 +33,7 @@ public final class PgNamespaceStore implements NamespaceStore {
     private static final long ROOT_INO = 1;
 
     private final DatabaseConfig config;
+    private final PgServer server;
     private final NamespaceName namespace;
     private final boolean readOnly;
     private final NamespaceSql sql;
@@ -43,10 +46,11 @@ public final class PgNamespaceStore implements NamespaceStore {
     private final AtomicBoolean closed = new AtomicBoolean();
     private CommitWriter writer;
 
-    private PgNamespaceStore(DatabaseConfig config, NamespaceName namespace, boolean readOnly, NamespaceSql sql,
+    private PgNamespaceStore(PgServer server, NamespaceName namespace, boolean readOnly, NamespaceSql sql,
                              SchemaMigrations migrations, WriterSession session, ReadPool reads, int formatVersion) {
         this.formatVersion = formatVersion;
-        this.config = config;
+        this.server = server;
+        this.config = server.config();
         this.namespace = namespace;
         this.readOnly = readOnly;
         this.sql = sql;
@@ -69,13 +73,32 @@ public final class PgNamespaceStore implements NamespaceStore {
 
     static PgNamespaceStore open(DatabaseConfig config, NamespaceName namespace, boolean readOnly,
                                  SchemaMigrations migrations) {
-        NamespaceSql sql = new NamespaceSql(namespace);
-        WriterSession session = NamespaceOpening.connect(config, namespace, sql);
+        PgServer own = PgServer.dedicated(config, namespace);
         try {
-            NamespaceOpening.checkServerVersion(session.connection(), config);
-            int version = NamespaceOpening.checkFormat(session.connection(), namespace, sql, migrations, readOnly);
-            return new PgNamespaceStore(config, namespace, readOnly, sql, migrations, session,
-                    new ReadPool(config, namespace), version);
+            return open(own, namespace, readOnly, migrations);
+        } catch (RuntimeException e) {
+            own.close();
+            throw e;
+        }
+    }
+
+    /** Opens {@code namespace} on {@code server}'s connections (see {@link PgServer#open}). */
+    static PgNamespaceStore open(PgServer server, NamespaceName namespace, boolean readOnly,
+                                 SchemaMigrations migrations) {
+        DatabaseConfig config = server.config();
+        NamespaceSql sql = new NamespaceSql(namespace);
+        WriterSession session = NamespaceOpening.connect(server, namespace, sql);
+        try {
+            int version;
+            session.acquire();
+            try {
+                NamespaceOpening.checkServerVersion(session.connection(), config);
+                version = NamespaceOpening.checkFormat(session.connection(), namespace, sql, migrations, readOnly);
+            } finally {
+                session.release();
+            }
+            return new PgNamespaceStore(server, namespace, readOnly, sql, migrations, session,
+                    server.readsFor(namespace), version);
         } catch (SQLException e) {
             session.close();
             throw SqlFailures.isTransient(e)
@@ -108,6 +131,7 @@ public final class PgNamespaceStore implements NamespaceStore {
         if (!needsSealingUpgrade()) {
             return;
         }
+        session.acquire();
         try {
             if (!session.isConnected()) {
                 session.reconnect();
@@ -123,6 +147,8 @@ public final class PgNamespaceStore implements NamespaceStore {
                 throw new StoreException.Unavailable("upgrading namespace " + namespace + " failed: lost PostgreSQL", e);
             }
             throw SqlFailures.describe("upgrading", namespace, e);
+        } finally {
+            session.release();
         }
     }
 
@@ -243,7 +269,6 @@ public final class PgNamespaceStore implements NamespaceStore {
                 throw new StoreException("namespace " + namespace + " already exists");
             }
             if (SqlFailures.isTransient(e)) {
-                session.discard();
                 throw new StoreException.Unavailable("creating namespace " + namespace + " failed: lost PostgreSQL", e);
             }
             throw SqlFailures.describe("creating the namespace", namespace, e);
@@ -273,6 +298,8 @@ public final class PgNamespaceStore implements NamespaceStore {
         long deadline = System.nanoTime() + config.retryTimeout().toNanos();
         Backoff backoff = new Backoff();
         while (true) {
+            SQLException failure;
+            session.acquire();
             try {
                 if (!session.isConnected()) {
                     session.reconnect();
@@ -287,13 +314,16 @@ public final class PgNamespaceStore implements NamespaceStore {
                     throw SqlFailures.describe("starting to write", namespace, e);
                 }
                 session.discard();
-                if (System.nanoTime() - deadline >= 0) {
-                    throw new StoreException.Unavailable("starting to write to namespace " + namespace
-                            + " failed: PostgreSQL unavailable for longer than " + config.retryTimeout().toSeconds()
-                            + " s", e);
-                }
-                backoff.pause(deadline);
+                failure = e;
+            } finally {
+                session.release();
             }
+            if (System.nanoTime() - deadline >= 0) {
+                throw new StoreException.Unavailable("starting to write to namespace " + namespace
+                        + " failed: PostgreSQL unavailable for longer than " + config.retryTimeout().toSeconds()
+                        + " s", failure);
+            }
+            backoff.pause(deadline);
         }
         writer = new CommitWriter(session, namespace, sql, config.retryTimeout());
     }
@@ -462,6 +492,9 @@ public final class PgNamespaceStore implements NamespaceStore {
                 session.close();
             }
             reads.close();
+            if (server.dedicated()) {
+                server.close();
+            }
         }
     }
 
@@ -502,7 +535,6 @@ public final class PgNamespaceStore implements NamespaceStore {
             });
         } catch (SQLException e) {
             if (SqlFailures.isTransient(e)) {
-                session.discard();
                 throw new StoreException.Unavailable("changing the key material of namespace " + namespace
                         + " failed: lost PostgreSQL", e);
             }
@@ -521,21 +553,29 @@ public final class PgNamespaceStore implements NamespaceStore {
      * it (creating the namespace, replacing key material); rolls back on any failure.
      */
     private void inWriterTransaction(WriterWork work) throws SQLException {
-        if (!session.isConnected()) {
-            session.reconnect();
-        }
-        Connection connection = session.connection();
-        connection.setAutoCommit(false);
+        session.acquire();
         try {
-            work.run(connection);
-            connection.commit();
-        } catch (SQLException | RuntimeException e) {
-            session.rollbackOrDiscard();
-            throw e;
-        } finally {
-            if (session.isConnected()) {
-                connection.setAutoCommit(true);
+            if (!session.isConnected()) {
+                session.reconnect();
             }
+            Connection connection = session.connection();
+            connection.setAutoCommit(false);
+            try {
+                work.run(connection);
+                connection.commit();
+            } catch (SQLException | RuntimeException e) {
+                session.rollbackOrDiscard();
+                if (e instanceof SQLException sql && SqlFailures.isTransient(sql)) {
+                    session.discard();
+                }
+                throw e;
+            } finally {
+                if (session.isConnected()) {
+                    connection.setAutoCommit(true);
+                }
+            }
+        } finally {
+            session.release();
         }
     }
 

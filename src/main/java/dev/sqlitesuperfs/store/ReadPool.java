@@ -9,8 +9,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The pooled read connections of one store. Each read runs on a connection of its own in
- * auto-commit mode and is retried on transient failures until the retry timeout.
+ * The reads of one namespace, on pooled connections (the namespace's own, or its host's shared
+ * pool). Each read runs on a connection of its own in auto-commit mode and is retried on transient
+ * failures until the retry timeout.
  */
 final class ReadPool implements AutoCloseable {
 
@@ -25,22 +26,33 @@ final class ReadPool implements AutoCloseable {
     private final NamespaceName namespace;
     private final Duration retryTimeout;
     private final HikariDataSource pool;
+    private final boolean owned;
 
-    ReadPool(DatabaseConfig config, NamespaceName namespace) {
+    /**
+     * The reads of {@code namespace} on {@code pool}; {@code owned}: the pool is this namespace's
+     * own and closes with it (a standalone mount), else it is shared by every namespace of a host.
+     */
+    ReadPool(HikariDataSource pool, NamespaceName namespace, Duration retryTimeout, boolean owned) {
+        this.pool = pool;
         this.namespace = namespace;
-        this.retryTimeout = config.retryTimeout();
+        this.retryTimeout = retryTimeout;
+        this.owned = owned;
+    }
+
+    /** A pool of up to {@code size} read connections named {@code label} (for its threads and logs). */
+    static HikariDataSource connections(DatabaseConfig config, String applicationSuffix, String label, int size) {
         long connectionTimeout = clamp(config.retryTimeout().toMillis() / 2, 250, 10_000);
         HikariConfig hikari = new HikariConfig();
-        hikari.setPoolName("sqlitesuperfs-read-" + namespace);
-        hikari.setDataSource(config.dataSource(":" + namespace + ":read"));
-        hikari.setMaximumPoolSize(config.readPoolSize());
-        hikari.setMinimumIdle(Math.min(2, config.readPoolSize()));
+        hikari.setPoolName("sqlitesuperfs-read-" + label);
+        hikari.setDataSource(config.dataSource(applicationSuffix));
+        hikari.setMaximumPoolSize(size);
+        hikari.setMinimumIdle(Math.min(2, size));
         hikari.setAutoCommit(true);
         hikari.setConnectionTimeout(connectionTimeout);
         hikari.setValidationTimeout(clamp(connectionTimeout / 2, 250, 5_000));
         // Open lazily: the pool must not fail to exist just because the server is briefly away.
         hikari.setInitializationFailTimeout(-1);
-        this.pool = new HikariDataSource(hikari);
+        return new HikariDataSource(hikari);
     }
 
     /** Runs {@code read}, retrying transient failures; {@code what} names it in error messages. */
@@ -72,7 +84,9 @@ final class ReadPool implements AutoCloseable {
 
     @Override
     public void close() {
-        pool.close();
+        if (owned) {
+            pool.close();
+        }
     }
 
     private static long clamp(long value, long min, long max) {

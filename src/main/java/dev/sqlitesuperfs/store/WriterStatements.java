@@ -5,8 +5,8 @@ import java.sql.PreparedStatement;
 import java.sql.SQLException;
 
 /**
- * The writer connection's prepared statements, created once per connection so that pgjdbc can
- * turn them into server-side prepared statements and skip parsing on the hot path.
+ * One namespace's prepared statements on a writer connection, created once per connection so
+ * that pgjdbc can turn them into server-side prepared statements and skip parsing on the hot path.
  */
 final class WriterStatements {
 
@@ -18,5 +18,16 @@ final class WriterStatements {
         applyChanges = connection.prepareStatement(sql.applyChanges);
         applyData = connection.prepareStatement(sql.applyData);
         nblocksOf = connection.prepareStatement(sql.nblocksOf);
+    }
+
+    /** Closes the statements (a namespace the lane no longer keeps); a failure is harmless. */
+    void close() {
+        for (PreparedStatement statement : new PreparedStatement[] {applyChanges, applyData, nblocksOf}) {
+            try {
+                statement.close();
+            } catch (SQLException ignored) {
+                // The connection may be gone; its statements went with it.
+            }
+        }
     }
 }

@@ -124,15 +124,23 @@ class FencingTest {
         return new ChangeSet().putInode(file(ino, 1, 0)).putEntry(1, name(entryName), ino);
     }
 
+    /**
+     * Ends the writer's sessions on the server, as a network partition or a server-side kill would:
+     * the writer connection and the session holding the namespace's lock.
+     */
     static void terminateWriter(NamespaceName ns) throws InterruptedException {
-        String application = "sqlitesuperfs:" + ns + ":writer";
-        Boolean terminated = TestPostgres.query(
-                "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?", application);
-        assertThat(terminated).isTrue();
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (TestPostgres.<Long>query("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?", application) > 0) {
-            assertThat(System.nanoTime()).as("writer backend gone in time").isLessThan(deadline);
-            Thread.sleep(10);
+        for (String role : new String[] {"writer", "lock"}) {
+            String application = "sqlitesuperfs:" + ns + ":" + role;
+            Boolean terminated = TestPostgres.query(
+                    "SELECT bool_and(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = ?",
+                    application);
+            assertThat(terminated).as("a %s session to end", role).isTrue();
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (TestPostgres.<Long>query("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?",
+                    application) > 0) {
+                assertThat(System.nanoTime()).as("%s backend gone in time", role).isLessThan(deadline);
+                Thread.sleep(10);
+            }
         }
     }
 }

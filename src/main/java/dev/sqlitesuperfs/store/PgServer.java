@@ -1,0 +1,105 @@
+package dev.sqlitesuperfs.store;
+
+import com.zaxxer.hikari.HikariDataSource;
+
+/**
+ * The connections of one process to one PostgreSQL server, shared by every namespace it opens
+ * there: one session holding the namespaces' locks ({@link LockSession}), a few writer lanes
+ * ({@link WriterLane}) over which the namespaces are spread, and a pool of read connections. However
+ * many namespaces a host serves, it holds {@code 1 + lanes + reads} connections to the server.
+ *
+ * <p>A standalone mount opens its namespace with {@link PgNamespaceStore#open}, which makes such a
+ * server of its own (one lane, the configured reads) and closes it with the store.
+ */
+public final class PgServer implements AutoCloseable {
+    private final DatabaseConfig config;
+    private final LockSession locks;
+    private final WriterLane[] lanes;
+    private final HikariDataSource reads;
+    private final boolean dedicated;
+
+    private PgServer(DatabaseConfig config, LockSession locks, WriterLane[] lanes, HikariDataSource reads,
+            boolean dedicated) {
+        this.config = config;
+        this.locks = locks;
+        this.lanes = lanes;
+        this.reads = reads;
+        this.dedicated = dedicated;
+    }
+
+    /**
+     * The server for a host: {@code lanes} writer connections and up to {@code readConnections}
+     * read connections, shared by every namespace opened through it. Connects lazily.
+     */
+    public static PgServer shared(DatabaseConfig config, int lanes, int readConnections) {
+        if (lanes < 1 || readConnections < 1) {
+            throw new IllegalArgumentException("a server needs at least one writer lane and one read connection");
+        }
+        WriterLane[] writers = new WriterLane[lanes];
+        for (int i = 0; i < lanes; i++) {
+            writers[i] = new WriterLane(config.dataSource(":host:writer-" + i));
+        }
+        return new PgServer(config, new LockSession(config.dataSource(":host:locks")), writers,
+                ReadPool.connections(config, ":host:read", "host", readConnections), false);
+    }
+
+    /** The server of one standalone mount, named after its namespace in pg_stat_activity. */
+    static PgServer dedicated(DatabaseConfig config, NamespaceName namespace) {
+        return new PgServer(config, new LockSession(config.dataSource(":" + namespace + ":lock")),
+                new WriterLane[] {new WriterLane(config.dataSource(":" + namespace + ":writer"))},
+                ReadPool.connections(config, ":" + namespace + ":read", namespace.value(), config.readPoolSize()),
+                true);
+    }
+
+    /**
+     * Opens {@code namespace} through this server's connections; see {@link PgNamespaceStore#open}.
+     *
+     * @throws StoreException.NamespaceBusy if another process has the namespace open
+     */
+    public PgNamespaceStore open(NamespaceName namespace, boolean readOnly) {
+        return PgNamespaceStore.open(this, namespace, readOnly, SchemaMigrations.CURRENT);
+    }
+
+    DatabaseConfig config() {
+        return config;
+    }
+
+    LockSession locks() {
+        return locks;
+    }
+
+    /** The lane a namespace writes on: always the same one, so its prepared statements stay warm. */
+    WriterLane laneFor(NamespaceName namespace) {
+        return lanes[Math.floorMod(namespace.value().hashCode(), lanes.length)];
+    }
+
+    ReadPool readsFor(NamespaceName namespace) {
+        return new ReadPool(reads, namespace, config.retryTimeout(), false);
+    }
+
+    /** Whether this server belongs to one store, which closes it. */
+    boolean dedicated() {
+        return dedicated;
+    }
+
+    /** The most connections this server opens: the lock session, the lanes and the read pool. */
+    public int maxConnections() {
+        return 1 + lanes.length + reads.getMaximumPoolSize();
+    }
+
+    /** Closes every connection; the namespaces opened through it must be closed first. */
+    @Override
+    public void close() {
+        try {
+            for (WriterLane lane : lanes) {
+                lane.close();
+            }
+        } finally {
+            try {
+                locks.close();
+            } finally {
+                reads.close();
+            }
+        }
+    }
+}
