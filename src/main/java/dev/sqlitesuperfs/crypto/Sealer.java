@@ -63,10 +63,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * open to exactly that; format 4 keys terms and MACs apart, and a block's term, the only other
  * term computed from something stored (the tag), is likewise never stored.
  *
- * <p>Thread-safe. Each thread gets native scratch buffers sized for the block size, allocated
- * once and reused, so a seal or open costs two copies and the libsodium call, with no arena or
- * native allocation per call. A scratch buffer whose thread has ended is handed to the next new
- * thread, so their number stays at the number of threads alive at once.
+ * <p>Thread-safe. Each thread has native scratch buffers, allocated once and reused by every sealer
+ * it uses ({@link SealerScratch}), so a seal or open costs two copies and the libsodium call, with
+ * no arena or native allocation per call, and a host's request threads need one scratch each
+ * however many namespaces they serve.
  */
 public final class Sealer implements AutoCloseable {
 
@@ -96,9 +96,8 @@ public final class Sealer implements AutoCloseable {
     private final UUID namespace;
     private final int formatVersion;
     private final int blockSize;
-    private final Arena arena = Arena.ofShared();
-    private final ThreadLocal<SealerScratch> threadScratch = new ThreadLocal<>();
-    private final List<SealerScratch> allScratch = new ArrayList<>();
+    /** Each thread's working memory, shared by every sealer the thread uses (see {@link SealerScratch}). */
+    private static final ThreadLocal<SealerScratch> SCRATCH = ThreadLocal.withInitial(() -> new SealerScratch(MIN_BLOCK_SIZE));
     private final AtomicBoolean closed = new AtomicBoolean();
 
     /**
@@ -312,18 +311,13 @@ public final class Sealer implements AutoCloseable {
     }
 
     /**
-     * Releases the scratch memory of every thread; does not close the key (the owner does). Waits
-     * for seals and opens that are inside libsodium; any later use throws {@link IllegalStateException}.
-     * Idempotent.
+     * Zeroes the digest key; does not close the data key (the owner does, after this). Any later use
+     * throws {@link IllegalStateException}. Idempotent.
      */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
-            SharedArenas.closeWhenIdle(arena);
             digestKey.close();
-            synchronized (allScratch) {
-                allScratch.clear();
-            }
         }
     }
 
@@ -354,36 +348,10 @@ public final class Sealer implements AutoCloseable {
                 ad, adLength, scratch.nonce(), key.segment());
     }
 
-    /** How many scratch buffers exist; for checking that buffers of ended threads are reused. */
-    int scratchCount() {
-        synchronized (allScratch) {
-            return allScratch.size();
-        }
-    }
-
     private SealerScratch scratch() {
         if (closed.get()) {
             throw new IllegalStateException("Sealer is closed");
         }
-        SealerScratch scratch = threadScratch.get();
-        if (scratch == null) {
-            scratch = adoptOrCreateScratch();
-            threadScratch.set(scratch);
-        }
-        return scratch;
-    }
-
-    private SealerScratch adoptOrCreateScratch() {
-        synchronized (allScratch) {
-            for (SealerScratch scratch : allScratch) {
-                if (scratch.isAbandoned()) {
-                    scratch.adoptBy(Thread.currentThread());
-                    return scratch;
-                }
-            }
-            SealerScratch scratch = new SealerScratch(arena, namespace, formatVersion, blockSize);
-            allScratch.add(scratch);
-            return scratch;
-        }
+        return SCRATCH.get().useFor(namespace, formatVersion, blockSize);
     }
 }

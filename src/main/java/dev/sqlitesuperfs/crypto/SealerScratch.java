@@ -2,17 +2,18 @@ package dev.sqlitesuperfs.crypto;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.ref.WeakReference;
 import java.util.UUID;
 
 /**
- * One thread's native working memory for a {@link Sealer}: the associated data of each kind (its
- * constant prefix written once), a plaintext buffer and a sealed buffer laid out as
- * {@code nonce || ciphertext || tag}, so that a sealed payload is copied out in one piece.
+ * One thread's native working memory for sealing and opening, shared by every {@link Sealer} the
+ * thread uses: the associated data of each kind, a plaintext buffer and a sealed buffer laid out as
+ * {@code nonce || ciphertext || tag}, so that a sealed payload is copied out in one piece. The
+ * associated data's prefix names a namespace; it is rewritten when the thread turns to another
+ * namespace's sealer ({@link #useFor}), which costs a few bytes, so that a host's request threads
+ * need one scratch each however many namespaces they serve. Keys are never in it.
  *
- * <p>Used by one thread at a time. Memory comes from the sealer's shared arena; it grows (rarely:
- * symlink targets and xattr values larger than a block, very long xattr names) and is freed when the
- * sealer closes.
+ * <p>Used by its thread only. It grows (rarely: symlink targets and xattr values larger than a
+ * block, very long xattr names) and is freed when its thread has gone.
  */
 final class SealerScratch {
 
@@ -21,10 +22,10 @@ final class SealerScratch {
     /** Room for any block or entry term (a name of up to 255 bytes); xattr values grow it. */
     private static final int INITIAL_TERM_CAPACITY = 512;
 
-    private final Arena arena;
-    private final UUID namespace;
-    private final int formatVersion;
-    private WeakReference<Thread> owner;
+    private final Arena arena = Arena.ofAuto();
+    /** The namespace and format the associated data's prefixes name now, or null before the first use. */
+    private UUID namespace;
+    private int formatVersion;
 
     final MemorySegment blockAd;
     final MemorySegment symlinkAd;
@@ -41,31 +42,32 @@ final class SealerScratch {
     private MemorySegment cipherAndTag;
     private int payloadCapacity;
 
-    SealerScratch(Arena arena, UUID namespace, int formatVersion, int payloadCapacity) {
-        this.arena = arena;
-        this.namespace = namespace;
-        this.formatVersion = formatVersion;
-        this.owner = new WeakReference<>(Thread.currentThread());
+    SealerScratch(int payloadCapacity) {
         this.blockAd = arena.allocate(AssociatedData.BLOCK_BYTES);
-        AssociatedData.writePrefix(blockAd, AssociatedData.Kind.BLOCK, namespace, formatVersion);
         this.symlinkAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
-        AssociatedData.writePrefix(symlinkAd, AssociatedData.Kind.SYMLINK, namespace, formatVersion);
         this.inodeAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
-        AssociatedData.writePrefix(inodeAd, AssociatedData.Kind.INODE, namespace, formatVersion);
         this.term = arena.allocate(Sealer.DIGEST_BYTES);
         this.termInput = arena.allocate(INITIAL_TERM_CAPACITY);
         allocateXattrAd(INITIAL_NAME_CAPACITY);
         allocatePayload(payloadCapacity);
     }
 
-    /** True once the thread that used this scratch has ended, so another thread may take it over. */
-    boolean isAbandoned() {
-        Thread thread = owner.get();
-        return thread == null || !thread.isAlive();
-    }
-
-    void adoptBy(Thread thread) {
-        owner = new WeakReference<>(thread);
+    /**
+     * Readies the scratch for a sealer of {@code namespace} and {@code formatVersion} with blocks of
+     * up to {@code blockSize} bytes: the prefixes of the associated data are rewritten if they name
+     * another namespace.
+     */
+    SealerScratch useFor(UUID namespace, int formatVersion, int blockSize) {
+        if (!namespace.equals(this.namespace) || formatVersion != this.formatVersion) {
+            this.namespace = namespace;
+            this.formatVersion = formatVersion;
+            AssociatedData.writePrefix(blockAd, AssociatedData.Kind.BLOCK, namespace, formatVersion);
+            AssociatedData.writePrefix(symlinkAd, AssociatedData.Kind.SYMLINK, namespace, formatVersion);
+            AssociatedData.writePrefix(inodeAd, AssociatedData.Kind.INODE, namespace, formatVersion);
+            AssociatedData.writePrefix(xattrAd, AssociatedData.Kind.XATTR, namespace, formatVersion);
+        }
+        ensurePayloadCapacity(blockSize);
+        return this;
     }
 
     /** Makes room for a plaintext of {@code length} bytes. */
@@ -119,7 +121,9 @@ final class SealerScratch {
     private void allocateXattrAd(int capacity) {
         nameCapacity = capacity;
         xattrAd = arena.allocate(AssociatedData.xattrBytes(capacity));
-        AssociatedData.writePrefix(xattrAd, AssociatedData.Kind.XATTR, namespace, formatVersion);
+        if (namespace != null) {
+            AssociatedData.writePrefix(xattrAd, AssociatedData.Kind.XATTR, namespace, formatVersion);
+        }
     }
 
     /**
