@@ -202,6 +202,10 @@ final class FileOps {
                 n.writers--;
             }
             last = nodes.closed(n);
+            if (last) {
+                // Every handle open at a loss of written data has now been told of it.
+                n.kernelSizeAhead = false;
+            }
         } finally {
             n.lock.writeLock().unlock();
         }

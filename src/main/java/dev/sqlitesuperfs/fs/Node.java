@@ -74,7 +74,11 @@ final class Node {
     /**
      * The kernel may think the file longer than it is: written data was lost after the kernel
      * extended its size, which only a truncation brings back in line (with the writeback cache the
-     * kernel keeps its own size). Reads past the size fail with EIO until then.
+     * kernel keeps its own size). Reads past the size fail with EIO while a handle that was open
+     * at the loss (and was told of it by fsync or close) is still open; after the file's last
+     * close, reads there end at the stored size (the kernel fills the rest of its longer size with
+     * zeros), so that a reader opening the file afresh (SQLite checking a journal left behind by a
+     * failed commit) sees what storage holds instead of an error that nothing would clear.
      */
     boolean kernelSizeAhead;
     /** Timestamps changed (by the kernel's writeback of times) but not stored yet. */

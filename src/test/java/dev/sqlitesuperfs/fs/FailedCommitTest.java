@@ -75,6 +75,29 @@ class FailedCommitTest {
         assertThat(f.store().check()).isEmpty();
     }
 
+    /**
+     * Past the stored size, where the kernel still counts the lost bytes, a read fails while a
+     * handle open at the loss remains, and ends at the stored size after the last close: a reader
+     * that opens the file afresh (SQLite looking at the journal a failed commit left behind) must
+     * not get an error that nothing would ever clear.
+     */
+    @Test
+    void pastTheStoredSizeReadsFailUntilTheLastHandleOpenAtTheLossIsClosed() {
+        CreateResult c = f.create(1, "journal");
+        long ino = c.entry().nodeId();
+        long writer = c.open().fh();
+        f.write(ino, writer, 0, filled(BLOCK + 100, 'j'));
+        f.store().failNext(1, Fault.UNAVAILABLE);
+        assertThat(errno(() -> f.fsync(ino, writer))).isEqualTo(Errno.EIO);
+        assertThat(errno(() -> f.read(ino, writer, 0, 100))).as("while the writer that lost it is open")
+                .isEqualTo(Errno.EIO);
+        f.release(ino, writer);
+
+        long reader = f.open(ino, O_RDONLY);
+        assertThat(f.read(ino, reader, 0, 100)).as("what storage holds: nothing").isEmpty();
+        f.release(ino, reader);
+    }
+
     @Test
     void aFailedNamespaceChangeChangesNothingInMemory() {
         long a = f.file(1, "a", "a");
