@@ -15,10 +15,10 @@ import java.lang.foreign.ValueLayout;
  */
 final class FileContents {
     private final SealedStore store;
-    private final BlockCache cache;
+    private final BlockCache.Tenant cache;
     private final int blockSize;
 
-    FileContents(SealedStore store, BlockCache cache, int blockSize) {
+    FileContents(SealedStore store, BlockCache.Tenant cache, int blockSize) {
         this.store = store;
         this.cache = cache;
         this.blockSize = blockSize;

@@ -75,15 +75,21 @@ public final class Filesystem implements FuseFilesystem {
     private final DirectoryOps directories;
     private final ExtendedAttributes xattrs;
     private final AtomicBoolean fencedLogged = new AtomicBoolean();
+    private final FsResources resources;
+    private final boolean ownsResources;
+    private final BlockCache.Tenant cache;
 
-    private Filesystem(FsConfig config, SealedStore store) {
+    private Filesystem(FsConfig config, SealedStore store, FsResources resources, boolean ownsResources) {
         this.config = config;
+        this.resources = resources;
+        this.ownsResources = ownsResources;
         this.nodes = new NodeTable(store);
         Handles handles = new Handles();
-        FileContents contents = new FileContents(store, new BlockCache(config.cacheBytes()), config.blockSize());
+        this.cache = resources.cache.tenant();
+        FileContents contents = new FileContents(store, cache, config.blockSize());
         this.replies = new Replies(nodes, contents, config);
         this.space = new Space(config.quotaBytes() / config.blockSize());
-        this.buffer = new WriteBuffer(config, store, nodes, contents, space);
+        this.buffer = new WriteBuffer(config, store, nodes, contents, space, resources);
         this.tree = new Tree(config, store, nodes, buffer);
         this.xattrs = new ExtendedAttributes(config, store, nodes, buffer);
         this.attributes = new AttributeOps(config, store, nodes, buffer, xattrs, replies, space, tree);
@@ -96,23 +102,49 @@ public final class Filesystem implements FuseFilesystem {
      * when an earlier mount stopped without closing them.
      */
     public static Filesystem open(FsConfig config, SealedStore store) {
-        Filesystem fs = new Filesystem(config, store);
+        return open(config, store, FsResources.forOneMount(config), true);
+    }
+
+    /** As {@link #open(FsConfig, SealedStore)}, sharing a host's cache, write budget and write-back. */
+    public static Filesystem open(FsConfig config, SealedStore store, FsResources resources) {
+        return open(config, store, resources, false);
+    }
+
+    private static Filesystem open(FsConfig config, SealedStore store, FsResources resources, boolean owns) {
+        Filesystem fs = new Filesystem(config, store, resources, owns);
+        try {
+            fs.load(store);
+        } catch (RuntimeException | Error e) {
+            fs.release();
+            throw e;
+        }
+        return fs;
+    }
+
+    private void load(SealedStore store) {
         InodeRecord root = store.inode(NodeTable.ROOT)
                 .orElseThrow(() -> new StoreException("namespace " + config.namespace() + " has no root directory"));
-        Node rootNode = fs.nodes.installRoot(root);
+        Node rootNode = nodes.installRoot(root);
         if (!rootNode.isDir()) {
             throw new StoreException("namespace " + config.namespace() + ": inode 1 is not a directory");
         }
         if (!config.readOnly()) {
-            fs.tree.reclaimOrphans();
+            tree.reclaimOrphans();
         }
         Usage usage = store.usage();
-        fs.space.initStored(usage.blocks());
-        fs.tree.initInodeCount(usage.inodes());
+        space.initStored(usage.blocks());
+        tree.initInodeCount(usage.inodes());
         if (!config.readOnly()) {
-            fs.buffer.start();
+            buffer.start();
         }
-        return fs;
+    }
+
+    /** Gives this namespace's part of the shared resources back (or closes its own). */
+    private void release() {
+        cache.close();
+        if (ownsResources) {
+            resources.close();
+        }
     }
 
     @Override
@@ -137,10 +169,14 @@ public final class Filesystem implements FuseFilesystem {
 
     @Override
     public void destroy() {
-        guard("destroy", NodeTable.ROOT, () -> {
-            buffer.stop();
-            return null;
-        });
+        try {
+            guard("destroy", NodeTable.ROOT, () -> {
+                buffer.stop();
+                return null;
+            });
+        } finally {
+            release();
+        }
     }
 
     // ------------------------------------------------------------------ names

@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * written blocks into a transaction (a file's row never reaches storage without them, so size
  * and blocks agree in every committed state) and applies it once committed; stores a file at its
  * durability points ({@link #store}), under memory pressure ({@link #storeIfOverLimit}), when the
- * write-back delay passes ({@link WriteBack}) and at unmount ({@link #storeAll}); and, when a
+ * write-back delay passes ({@link #writeBackOverdue}) and at unmount ({@link #storeAll}); and, when a
  * store fails, gives the file's unstored data up as a whole ({@link #storeFailed}).
  *
  * <p>Invariants: a stored block holds exactly the file's bytes that fall in it, so the last block
@@ -49,9 +48,11 @@ final class WriteBuffer {
     private final FileContents contents;
     private final Space space;
     private final int blockSize;
-    private final AtomicLong dirtyBytes = new AtomicLong();
+    private final DirtyBudget.Tenant dirtyBytes;
     private final Set<Node> dirtyNodes = ConcurrentHashMap.newKeySet();
-    private final WriteBack writeBack;
+    private final WriteBackScheduler writeBack;
+    private final long writebackDelayNs;
+    private volatile boolean stopping;
     private volatile KernelChannel kernel = NO_KERNEL;
 
     private static final KernelChannel NO_KERNEL = new KernelChannel() {
@@ -62,14 +63,17 @@ final class WriteBuffer {
         public void writeBackPages(long ino) {}
     };
 
-    WriteBuffer(FsConfig config, SealedStore store, NodeTable nodes, FileContents contents, Space space) {
+    WriteBuffer(FsConfig config, SealedStore store, NodeTable nodes, FileContents contents, Space space,
+            FsResources resources) {
         this.config = config;
         this.store = store;
         this.nodes = nodes;
         this.contents = contents;
         this.space = space;
         this.blockSize = config.blockSize();
-        this.writeBack = new WriteBack(this, config.writebackDelay());
+        this.dirtyBytes = resources.dirty.tenant(config.dirtyLimitBytes());
+        this.writeBack = resources.writeBack;
+        this.writebackDelayNs = config.writebackDelay().toNanos();
     }
 
     /** From INIT on, stores tell the kernel when the block count it caches went stale. */
@@ -79,17 +83,22 @@ final class WriteBuffer {
 
     /** Starts storing what stays in memory longer than the write-back delay. */
     void start() {
-        writeBack.start();
+        writeBack.register(this);
     }
 
-    /** Stops the write-back thread and stores everything still in memory. */
+    /** Stops the write-back and stores everything still in memory. */
     void stop() {
-        writeBack.stop();
-        storeAll();
+        stopping = true;
+        writeBack.unregister(this);
+        try {
+            storeAll();
+        } finally {
+            dirtyBytes.close();
+        }
     }
 
     long dirtyBytes() {
-        return dirtyBytes.get();
+        return dirtyBytes.bytes();
     }
 
     /**
@@ -172,7 +181,7 @@ final class WriteBuffer {
                     n.reserved.add(idx);
                 }
                 n.dirty.put(idx, block);
-                dirtyBytes.addAndGet(blockSize);
+                dirtyBytes.add(blockSize);
             }
             MemorySegment.copy(data, ValueLayout.JAVA_BYTE, done, block, inBlock, chunk);
             done += chunk;
@@ -210,7 +219,7 @@ final class WriteBuffer {
         if (newSize < n.attrs.size) {
             long keepEnd = contents.blocksFor(newSize);
             var gone = n.dirty.tailMap(keepEnd, true);
-            dirtyBytes.addAndGet(-(long) gone.size() * blockSize);
+            dirtyBytes.add(-(long) gone.size() * blockSize);
             gone.clear();
             var unreserved = n.reserved.tailSet(keepEnd, true);
             space.release(unreserved.size());
@@ -225,7 +234,7 @@ final class WriteBuffer {
                         b = new byte[blockSize];
                         System.arraycopy(old, 0, b, 0, Math.min(old.length, cut));
                         n.dirty.put(tailIdx, b);
-                        dirtyBytes.addAndGet(blockSize);
+                        dirtyBytes.add(blockSize);
                     }
                 } else {
                     Arrays.fill(b, cut, blockSize, (byte) 0);
@@ -321,7 +330,7 @@ final class WriteBuffer {
                 byte[] stored = b.length() == b.data().length ? b.data() : Arrays.copyOf(b.data(), b.length());
                 contents.remember(n.ino, b.idx(), stored);
             }
-            dirtyBytes.addAndGet(-(long) n.dirty.size() * blockSize);
+            dirtyBytes.add(-(long) n.dirty.size() * blockSize);
             n.dirty.clear();
             n.storedSize = n.attrs.size;
             n.keptSize = n.attrs.size;
@@ -413,7 +422,7 @@ final class WriteBuffer {
     }
 
     private void dropUnstored(Node n) {
-        dirtyBytes.addAndGet(-(long) n.dirty.size() * blockSize);
+        dirtyBytes.add(-(long) n.dirty.size() * blockSize);
         n.dirty.clear();
         space.release(n.reserved.size());
         n.reserved.clear();
@@ -444,7 +453,7 @@ final class WriteBuffer {
 
     /** After a write: stores the file if written data not stored yet passed the memory limit. */
     void storeIfOverLimit(Node n) {
-        if (dirtyBytes.get() > config.dirtyLimitBytes()) {
+        if (dirtyBytes.overLimit()) {
             store(n);
         }
     }
@@ -482,13 +491,52 @@ final class WriteBuffer {
         store.flushDeferred();
     }
 
-    /** Commits the deferred changes (creations, removals of what was not stored yet). */
-    void storeDeferred() {
-        store.flushDeferred();
+    /** Whether something has waited longer than the write-back delay at {@code now}. */
+    boolean writeBackDue(long now) {
+        long cutoff = now - writebackDelayNs;
+        long oldestDeferred = store.oldestDeferred();
+        if (oldestDeferred != 0 && oldestDeferred - cutoff <= 0) {
+            return true;
+        }
+        for (Node n : dirtyNodes) {
+            long since = n.dirtySinceNanos;
+            if (since != 0 && since - cutoff <= 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
-    /** When the oldest deferred change was made ({@link System#nanoTime()}), or 0. */
-    long oldestDeferred() {
-        return store.oldestDeferred();
+    /**
+     * Stores what has waited longer than the write-back delay at {@code now}: the deferred changes,
+     * then each such file. What fails stays queued (deferred changes) or is given up and reported to
+     * the file's users ({@link #storeFailed}); a node that failed to load is tried again next time.
+     */
+    void writeBackOverdue(long now) {
+        long cutoff = now - writebackDelayNs;
+        long oldestDeferred = store.oldestDeferred();
+        if (oldestDeferred != 0 && oldestDeferred - cutoff <= 0) {
+            try {
+                store.flushDeferred();
+            } catch (RuntimeException e) {
+                log.debug("namespace {}: write-back of deferred changes failed; they stay queued: {}",
+                        config.namespace(), e.getMessage());
+            }
+        }
+        for (Node n : dirtyNodes()) {
+            if (stopping) {
+                return;
+            }
+            if (n.dirtySinceNanos != 0 && n.dirtySinceNanos - cutoff <= 0) {
+                try {
+                    storeByNumber(n.ino);
+                } catch (RuntimeException e) {
+                    log.debug("namespace {}: write-back of inode {} failed: {}", config.namespace(), n.ino,
+                            e.getMessage());
+                } finally {
+                    dropLostPages(false);
+                }
+            }
+        }
     }
 }

@@ -51,6 +51,9 @@ final class FsFixture implements AutoCloseable {
 
     final MemoryNamespace ns = MemoryNamespace.create(BLOCK);
     private final long quotaBytes;
+    private final Duration writebackDelay;
+    /** A host's resources shared with other fixtures, or null: this filesystem's own. */
+    private final FsResources shared;
     Filesystem fs;
 
     FsFixture() {
@@ -58,12 +61,27 @@ final class FsFixture implements AutoCloseable {
     }
 
     FsFixture(long quotaBytes) {
+        this(quotaBytes, Duration.ofDays(1), null);
+    }
+
+    /** A filesystem on {@code shared} resources, as one namespace of a host, with the given write-back delay. */
+    FsFixture(FsResources shared, Duration writebackDelay) {
+        this(0, writebackDelay, shared);
+    }
+
+    private FsFixture(long quotaBytes, Duration writebackDelay, FsResources shared) {
         this.quotaBytes = quotaBytes;
-        fs = Filesystem.open(config(), ns.sealed());
+        this.writebackDelay = writebackDelay;
+        this.shared = shared;
+        fs = open();
+    }
+
+    private Filesystem open() {
+        return shared == null ? Filesystem.open(config(), ns.sealed()) : Filesystem.open(config(), ns.sealed(), shared);
     }
 
     private FsConfig config() {
-        return new FsConfig(MemoryNamespace.NAME, BLOCK, 16L * BLOCK, 64L << 20, Duration.ofDays(1),
+        return new FsConfig(MemoryNamespace.NAME, BLOCK, 16L * BLOCK, 64L << 20, writebackDelay,
                 Duration.ofSeconds(1), false, quotaBytes, null);
     }
 
@@ -75,7 +93,7 @@ final class FsFixture implements AutoCloseable {
     void remount() {
         fs.destroy();
         ns.remount();
-        fs = Filesystem.open(config(), ns.sealed());
+        fs = open();
     }
 
     /**
@@ -91,7 +109,7 @@ final class FsFixture implements AutoCloseable {
         } catch (RuntimeException expected) {
             // its store is closed: nothing of it reaches storage
         }
-        fs = Filesystem.open(config(), ns.sealed());
+        fs = open();
     }
 
     @Override

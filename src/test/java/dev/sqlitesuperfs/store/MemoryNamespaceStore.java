@@ -5,6 +5,8 @@ import java.util.List;
 import java.util.NavigableMap;
 import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -364,6 +366,37 @@ public final class MemoryNamespaceStore implements NamespaceStore {
         writer.failNext(count, kind);
     }
 
+    /**
+     * Makes every commit wait, once it is called, until {@code gate} opens (a server that is slow
+     * to answer); {@link #commitsWaiting()} counts the commits held there.
+     */
+    public void holdCommits(CountDownLatch gate) {
+        this.gate = gate;
+    }
+
+    /** How many commits wait at the gate of {@link #holdCommits}. */
+    public int commitsWaiting() {
+        return waiting.get();
+    }
+
+    private volatile CountDownLatch gate;
+    private final AtomicInteger waiting = new AtomicInteger();
+
+    private void passGate() {
+        CountDownLatch g = gate;
+        if (g == null) {
+            return;
+        }
+        waiting.incrementAndGet();
+        try {
+            g.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            waiting.decrementAndGet();
+        }
+    }
+
     /** From now on, transactions succeed again (a fencing stays). */
     public void stopFailing() {
         writer.failNext(0, null);
@@ -387,6 +420,7 @@ public final class MemoryNamespaceStore implements NamespaceStore {
         if (changes.isEmpty()) {
             return CommitResult.EMPTY;
         }
+        passGate();
         return writer.commit(changes);
     }
 
