@@ -7,6 +7,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -93,6 +94,8 @@ final class BlockCache {
         private final Segment[] segments = new Segment[SEGMENTS];
         private final AtomicLong bytes = new AtomicLong();
         private final AtomicInteger nextVictim = new AtomicInteger();
+        private final LongAdder hits = new LongAdder();
+        private final LongAdder misses = new LongAdder();
 
         private Tenant() {
             for (int i = 0; i < SEGMENTS; i++) {
@@ -102,7 +105,19 @@ final class BlockCache {
 
         byte[] get(long ino, long idx) {
             Key key = new Key(ino, idx);
-            return segment(key).get(key);
+            byte[] found = segment(key).get(key);
+            (found != null ? hits : misses).increment();
+            return found;
+        }
+
+        /** Lookups answered from the cache. */
+        long hits() {
+            return hits.sum();
+        }
+
+        /** Lookups that found nothing cached (the block was read from storage, or was a hole). */
+        long misses() {
+            return misses.sum();
         }
 
         void put(long ino, long idx, byte[] data) {

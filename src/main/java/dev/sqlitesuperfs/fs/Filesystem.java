@@ -78,6 +78,7 @@ public final class Filesystem implements FuseFilesystem {
     private final FsResources resources;
     private final boolean ownsResources;
     private final BlockCache.Tenant cache;
+    private final FsMetrics metrics;
 
     private Filesystem(FsConfig config, SealedStore store, FsResources resources, boolean ownsResources) {
         this.config = config;
@@ -86,6 +87,7 @@ public final class Filesystem implements FuseFilesystem {
         this.nodes = new NodeTable(store);
         Handles handles = new Handles();
         this.cache = resources.cache.tenant();
+        this.metrics = new FsMetrics(cache);
         FileContents contents = new FileContents(store, cache, config.blockSize());
         this.replies = new Replies(nodes, contents, config);
         this.space = new Space(config.quotaBytes() / config.blockSize());
@@ -95,6 +97,11 @@ public final class Filesystem implements FuseFilesystem {
         this.attributes = new AttributeOps(config, store, nodes, buffer, xattrs, replies, space, tree);
         this.files = new FileOps(config, store, nodes, handles, contents, buffer, xattrs, tree);
         this.directories = new DirectoryOps(store, nodes, handles, replies);
+    }
+
+    /** What this namespace's filesystem has counted since it was opened. */
+    public FsMetrics metrics() {
+        return metrics;
     }
 
     /**
@@ -321,12 +328,16 @@ public final class Filesystem implements FuseFilesystem {
 
     @Override
     public int read(Caller caller, long ino, long fh, long offset, int size, MemorySegment dest) {
-        return guard("read", ino, () -> files.read(ino, fh, offset, size, dest));
+        int read = guard("read", ino, () -> files.read(ino, fh, offset, size, dest));
+        metrics.read(read);
+        return read;
     }
 
     @Override
     public int write(Caller caller, long ino, long fh, long offset, MemorySegment data, int writeFlags) {
-        return guard("write", ino, () -> files.write(caller, ino, fh, offset, data, writeFlags));
+        int written = guard("write", ino, () -> files.write(caller, ino, fh, offset, data, writeFlags));
+        metrics.written(written);
+        return written;
     }
 
     /**
@@ -341,7 +352,12 @@ public final class Filesystem implements FuseFilesystem {
     /** Stores the file's data and metadata, and every change made before this call. */
     @Override
     public void fsync(Caller caller, long ino, long fh, boolean dataOnly) {
-        run("fsync", ino, () -> files.fsync(ino, fh));
+        long start = System.nanoTime();
+        try {
+            run("fsync", ino, () -> files.fsync(ino, fh));
+        } finally {
+            metrics.fsync(System.nanoTime() - start);
+        }
     }
 
     @Override
@@ -435,16 +451,21 @@ public final class Filesystem implements FuseFilesystem {
         try {
             return body.get();
         } catch (FuseException e) {
+            metrics.error(e.errno());
             throw e;
         } catch (TamperedException e) {
+            metrics.tampered();
+            metrics.error(Errno.EIO);
             throw new FuseException(Errno.EIO, e.getMessage());
         } catch (StoreException.Fenced e) {
             if (fencedLogged.compareAndSet(false, true)) {
                 log.error("namespace {}: {}; every further change fails with EIO", config.namespace(), e.getMessage());
             }
+            metrics.error(Errno.EIO);
             throw new FuseException(Errno.EIO, e.getMessage());
         } catch (StoreException e) {
             log.warn("namespace {}: {} on inode {} failed: {}", config.namespace(), op, ino, e.getMessage());
+            metrics.error(Errno.EIO);
             throw new FuseException(Errno.EIO, e.getMessage());
         }
     }

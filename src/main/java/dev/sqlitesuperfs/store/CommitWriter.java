@@ -86,6 +86,7 @@ final class CommitWriter {
     private final Duration retryTimeout;
     /** Commits and deferred changes in the order they were made (guarded by {@link #admission}). */
     private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    private final StoreMetrics metrics;
     /** How many entries of {@link #queue} a caller waits for (guarded by {@link #admission}). */
     private int waitedFor;
     /** System.nanoTime() when the oldest deferred entry in the queue arrived, or 0 (guarded). */
@@ -104,8 +105,9 @@ final class CommitWriter {
     /** When the writer lost PostgreSQL ({@link System#nanoTime()}), or 0 while connected; for the logs. */
     private long lostSince;
 
-    CommitWriter(WriterSession session, NamespaceName namespace, NamespaceSql sql, Duration retryTimeout) {
+    CommitWriter(WriterSession session, NamespaceName namespace, NamespaceSql sql, Duration retryTimeout, StoreMetrics metrics) {
         this.session = session;
+        this.metrics = metrics;
         this.sql = sql;
         this.namespace = namespace;
         this.retryTimeout = retryTimeout;
@@ -125,7 +127,7 @@ final class CommitWriter {
             }
         }
         try {
-            return pending.result.join();
+            return metrics.committed(pending.result.join());
         } catch (CompletionException e) {
             // Rethrown as a new exception so that the caller's stack shows where it waited.
             throw StoreException.rethrownHere(e.getCause());
@@ -205,7 +207,7 @@ final class CommitWriter {
         }
     }
 
-    /** How many commits wait for the writer (for tests that need a group to form). */
+    /** How many commits wait for the writer (for the metrics, and tests that need a group to form). */
     int queued() {
         admission.lock();
         try {
@@ -488,6 +490,7 @@ final class CommitWriter {
                     + " (its owner epoch changed)");
         }
         inFlight = null;
+        metrics.transactions.increment();
         return new CommitResult(nblocks);
     }
 

@@ -19,7 +19,6 @@ import org.slf4j.LoggerFactory;
  * mount's own. See {@link NamespaceStore}.
  */
 public final class PgNamespaceStore implements NamespaceStore {
-
     private static final Logger log = LoggerFactory.getLogger(PgNamespaceStore.class);
 
     /** The format this program writes; namespaces of older formats are upgraded when opened. */
@@ -44,6 +43,7 @@ public final class PgNamespaceStore implements NamespaceStore {
     private final ReadPool reads;
     private final StoredRows rows;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final StoreMetrics metrics = new StoreMetrics();
     private CommitWriter writer;
 
     private PgNamespaceStore(PgServer server, NamespaceName namespace, boolean readOnly, NamespaceSql sql,
@@ -325,7 +325,7 @@ public final class PgNamespaceStore implements NamespaceStore {
             }
             backoff.pause(deadline);
         }
-        writer = new CommitWriter(session, namespace, sql, config.retryTimeout());
+        metrics.writer(writer = new CommitWriter(session, namespace, sql, config.retryTimeout(), metrics));
     }
 
     @Override
@@ -469,9 +469,9 @@ public final class PgNamespaceStore implements NamespaceStore {
         return current;
     }
 
-    /** Commits queued behind the one the writer is working on; for tests. */
-    synchronized int queuedCommits() {
-        return writer == null ? 0 : writer.queued();
+    /** Commits, transactions and the writer's queue, for the operator. */
+    public StoreMetrics metrics() {
+        return metrics;
     }
 
     @Override

@@ -129,7 +129,7 @@ class GroupCommitTest {
 
     private static void awaitQueued(PgNamespaceStore store, int queued) throws InterruptedException {
         long deadline = System.nanoTime() + 30_000_000_000L;
-        while (store.queuedCommits() < queued || (queued == 0 && !writerWaitsForLock())) {
+        while (store.metrics().queueDepth() < queued || (queued == 0 && !writerWaitsForLock())) {
             assertThat(System.nanoTime()).as("commits queued in time").isLessThan(deadline);
             Thread.sleep(5);
         }
