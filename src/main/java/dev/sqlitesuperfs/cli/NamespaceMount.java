@@ -73,7 +73,7 @@ public final class NamespaceMount implements AutoCloseable {
             } else {
                 int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
                 opened = SealedNamespace.openOrCreate(store, name.value(), settings.blockSize(),
-                        new SealedNamespace.NewNamespace(blockSize, settings.kdfStrength(), uid, gid),
+                        new SealedNamespace.NewNamespace(blockSize, settings.kdfStrength(), uid, gid, 0),
                         passphrases.prompt(name.value()));
             }
             FsConfig fsConfig = new FsConfig(name.value(), opened.blockSize(), settings.cacheBytes(),
