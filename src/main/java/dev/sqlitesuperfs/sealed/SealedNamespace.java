@@ -191,6 +191,11 @@ public final class SealedNamespace implements AutoCloseable {
         return meta.blockSize();
     }
 
+    /** The quota stored with the namespace (set by {@code ns create} or {@code ns quota}), 0 for none. */
+    public long quotaBytes() {
+        return meta.quotaBytes();
+    }
+
     /** Closes the sealer and zeroes the data key; the store stays open. Idempotent. */
     @Override
     public void close() {
