@@ -127,7 +127,8 @@ final class NsCommand {
         while (o.hasNext()) {
             String a = o.next();
             boolean common = a.equals("--db") || a.equals("--state-dir") || a.equals("--json");
-            if (!common && a.startsWith("-") && !a.equals("-")) {
+            // "-5M" is a (negative) size given to ns quota, refused as such, not an unknown option
+            if (!common && a.startsWith("-") && !a.matches("-[0-9].*")) {
                 if (!OWN_OPTIONS.get(args.subcommand).contains(a)) {
                     throw args.wrong("unknown option '" + a + "'");
                 }
