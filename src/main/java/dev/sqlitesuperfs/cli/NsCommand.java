@@ -98,7 +98,7 @@ final class NsCommand {
             out.print(USAGE);
             return ExitCode.OK.code();
         }
-        Args args = parse(argv, env);
+        Args args = parse(subcommandFirst(argv), env);
         NamespaceName name = args.positional.isEmpty() ? null : NamespaceName.parse(args.positional.getFirst());
         return switch (args.subcommand) {
             case "create" -> create(args, name, env, out, err);
@@ -112,6 +112,36 @@ final class NsCommand {
                 default -> throw new IllegalStateException(args.subcommand);
             });
         };
+    }
+
+    /**
+     * The arguments with the subcommand first: the options every subcommand takes may come before
+     * it ({@code ns --db URL list}), as they may after.
+     */
+    private static List<String> subcommandFirst(List<String> argv) {
+        int i = 0;
+        while (i < argv.size()) {
+            String a = argv.get(i);
+            if (a.equals("--db") || a.equals("--state-dir")) {
+                i += 2;
+            } else if (a.equals("--json") || a.startsWith("--db=") || a.startsWith("--state-dir=")) {
+                i++;
+            } else {
+                break;
+            }
+        }
+        if (i == 0) {
+            return argv;
+        }
+        if (i >= argv.size()) {
+            throw new CliException(ExitCode.USAGE, "ns needs a subcommand: " + SUBCOMMANDS
+                    + " (see sqlitesuperfs ns --help)");
+        }
+        List<String> reordered = new ArrayList<>();
+        reordered.add(argv.get(i));
+        reordered.addAll(argv.subList(0, i));
+        reordered.addAll(argv.subList(i + 1, argv.size()));
+        return reordered;
     }
 
     private static Args parse(List<String> argv, Map<String, String> env) {

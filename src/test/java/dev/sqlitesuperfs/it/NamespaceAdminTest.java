@@ -122,6 +122,11 @@ class NamespaceAdminTest {
             assertThat((Long) doc.get("mounted")).isPositive();
             assertThat((String) doc.get("approximate")).contains("statistics");
 
+            // the common options may come before the subcommand too
+            CliProcess before = CliProcess.run(Map.of(), READY, "ns", "--json", "--db", TestPostgres.url(), "list");
+            assertThat(before.exitCode()).as(before.stderr()).isZero();
+            listed(StrictJson.object(before.stdout()), created);
+
             String table = nsOk("list").stdout();
             assertThat(table.lines().findFirst().orElseThrow()).contains("NAME", "FORMAT", "~BLOCKS", "~SIZE", "QUOTA",
                     "MOUNTED BY");
