@@ -94,7 +94,7 @@ final class NsCommand {
             throw new CliException(ExitCode.USAGE, "ns needs a subcommand: " + SUBCOMMANDS
                     + " (see sqlitesuperfs ns --help)");
         }
-        if (List.of("--help", "-h", "help").contains(argv.getFirst())) {
+        if (argv.getFirst().equals("help") || argv.contains("--help") || argv.contains("-h")) {
             out.print(USAGE);
             return ExitCode.OK.code();
         }

@@ -9,6 +9,7 @@ import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -58,6 +59,9 @@ public final class Catalog implements AutoCloseable {
     /** What {@code ns info} shows: the catalog's entry, the meta row (checked) and how often it was mounted. */
     public record Info(Entry entry, NamespaceMeta meta, long mountEpoch) {}
 
+    /** Insufficient privilege; a read-only transaction (a standby, or default_transaction_read_only). */
+    private static final Set<String> READ_ONLY_STATES = Set.of("42501", "25006");
+
     private final Connection connection;
 
     private Catalog(Connection connection) {
@@ -98,7 +102,16 @@ public final class Catalog implements AutoCloseable {
      */
     public List<Entry> list() {
         return work("listing namespaces", () -> {
-            reconcile();
+            try {
+                reconcile();
+            } catch (SQLException e) {
+                // A role that may only read, or a standby, still gets the list as the catalog has it.
+                if (!READ_ONLY_STATES.contains(e.getSQLState()) || !catalogExists(connection)) {
+                    throw e;
+                }
+                log.warn("The catalog of namespaces cannot be brought up to date here (SQLState {}): namespaces"
+                        + " made since it last was, or dropped by hand, are not shown as they are", e.getSQLState());
+            }
             try (PreparedStatement list = connection.prepareStatement(CatalogSql.LIST);
                     ResultSet rows = list.executeQuery()) {
                 List<Entry> entries = new ArrayList<>();

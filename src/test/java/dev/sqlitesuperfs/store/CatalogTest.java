@@ -157,6 +157,27 @@ class CatalogTest {
     }
 
     @Test
+    void aRoleThatMayOnlyReadGetsTheListAsTheCatalogHasIt() {
+        NamespaceName name = fresh();
+        create(name);
+        String role = "reader_" + fresh().value();
+        TestPostgres.execute("CREATE ROLE " + role + " LOGIN PASSWORD 'reads only'");
+        try {
+            TestPostgres.execute("GRANT USAGE ON SCHEMA sqlitesuperfs TO " + role);
+            TestPostgres.execute("GRANT SELECT ON sqlitesuperfs.namespaces TO " + role);
+            DatabaseConfig admin = TestPostgres.config();
+            DatabaseConfig.Endpoint at = admin.endpoints().getFirst();
+            DatabaseConfig reader = DatabaseConfig.of(at.host(), at.port(), admin.database(), role, "reads only");
+            try (Catalog catalog = Catalog.open(reader)) {
+                assertThat(catalog.list()).anyMatch(e -> e.name().equals(name.value()));
+            }
+        } finally {
+            TestPostgres.execute("DROP OWNED BY " + role);
+            TestPostgres.execute("DROP ROLE " + role);
+        }
+    }
+
+    @Test
     void aNamespaceCannotBeCalledLikeTheCatalog() {
         assertThatThrownBy(() -> NamespaceName.parse("sqlitesuperfs"))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("catalog");
