@@ -218,7 +218,7 @@ public final class Catalog implements AutoCloseable {
      */
     public long drop(NamespaceName name) {
         return work("dropping namespace " + name, () -> {
-            if (!tryLock(name)) {
+            if (!LockSession.lock(connection, name)) {
                 Entry held = registeredOrNull(name);
                 throw new StoreException.NamespaceBusy("namespace " + name + " is mounted or in use by another command"
                         + (held != null && held.holder() != null ? " (" + describe(held.holder()) + ")" : "")
@@ -239,7 +239,7 @@ public final class Catalog implements AutoCloseable {
                     return freed;
                 });
             } finally {
-                unlock(name);
+                LockSession.unlock(connection, name);
             }
         });
     }
@@ -290,13 +290,7 @@ public final class Catalog implements AutoCloseable {
     // ------------------------------------------------------------------ inside
 
     private static boolean catalogExists(Connection connection) throws SQLException {
-        try (PreparedStatement exists = connection.prepareStatement(CatalogSql.TABLE_EXISTS)) {
-            exists.setString(1, CatalogSql.TABLE);
-            try (ResultSet rows = exists.executeQuery()) {
-                rows.next();
-                return rows.getBoolean(1);
-            }
-        }
+        return oneValue(connection, CatalogSql.TABLE_EXISTS, CatalogSql.TABLE, rows -> rows.getBoolean(1));
     }
 
     /**
@@ -429,21 +423,26 @@ public final class Catalog implements AutoCloseable {
     }
 
     private static int schemaKind(Connection connection, String schema) throws SQLException {
-        try (PreparedStatement kind = connection.prepareStatement(CatalogSql.SCHEMA_KIND)) {
-            kind.setString(1, schema);
-            try (ResultSet rows = kind.executeQuery()) {
-                rows.next();
-                return rows.getInt(1);
-            }
-        }
+        return oneValue(connection, CatalogSql.SCHEMA_KIND, schema, rows -> rows.getInt(1));
     }
 
     private long diskBytes(NamespaceName name) throws SQLException {
-        try (PreparedStatement size = connection.prepareStatement(CatalogSql.DISK_BYTES)) {
-            size.setString(1, name.value());
-            try (ResultSet rows = size.executeQuery()) {
+        return oneValue(connection, CatalogSql.DISK_BYTES, name.value(), rows -> rows.getLong(1));
+    }
+
+    @FunctionalInterface
+    private interface Column<T> {
+        T read(ResultSet rows) throws SQLException;
+    }
+
+    /** What {@code column} reads from the one row {@code query} returns for its one text parameter. */
+    private static <T> T oneValue(Connection connection, String query, String parameter, Column<T> column)
+            throws SQLException {
+        try (PreparedStatement statement = connection.prepareStatement(query)) {
+            statement.setString(1, parameter);
+            try (ResultSet rows = statement.executeQuery()) {
                 rows.next();
-                return rows.getLong(1);
+                return column.read(rows);
             }
         }
     }
@@ -465,23 +464,6 @@ public final class Catalog implements AutoCloseable {
             }
         }
         return null;
-    }
-
-    private boolean tryLock(NamespaceName name) throws SQLException {
-        try (PreparedStatement lock = connection.prepareStatement(NamespaceSql.TRY_LOCK)) {
-            lock.setString(1, name.value());
-            try (ResultSet rows = lock.executeQuery()) {
-                rows.next();
-                return rows.getBoolean(1);
-            }
-        }
-    }
-
-    private void unlock(NamespaceName name) throws SQLException {
-        try (PreparedStatement unlock = connection.prepareStatement(NamespaceSql.UNLOCK)) {
-            unlock.setString(1, name.value());
-            unlock.execute();
-        }
     }
 
     private static StoreException.NoSuchNamespace noSuch(NamespaceName name) {
