@@ -99,25 +99,14 @@ one_run() {
 }
 for_each_run one_run
 
-# Mounting one of the N namespaces, timed to its "mounted" line (see the header), polled every 5 ms
-# (mount_fs polls every 100 ms, too coarse for this).
+# Mounting one of the N namespaces, timed until it is ready (see the header).
 mount_once() {
-    local dir="$work/timed" log="$work/mount-$template.log" start end pid
-    mkdir -p "$dir"
-    : >"$log"
+    local start
     start="$(now_ns)"
-    psql_url="$url" "${sqlitesuperfs[@]}" mount --passphrase-file "$passfile" "$template" "$dir" >>"$log" 2>&1 </dev/null &
-    pid=$!
-    mount_pid[$dir]=$pid
-    mount_ns[$dir]=$template
-    until grep -qs "mounted namespace" "$log" && grep -qs " $dir fuse.sqlitesuperfs " /proc/mounts; do
-        kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "mounting $template failed"; }
-        sleep 0.005
-    done
-    end="$(now_ns)"
-    unmount_fs "$dir"
+    mount_poll=0.005 mount_fs "$work/timed" "$template"
     bench_sample "mount of one of $namespaces namespaces (command start to ready)" mount \
-        "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+        "$(awk -v a="$start" -v b="$(now_ns)" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"
+    unmount_fs "$work/timed"
 }
 for _ in $(seq "$runs"); do mount_once; done
 
