@@ -36,6 +36,9 @@ public final class Main {
               upgrade [--db URL] [--passphrase-file F] NAMESPACE
                                               authenticate the metadata of a namespace written by an
                                               older version (once, while it is not mounted)
+              ns SUBCOMMAND [--db URL] [--json] ...
+                                              administer the database's namespaces: list, info, usage,
+                                              create, quota, drop (see: sqlitesuperfs ns --help)
               --version                       print the version
               --help                          print this help
             """;
@@ -71,6 +74,7 @@ public final class Main {
                 case "fsck" -> Fsck.run(rest, env, out);
                 case "passwd" -> Passwd.run(rest, env, out);
                 case "upgrade" -> Upgrade.run(rest, env, out);
+                case "ns" -> NsCommand.run(rest, env, out, err);
                 default -> throw new CliException(ExitCode.USAGE,
                         "unknown command '" + command + "' (see sqlitesuperfs --help)");
             };

@@ -226,7 +226,7 @@ public record MountSettings(
                 + " + 192 MiB" + total + ") must fit in this machine's memory (" + machineMib.getAsLong() + " MiB)");
     }
 
-    private static int blockSize(long size) {
+    static int blockSize(long size) {
         if (size < 4096 || size > (1 << 20) || Long.bitCount(size) != 1) {
             throw new CliException(ExitCode.USAGE,
                     "--block-size must be a power of two from 4096 (4K) to 1048576 (1M), got " + size);
@@ -241,7 +241,7 @@ public record MountSettings(
         return value;
     }
 
-    private static int id(String option, String text) {
+    static int id(String option, String text) {
         long v = number(option, text, 0, 0xFFFF_FFFEL);
         return (int) v;
     }

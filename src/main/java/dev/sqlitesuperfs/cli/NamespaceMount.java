@@ -73,17 +73,19 @@ public final class NamespaceMount implements AutoCloseable {
             } else {
                 int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
                 opened = SealedNamespace.openOrCreate(store, name.value(), settings.blockSize(),
-                        new SealedNamespace.NewNamespace(blockSize, settings.kdfStrength(), uid, gid),
+                        new SealedNamespace.NewNamespace(blockSize, settings.kdfStrength(), uid, gid, 0),
                         passphrases.prompt(name.value()));
             }
+            // The namespace's stored quota (ns create, ns quota), unless --quota overrides it for this mount.
+            long quotaBytes = settings.quotaBytes() != 0 ? settings.quotaBytes() : opened.quotaBytes();
             FsConfig fsConfig = new FsConfig(name.value(), opened.blockSize(), settings.cacheBytes(),
                     settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
-                    settings.quotaBytes(), hostFreeBytes);
+                    quotaBytes, hostFreeBytes);
             Filesystem fs = Filesystem.open(fsConfig, opened.store());
             // With a quota, every write(2) must reach the mount while the writer waits, so that one
             // that does not fit fails itself: the kernel's writeback cache would accept it and
             // send it long after. (Measured: the SQLite commit loop is as fast either way.)
-            boolean writebackCache = settings.quotaBytes() == 0;
+            boolean writebackCache = quotaBytes == 0;
             MountOptions options = new MountOptions(dir, name.value(), SUBTYPE, uid, gid,
                     settings.allowOther(), true, settings.readOnly(), settings.fuseOptions(),
                     MountOptions.MAX_WRITE_LIMIT, settings.threads(), writebackCache);

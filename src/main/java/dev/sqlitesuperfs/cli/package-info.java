@@ -3,8 +3,9 @@
  * store, the sealed namespace, the filesystem and the FUSE session together, prints the one line
  * that says the mount is ready, and turns every expected failure into one line on stderr and a
  * distinct exit code ({@link dev.sqlitesuperfs.cli.ExitCode}). Commands: mount, unmount, fsck,
- * passwd, upgrade; fsck, passwd and upgrade share their options and their way of opening a
- * namespace ({@code NamespaceCommand}).
+ * passwd, upgrade, and ns (list, info, usage, create, quota, drop: the administration of a
+ * database's namespaces, through the store's catalog); fsck, passwd and upgrade share their options
+ * and their way of opening a namespace ({@code NamespaceCommand}).
  *
  * <p>Holds no key logic: creating, opening, upgrading and rewrapping a namespace are
  * {@link dev.sqlitesuperfs.sealed.SealedNamespace}'s, whose refusals this package only maps to

@@ -52,8 +52,11 @@ public final class SealedNamespace implements AutoCloseable {
         Passphrase obtain(boolean chosenNow);
     }
 
-    /** How a namespace is made: its block size, its key derivation cost, and the owner of its root. */
-    public record NewNamespace(int blockSize, KdfStrength kdfStrength, int rootUid, int rootGid) {}
+    /**
+     * How a namespace is made: its block size, its key derivation cost, the owner of its root, and
+     * the quota stored with it (0 for none).
+     */
+    public record NewNamespace(int blockSize, KdfStrength kdfStrength, int rootUid, int rootGid, long quotaBytes) {}
 
     private final String name;
     private final NamespaceMeta meta;
@@ -84,11 +87,12 @@ public final class SealedNamespace implements AutoCloseable {
      */
     public static SealedNamespace create(NamespaceStore store, String name, NewNamespace spec, Passphrase passphrase) {
         NamespaceKey.Opened created = NamespaceKey.create(spec.blockSize(), spec.kdfStrength(), passphrase);
-        SealedNamespace opened = new SealedNamespace(store, name, created.meta(), created.dataKey());
+        NamespaceMeta meta = created.meta().withQuota(spec.quotaBytes());
+        SealedNamespace opened = new SealedNamespace(store, name, meta, created.dataKey());
         try {
             long now = System.currentTimeMillis() * 1_000_000L;
             InodeRecord root = new InodeRecord(1, ROOT_MODE, spec.rootUid(), spec.rootGid(), 2, 0, 0, 0, now, now, now);
-            store.create(created.meta(), SealedStore.authenticatedRoot(opened.sealer, root));
+            store.create(meta, SealedStore.authenticatedRoot(opened.sealer, root));
             log.info("created namespace {} (block size {})", name, spec.blockSize());
             store.startWriting();
             return opened;
@@ -185,6 +189,11 @@ public final class SealedNamespace implements AutoCloseable {
     /** Bytes per block, fixed when the namespace was created. */
     public int blockSize() {
         return meta.blockSize();
+    }
+
+    /** The quota stored with the namespace (set by {@code ns create} or {@code ns quota}), 0 for none. */
+    public long quotaBytes() {
+        return meta.quotaBytes();
     }
 
     /** Closes the sealer and zeroes the data key; the store stays open. Idempotent. */

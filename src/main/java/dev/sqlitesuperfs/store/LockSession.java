@@ -58,9 +58,8 @@ final class LockSession implements AutoCloseable {
         if (!held.remove(namespace) || connection == null) {
             return;
         }
-        try (PreparedStatement unlock = connection.prepareStatement(NamespaceSql.UNLOCK)) {
-            unlock.setString(1, namespace.value());
-            unlock.execute();
+        try {
+            unlock(connection, namespace);
         } catch (SQLException e) {
             log.debug("Could not unlock namespace {} explicitly: {}", namespace, e.getMessage());
         }
@@ -147,13 +146,25 @@ final class LockSession implements AutoCloseable {
         discard();
     }
 
-    private static boolean lock(Connection connection, NamespaceName namespace) throws SQLException {
+    /**
+     * Takes {@code namespace}'s session-level lock on {@code connection}; false if another session
+     * holds it. Also for {@link Catalog#drop}, which holds it on its own connection while it drops.
+     */
+    static boolean lock(Connection connection, NamespaceName namespace) throws SQLException {
         try (PreparedStatement lock = connection.prepareStatement(NamespaceSql.TRY_LOCK)) {
             lock.setString(1, namespace.value());
             try (ResultSet rows = lock.executeQuery()) {
                 rows.next();
                 return rows.getBoolean(1);
             }
+        }
+    }
+
+    /** Lets {@code namespace}'s session-level lock on {@code connection} go. */
+    static void unlock(Connection connection, NamespaceName namespace) throws SQLException {
+        try (PreparedStatement unlock = connection.prepareStatement(NamespaceSql.UNLOCK)) {
+            unlock.setString(1, namespace.value());
+            unlock.execute();
         }
     }
 

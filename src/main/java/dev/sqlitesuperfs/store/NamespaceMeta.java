@@ -43,4 +43,10 @@ public record NamespaceMeta(
         return new NamespaceMeta(formatVersion, uuid, blockSize, algorithm, opsLimit, memLimit, salt, wrapped,
                 quotaBytes, check);
     }
+
+    /** The same namespace with another quota (0: none). */
+    public NamespaceMeta withQuota(long bytes) {
+        return new NamespaceMeta(formatVersion, uuid, blockSize, kdfAlgorithm, kdfOpsLimit, kdfMemLimit, kdfSalt,
+                wrappedKey, bytes, keyCheck);
+    }
 }

@@ -262,6 +262,8 @@ public final class PgNamespaceStore implements NamespaceStore {
                     insert.setBytes(11, root.auth());
                     insert.executeUpdate();
                 }
+                // In the same transaction, so that the catalog never lists a namespace that was not made.
+                Catalog.registerCreated(connection, namespace, stored);
             });
             log.info("Created namespace {}", namespace);
         } catch (SQLException e) {

@@ -104,6 +104,7 @@ final class SchemaMigrations {
             }
             // The checksum covers the format version: it changes in the same transaction.
             MetaRow.refreshChecksum(connection, namespace, sql, target);
+            Catalog.recordFormat(connection, namespace, target);
             connection.commit();
         } catch (SQLException | RuntimeException e) {
             rollbackQuietly(connection);

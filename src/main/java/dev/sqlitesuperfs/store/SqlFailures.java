@@ -127,6 +127,22 @@ final class SqlFailures {
     }
 
     /**
+     * {@link #describe(String, NamespaceName, SQLException)} for work on the server's catalog of
+     * namespaces rather than in one namespace: {@code action} says what failed ("listing namespaces").
+     */
+    static StoreException describeServerWork(String action, SQLException failure) {
+        String tls = tlsFailure(failure);
+        if (tls != null) {
+            return new StoreException(action + ": TLS to PostgreSQL failed: " + tls);
+        }
+        LoginFailure login = loginFailure(failure);
+        if (login != null) {
+            return new StoreException(login.getMessage(), login);
+        }
+        return describe(action, failure);
+    }
+
+    /**
      * {@link #describe(String, NamespaceName, SQLException)} for a failure to open the connection
      * that holds the namespace: a refused login, a missing database or a full server in words.
      */

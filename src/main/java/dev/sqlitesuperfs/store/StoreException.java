@@ -82,4 +82,11 @@ public class StoreException extends RuntimeException {
             super(message);
         }
     }
+
+    /** No namespace of that name exists (for commands that do not create one). */
+    public static final class NoSuchNamespace extends StoreException {
+        public NoSuchNamespace(String message) {
+            super(message);
+        }
+    }
 }

@@ -6,7 +6,9 @@
  * {@link dev.sqlitesuperfs.store.ChangeSet}s in groups (each group's net effect as one statement),
  * deferred change sets that ride with the next commit in order, the pool of read connections,
  * retries of transient failures and the fencing that keeps two mounts from ever interleaving
- * writes. Checks
+ * writes; the server's catalog of namespaces (schema {@code sqlitesuperfs}, {@link
+ * dev.sqlitesuperfs.store.Catalog}), kept in the transactions that create and upgrade them, and the
+ * administration that needs no key (listing, exact usage, the stored quota, dropping). Checks
  * what it reads before handing it out: the server's version at connect, the metadata row against
  * its checksum and its format version against the tables ({@code MetaRow}), and a TLS failure is
  * reported as one, not retried as a lost connection.

@@ -54,7 +54,7 @@ class SealedNamespaceTest {
         Prompt prompt = new Prompt(PASSPHRASE);
         try (NamespaceStore store = store(false);
                 SealedNamespace created = SealedNamespace.openOrCreate(store, namespace, 0,
-                        new SealedNamespace.NewNamespace(BLOCK_SIZE, KdfStrength.INTERACTIVE, 0, 0), prompt)) {
+                        new SealedNamespace.NewNamespace(BLOCK_SIZE, KdfStrength.INTERACTIVE, 0, 0, 0), prompt)) {
             assertThat(created.store().inode(1)).isPresent();
         }
         assertThat(prompt.asked).as("a new namespace's passphrase is one being chosen").containsExactly(true);
