@@ -53,10 +53,14 @@ public final class FuseSession implements AutoCloseable {
     private final boolean ownsPool;
     private final CountDownLatch ended = new CountDownLatch(1);
     private final AtomicBoolean destroyed = new AtomicBoolean();
-    /** The shared pool, or the session's own once started; guarded by this. */
-    private RequestPool pool;
-    /** The connection as the pool serves it, once started; guarded by this. */
-    private PooledConnection connection;
+    /**
+     * The shared pool, or the session's own once started. Written under this, read without it:
+     * workers read both fields, and a worker must never wait for this session's monitor, which
+     * {@link #unmount} holds while the kernel may wait for that worker's answers.
+     */
+    private volatile RequestPool pool;
+    /** The connection as the pool serves it, once started; see {@link #pool}. */
+    private volatile PooledConnection connection;
     private RequestTap tap;
     private boolean started;
     private boolean closed;
@@ -210,12 +214,8 @@ public final class FuseSession implements AutoCloseable {
         }
     }
 
-    private synchronized RequestPool ownPool() {
+    private RequestPool ownPool() {
         return ownsPool ? pool : null;
-    }
-
-    private synchronized PooledConnection servedConnection() {
-        return connection;
     }
 
     /** The session's side of {@link KernelChannel}. */
@@ -227,7 +227,7 @@ public final class FuseSession implements AutoCloseable {
 
         @Override
         public void writeBackPages(long ino) {
-            PooledConnection served = servedConnection();
+            PooledConnection served = connection;
             if (served == null) {
                 notifyInvalInode(ino, true);
             } else {
@@ -372,7 +372,7 @@ public final class FuseSession implements AutoCloseable {
         } catch (MountException e) {
             failure = e;
         }
-        PooledConnection served = servedConnection();
+        PooledConnection served = connection;
         boolean idle = served == null || served.stop(STOP_TIMEOUT);
         if (idle) {
             // The last descriptor of the connection going away aborts it: users of a detached

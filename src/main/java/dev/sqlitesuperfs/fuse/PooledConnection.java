@@ -47,6 +47,11 @@ final class PooledConnection {
     // Guarded by this.
     private State state = State.SERVING;
     private int inFlight;
+    /**
+     * Requests in flight that wait for a writeback permit of this mount: they do not count against
+     * the cap, since the WRITEs that would free a permit need room under it.
+     */
+    private int steppedAside;
     /** Whether the descriptor is armed in the epoll set (or its one report is on its way to a worker). */
     private boolean armed = true;
     private boolean finishReported;
@@ -117,7 +122,7 @@ final class PooledConnection {
     /** Re-arms the descriptor unless it is armed already, the cap is reached or serving stopped. */
     private void rearmIfRoom() {
         assert Thread.holdsLock(this);
-        if (state == State.SERVING && !armed && inFlight < cap) {
+        if (state == State.SERVING && !armed && inFlight - steppedAside < cap) {
             armed = pool.rearm(this);
         }
     }
@@ -191,17 +196,32 @@ final class PooledConnection {
      * Runs {@code notification}, a FUSE notification that blocks until the kernel's WRITEs of this
      * mount are answered, within this mount's and the pool's bounds on such waits (see
      * {@link RequestPool}); callers that are not the pool's workers hold no worker and wait freely.
+     * A request that has to wait for this mount's bound steps aside meanwhile: its place under the
+     * cap goes to the next request (the WRITEs it waits for among them), and a stand-in worker of
+     * the pool takes its place there.
      */
     void waitForWriteback(Runnable notification) {
         if (!pool.isWorkerThread()) {
             notification.run();
             return;
         }
-        writebackWaiters.acquireUninterruptibly();
+        if (!writebackWaiters.tryAcquire()) {
+            stepAside(1);
+            try {
+                pool.whileLent(writebackWaiters::acquireUninterruptibly);
+            } finally {
+                stepAside(-1);
+            }
+        }
         try {
             pool.waitForWriteback(notification);
         } finally {
             writebackWaiters.release();
         }
+    }
+
+    private synchronized void stepAside(int requests) {
+        steppedAside += requests;
+        rearmIfRoom();
     }
 }

@@ -33,10 +33,10 @@ import org.slf4j.LoggerFactory;
  * <p>Bounds: a mount has at most {@link #sessionCap} requests in flight, so a mount whose
  * filesystem hangs holds at most that many workers. Waits in {@link KernelChannel#writeBackPages},
  * which block a worker until other workers have answered the kernel's WRITEs, are bounded per mount
- * (half its cap) and for the whole pool (half the workers). A worker that has to wait for the pool's
+ * (half its cap) and for the whole pool (half the workers). A worker that has to wait for either
  * bound lends its place meanwhile: a stand-in worker serves in its stead (at most half as many
- * stand-ins as workers), so the workers waiting for that bound do not take the ones the WRITEs
- * need. Only more than that many such waits at once (a worker count and a half of requests that
+ * stand-ins as workers), so the workers waiting for a bound do not take the ones the WRITEs need;
+ * one waiting for its mount's bound also leaves its place under the mount's cap to the WRITEs. Only more than that many such waits at once (a worker count and a half of requests that
  * all wait for writeback) could still take every worker.
  *
  * <p>Workers are daemon platform threads named after the pool.
@@ -206,19 +206,24 @@ public final class RequestPool implements AutoCloseable {
     /** Runs a writeback notification within the pool's bound; see the class comment. */
     void waitForWriteback(Runnable notification) {
         if (!writebackWaiters.tryAcquire()) {
-            boolean lent = lendPlace();
-            try {
-                writebackWaiters.acquireUninterruptibly();
-            } finally {
-                if (lent) {
-                    takePlaceBack();
-                }
-            }
+            whileLent(writebackWaiters::acquireUninterruptibly);
         }
         try {
             notification.run();
         } finally {
             writebackWaiters.release();
+        }
+    }
+
+    /** Runs {@code wait}, a wait of the calling worker, with a stand-in serving in its place if one may start. */
+    void whileLent(Runnable wait) {
+        boolean lent = lendPlace();
+        try {
+            wait.run();
+        } finally {
+            if (lent) {
+                takePlaceBack();
+            }
         }
     }
 
