@@ -53,6 +53,34 @@ final class Downcalls {
         return (int) ERRNO.get(state, 0L);
     }
 
+    /** One invocation of a handle from {@link #failing} that returns an int, negative on failure. */
+    @FunctionalInterface
+    interface IntCall {
+        int invoke(MemorySegment callState) throws Throwable;
+    }
+
+    /**
+     * Invokes {@code call} with this thread's errno capture area.
+     *
+     * @param function the C function, named when the call itself breaks
+     * @param what     the call as a failure names it, with its arguments
+     * @return the call's result, never negative
+     * @throws SysException with the call's errno when the result is negative
+     */
+    static int checked(String function, String what, IntCall call) throws SysException {
+        MemorySegment state = callState();
+        int result;
+        try {
+            result = call.invoke(state);
+        } catch (Throwable t) {
+            throw linkageFailure(function, t);
+        }
+        if (result < 0) {
+            throw new SysException(what, errno(state));
+        }
+        return result;
+    }
+
     /** Invoking a downcall declares Throwable; only unchecked ones can actually arrive here. */
     static RuntimeException linkageFailure(String call, Throwable cause) {
         if (cause instanceof Error error) {

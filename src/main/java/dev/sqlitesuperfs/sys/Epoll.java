@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.sys;
 
 import static dev.sqlitesuperfs.sys.Downcalls.callState;
+import static dev.sqlitesuperfs.sys.Downcalls.checked;
 import static dev.sqlitesuperfs.sys.Downcalls.errno;
 import static dev.sqlitesuperfs.sys.Downcalls.failing;
 import static dev.sqlitesuperfs.sys.Downcalls.linkageFailure;
@@ -82,16 +83,8 @@ public final class Epoll implements AutoCloseable {
     /** A new, empty epoll instance (close-on-exec). */
     public static Epoll create() throws SysException {
         EventLayout layout = eventLayout(System.getProperty("os.arch"));
-        MemorySegment state = callState();
-        int fd;
-        try {
-            fd = (int) EPOLL_CREATE1.invokeExact(state, EPOLL_CLOEXEC);
-        } catch (Throwable t) {
-            throw linkageFailure("epoll_create1", t);
-        }
-        if (fd < 0) {
-            throw new SysException("epoll_create1", errno(state));
-        }
+        int fd = checked("epoll_create1", "epoll_create1",
+                state -> (int) EPOLL_CREATE1.invokeExact(state, EPOLL_CLOEXEC));
         return new Epoll(fd, layout);
     }
 
@@ -122,16 +115,8 @@ public final class Epoll implements AutoCloseable {
         MemorySegment event = CTL_EVENT.get();
         event.set(JAVA_INT, 0, events);
         event.set(TOKEN, layout.tokenOffset(), token);
-        MemorySegment state = callState();
-        int result;
-        try {
-            result = (int) EPOLL_CTL.invokeExact(state, fd, operation, descriptor, event);
-        } catch (Throwable t) {
-            throw linkageFailure("epoll_ctl", t);
-        }
-        if (result < 0) {
-            throw new SysException("epoll_ctl(" + name + " " + descriptor + ")", errno(state));
-        }
+        checked("epoll_ctl", "epoll_ctl(" + name + " " + descriptor + ")",
+                state -> (int) EPOLL_CTL.invokeExact(state, fd, operation, descriptor, event));
     }
 
     /**
@@ -172,17 +157,8 @@ public final class Epoll implements AutoCloseable {
     }
 
     private static int fcntl(int descriptor, int command, int argument, String name) throws SysException {
-        MemorySegment state = callState();
-        int result;
-        try {
-            result = (int) FCNTL.invokeExact(state, descriptor, command, argument);
-        } catch (Throwable t) {
-            throw linkageFailure("fcntl", t);
-        }
-        if (result < 0) {
-            throw new SysException("fcntl(" + descriptor + ", " + name + ")", errno(state));
-        }
-        return result;
+        return checked("fcntl", "fcntl(" + descriptor + ", " + name + ")",
+                state -> (int) FCNTL.invokeExact(state, descriptor, command, argument));
     }
 
     /** Closes the instance; threads must have stopped waiting on it first. */

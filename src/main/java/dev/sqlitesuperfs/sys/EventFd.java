@@ -1,9 +1,7 @@
 package dev.sqlitesuperfs.sys;
 
-import static dev.sqlitesuperfs.sys.Downcalls.callState;
-import static dev.sqlitesuperfs.sys.Downcalls.errno;
+import static dev.sqlitesuperfs.sys.Downcalls.checked;
 import static dev.sqlitesuperfs.sys.Downcalls.failing;
-import static dev.sqlitesuperfs.sys.Downcalls.linkageFailure;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -35,17 +33,8 @@ public final class EventFd implements AutoCloseable {
     }
 
     public static EventFd create() throws SysException {
-        MemorySegment state = callState();
-        int fd;
-        try {
-            fd = (int) EVENTFD.invokeExact(state, 0, EFD_NONBLOCK | EFD_CLOEXEC);
-        } catch (Throwable t) {
-            throw linkageFailure("eventfd", t);
-        }
-        if (fd < 0) {
-            throw new SysException("eventfd", errno(state));
-        }
-        return new EventFd(fd);
+        return new EventFd(checked("eventfd", "eventfd",
+                state -> (int) EVENTFD.invokeExact(state, 0, EFD_NONBLOCK | EFD_CLOEXEC)));
     }
 
     /** The descriptor, to register in an {@link Epoll} set. */
