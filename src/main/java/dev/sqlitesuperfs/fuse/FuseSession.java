@@ -1,50 +1,47 @@
 package dev.sqlitesuperfs.fuse;
 
+import dev.sqlitesuperfs.sys.Epoll;
 import dev.sqlitesuperfs.sys.Libc;
 import dev.sqlitesuperfs.sys.SysException;
-import java.io.File;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Optional;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One FUSE mount and the threads that serve it.
+ * One FUSE mount, served by a {@link RequestPool}.
  *
  * <p>Life cycle: {@link #mount} creates the mount; {@link #start} answers the kernel's INIT, calls
- * {@link FuseFilesystem#init} and starts the request threads; the session then serves until the
- * mount goes away ({@link #awaitTermination}). {@link #close} ends everything: it unmounts (a busy
- * mount is detached and its remaining users cut off), stops the threads, closes /dev/fuse and calls
+ * {@link FuseFilesystem#init} and hands the connection to the pool; the session then serves until
+ * the mount goes away ({@link #awaitTermination}). {@link #close} ends everything: it unmounts (a
+ * busy mount is detached and its remaining users cut off), stops serving, closes /dev/fuse and calls
  * {@link FuseFilesystem#destroy} once.
  *
- * <p>Request threads are daemon threads: a program that wants to serve until unmounted waits in
- * {@link #awaitTermination}.
+ * <p>A session mounted with {@link #mount(MountOptions, FuseFilesystem)} has a pool of its own, of
+ * {@link MountOptions#threads} workers that may all serve it at once, which ends with it. Sessions
+ * mounted with {@link #mount(MountOptions, FuseFilesystem, RequestPool)} share the given pool, and
+ * closing one of them leaves the others alone. Workers are daemon threads: a program that wants to
+ * serve until unmounted waits in {@link #awaitTermination}.
  */
 public final class FuseSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(FuseSession.class);
 
     /**
-     * How long close() waits for request threads. Past a clean unmount they end as soon as their
-     * current request is answered; only a mount someone else detached while it is still in use
-     * can keep them past this.
+     * How long close() waits for the requests in flight. Past a clean unmount they are answered
+     * at once; only a filesystem call that does not return keeps close() waiting this long.
      */
-    private static final Duration THREAD_STOP_TIMEOUT = Duration.ofSeconds(30);
-    private static final long WAKE_PAUSE_NANOS = 1_000_000;
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
 
     private final MountOptions options;
     private final Path mountPoint;
@@ -53,19 +50,23 @@ public final class FuseSession implements AutoCloseable {
     private final int fd;
     private final String device;
     private final RequestDispatcher dispatcher;
-    private final Arena buffers = Arena.ofShared();
-    private final CountDownLatch threadsEnded;
-    private final List<Thread> threads = new ArrayList<>();
+    private final boolean ownsPool;
+    private final CountDownLatch ended = new CountDownLatch(1);
     private final AtomicBoolean destroyed = new AtomicBoolean();
-    private volatile boolean stopping;
+    /**
+     * The shared pool, or the session's own once started. Written under this, read without it:
+     * workers read both fields, and a worker must never wait for this session's monitor, which
+     * {@link #unmount} holds while the kernel may wait for that worker's answers.
+     */
+    private volatile RequestPool pool;
+    /** The connection as the pool serves it, once started; see {@link #pool}. */
+    private volatile PooledConnection connection;
     private RequestTap tap;
     private boolean started;
     private boolean closed;
-    /** An O_PATH descriptor of the root of a mount close() detached, through which it wakes threads. */
-    private int stopHandle = -1;
 
     private FuseSession(MountOptions options, Path mountPoint, FuseFilesystem fs, MountMethod method,
-            Mounter.Mounted mounted) {
+            Mounter.Mounted mounted, RequestPool sharedPool) {
         this.options = options;
         this.mountPoint = mountPoint;
         this.fs = fs;
@@ -73,25 +74,48 @@ public final class FuseSession implements AutoCloseable {
         this.fd = mounted.fd();
         this.device = mounted.device();
         this.dispatcher = new RequestDispatcher(fs, options);
-        this.threadsEnded = new CountDownLatch(options.threads());
+        this.pool = sharedPool;
+        this.ownsPool = sharedPool == null;
     }
 
     /**
      * Mounts {@code fs} on {@code options.mountPoint()}: with mount(2) when running as root, else
-     * through fusermount3. Returns without serving; call {@link #start}.
+     * through fusermount3. Returns without serving; call {@link #start}, which starts the session's
+     * own pool of {@link MountOptions#threads} workers.
      */
     public static FuseSession mount(MountOptions options, FuseFilesystem fs) throws MountException {
-        return mount(options, fs, MountMethod.forCurrentUser());
+        return mount(options, fs, MountMethod.forCurrentUser(), null);
+    }
+
+    /**
+     * Like {@link #mount(MountOptions, FuseFilesystem)}, to be served by {@code pool} together with
+     * the other mounts it serves; {@link MountOptions#threads} is not used.
+     *
+     * @throws IllegalArgumentException when the pool's buffers cannot take this mount's largest write
+     */
+    public static FuseSession mount(MountOptions options, FuseFilesystem fs, RequestPool pool)
+            throws MountException {
+        Objects.requireNonNull(pool, "pool");
+        if (options.maxWrite() > pool.maxWrite()) {
+            throw new IllegalArgumentException("max_write " + options.maxWrite() + " is larger than the "
+                    + pool.maxWrite() + " the request pool's buffers take");
+        }
+        return mount(options, fs, MountMethod.forCurrentUser(), pool);
     }
 
     static FuseSession mount(MountOptions options, FuseFilesystem fs, MountMethod method) throws MountException {
+        return mount(options, fs, method, null);
+    }
+
+    private static FuseSession mount(MountOptions options, FuseFilesystem fs, MountMethod method,
+            RequestPool sharedPool) throws MountException {
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(fs, "fs");
         Path mountPoint = checkedMountPoint(options.mountPoint());
         Mounter.Mounted mounted = Mounter.mount(options, mountPoint, method);
         log.info("mounted {} on {} as {} (device {}{})", options.fsName(), mountPoint, Mounter.fsType(options),
                 mounted.device(), method.viaFusermount() ? ", through " + method.fusermount() : "");
-        return new FuseSession(options, mountPoint, fs, method, mounted);
+        return new FuseSession(options, mountPoint, fs, method, mounted, sharedPool);
     }
 
     /** The mount point, absolute and without symbolic links. */
@@ -108,15 +132,14 @@ public final class FuseSession implements AutoCloseable {
     }
 
     /**
-     * Answers INIT on the calling thread, calls {@link FuseFilesystem#init}, then starts the request
-     * threads. If the filesystem's init throws, the exception propagates and no thread starts;
+     * Answers INIT on the calling thread, calls {@link FuseFilesystem#init}, then has the pool serve
+     * the mount. If the filesystem's init throws, the exception propagates and nothing is served;
      * close the session.
      *
      * @throws MountException when the kernel's protocol version cannot be served
      * @throws IOException    when reading or answering INIT fails
      */
     public void start() throws IOException {
-        RequestWorker[] workers;
         synchronized (this) {
             if (closed) {
                 throw new IllegalStateException("session is closed");
@@ -125,53 +148,78 @@ public final class FuseSession implements AutoCloseable {
                 throw new IllegalStateException("session already started");
             }
             started = true;
-            workers = new RequestWorker[options.threads()];
-            for (int i = 0; i < workers.length; i++) {
-                workers[i] = new RequestWorker(fd, dispatcher, options.maxWrite(), buffers, tap, () -> stopping);
-            }
         }
         boolean serving = false;
         try {
-            while (dispatcher.connection() == null) {
-                if (dispatcher.initFailure() != null) {
-                    throw new MountException("cannot serve " + mountPoint + ": " + dispatcher.initFailure());
-                }
-                if (!workers[0].serveOne()) {
-                    log.info("the kernel connection of {} ended before INIT", mountPoint);
-                    return;
-                }
+            if (!answerInit()) {
+                log.info("the kernel connection of {} ended before INIT", mountPoint);
+                return;
             }
-            KernelConnection connection = dispatcher.connection();
-            log.info("FUSE {}.{} on {}: flags {}, max_write {}, max_readahead {}", connection.major(),
-                    connection.minor(), mountPoint, Long.toHexString(connection.flags()), connection.maxWrite(),
-                    connection.maxReadahead());
+            KernelConnection kernel = dispatcher.connection();
+            log.info("FUSE {}.{} on {}: flags {}, max_write {}, max_readahead {}", kernel.major(),
+                    kernel.minor(), mountPoint, Long.toHexString(kernel.flags()), kernel.maxWrite(),
+                    kernel.maxReadahead());
             widenReadahead();
-            fs.init(connection, new Channel());
-            synchronized (this) {
-                for (int i = 0; i < workers.length; i++) {
-                    RequestWorker worker = workers[i];
-                    threads.add(Thread.ofPlatform()
-                            .name("fuse-" + options.fsName() + "-" + i)
-                            .daemon(true)
-                            .unstarted(() -> serve(worker)));
-                }
-                threads.forEach(Thread::start);
-            }
-            serving = true;
+            fs.init(kernel, new Channel());
+            // From here on a worker reads only when epoll said a request is there, and another
+            // worker may have taken it first: then the read must fail, not wait.
+            Epoll.setNonBlocking(fd);
+            serving = serveInPool();
         } finally {
             if (!serving) {
-                while (threadsEnded.getCount() > 0) {
-                    threadsEnded.countDown();
-                }
+                ended.countDown();
             }
         }
     }
 
+    /** Answers INIT; false when the connection ended first. */
+    private boolean answerInit() throws MountException {
+        try (Arena arena = Arena.ofConfined()) {
+            RequestWorker init = RequestWorker.forInit(arena, options.maxWrite());
+            while (dispatcher.connection() == null) {
+                if (dispatcher.initFailure() != null) {
+                    throw new MountException("cannot serve " + mountPoint + ": " + dispatcher.initFailure());
+                }
+                switch (init.read(fd)) {
+                    case REQUEST -> init.answer(fd, dispatcher, tap);
+                    case NOTHING -> { }
+                    case ENDED -> {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        }
+    }
+
+    private synchronized boolean serveInPool() throws IOException {
+        if (closed) {
+            // close() ran while INIT was answered; it found nothing served and nothing is.
+            return false;
+        }
+        if (ownsPool) {
+            pool = RequestPool.start("fuse-" + options.fsName(), options.threads(), options.threads(),
+                    options.maxWrite());
+        }
+        connection = pool.register(fd, dispatcher, tap, mountPoint, this::connectionFinished);
+        return true;
+    }
+
+    /** The pool no longer serves the connection and none of its requests is in flight. */
+    private void connectionFinished() {
+        log.info("FUSE session on {} ended", mountPoint);
+        ended.countDown();
+        if (ownsPool) {
+            ownPool().shutdown();
+        }
+    }
+
+    private RequestPool ownPool() {
+        return ownsPool ? pool : null;
+    }
+
     /** The session's side of {@link KernelChannel}. */
     private final class Channel implements KernelChannel {
-        /** Threads that may wait for a writeback at once; the rest stay free to serve its writes. */
-        private final Semaphore writebackWaiters = new Semaphore(Math.max(1, options.threads() / 2));
-
         @Override
         public void invalidateAttributes(long ino) {
             notifyInvalInode(ino, false);
@@ -179,11 +227,11 @@ public final class FuseSession implements AutoCloseable {
 
         @Override
         public void writeBackPages(long ino) {
-            writebackWaiters.acquireUninterruptibly();
-            try {
+            PooledConnection served = connection;
+            if (served == null) {
                 notifyInvalInode(ino, true);
-            } finally {
-                writebackWaiters.release();
+            } else {
+                served.waitForWriteback(() -> notifyInvalInode(ino, true));
             }
         }
 
@@ -202,23 +250,16 @@ public final class FuseSession implements AutoCloseable {
         }
     }
 
-    private void serve(RequestWorker worker) {
-        try {
-            worker.run();
-        } finally {
-            threadsEnded.countDown();
-            if (threadsEnded.getCount() == 0) {
-                log.info("FUSE session on {} ended", mountPoint);
-            }
-        }
-    }
-
-    /** Blocks until every request thread has ended: the mount is gone or the session was closed. */
+    /**
+     * Blocks until the session has ended: the mount is gone or the session was closed, and none
+     * of its requests is in flight (and a session's own pool has stopped).
+     */
     public void awaitTermination() throws InterruptedException {
         requireStarted();
-        threadsEnded.await();
-        for (Thread thread : threadsSnapshot()) {
-            thread.join();
+        ended.await();
+        RequestPool own = ownPool();
+        if (own != null) {
+            own.awaitWorkers(Long.MAX_VALUE);
         }
     }
 
@@ -226,21 +267,12 @@ public final class FuseSession implements AutoCloseable {
     public boolean awaitTermination(Duration timeout) throws InterruptedException {
         requireStarted();
         long deadline = System.nanoTime() + timeout.toNanos();
-        if (!threadsEnded.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
+        if (!ended.await(timeout.toNanos(), TimeUnit.NANOSECONDS)) {
             return false;
         }
-        // Past the latch a thread only has its last log line left; joining makes "ended" literal.
-        for (Thread thread : threadsSnapshot()) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0 ? thread.isAlive() : !thread.join(Duration.ofNanos(left))) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private synchronized List<Thread> threadsSnapshot() {
-        return List.copyOf(threads);
+        // A session's own pool ends with it; joining its workers makes "ended" literal.
+        RequestPool own = ownPool();
+        return own == null || own.awaitWorkers(deadline);
     }
 
     /** Readahead the kernel does for this mount once INIT set its default (128 KiB, see {@link #widenReadahead}). */
@@ -265,8 +297,8 @@ public final class FuseSession implements AutoCloseable {
     /**
      * Makes the kernel write back everything it holds dirty for this mount (file pages and times,
      * under the writeback cache) and waits until those writes have been answered. Safe from any
-     * thread while serving, except from inside a filesystem call: the writes need the request
-     * threads.
+     * thread while serving, except from inside a filesystem call: the writes need the pool's
+     * workers.
      */
     public void syncKernelCaches() throws IOException {
         if (!MountTable.isMounted(mountPoint, device)) {
@@ -311,30 +343,19 @@ public final class FuseSession implements AutoCloseable {
      * Unmounts; a busy mount is detached and keeps being served until its last user lets go, after
      * which the session ends. Does nothing when this mount is already gone.
      */
-    public void unmount() throws MountException {
-        unmount(false);
-    }
-
-    private synchronized void unmount(boolean stopAfterDetach) throws MountException {
+    public synchronized void unmount() throws MountException {
         if (!MountTable.isMounted(mountPoint, device)) {
             return;
         }
-        boolean detached = Mounter.unmount(mountPoint, method, stopAfterDetach ? this::openStopHandle : () -> { });
+        boolean detached = Mounter.unmount(mountPoint, method);
         log.info("{} {}", detached ? "detached" : "unmounted", mountPoint);
     }
 
-    private void openStopHandle() {
-        try {
-            stopHandle = Libc.open(mountPoint.toString(), Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC);
-        } catch (SysException e) {
-            log.warn("cannot keep a handle on {} before detaching it: {}", mountPoint, e.getMessage());
-        }
-    }
-
     /**
-     * Unmounts (detaching a busy mount and cutting off its users), stops the request threads,
-     * closes /dev/fuse and calls {@link FuseFilesystem#destroy} once, even when the session was
-     * never started. Calling it again does nothing.
+     * Unmounts (detaching a busy mount), stops serving it, waits for its requests in flight,
+     * closes /dev/fuse (which cuts off the users of a detached mount: ENOTCONN) and calls
+     * {@link FuseFilesystem#destroy} once, even when the session was never started. Other sessions
+     * of a shared pool are served throughout. Calling it again does nothing.
      */
     @Override
     public void close() throws MountException {
@@ -346,78 +367,35 @@ public final class FuseSession implements AutoCloseable {
         }
         MountException failure = null;
         try {
-            unmount(true);
+            // While still served: unmounting writes back the kernel's dirty pages first.
+            unmount();
         } catch (MountException e) {
             failure = e;
         }
-        stopping = true;
-        Thread waker = stopHandle >= 0 ? startWaker() : null;
-        boolean threadsStopped = awaitThreads();
-        if (threadsStopped) {
+        PooledConnection served = connection;
+        boolean idle = served == null || served.stop(STOP_TIMEOUT);
+        if (idle) {
             // The last descriptor of the connection going away aborts it: users of a detached
             // mount get ENOTCONN from now on instead of waiting forever.
             Mounter.closeQuietly(fd);
-            buffers.close();
         }
-        if (waker != null) {
-            joinQuietly(waker);
+        RequestPool own = ownPool();
+        if (own != null) {
+            if (idle) {
+                own.close();
+            } else {
+                own.shutdown();
+            }
         }
-        if (stopHandle >= 0) {
-            Mounter.closeQuietly(stopHandle);
-            stopHandle = -1;
-        }
-        if (!threadsStopped) {
-            log.error("request threads of {} did not stop within {}; /dev/fuse stays open", mountPoint,
-                    THREAD_STOP_TIMEOUT);
+        if (!idle) {
+            log.error("requests of {} were still in flight after {}; /dev/fuse stays open", mountPoint,
+                    STOP_TIMEOUT);
             throw failure != null ? failure : new MountException("cannot close the session on " + mountPoint
-                    + ": its request threads did not stop (is the mount still in use?)");
+                    + ": requests still in flight did not end (does a filesystem call hang?)");
         }
         destroyOnce();
         if (failure != null) {
             throw failure;
-        }
-    }
-
-    /**
-     * Wakes request threads blocked in read() on a detached mount: each statfs through the kept
-     * handle is one STATFS request, and the thread that answers it sees the stop flag and ends.
-     */
-    private Thread startWaker() {
-        File root = new File("/proc/self/fd/" + stopHandle);
-        return Thread.ofPlatform().daemon(true).name("fuse-stop-" + options.fsName()).start(() -> {
-            while (threadsEnded.getCount() > 0) {
-                root.getTotalSpace();
-                LockSupport.parkNanos(WAKE_PAUSE_NANOS);
-            }
-        });
-    }
-
-    private boolean awaitThreads() {
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return !threadsStarted() || awaitTermination(THREAD_STOP_TIMEOUT);
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        } finally {
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-    }
-
-    private synchronized boolean threadsStarted() {
-        return !threads.isEmpty();
-    }
-
-    private static void joinQuietly(Thread thread) {
-        try {
-            thread.join(THREAD_STOP_TIMEOUT);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
         }
     }
 

@@ -22,8 +22,8 @@ public interface KernelChannel {
      * WRITE and waits for its reply, also for writes already in flight). syncfs is no such
      * barrier on the kernels this runs on: a seek after syncfs once missed a page written before
      * it, and recent kernels exempt FUSE writeback-cache files from syncfs's wait.
-     * The writes are served by the other request threads, so the session lets only half of them
-     * wait here at once.
+     * The writes are served by other workers of the session's {@link RequestPool}, so a worker may
+     * have to wait here until fewer of them do (see the pool's bounds).
      */
     void writeBackPages(long ino);
 }

@@ -19,7 +19,8 @@ import java.util.Objects;
  * @param extraOptions       further kernel mount options passed through as given (for example
  *                           {@code max_read=131072}); validated by the kernel
  * @param maxWrite           largest WRITE the kernel may send, in bytes (at most 1 MiB)
- * @param threads            request threads reading /dev/fuse
+ * @param threads            workers of the mount's own request pool, all of which may serve it at
+ *                           once; not used for a mount served by a shared {@link RequestPool}
  * @param writebackCache     ask for the kernel's writeback cache
  */
 public record MountOptions(

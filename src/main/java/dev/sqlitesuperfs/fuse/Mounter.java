@@ -249,14 +249,14 @@ final class Mounter {
 
     /**
      * Unmounts. A busy mount is detached instead: it leaves the directory tree at once and lives
-     * on until its last user lets go. {@code beforeDetach} runs just before detaching.
+     * on until its last user lets go.
      *
      * @return true when the mount was detached rather than unmounted
      */
-    static boolean unmount(Path mountPoint, MountMethod method, Runnable beforeDetach) throws MountException {
+    static boolean unmount(Path mountPoint, MountMethod method) throws MountException {
         return method.viaFusermount()
-                ? unmountWithFusermount(mountPoint, method.fusermount(), beforeDetach)
-                : unmountWithSyscall(mountPoint, beforeDetach);
+                ? unmountWithFusermount(mountPoint, method.fusermount())
+                : unmountWithSyscall(mountPoint);
     }
 
     /**
@@ -280,7 +280,7 @@ final class Mounter {
         }
     }
 
-    private static boolean unmountWithSyscall(Path mountPoint, Runnable beforeDetach) throws MountException {
+    private static boolean unmountWithSyscall(Path mountPoint) throws MountException {
         try {
             Libc.umount2(mountPoint, 0);
             return false;
@@ -293,7 +293,6 @@ final class Mounter {
             }
         }
         log.info("{} is busy; detaching it", mountPoint);
-        beforeDetach.run();
         try {
             Libc.umount2(mountPoint, Libc.MNT_DETACH);
             return true;
@@ -302,14 +301,12 @@ final class Mounter {
         }
     }
 
-    private static boolean unmountWithFusermount(Path mountPoint, String program, Runnable beforeDetach)
-            throws MountException {
+    private static boolean unmountWithFusermount(Path mountPoint, String program) throws MountException {
         String complaint = runFusermount(program, "-u", mountPoint);
         if (complaint == null) {
             return false;
         }
         log.info("{} -u {} failed ({}); detaching it", program, mountPoint, complaint);
-        beforeDetach.run();
         complaint = runFusermount(program, "-uz", mountPoint);
         if (complaint == null) {
             return true;

@@ -4,16 +4,15 @@ import dev.sqlitesuperfs.sys.Libc;
 import dev.sqlitesuperfs.sys.SysException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One request thread's loop: read a request from /dev/fuse, answer it, write the reply. Owns its
- * buffers, reused for every request: requests are read into one, replies are encoded into the other
- * and leave with a single write.
+ * One worker's buffers and what it does with them: read one request from a /dev/fuse descriptor,
+ * answer it, write the reply. Requests are read into one buffer and replies encoded into the other,
+ * which leave with a single write; both are reused for every request, of whichever mount.
  */
-final class RequestWorker implements Runnable {
+final class RequestWorker {
     private static final Logger log = LoggerFactory.getLogger(RequestWorker.class);
 
     /**
@@ -25,6 +24,8 @@ final class RequestWorker implements Runnable {
     static final int XATTR_SIZE_MAX = 64 * 1024;
     /** READ may ask for up to max_pages pages; READDIR and xattr replies stay well below 1 MiB. */
     static final int MIN_REPLY_BODY = 1 << 20;
+    /** Before INIT the kernel sends nothing else, and every answer then fits in a page. */
+    private static final int INIT_REPLY_SIZE = 4096;
 
     private static final int ENOENT = 2;
     private static final int EINTR = 4;
@@ -32,23 +33,37 @@ final class RequestWorker implements Runnable {
     private static final int ENODEV = 19;
     private static final int ECONNABORTED = 103;
 
-    private final int fd;
-    private final RequestDispatcher dispatcher;
+    /** What one read of /dev/fuse brought. */
+    enum Read {
+        /** A request, to be {@link #answer answered}. */
+        REQUEST,
+        /** Nothing: no request was waiting (another reader took it, or it was withdrawn). */
+        NOTHING,
+        /** The connection is gone (unmounted or aborted), or reading it fails for good. */
+        ENDED
+    }
+
     private final MemorySegment requestBuffer;
     private final MemorySegment replyBuffer;
     private final FuseRequest request = new FuseRequest();
     private final DirentWriter dirents = new DirentWriter();
-    private final RequestTap tap;
-    private final BooleanSupplier stopping;
+    private long length;
 
-    RequestWorker(int fd, RequestDispatcher dispatcher, int maxWrite, Arena arena, RequestTap tap,
-            BooleanSupplier stopping) {
-        this.fd = fd;
-        this.dispatcher = dispatcher;
-        this.requestBuffer = arena.allocate(requestBufferSize(maxWrite), 4096);
-        this.replyBuffer = arena.allocate(replyBufferSize(maxWrite), 4096);
-        this.tap = tap;
-        this.stopping = stopping;
+    private RequestWorker(MemorySegment requestBuffer, MemorySegment replyBuffer) {
+        this.requestBuffer = requestBuffer;
+        this.replyBuffer = replyBuffer;
+    }
+
+    /** Buffers for any request of mounts whose max_write is at most {@code maxWrite}. */
+    static RequestWorker forMaxWrite(Arena arena, int maxWrite) {
+        return new RequestWorker(arena.allocate(requestBufferSize(maxWrite), 4096),
+                arena.allocate(replyBufferSize(maxWrite), 4096));
+    }
+
+    /** Buffers for INIT only: a full request buffer, which the kernel insists on, and a small reply one. */
+    static RequestWorker forInit(Arena arena, int maxWrite) {
+        return new RequestWorker(arena.allocate(requestBufferSize(maxWrite), 4096),
+                arena.allocate(INIT_REPLY_SIZE, 8));
     }
 
     static long requestBufferSize(int maxWrite) {
@@ -59,53 +74,45 @@ final class RequestWorker implements Runnable {
         return Wire.OutHeader.SIZE + (long) Math.max(maxWrite, MIN_REPLY_BODY);
     }
 
-    @Override
-    public void run() {
-        while (serveOne() && !stopping.getAsBoolean()) {
-            // Each pass answers one request; the stop flag is seen after the request that wakes us.
-        }
-    }
-
-    /**
-     * Reads and answers one request (or handles a harmless read failure).
-     *
-     * @return false once this thread should stop reading: the connection ended or reading failed
-     */
-    boolean serveOne() {
-        long length;
+    /** Reads one request from {@code fd} into the request buffer. */
+    Read read(int fd) {
         try {
             length = Libc.read(fd, requestBuffer, requestBuffer.byteSize());
+            return Read.REQUEST;
         } catch (SysException e) {
             return switch (e.errno()) {
                 // ENOENT: the request was interrupted and withdrawn before we got it.
-                case EINTR, EAGAIN, ENOENT -> true;
-                case ENODEV, ECONNABORTED -> false;
+                case EINTR, EAGAIN, ENOENT -> Read.NOTHING;
+                case ENODEV, ECONNABORTED -> Read.ENDED;
                 default -> {
-                    log.error("reading /dev/fuse failed; this request thread stops", e);
-                    yield false;
+                    log.error("reading /dev/fuse failed; the connection is no longer served", e);
+                    yield Read.ENDED;
                 }
             };
         }
+    }
+
+    /** Answers the request the last {@link #read} brought, and writes the reply to {@code fd}. */
+    void answer(int fd, RequestDispatcher dispatcher, RequestTap tap) {
         FuseRequest current;
         try {
             current = request.wrap(requestBuffer, (int) length);
         } catch (MalformedRequestException e) {
             log.error("malformed request from the kernel: {}", e.getMessage());
-            refuseUnreadable(length);
-            return true;
+            refuseUnreadable(fd);
+            return;
         }
         if (tap != null) {
             tap.requestRead(current.bytes());
         }
         int replyLength = dispatcher.dispatch(current, replyBuffer, dirents);
         if (replyLength > 0) {
-            send(replyLength, current);
+            send(fd, dispatcher, replyLength, current);
         }
-        return true;
     }
 
     /** A request whose header we could not trust still has its unique id; answer so no caller hangs. */
-    private void refuseUnreadable(long length) {
+    private void refuseUnreadable(int fd) {
         if (length < Wire.InHeader.NODEID) {
             return;
         }
@@ -118,16 +125,16 @@ final class RequestWorker implements Runnable {
         }
     }
 
-    private void send(int length, FuseRequest answered) {
+    private void send(int fd, RequestDispatcher dispatcher, int replyLength, FuseRequest answered) {
         try {
-            Libc.write(fd, replyBuffer, length);
+            Libc.write(fd, replyBuffer, replyLength);
         } catch (SysException e) {
             switch (e.errno()) {
-                case ENOENT -> dispatcher.replyNotDelivered(answered, replyBuffer, length);
+                case ENOENT -> dispatcher.replyNotDelivered(answered, replyBuffer, replyLength);
                 // The connection is gone; the next read reports it.
                 case ENODEV, ECONNABORTED -> { }
                 default -> log.error("the kernel refused the reply to {} (unique {}, {} bytes): {}",
-                        Opcode.name(answered.opcode()), answered.unique(), length, e.getMessage());
+                        Opcode.name(answered.opcode()), answered.unique(), replyLength, e.getMessage());
             }
         }
     }

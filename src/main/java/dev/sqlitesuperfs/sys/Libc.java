@@ -1,5 +1,10 @@
 package dev.sqlitesuperfs.sys;
 
+import static dev.sqlitesuperfs.sys.Downcalls.callState;
+import static dev.sqlitesuperfs.sys.Downcalls.errno;
+import static dev.sqlitesuperfs.sys.Downcalls.failing;
+import static dev.sqlitesuperfs.sys.Downcalls.linkageFailure;
+import static dev.sqlitesuperfs.sys.Downcalls.plain;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
@@ -7,11 +12,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
 import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -24,8 +26,9 @@ import java.util.Map;
  * <p>Struct layouts used here (msghdr, cmsghdr, iovec, rlimit) are the LP64 Linux ones, shared by
  * x86_64 and arm64.
  *
- * <p>Linking and reinterpreting C pointers are restricted FFM methods; this class is where the
- * project takes that responsibility (native access is enabled at launch), hence the suppression.
+ * <p>Reinterpreting C pointers is a restricted FFM method; this class is where the project takes
+ * that responsibility (native access is enabled at launch), hence the suppression. Linking is
+ * {@link Downcalls}'s.
  */
 @SuppressWarnings("restricted")
 public final class Libc {
@@ -64,16 +67,6 @@ public final class Libc {
     private static final int SOL_SOCKET = 1;
     private static final int SCM_RIGHTS = 1;
     private static final int MSG_CMSG_CLOEXEC = 0x40000000;
-
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final StructLayout CALL_STATE_LAYOUT = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO =
-            CALL_STATE_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option CAPTURE_ERRNO = Linker.Option.captureCallState("errno");
-
-    /** One errno capture area per thread, so the hot read/write path allocates nothing. */
-    private static final ThreadLocal<MemorySegment> CALL_STATE =
-            ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(CALL_STATE_LAYOUT));
 
     private static final MethodHandle OPEN = failing("open",
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
@@ -494,40 +487,5 @@ public final class Libc {
         } catch (Throwable t) {
             throw linkageFailure(name, t);
         }
-    }
-
-    private static MemorySegment callState() {
-        return CALL_STATE.get();
-    }
-
-    private static int errno(MemorySegment state) {
-        return (int) ERRNO.get(state, 0L);
-    }
-
-    private static MethodHandle failing(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
-        Linker.Option[] options = new Linker.Option[extra.length + 1];
-        options[0] = CAPTURE_ERRNO;
-        System.arraycopy(extra, 0, options, 1, extra.length);
-        return LINKER.downcallHandle(symbol(name), descriptor, options);
-    }
-
-    private static MethodHandle plain(String name, FunctionDescriptor descriptor) {
-        return LINKER.downcallHandle(symbol(name), descriptor);
-    }
-
-    private static MemorySegment symbol(String name) {
-        return LINKER.defaultLookup().find(name)
-                .orElseThrow(() -> new UnsatisfiedLinkError("C library function not found: " + name));
-    }
-
-    /** Invoking a downcall declares Throwable; only unchecked ones can actually arrive here. */
-    private static RuntimeException linkageFailure(String call, Throwable cause) {
-        if (cause instanceof Error error) {
-            throw error;
-        }
-        if (cause instanceof RuntimeException runtime) {
-            return runtime;
-        }
-        return new IllegalStateException("native call " + call + " failed unexpectedly", cause);
     }
 }
