@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,6 +62,7 @@ public final class RequestPool implements AutoCloseable {
     private final EventFd wakeup;
     private final Map<Long, PooledConnection> connections = new ConcurrentHashMap<>();
     private final AtomicLong nextToken = new AtomicLong(WAKE_TOKEN + 1);
+    private final AtomicInteger busy = new AtomicInteger();
     private final Semaphore writebackWaiters;
     private final int maxStandIns;
 
@@ -143,6 +145,11 @@ public final class RequestPool implements AutoCloseable {
     /** Requests of one mount that may be in flight at once. */
     public int sessionCap() {
         return sessionCap;
+    }
+
+    /** Workers serving a request now (for the host's metrics). */
+    public int busy() {
+        return busy.get();
     }
 
     /** The mounts this pool serves now. */
@@ -275,7 +282,12 @@ public final class RequestPool implements AutoCloseable {
                 }
                 PooledConnection connection = connections.get(ready.token(0));
                 if (connection != null) {
-                    connection.serveOne(worker);
+                    busy.incrementAndGet();
+                    try {
+                        connection.serveOne(worker);
+                    } finally {
+                        busy.decrementAndGet();
+                    }
                 }
             }
         } catch (SysException e) {

@@ -39,6 +39,11 @@ final class LockSession implements AutoCloseable {
         this.dataSource = dataSource;
     }
 
+    /** Whether the session's connection is open (for the host's metrics). */
+    synchronized boolean isOpen() {
+        return connection != null;
+    }
+
     /**
      * Takes {@code namespace}'s lock; false if another process holds it.
      *

@@ -87,6 +87,16 @@ public final class PgServer implements AutoCloseable {
         return 1 + lanes.length + reads.getMaximumPoolSize();
     }
 
+    /** Connections open now (for the host's metrics): the lock session's, the lanes', the read pool's. */
+    public int connectionsOpen() {
+        int open = locks.isOpen() ? 1 : 0;
+        for (WriterLane lane : lanes) {
+            open += lane.isConnected() ? 1 : 0;
+        }
+        var readPool = reads.getHikariPoolMXBean();
+        return open + (readPool == null ? 0 : readPool.getTotalConnections());
+    }
+
     /** Closes every connection; the namespaces opened through it must be closed first. */
     @Override
     public void close() {
