@@ -39,8 +39,11 @@ final class LockSession implements AutoCloseable {
         this.dataSource = dataSource;
     }
 
-    /** Whether the session's connection is open (for the host's metrics). */
-    synchronized boolean isOpen() {
+    /**
+     * Whether the session's connection is open (for the host's metrics). Unsynchronized on
+     * purpose: a scrape must not wait behind a reconnect; a stale answer is fine for a gauge.
+     */
+    boolean isOpen() {
         return connection != null;
     }
 
