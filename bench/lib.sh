@@ -26,6 +26,8 @@ targets="ext4,tmpfs,mount"
 ext4_parent=/var/tmp
 results_file="${BENCH_RESULTS:-$bench_repo/bench/results/results.tsv}"
 mount_options=()
+host_options=()
+host_mode=
 bench_shift=0
 
 # Prints the comment block at the top of the calling script (its usage), then the common options.
@@ -41,6 +43,9 @@ Common options:
   --mount-option OPT  one more `sqlitesuperfs mount` option, e.g. --mount-option=--cache-size=64M
                       (repeat for more)
   --results FILE      where results are appended (default bench/results/results.tsv)
+  --host              mount through one host process (`sqlitesuperfs serve`, `mount --host`)
+                      instead of one process per mount
+  --host-option OPT   one more `sqlitesuperfs serve` option, e.g. --host-option=--db-connections=20
 Run as root. Prints a table of medians and ratios mount/ext4 and mount/tmpfs with the machine
 and the load; appends one tab-separated line per metric to the results file.
 HELP
@@ -55,6 +60,8 @@ bench_parse_option() {
         --ext4-dir) need_value "$@"; ext4_parent="$2"; bench_shift=2 ;;
         --results) need_value "$@"; results_file="$2"; bench_shift=2 ;;
         --mount-option) need_value "$@"; mount_options+=("$2"); bench_shift=2 ;;
+        --host) host_mode=1; bench_shift=1 ;;
+        --host-option) need_value "$@"; host_options+=("$2"); host_mode=1; bench_shift=2 ;;
         -h|--help) bench_usage; exit 0 ;;
         *) return 1 ;;
     esac
@@ -140,6 +147,7 @@ bench_cleanup() {
     for dir in "${!mount_pid[@]}"; do
         unmount_quietly "$dir" || force_unmount "$dir"
     done
+    host_down
     # A mount killed before it released the local PostgreSQL leaves the server running.
     if [ -n "$bench_state" ] && [ -f "$bench_state/pg/data/postmaster.pid" ]; then
         pgpid="$(head -1 "$bench_state/pg/data/postmaster.pid")"
@@ -165,7 +173,7 @@ bench_cleanup() {
 
 force_unmount() {
     local dir="$1" pid="${mount_pid[$1]:-}"
-    [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    [ -n "$pid" ] && [ "$pid" != host ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     if grep -qs " $dir fuse" /proc/mounts; then
         fusermount3 -u -z "$dir" 2>/dev/null || umount -l "$dir" 2>/dev/null
     fi
@@ -251,19 +259,67 @@ make_tmpfs() {
 
 # ---------------------------------------------------------------- sqlitesuperfs mounts
 
+# ---------------------------------------------------------------- a host (--host)
+
+host_pid=
+host_socket=
+host_log=
+
+# Starts `sqlitesuperfs serve` on $work/host.sock with the --host-option options and ARGS, and
+# waits until it takes requests; its log is $host_log and its pid $host_pid.
+host_up() {
+    [ -z "$host_pid" ] || return 0
+    host_socket="$work/host.sock"
+    host_log="$work/host.log"
+    "${sqlitesuperfs[@]}" serve --socket "$host_socket" ${host_options[@]+"${host_options[@]}"} "$@" \
+        >>"$host_log" 2>&1 </dev/null &
+    host_pid=$!
+    local deadline=$((SECONDS + 600))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        grep -qs "^serving on " "$host_log" && return 0
+        kill -0 "$host_pid" 2>/dev/null || { tail -5 "$host_log" >&2; host_pid=; die "the host failed to start; see above"; }
+        sleep 0.1
+    done
+    die "the host did not serve within 600 s; see $host_log"
+}
+
+# Stops the host (SIGTERM: it stores and unmounts every namespace) and waits for it.
+host_down() {
+    [ -n "$host_pid" ] || return 0
+    kill -TERM "$host_pid" 2>/dev/null
+    wait "$host_pid" 2>/dev/null || say "the host ended with exit code $?; see $host_log"
+    host_pid=
+}
+
+# The common part of a mount's arguments: passphrase, key strength, database.
+mount_base_args() {
+    mount_base=(--passphrase-file "$passfile" --kdf interactive)
+    if [ -n "$db_url" ]; then mount_base+=(--db "$db_url"); else mount_base+=(--state-dir "$bench_state"); fi
+}
+
 # mount_fs DIR [NAMESPACE [MOUNT ARGS...]]: mounts a namespace (fresh unless it exists) on DIR and
 # waits until it is ready, looking every $mount_poll seconds (0.1 unless set: a benchmark that
 # times the mount sets less). Every mount of a run shares one local PostgreSQL (or the --db server).
+# With --host the mount is the host's, asked for with `mount --host` (which returns once it serves).
 mount_fs() {
     local dir="$1" ns="${2:-}"
     shift $(( $# >= 2 ? 2 : 1 ))
     [ -n "$ns" ] || ns="bench_$(date +%s)_$$_${#namespaces_created[@]}"
     [[ " ${namespaces_created[*]} " == *" $ns "* ]] || namespaces_created+=("$ns")
     mkdir -p "$dir"
-    local args=(mount --passphrase-file "$passfile" --kdf interactive)
-    if [ -n "$db_url" ]; then args+=(--db "$db_url"); else args+=(--state-dir "$bench_state"); fi
-    args+=(${mount_options[@]+"${mount_options[@]}"} "$@" "$ns" "$dir")
+    mount_base_args
     local log="$work/mount-$ns.log" heap
+    if [ -n "$host_mode" ]; then
+        host_up
+        "${sqlitesuperfs[@]}" mount --host --socket "$host_socket" "${mount_base[@]}" \
+            ${mount_options[@]+"${mount_options[@]}"} "$@" "$ns" "$dir" >>"$log" 2>&1 </dev/null ||
+            { tail -5 "$log" >&2; die "mounting $ns on the host failed; see above"; }
+        mount_pid[$dir]=host
+        mount_ns[$dir]=$ns
+        mount_args[$dir]="$*"
+        return 0
+    fi
+    local args=(mount "${mount_base[@]}" ${mount_options[@]+"${mount_options[@]}"} "$@" "$ns" "$dir")
     # the heap bound the launcher gives a mount (the JVM's default would let it grow to a quarter
     # of the machine's memory)
     heap="$(mount_heap_option "${args[@]}")"
@@ -289,7 +345,7 @@ unmount_fs() {
 unmount_quietly() {
     local dir="$1" pid="${mount_pid[$1]}" status=0
     "${sqlitesuperfs[@]}" unmount "$dir" >>"$work/mount-${mount_ns[$dir]}.log" 2>&1 || return 1
-    wait "$pid" || status=$?
+    [ "$pid" = host ] || wait "$pid" || status=$?
     unset "mount_pid[$dir]"
     return "$status"
 }
