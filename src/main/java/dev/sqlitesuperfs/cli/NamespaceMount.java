@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
 public final class NamespaceMount implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NamespaceMount.class);
     /** Shown as {@code fuse.sqlitesuperfs} in /proc/mounts; how `unmount` recognises our mounts. */
-    static final String SUBTYPE = "sqlitesuperfs";
+    public static final String SUBTYPE = "sqlitesuperfs";
 
     private final String namespace;
     private final Path mountPoint;
