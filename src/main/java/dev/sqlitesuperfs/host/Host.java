@@ -172,6 +172,11 @@ public final class Host implements AutoCloseable {
                 NamespaceStatus.failed(namespace, dir.toAbsolutePath().normalize(), origin, code, message));
     }
 
+    /** What the namespaces share, and how much of it is in use (see {@link HostResources#figures}). */
+    public Map<String, Object> figures() {
+        return resources.figures();
+    }
+
     /** What the host serves, in the order mounted, then what failed at start. */
     public synchronized List<NamespaceStatus> status() {
         List<NamespaceStatus> list = new ArrayList<>();

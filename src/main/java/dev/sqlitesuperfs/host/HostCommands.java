@@ -100,6 +100,9 @@ public final class HostCommands {
         if (json) {
             Map<String, Object> document = new LinkedHashMap<>();
             document.put("socket", socket.toAbsolutePath().toString());
+            if (answer.extra().get("host") instanceof Map<?, ?> figures) {
+                document.put("host", figures);
+            }
             document.put("namespaces", namespaces);
             out.println(Json.write(document));
         } else {

@@ -141,6 +141,7 @@ record HostConfig(Path file, List<Entry> entries) {
             throw new IllegalArgumentException("--host, --socket and --passphrase-file have no place here; the"
                     + " passphrase is the third field");
         }
+        HostResources.checkMountOptions(settings);
         return new Entry(line, origin, settings, passphraseFile, keyCommand);
     }
 

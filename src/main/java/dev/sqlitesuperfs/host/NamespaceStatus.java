@@ -36,13 +36,16 @@ record NamespaceStatus(String namespace, Path directory, String state, String or
     }
 
     /**
-     * The figures a mount's filesystem exposes, each a number under its own name. The place to
-     * add more (cache hits, blocks waiting to be stored, commits) as the filesystem exposes them;
-     * {@code status} prints whatever is here.
+     * The figures a mount's filesystem exposes, each a number under its own name: inodes held in
+     * memory, plaintext bytes it has in the host's block cache, bytes written and not stored yet.
+     * The place to add more (cache hits, commits) as the filesystem exposes them; {@code status}
+     * prints whatever is here.
      */
     static Map<String, Object> figuresOf(HostedMount hosted) {
         Map<String, Object> figures = new LinkedHashMap<>();
         figures.put("inodes_in_memory", (long) hosted.mount().filesystem().inodesInMemory());
+        figures.put("cached_bytes", hosted.mount().filesystem().cachedBytes());
+        figures.put("unstored_bytes", hosted.mount().filesystem().unstoredBytes());
         return figures;
     }
 

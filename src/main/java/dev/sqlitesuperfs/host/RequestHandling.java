@@ -70,7 +70,7 @@ final class RequestHandling implements ControlSocket.Handler {
             namespaces.add(status.toJson());
         }
         return ControlResponse.ok(namespaces.size() + " namespace" + (namespaces.size() == 1 ? "" : "s"))
-                .with("namespaces", namespaces);
+                .with("namespaces", namespaces).with("host", host.figures());
     }
 
     private ControlResponse mount(ControlRequest.Mount request, SocketAccess.Peer peer, byte[] passphrase) {

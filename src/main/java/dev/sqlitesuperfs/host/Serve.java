@@ -4,9 +4,11 @@ import dev.sqlitesuperfs.cli.CliException;
 import dev.sqlitesuperfs.cli.ExitCode;
 import dev.sqlitesuperfs.cli.MountSettings;
 import dev.sqlitesuperfs.cli.PassphraseSource;
+import dev.sqlitesuperfs.cli.Sizes;
 import dev.sqlitesuperfs.sys.Libc;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -34,34 +36,50 @@ public final class Serve {
     private static final Logger log = LoggerFactory.getLogger(Serve.class);
 
     public static final String USAGE = """
-            usage: sqlitesuperfs serve [--socket PATH] [--socket-group G] [--config FILE] [--log-level L]
+            usage: sqlitesuperfs serve [--socket PATH] [--socket-group G] [--config FILE] [options]
               Runs a host in the foreground: it mounts the namespaces FILE lists, then mounts and
               unmounts namespaces as `sqlitesuperfs mount --host`, `unmount` and `status` ask on its
               control socket, until SIGTERM or SIGINT, which store everything, unmount every
               namespace and end it with exit code 0. Prints "serving on PATH" once it takes requests.
 
             options:
-              --socket PATH      the control socket (default /run/sqlitesuperfs/host.sock)
-              --socket-group G   let the members of group G use the socket too (mode 0660); without
-                                 it only root and the host's own user may (mode 0600)
-              --config FILE      namespaces to mount at start, one per line:
-                                   NAMESPACE DIRECTORY passphrase-file=PATH|key-command=CMD [options]
-              --log-level L      error, warn, info (default), debug, trace; also $SQLITESUPERFS_LOG_LEVEL
-            A mount that names no database (--db) uses $psql_url, else the local PostgreSQL.
+              --socket PATH        the control socket (default /run/sqlitesuperfs/host.sock)
+              --socket-group G     let the members of group G use the socket too (mode 0660); without
+                                   it only root and the host's own user may (mode 0600)
+              --config FILE        namespaces to mount at start, one per line:
+                                     NAMESPACE DIRECTORY passphrase-file=PATH|key-command=CMD [options]
+              --db-connections N   most PostgreSQL connections to one database server, for all the
+                                   namespaces on it together (default 10, at least 3)
+              --cache-size SIZE    block cache shared by all namespaces (default 512M)
+              --write-buffer SIZE  written data not stored yet, all namespaces together (default
+                                   256M; a mount's own --write-buffer bounds it alone within this)
+              --db-timeout S       seconds a database call keeps retrying before it fails (default 60)
+              --log-level L        error, warn, info (default), debug, trace; also $SQLITESUPERFS_LOG_LEVEL
+            A mount that names no database (--db) uses $psql_url, else the local PostgreSQL. The
+            host's Java heap must hold the cache, twice the write buffer and 16 MiB per mount.
             """;
 
+    private static final List<String> OPTIONS = List.of("--socket", "--socket-group", "--config", "--db-connections",
+            "--cache-size", "--write-buffer", "--db-timeout", "--log-level");
+
     /** What {@code serve} was asked. */
-    public record Settings(Path socket, String socketGroup, Path config, String logLevel) {
+    public record Settings(Path socket, String socketGroup, Path config, HostResources.Limits limits,
+            String logLevel) {
         public static Settings parse(List<String> args, Map<String, String> env) {
             Path socket = MountSettings.DEFAULT_HOST_SOCKET;
             String group = null;
             Path config = null;
+            HostResources.Limits defaults = HostResources.Limits.DEFAULT;
+            int connections = defaults.dbConnections();
+            long cache = defaults.cacheBytes();
+            long dirty = defaults.dirtyBytes();
+            Duration timeout = defaults.dbTimeout();
             String level = env.getOrDefault("SQLITESUPERFS_LOG_LEVEL", "info");
             for (int i = 0; i < args.size(); i++) {
                 String arg = args.get(i);
                 int eq = arg.indexOf('=');
                 String option = arg.startsWith("--") && eq > 2 ? arg.substring(0, eq) : arg;
-                if (!List.of("--socket", "--socket-group", "--config", "--log-level").contains(option)) {
+                if (!OPTIONS.contains(option)) {
                     throw new CliException(ExitCode.USAGE, (arg.startsWith("-") ? "unknown option " + arg
                             : "unexpected argument " + arg) + " (see sqlitesuperfs serve --help)");
                 }
@@ -74,10 +92,29 @@ public final class Serve {
                     case "--socket" -> socket = Path.of(value);
                     case "--socket-group" -> group = value;
                     case "--config" -> config = Path.of(value);
+                    case "--db-connections" -> connections = (int) number(option, value,
+                            HostResources.MIN_DB_CONNECTIONS, 10_000);
+                    case "--cache-size" -> cache = Sizes.parse(option, value);
+                    case "--write-buffer" -> dirty = Sizes.parse(option, value);
+                    case "--db-timeout" -> timeout = Duration.ofSeconds(number(option, value, 1, 86_400));
                     default -> level = value.toLowerCase(Locale.ROOT);
                 }
             }
-            return new Settings(socket, group, config, level);
+            return new Settings(socket, group, config, new HostResources.Limits(connections, cache, dirty, timeout),
+                    level);
+        }
+
+        private static long number(String option, String value, long min, long max) {
+            try {
+                long n = Long.parseLong(value);
+                if (n >= min && n <= max) {
+                    return n;
+                }
+            } catch (NumberFormatException e) {
+                // told below
+            }
+            throw new CliException(ExitCode.USAGE, option + ": expected a whole number from " + min + " to " + max
+                    + ", got '" + value + "'");
         }
     }
 
@@ -98,16 +135,23 @@ public final class Serve {
 
     /**
      * Checks the configuration and claims the socket; mounts nothing yet. Fails with a
-     * {@link CliException}: a bad line ({@link ExitCode#USAGE}), a socket that is taken or cannot
+     * {@link CliException}: a bad line or sizes that do not fit in the heap ({@link ExitCode#USAGE}), a socket that is taken or cannot
      * be made ({@link ExitCode#NO_HOST}).
      *
      * @param defaultStateDir where a local PostgreSQL keeps its data unless a mount says --state-dir
      */
     public static Serve prepare(Settings settings, Map<String, String> env, Path defaultStateDir) {
         HostConfig config = settings.config() != null ? HostConfig.read(settings.config(), env) : HostConfig.empty();
-        ControlSocket socket = ControlSocket.bind(settings.socket(), settings.socketGroup());
+        HostResources resources = new HostResources(defaultStateDir, settings.limits());
+        ControlSocket socket;
+        try {
+            socket = ControlSocket.bind(settings.socket(), settings.socketGroup());
+        } catch (RuntimeException e) {
+            resources.close();
+            throw e;
+        }
         String database = env.get("psql_url");
-        return new Serve(config, socket, new Host(new HostResources(defaultStateDir), socket.path()),
+        return new Serve(config, socket, new Host(resources, socket.path()),
                 database == null || database.isBlank() ? null : database);
     }
 
