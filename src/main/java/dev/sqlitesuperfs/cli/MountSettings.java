@@ -102,7 +102,9 @@ public record MountSettings(
               --log-level L          error, warn, info (default), debug, trace; also
                                      $SQLITESUPERFS_LOG_LEVEL (with --host: this command's; the
                                      mount logs at the host's level)
-              --host                 have the host listening on the control socket mount it
+              --host                 have the host listening on the control socket mount it (the
+                                     host sets the cache and database timeout for all its mounts:
+                                     --cache-size and --db-timeout are refused)
               --socket PATH          the host's control socket (default /run/sqlitesuperfs/host.sock)
             """;
 
