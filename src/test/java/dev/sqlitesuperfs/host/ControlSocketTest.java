@@ -169,6 +169,22 @@ class ControlSocketTest {
         }
     }
 
+    /**
+     * A mount is owned by the user the kernel says connected (SO_PEERCRED), not by whom the
+     * request names: a request whose uid or gid is another is refused before anything is opened.
+     */
+    @Test
+    void aMountRequestNamingAnotherUserThanTheConnectionsIsRefused() {
+        for (int[] ids : new int[][] {{4321, 0}, {0, 4321}}) {
+            ControlResponse answer = ControlClient.exchange(host.socket(), new ControlRequest.Mount("t_someone",
+                    host.dir().resolve("elsewhere"), List.of(), null, ids[0], ids[1], 3, true),
+                    "abc".getBytes(StandardCharsets.US_ASCII));
+            assertThat(answer.exitCode()).isEqualTo(ExitCode.HOST_DENIED.code());
+            assertThat(answer.message()).isEqualTo("the request's uid and gid are not those of its connection");
+        }
+        assertStillServing();
+    }
+
     @Test
     void unknownDirectoriesAreAnsweredAsAStandaloneUnmountWould() throws IOException {
         ControlResponse answer = host.send(new ControlRequest.Unmount(host.dir().resolve("nothing-here")));

@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -78,6 +79,15 @@ class HostServeTest {
         Path m = Files.createDirectory(dir.resolve(name));
         mountDirs.add(m);
         return m;
+    }
+
+    /** {@code count} fresh namespace names, each with an empty directory of its own, in order. */
+    private Map<String, Path> freshNamespaces(int count) throws IOException {
+        Map<String, Path> fresh = new LinkedHashMap<>();
+        for (int i = 0; i < count; i++) {
+            fresh.put(TestPostgres.freshNamespace(), newMountDir("m" + i));
+        }
+        return fresh;
     }
 
     /** {@code mount --host --socket S --kdf interactive [options] NS DIR}, run to its end. */
@@ -145,13 +155,10 @@ class HostServeTest {
     @Test
     void servesNamespacesMountedThroughTheSocketAndStoresEverythingOnSigterm() throws Exception {
         CliProcess host = serve();
-        List<String> names = new ArrayList<>();
-        List<Path> dirs = new ArrayList<>();
-        for (int i = 0; i < 3; i++) {
-            names.add(TestPostgres.freshNamespace());
-            dirs.add(newMountDir("m" + i));
-            mountOk(names.get(i), dirs.get(i));
-        }
+        Map<String, Path> fresh = freshNamespaces(3);
+        fresh.forEach(this::mountOk);
+        List<String> names = List.copyOf(fresh.keySet());
+        List<Path> dirs = List.copyOf(fresh.values());
         for (int i = 0; i < 3; i++) {
             writeAndCommit(dirs.get(i), "content of " + names.get(i));
         }
@@ -187,9 +194,10 @@ class HostServeTest {
     }
 
 
+    /** Also: the passphrase handed over the socket is nowhere in the host's log, even at debug level. */
     @Test
     void aWrongPassphraseThroughTheHostExitsAsAStandaloneMountDoes() throws Exception {
-        serve();
+        CliProcess host = serve("--log-level", "debug");
         String namespace = TestPostgres.freshNamespace();
         Path m = newMountDir("m");
         mountOk(namespace, m);
@@ -204,6 +212,8 @@ class HostServeTest {
         assertThat(hosted.stderr().lines().toList()).hasSize(1);
         assertThat(hosted.stderr()).contains("passphrase");
         assertThat(isMounted(m)).isFalse();
+        assertThat(host.stdout() + host.stderr()).contains("mount " + namespace + " on " + m)
+                .doesNotContain("not the passphrase").doesNotContain(PASS);
     }
 
     /**
@@ -263,18 +273,18 @@ class HostServeTest {
     }
 
     /**
-     * A namespace whose schema is dropped under it fails its own writes; its neighbours on the same
-     * connections go on committing, and are stored and unmounted at the end.
+     * A namespace whose schema is dropped under it fails its own writes, and one that is no
+     * namespace fails to mount; their neighbours on the same connections go on committing, and are
+     * stored and unmounted at the end.
      */
     @Test
     void oneNamespaceFailingDoesNotTakeTheOthersDown() throws Exception {
         CliProcess host = serve("--db-connections", "3", "--db-timeout", "5");
-        List<String> names = new ArrayList<>();
-        List<Path> dirs = new ArrayList<>();
+        Map<String, Path> fresh = freshNamespaces(3);
+        fresh.forEach(this::mountOk);
+        List<String> names = List.copyOf(fresh.keySet());
+        List<Path> dirs = List.copyOf(fresh.values());
         for (int i = 0; i < 3; i++) {
-            names.add(TestPostgres.freshNamespace());
-            dirs.add(newMountDir("m" + i));
-            mountOk(names.get(i), dirs.get(i));
             writeAndCommit(dirs.get(i), "before " + i);
         }
         TestPostgres.update("DROP SCHEMA " + names.getFirst() + " CASCADE");
@@ -286,6 +296,12 @@ class HostServeTest {
         } catch (IOException expected) {
             // EIO or the like: the failure is the broken namespace's own
         }
+        // a namespace that cannot be opened on the same server: a schema of that name that is no namespace
+        String notANamespace = TestPostgres.freshNamespace();
+        TestPostgres.update("CREATE SCHEMA " + notANamespace);
+        TestPostgres.update("CREATE TABLE " + notANamespace + ".other(x int)");
+        CliProcess refused = mountThroughHost(env(), notANamespace, newMountDir("other"));
+        assertThat(refused.exitCode()).as(refused.stderr()).isEqualTo(ExitCode.NAMESPACE.code());
         for (int round = 0; round < 3; round++) {
             for (int i = 1; i < 3; i++) {
                 writeAndCommit(dirs.get(i), "after " + round + " in " + i);
@@ -311,12 +327,9 @@ class HostServeTest {
     void twentyNamespacesShareTheBoundedConnections() throws Exception {
         int bound = 6;
         CliProcess host = serve("--db-connections", Integer.toString(bound));
-        List<Path> dirs = new ArrayList<>();
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < 20; i++) {
-            names.add(TestPostgres.freshNamespace());
-            dirs.add(newMountDir("m" + i));
-        }
+        Map<String, Path> fresh = freshNamespaces(20);
+        List<String> names = List.copyOf(fresh.keySet());
+        List<Path> dirs = List.copyOf(fresh.values());
         ExecutorService pool = Executors.newFixedThreadPool(4);
         try {
             List<Future<?>> done = new ArrayList<>();
