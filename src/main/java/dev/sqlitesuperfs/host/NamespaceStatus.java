@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.host;
 
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.fs.FsMetrics;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -37,15 +38,21 @@ record NamespaceStatus(String namespace, Path directory, String state, String or
 
     /**
      * The figures a mount's filesystem exposes, each a number under its own name: inodes held in
-     * memory, plaintext bytes it has in the host's block cache, bytes written and not stored yet.
-     * The place to add more (cache hits, commits) as the filesystem exposes them; {@code status}
-     * prints whatever is here.
+     * memory, plaintext bytes it has in the host's block cache, bytes written and not stored yet,
+     * and its filesystem's counters since it was mounted ({@link FsMetrics}: bytes read and
+     * written, cache hits and misses, tamper events). {@code status} prints whatever is here.
      */
     static Map<String, Object> figuresOf(HostedMount hosted) {
         Map<String, Object> figures = new LinkedHashMap<>();
         figures.put("inodes_in_memory", (long) hosted.mount().filesystem().inodesInMemory());
         figures.put("cached_bytes", hosted.mount().filesystem().cachedBytes());
         figures.put("unstored_bytes", hosted.mount().filesystem().unstoredBytes());
+        FsMetrics counted = hosted.mount().filesystem().metrics();
+        figures.put("bytes_read", counted.bytesRead());
+        figures.put("bytes_written", counted.bytesWritten());
+        figures.put("cache_hits", counted.cacheHits());
+        figures.put("cache_misses", counted.cacheMisses());
+        figures.put("tamper_events", counted.tamperEvents());
         return figures;
     }
 

@@ -168,7 +168,9 @@ class HostServeTest {
         for (Map<String, Object> n : namespaces(status)) {
             assertThat(n.get("state")).isEqualTo("mounted");
             assertThat((Long) n.get("inodes_in_memory")).isGreaterThanOrEqualTo(1L);
-            assertThat(n).containsKeys("cached_bytes", "unstored_bytes", "mounted_since", "owner_uid");
+            assertThat(n).containsKeys("cached_bytes", "unstored_bytes", "mounted_since", "owner_uid", "bytes_read",
+                    "cache_hits", "cache_misses", "tamper_events");
+            assertThat((Long) n.get("bytes_written")).as("the file and the database were written").isPositive();
             assertThat((Long) n.get("cached_bytes")).as("the files just written are cached").isPositive();
         }
         Map<String, Object> figures = (Map<String, Object>) status.get("host");
