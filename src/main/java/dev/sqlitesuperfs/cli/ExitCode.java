@@ -31,7 +31,16 @@ public enum ExitCode {
      * The namespace's stored key material or metadata is not as written (salt, key derivation
      * cost, wrapped key, key check, format version): refused, and the passphrase is not the problem.
      */
-    DAMAGED(10);
+    DAMAGED(10),
+    /**
+     * The control socket: no host answers on it, or its answer cannot be read; for {@code serve},
+     * another host already serves on it or it cannot be created.
+     */
+    NO_HOST(11),
+    /** The host refused this user: not root, not the host's own user, not in its --socket-group. */
+    HOST_DENIED(12),
+    /** {@code status}: a namespace of the host's configuration is not mounted (it failed at start). */
+    DEGRADED(13);
 
     private final int code;
 

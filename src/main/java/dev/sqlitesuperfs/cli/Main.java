@@ -1,6 +1,8 @@
 package dev.sqlitesuperfs.cli;
 
 import dev.sqlitesuperfs.crypto.SodiumUnavailableException;
+import dev.sqlitesuperfs.host.HostCommands;
+import dev.sqlitesuperfs.host.Serve;
 import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.sys.Libc;
 import dev.sqlitesuperfs.sys.SysException;
@@ -26,7 +28,14 @@ public final class Main {
     private static final String USAGE = """
             usage: sqlitesuperfs COMMAND ...
               mount [options] NAMESPACE DIR   mount a namespace (see: sqlitesuperfs mount --help)
-              unmount DIR                     unmount DIR and wait until its mount has stored everything
+              mount --host [--socket PATH] [options] NAMESPACE DIR
+                                              have a running host mount it (returns once it serves)
+              unmount [--socket PATH] DIR     unmount DIR and wait until its mount has stored everything
+                                              (a host's mount is unmounted by asking the host)
+              serve [--socket PATH] [--socket-group G] [--config FILE]
+                                              run a host: it mounts many namespaces and takes mount,
+                                              unmount and status requests (see: sqlitesuperfs serve --help)
+              status [--socket PATH] [--json] what a host serves, with figures for each namespace
               fsck [--db URL] [--state-dir D] [--verify [--passphrase-file F]] NAMESPACE
                                               check a namespace that is not mounted for consistency;
                                               --verify: also read every row and block with the key
@@ -69,8 +78,10 @@ public final class Main {
                     out.println("sqlitesuperfs " + VERSION);
                     yield ExitCode.OK.code();
                 }
-                case "mount" -> mount(rest, env, out);
-                case "unmount", "umount" -> Unmount.run(rest, out);
+                case "mount" -> mount(rest, env, out, err);
+                case "unmount", "umount" -> Unmount.run(rest, out, err);
+                case "serve" -> serve(rest, env, out);
+                case "status" -> HostCommands.status(rest, out, err);
                 case "fsck" -> Fsck.run(rest, env, out);
                 case "passwd" -> Passwd.run(rest, env, out);
                 case "upgrade" -> Upgrade.run(rest, env, out);
@@ -91,7 +102,7 @@ public final class Main {
         }
     }
 
-    private static int mount(List<String> args, Map<String, String> env, PrintStream out) {
+    private static int mount(List<String> args, Map<String, String> env, PrintStream out, PrintStream err) {
         if (args.contains("--help") || args.contains("-h")) {
             out.print(MountSettings.USAGE);
             return ExitCode.OK.code();
@@ -99,6 +110,9 @@ public final class Main {
         MountSettings settings = MountSettings.parse(args, env);
         configureLogging(settings.logLevel());
         protectSecretsInMemory();
+        if (settings.hostSocket() != null) {
+            return HostCommands.mount(settings, env, out, err);
+        }
         // SIGTERM stops a mount however it was started; SIGINT and SIGHUP as the caller left them.
         Signals.takeTermination();
 
@@ -126,6 +140,26 @@ public final class Main {
             stop.run();
             return ExitCode.OK.code();
         }
+    }
+
+    /**
+     * {@code serve}: a host in the foreground until SIGTERM or SIGINT (see {@link Serve}). The
+     * signals are taken before anything is mounted, so that one arriving while the configured
+     * namespaces come up still unmounts them.
+     */
+    private static int serve(List<String> args, Map<String, String> env, PrintStream out) {
+        if (args.contains("--help") || args.contains("-h")) {
+            out.print(Serve.USAGE);
+            return ExitCode.OK.code();
+        }
+        Serve.Settings settings = Serve.Settings.parse(args, env);
+        configureLogging(settings.logLevel());
+        protectSecretsInMemory();
+        Signals.takeTermination();
+        Serve serve = Serve.prepare(settings, env, defaultStateDir(env));
+        Signals.onTermination(serve::stop);
+        Runtime.getRuntime().addShutdownHook(Thread.ofPlatform().unstarted(serve::stop));
+        return serve.run(out);
     }
 
     /**

@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalLong;
+import java.util.Set;
 
 /**
  * Everything {@code sqlitesuperfs mount} was asked, after parsing and validation. Defaults are
@@ -20,6 +21,12 @@ import java.util.OptionalLong;
  * @param ownerGid       -1 = the calling user's group
  * @param allowNonEmpty  from -o nonempty: mount over a directory that has entries (they are hidden
  *                       until the unmount); refused otherwise
+ * @param hostSocket     from --host (and --socket): the control socket of the host that is to serve
+ *                       the mount; null = a standalone mount served by this process
+ * @param hostOptions    the options as given, without the positional arguments and those that only
+ *                       the client uses (--host, --socket, --passphrase-file), --state-dir made
+ *                       absolute: what {@code mount --host} hands to the host, which parses them
+ *                       again with {@link #parse}, so that both take exactly the same options
  */
 public record MountSettings(
         String namespace,
@@ -43,17 +50,24 @@ public record MountSettings(
         Duration databaseTimeout,
         Duration writebackDelay,
         int threads,
-        boolean allowNonEmpty) {
+        boolean allowNonEmpty,
+        Path hostSocket,
+        List<String> hostOptions) {
 
     public static final int DEFAULT_BLOCK_SIZE = 4096;
     public static final long DEFAULT_CACHE_BYTES = 256L << 20;
     public static final long DEFAULT_WRITE_BUFFER_BYTES = 64L << 20;
+    /** Where a host listens unless told otherwise (serve, mount --host, status: --socket). */
+    public static final Path DEFAULT_HOST_SOCKET = Path.of("/run/sqlitesuperfs/host.sock");
 
     static final String USAGE = """
             usage: sqlitesuperfs mount [options] NAMESPACE DIR
+                   sqlitesuperfs mount --host [--socket PATH] [options] NAMESPACE DIR
               Mounts the namespace NAMESPACE (a PostgreSQL schema) on directory DIR and serves it in
               the foreground until unmounted (Ctrl-C, SIGTERM, `sqlitesuperfs unmount DIR`, umount).
               A namespace that does not exist yet is created, encrypted with the given passphrase.
+              With --host, a running `sqlitesuperfs serve` mounts and serves it instead: this
+              command reads the passphrase, hands it to the host and returns once the mount serves.
 
             options (a value follows its option, or is attached to it: --cache-size=1G):
               --db URL               PostgreSQL to use (postgresql://user:pass@host:port/db?sslmode=...
@@ -86,7 +100,12 @@ public record MountSettings(
                                      otherwise)
               --threads N            request threads (default 16)
               --log-level L          error, warn, info (default), debug, trace; also
-                                     $SQLITESUPERFS_LOG_LEVEL
+                                     $SQLITESUPERFS_LOG_LEVEL (with --host: this command's; the
+                                     mount logs at the host's level)
+              --host                 have the host listening on the control socket mount it (the
+                                     host sets the cache and database timeout for all its mounts:
+                                     --cache-size and --db-timeout are refused)
+              --socket PATH          the host's control socket (default /run/sqlitesuperfs/host.sock)
             """;
 
     /** Parses the arguments after {@code mount}. */
@@ -114,10 +133,15 @@ public record MountSettings(
         List<String> positional = new ArrayList<>();
         String cacheGiven = null;
         String writeBufferGiven = null;
+        boolean viaHost = false;
+        Path socket = null;
+        List<String> hostOptions = new ArrayList<>();
 
         Options o = new Options(args);
         while (o.hasNext()) {
+            int from = o.position();
             String a = o.next();
+            boolean forHost = !CLIENT_ONLY.contains(a);
             switch (a) {
                 case "--db" -> db = o.value(a);
                 case "--passphrase-file" -> passFile = Path.of(o.value(a));
@@ -144,13 +168,24 @@ public record MountSettings(
                 case "--db-timeout" -> dbTimeout = Duration.ofSeconds(number(a, o.value(a), 1, 86_400));
                 case "--writeback-delay" -> writeback = Duration.ofSeconds(number(a, o.value(a), 1, 3600));
                 case "--threads" -> threads = (int) number(a, o.value(a), 1, 256);
+                case "--host" -> viaHost = true;
+                case "--socket" -> socket = Path.of(o.value(a));
                 default -> {
                     if (a.startsWith("-") && !a.equals("-")) {
                         throw new CliException(ExitCode.USAGE, "unknown option " + a + " (see sqlitesuperfs mount --help)");
                     }
                     positional.add(a);
+                    forHost = false;
                 }
             }
+            if (forHost) {
+                // the host runs elsewhere: a relative --state-dir means the one seen from here
+                hostOptions.addAll(a.equals("--state-dir") ? List.of(a, stateDir.toAbsolutePath().toString())
+                        : args.subList(from, o.position()));
+            }
+        }
+        if (socket != null && !viaHost) {
+            throw new CliException(ExitCode.USAGE, "--socket goes with --host");
         }
         checkHeapFits(cache, cacheGiven, writeBuffer, writeBufferGiven, MachineMemory.mib());
         if (positional.size() != 2) {
@@ -180,8 +215,13 @@ public record MountSettings(
         }
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
-                dbTimeout, writeback, threads, allowNonEmpty);
+                dbTimeout, writeback, threads, allowNonEmpty,
+                viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
     }
+
+    /** Options read by the client of a host and never handed to it. */
+    private static final Set<String> CLIENT_ONLY = Set.of("--host", "--socket",
+            "--passphrase-file");
 
     /**
      * The Java heap a mount with these sizes needs, in MiB: the block cache, the written data not
@@ -300,6 +340,11 @@ public record MountSettings(
                 throw new CliException(ExitCode.USAGE, option + " takes no value");
             }
             return i < args.size();
+        }
+
+        /** Index of the next argument to be read. */
+        int position() {
+            return i;
         }
 
         String next() {

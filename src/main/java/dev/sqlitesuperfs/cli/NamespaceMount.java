@@ -2,18 +2,23 @@ package dev.sqlitesuperfs.cli;
 
 import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.fs.FsConfig;
+import dev.sqlitesuperfs.fs.FsResources;
 import dev.sqlitesuperfs.fuse.FuseSession;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.fuse.MountOptions;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
+import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
+import dev.sqlitesuperfs.store.PgServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.OptionalLong;
+import java.util.function.BiFunction;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,7 +31,7 @@ import org.slf4j.LoggerFactory;
 public final class NamespaceMount implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(NamespaceMount.class);
     /** Shown as {@code fuse.sqlitesuperfs} in /proc/mounts; how `unmount` recognises our mounts. */
-    static final String SUBTYPE = "sqlitesuperfs";
+    public static final String SUBTYPE = "sqlitesuperfs";
 
     private final String namespace;
     private final Path mountPoint;
@@ -59,10 +64,31 @@ public final class NamespaceMount implements AutoCloseable {
      */
     public static NamespaceMount open(MountSettings settings, DatabaseConfig database, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
+        return open(settings, name -> PgNamespaceStore.open(database, name, settings.readOnly()), Filesystem::open,
+                passphrases, hostFreeBytes, callerUid, callerGid);
+    }
+
+    /**
+     * As {@link #open(MountSettings, DatabaseConfig, PassphraseSource, Supplier, int, int)}, for a
+     * host: the namespace is opened on {@code server}'s connections, which all the host's
+     * namespaces on that database share, and its filesystem uses the host's block cache, bound on
+     * unstored data and write-back thread ({@code resources}) instead of its own; the settings'
+     * cache size and database timeout are then the server's and the resources'.
+     */
+    public static NamespaceMount open(MountSettings settings, PgServer server, FsResources resources,
+            PassphraseSource passphrases, Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
+        return open(settings, name -> server.open(name, settings.readOnly()),
+                (config, sealed) -> Filesystem.open(config, sealed, resources), passphrases, hostFreeBytes, callerUid,
+                callerGid);
+    }
+
+    private static NamespaceMount open(MountSettings settings, Function<NamespaceName, NamespaceStore> stores,
+            BiFunction<FsConfig, SealedStore, Filesystem> filesystems, PassphraseSource passphrases,
+            Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
         NamespaceName name = NamespaceName.parse(settings.namespace());
         passphrases.checkAvailable();
         Path dir = checkMountPoint(settings.mountPoint(), settings.createMountPoint(), settings.allowNonEmpty());
-        NamespaceStore store = PgNamespaceStore.open(database, name, settings.readOnly());
+        NamespaceStore store = stores.apply(name);
         SealedNamespace opened = null;
         try {
             int uid = settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid;
@@ -81,7 +107,7 @@ public final class NamespaceMount implements AutoCloseable {
             FsConfig fsConfig = new FsConfig(name.value(), opened.blockSize(), settings.cacheBytes(),
                     settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
                     quotaBytes, hostFreeBytes);
-            Filesystem fs = Filesystem.open(fsConfig, opened.store());
+            Filesystem fs = filesystems.apply(fsConfig, opened.store());
             // With a quota, every write(2) must reach the mount while the writer waits, so that one
             // that does not fit fails itself: the kernel's writeback cache would accept it and
             // send it long after. (Measured: the SQLite commit loop is as fast either way.)

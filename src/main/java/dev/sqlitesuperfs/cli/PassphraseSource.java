@@ -26,28 +26,58 @@ public final class PassphraseSource {
     private final String envName;
     private final String prompt;
     private final String repeatPrompt;
+    /** A passphrase another process handed over (see {@link #handedOver}), or null. */
+    private final byte[] given;
+    private final boolean givenTypedTwice;
+    private volatile boolean refusedUntyped;
 
     public PassphraseSource(Path file, Map<String, String> env) {
-        this(file, env, ENV, "Passphrase for namespace %s: ", "New namespace: repeat the passphrase: ");
+        this(file, env, ENV, "Passphrase for namespace %s: ", "New namespace: repeat the passphrase: ", null, false);
     }
 
-    private PassphraseSource(Path file, Map<String, String> env, String envName, String prompt, String repeatPrompt) {
+    private PassphraseSource(Path file, Map<String, String> env, String envName, String prompt, String repeatPrompt,
+            byte[] given, boolean givenTypedTwice) {
         this.file = file;
         this.env = env;
         this.envName = envName;
         this.prompt = prompt;
         this.repeatPrompt = repeatPrompt;
+        this.given = given;
+        this.givenTypedTwice = givenTypedTwice;
+    }
+
+    /**
+     * A passphrase that the client of a host read its own way (file, variable, terminal) and
+     * handed over the control socket. The array is used as it is, not copied: the caller zeroes it
+     * once the mount has opened or failed. Where a terminal would ask twice (a namespace is being
+     * created), {@code typedTwice} must say that the client did, else {@link #obtain} refuses and
+     * {@link #refusedUnconfirmed} says so, so that the client can ask again.
+     *
+     * @param typedTwice the passphrase came from a file or variable, or was typed twice alike
+     */
+    public static PassphraseSource handedOver(byte[] utf8, boolean typedTwice) {
+        return new PassphraseSource(null, Map.of(), ENV, null, null, utf8, typedTwice);
+    }
+
+    /** Whether {@link #obtain} refused a handed-over passphrase because it was typed only once. */
+    public boolean refusedUnconfirmed() {
+        return refusedUntyped;
+    }
+
+    /** Whether {@link #obtain} will ask on the terminal (no file, no variable). */
+    public boolean asksOnTerminal() {
+        return given == null && file == null && env.get(envName) == null;
     }
 
     /** The namespace's current passphrase, for {@code passwd}. */
     static PassphraseSource current(Path file, Map<String, String> env) {
-        return new PassphraseSource(file, env, ENV, "Current passphrase for namespace %s: ", null);
+        return new PassphraseSource(file, env, ENV, "Current passphrase for namespace %s: ", null, null, false);
     }
 
     /** The passphrase that replaces it; asked twice on a terminal. */
     static PassphraseSource replacement(Path file, Map<String, String> env) {
         return new PassphraseSource(file, env, NEW_ENV, "New passphrase for namespace %s: ",
-                "Repeat the new passphrase: ");
+                "Repeat the new passphrase: ", null, false);
     }
 
     /**
@@ -58,8 +88,12 @@ public final class PassphraseSource {
      * passphrase can only be told later, against the namespace's key. Reads the file or variable
      * and wipes what it read.
      */
-    void checkAvailable() {
-        if (file != null) {
+    public void checkAvailable() {
+        if (given != null) {
+            if (given.length == 0) {
+                throw new CliException(ExitCode.PASSPHRASE, "empty passphrase");
+            }
+        } else if (file != null) {
             fromFile().close();
         } else if (env.get(envName) != null) {
             fromEnv(env.get(envName)).close();
@@ -77,7 +111,15 @@ public final class PassphraseSource {
      * @param confirm ask twice on a terminal (a namespace is being created with it, or it replaces
      *                the old one)
      */
-    Passphrase obtain(String namespace, boolean confirm) {
+    public Passphrase obtain(String namespace, boolean confirm) {
+        if (given != null) {
+            if (confirm && !givenTypedTwice) {
+                refusedUntyped = true;
+                throw new CliException(ExitCode.PASSPHRASE, "namespace " + namespace + " does not exist yet; the"
+                        + " passphrase that creates it must be typed twice");
+            }
+            return Passphrase.fromBytes(given);
+        }
         if (file != null) {
             return fromFile();
         }

@@ -3,10 +3,10 @@ package dev.sqlitesuperfs.cli;
 import java.util.Locale;
 
 /** Parses sizes like {@code 4096}, {@code 64K}, {@code 256M}, {@code 2G} (binary units). */
-final class Sizes {
+public final class Sizes {
     private Sizes() {}
 
-    static long parse(String option, String text) {
+    public static long parse(String option, String text) {
         return parse(option, text, false);
     }
 

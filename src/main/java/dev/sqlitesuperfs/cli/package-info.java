@@ -5,7 +5,9 @@
  * distinct exit code ({@link dev.sqlitesuperfs.cli.ExitCode}). Commands: mount, unmount, fsck,
  * passwd, upgrade, and ns (list, info, usage, create, quota, drop: the administration of a
  * database's namespaces, through the store's catalog); fsck, passwd and upgrade share their options
- * and their way of opening a namespace ({@code NamespaceCommand}).
+ * and their way of opening a namespace ({@code NamespaceCommand}). {@code serve}, {@code status}
+ * and {@code mount --host} are the {@link dev.sqlitesuperfs.host} package's, which opens
+ * namespaces through {@link dev.sqlitesuperfs.cli.NamespaceMount} on shared connections and caches.
  *
  * <p>Holds no key logic: creating, opening, upgrading and rewrapping a namespace are
  * {@link dev.sqlitesuperfs.sealed.SealedNamespace}'s, whose refusals this package only maps to

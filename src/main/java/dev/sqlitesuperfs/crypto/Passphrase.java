@@ -42,6 +42,14 @@ public final class Passphrase implements AutoCloseable {
         return passphrase;
     }
 
+    /**
+     * A copy of the UTF-8 bytes on the heap, for handing the passphrase to another process (the
+     * client of a host sends it over the control socket). The caller owns the copy and zeroes it.
+     */
+    public byte[] copyBytes() {
+        return memory.segment().toArray(ValueLayout.JAVA_BYTE);
+    }
+
     public boolean isEmpty() {
         return memory.size() == 0;
     }

@@ -103,6 +103,11 @@ final class BlockCache {
             }
         }
 
+        /** Plaintext bytes this tenant has cached. */
+        long bytes() {
+            return bytes.get();
+        }
+
         byte[] get(long ino, long idx) {
             Key key = new Key(ino, idx);
             byte[] found = segment(key).get(key);

@@ -166,6 +166,16 @@ public final class Filesystem implements FuseFilesystem {
         return nodes.size();
     }
 
+    /** Plaintext bytes of this namespace in the block cache (shared or its own). */
+    public long cachedBytes() {
+        return cache.bytes();
+    }
+
+    /** Bytes written to this namespace and not stored yet. */
+    public long unstoredBytes() {
+        return buffer.dirtyBytes();
+    }
+
     /** Stores every written block, timestamp and deferred change still in memory. */
     public void flushAll() {
         guard("flush-all", NodeTable.ROOT, () -> {
