@@ -271,7 +271,9 @@ host_up() {
     [ -z "$host_pid" ] || return 0
     host_socket="$work/host.sock"
     host_log="$work/host.log"
-    "${sqlitesuperfs[@]}" serve --socket "$host_socket" ${host_options[@]+"${host_options[@]}"} "$@" \
+    # the heap the launcher gives a host (./sqlitesuperfs serve)
+    "${sqlitesuperfs[0]}" -XX:MaxRAMPercentage=75 "${sqlitesuperfs[@]:1}" serve --socket "$host_socket" \
+        ${host_options[@]+"${host_options[@]}"} "$@" \
         >>"$host_log" 2>&1 </dev/null &
     host_pid=$!
     local deadline=$((SECONDS + 600))

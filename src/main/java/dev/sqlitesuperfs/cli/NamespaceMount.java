@@ -6,6 +6,7 @@ import dev.sqlitesuperfs.fs.FsResources;
 import dev.sqlitesuperfs.fuse.FuseSession;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.fuse.MountOptions;
+import dev.sqlitesuperfs.fuse.RequestPool;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.store.DatabaseConfig;
@@ -13,6 +14,7 @@ import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
 import dev.sqlitesuperfs.store.PgServer;
+import dev.sqlitesuperfs.store.StoreMetrics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -65,25 +67,26 @@ public final class NamespaceMount implements AutoCloseable {
     public static NamespaceMount open(MountSettings settings, DatabaseConfig database, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
         return open(settings, name -> PgNamespaceStore.open(database, name, settings.readOnly()), Filesystem::open,
-                passphrases, hostFreeBytes, callerUid, callerGid);
+                null, passphrases, hostFreeBytes, callerUid, callerGid);
     }
 
     /**
      * As {@link #open(MountSettings, DatabaseConfig, PassphraseSource, Supplier, int, int)}, for a
      * host: the namespace is opened on {@code server}'s connections, which all the host's
      * namespaces on that database share, and its filesystem uses the host's block cache, bound on
-     * unstored data and write-back thread ({@code resources}) instead of its own; the settings'
-     * cache size and database timeout are then the server's and the resources'.
+     * unstored data and write-back thread ({@code resources}) instead of its own, and its kernel
+     * requests are served by the host's request workers ({@code pool}); the settings' cache size,
+     * database timeout and threads are then the server's, the resources' and the pool's.
      */
-    public static NamespaceMount open(MountSettings settings, PgServer server, FsResources resources,
+    public static NamespaceMount open(MountSettings settings, PgServer server, FsResources resources, RequestPool pool,
             PassphraseSource passphrases, Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
         return open(settings, name -> server.open(name, settings.readOnly()),
-                (config, sealed) -> Filesystem.open(config, sealed, resources), passphrases, hostFreeBytes, callerUid,
-                callerGid);
+                (config, sealed) -> Filesystem.open(config, sealed, resources), pool, passphrases, hostFreeBytes,
+                callerUid, callerGid);
     }
 
     private static NamespaceMount open(MountSettings settings, Function<NamespaceName, NamespaceStore> stores,
-            BiFunction<FsConfig, SealedStore, Filesystem> filesystems, PassphraseSource passphrases,
+            BiFunction<FsConfig, SealedStore, Filesystem> filesystems, RequestPool pool, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
         NamespaceName name = NamespaceName.parse(settings.namespace());
         passphrases.checkAvailable();
@@ -117,7 +120,7 @@ public final class NamespaceMount implements AutoCloseable {
                     MountOptions.MAX_WRITE_LIMIT, settings.threads(), writebackCache);
             FuseSession session;
             try {
-                session = FuseSession.mount(options, fs);
+                session = pool == null ? FuseSession.mount(options, fs) : FuseSession.mount(options, fs, pool);
             } catch (MountException e) {
                 fs.destroy();
                 throw new CliException(ExitCode.MOUNT, e.getMessage());
@@ -196,6 +199,16 @@ public final class NamespaceMount implements AutoCloseable {
         } catch (MountException e) {
             log.warn("{}", e.getMessage());
         }
+    }
+
+    /** The namespace writer's counters (zero for a store that keeps none). */
+    public StoreMetrics storeMetrics() {
+        return store instanceof PgNamespaceStore pg ? pg.metrics() : new StoreMetrics();
+    }
+
+    /** Nanoseconds spent deriving the namespace's key while it was opened. */
+    public long keyNanos() {
+        return opened.keyNanos();
     }
 
     public String namespace() {

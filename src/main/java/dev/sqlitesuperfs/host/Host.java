@@ -8,6 +8,7 @@ import dev.sqlitesuperfs.cli.NamespaceMount;
 import dev.sqlitesuperfs.cli.PassphraseSource;
 import dev.sqlitesuperfs.fuse.FuseSession;
 import dev.sqlitesuperfs.fuse.MountException;
+import dev.sqlitesuperfs.metrics.HostMetrics;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -76,6 +77,7 @@ public final class Host implements AutoCloseable {
         }
         NamespaceMount opened = null;
         HostedMount hosted = null;
+        long start = System.nanoTime();
         try {
             opened = resources.open(settings, passphrases, ownerUid, ownerGid);
         } finally {
@@ -99,8 +101,11 @@ public final class Host implements AutoCloseable {
             MountRegistry.registerHosted(dir, socket);
         }
         HostedMount watched = hosted;
-        Thread.ofPlatform().daemon().name("watch-" + hosted.namespace()).start(() -> watch(watched));
-        log.info("namespace {} mounted on {} for uid {} ({})", hosted.namespace(), dir, ownerUid, origin);
+        // A virtual thread: an idle mount must cost the host no thread of its own.
+        Thread.ofVirtual().name("watch-" + hosted.namespace()).start(() -> watch(watched));
+        long keyNanos = opened.keyNanos();
+        log.info("namespace {} mounted on {} for uid {} ({}) in {} ms after its key (derived in {} ms)",
+                hosted.namespace(), dir, ownerUid, origin, millis(System.nanoTime() - start - keyNanos), millis(keyNanos));
         return hosted;
     }
 
@@ -175,6 +180,18 @@ public final class Host implements AutoCloseable {
     /** What the namespaces share, and how much of it is in use (see {@link HostResources#figures}). */
     public Map<String, Object> figures() {
         return resources.figures();
+    }
+
+    /** The text of a metrics scrape: the host's figures and each mounted namespace's counters. */
+    public String metricsText() {
+        List<HostMetrics.Namespace> namespaces = new ArrayList<>();
+        synchronized (this) {
+            for (HostedMount hosted : mounts.values()) {
+                namespaces.add(new HostMetrics.Namespace(hosted.namespace(), hosted.mount().filesystem().metrics(),
+                        hosted.mount().storeMetrics()));
+            }
+        }
+        return HostMetrics.render(resources.metrics(), namespaces);
     }
 
     /** What the host serves, in the order mounted, then what failed at start. */
@@ -256,5 +273,9 @@ public final class Host implements AutoCloseable {
             log.error("namespace {}: closing a mount the host no longer wanted failed: {}", mount.namespace(),
                     e.getMessage());
         }
+    }
+
+    private static String millis(long nanos) {
+        return String.format(java.util.Locale.ROOT, "%.1f", nanos / 1e6);
     }
 }

@@ -6,7 +6,9 @@ import dev.sqlitesuperfs.cli.MountSettings;
 import dev.sqlitesuperfs.cli.NamespaceMount;
 import dev.sqlitesuperfs.cli.PassphraseSource;
 import dev.sqlitesuperfs.fs.FsResources;
+import dev.sqlitesuperfs.fuse.RequestPool;
 import dev.sqlitesuperfs.localpg.LocalPostgres;
+import dev.sqlitesuperfs.metrics.HostMetrics;
 import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.PgServer;
 import dev.sqlitesuperfs.store.StoreException;
@@ -18,6 +20,7 @@ import java.time.Duration;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -57,7 +60,13 @@ public final class HostResources implements AutoCloseable {
     public static final long DEFAULT_DIRTY_BYTES = 256L << 20;
     /** A mount's heap beyond the shared cache and written data: its inode tables and buffers. */
     static final long MOUNT_OVERHEAD = 16L << 20;
-    /** The heap the host keeps for itself (its own classes, the control socket, requests). */
+    /**
+     * Request workers serving every mount of the host (one epoll set): an idle mount costs no
+     * thread and no buffer; one mount has at most a quarter of them in flight
+     * ({@link RequestPool#hostSessionCap}), so that its hung requests leave the rest to the others.
+     */
+    static final int REQUEST_WORKERS = 16;
+    /** The heap the host keeps for itself (its own classes, the control socket, request buffers). */
     static final long HOST_OVERHEAD = 128L << 20;
     /** Mount options that size what the host shares: given to {@code serve}, not to one mount. */
     static final Map<String, String> HOST_WIDE_OPTIONS = Map.of(
@@ -89,6 +98,7 @@ public final class HostResources implements AutoCloseable {
     private final Path defaultStateDir;
     private final Limits limits;
     private final FsResources fs;
+    private final RequestPool requests;
     private final Map<Path, LocalPostgres> localServers = new LinkedHashMap<>();
     private final Map<DatabaseConfig, PgServer> servers = new LinkedHashMap<>();
     private final Set<NamespaceMount> reservations = Collections.newSetFromMap(new IdentityHashMap<>());
@@ -115,6 +125,12 @@ public final class HostResources implements AutoCloseable {
         this.limits = limits;
         this.mountBudget = heapBytes - shared;
         this.fs = FsResources.shared(limits.cacheBytes(), limits.dirtyBytes());
+        try {
+            this.requests = RequestPool.start("host", REQUEST_WORKERS);
+        } catch (IOException | RuntimeException e) {
+            fs.close();
+            throw new CliException(ExitCode.MOUNT, "cannot start the host's request workers: " + e.getMessage());
+        }
     }
 
     /**
@@ -146,10 +162,10 @@ public final class HostResources implements AutoCloseable {
             NamespaceMount mount;
             if (settings.databaseUrl() != null) {
                 mount = NamespaceMount.open(settings, server(DatabaseConfig.parse(settings.databaseUrl())), fs,
-                        passphrases, OptionalLong::empty, ownerUid, ownerGid);
+                        requests, passphrases, OptionalLong::empty, ownerUid, ownerGid);
             } else {
                 LocalPostgres local = localServer(settings.stateDir() != null ? settings.stateDir() : defaultStateDir);
-                mount = NamespaceMount.open(settings, server(local.config()), fs, passphrases,
+                mount = NamespaceMount.open(settings, server(local.config()), fs, requests, passphrases,
                         freeSpaceOf(local.dataDirectory()), ownerUid, ownerGid);
             }
             synchronized (this) {
@@ -242,6 +258,18 @@ public final class HostResources implements AutoCloseable {
         };
     }
 
+    /** The host's shared resources, for a metrics scrape. */
+    HostMetrics.Host metrics() {
+        List<PgServer> all;
+        synchronized (this) {
+            all = List.copyOf(servers.values());
+        }
+        long open = all.stream().mapToLong(PgServer::connectionsOpen).sum();
+        long max = all.stream().mapToLong(PgServer::maxConnections).sum();
+        return new HostMetrics.Host(open, max, saturatingAdd(limits.cacheBytes(), limits.dirtyBytes()),
+                fs.cachedBytes() + fs.unstoredBytes(), requests.busy(), requests.workers());
+    }
+
     /** The host's figures for status: what its namespaces share, and how much of it is in use. */
     synchronized Map<String, Object> figures() {
         Map<String, Object> figures = new LinkedHashMap<>();
@@ -286,6 +314,7 @@ public final class HostResources implements AutoCloseable {
             }
         });
         fs.close();
+        requests.close();
         synchronized (this) {
             for (LocalPostgres server : localServers.values()) {
                 try {

@@ -5,8 +5,11 @@ import dev.sqlitesuperfs.cli.ExitCode;
 import dev.sqlitesuperfs.cli.MountSettings;
 import dev.sqlitesuperfs.cli.PassphraseSource;
 import dev.sqlitesuperfs.cli.Sizes;
+import dev.sqlitesuperfs.metrics.MetricsServer;
 import dev.sqlitesuperfs.sys.Libc;
+import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -54,17 +57,18 @@ public final class Serve {
               --write-buffer SIZE  written data not stored yet, all namespaces together (default
                                    256M; a mount's own --write-buffer bounds it alone within this)
               --db-timeout S       seconds a database call keeps retrying before it fails (default 60)
+              --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (README, Metrics)
               --log-level L        error, warn, info (default), debug, trace; also $SQLITESUPERFS_LOG_LEVEL
             A mount that names no database (--db) uses $psql_url, else the local PostgreSQL. The
             host's Java heap must hold the cache, twice the write buffer and 16 MiB per mount.
             """;
 
     private static final List<String> OPTIONS = List.of("--socket", "--socket-group", "--config", "--db-connections",
-            "--cache-size", "--write-buffer", "--db-timeout", "--log-level");
+            "--cache-size", "--write-buffer", "--db-timeout", "--log-level", "--metrics");
 
     /** What {@code serve} was asked. */
     public record Settings(Path socket, String socketGroup, Path config, HostResources.Limits limits,
-            String logLevel) {
+            String logLevel, InetSocketAddress metrics) {
         public static Settings parse(List<String> args, Map<String, String> env) {
             Path socket = MountSettings.DEFAULT_HOST_SOCKET;
             String group = null;
@@ -75,6 +79,7 @@ public final class Serve {
             long dirty = defaults.dirtyBytes();
             Duration timeout = defaults.dbTimeout();
             String level = env.getOrDefault("SQLITESUPERFS_LOG_LEVEL", "info");
+            InetSocketAddress metrics = null;
             for (int i = 0; i < args.size(); i++) {
                 String arg = args.get(i);
                 int eq = arg.indexOf('=');
@@ -97,11 +102,20 @@ public final class Serve {
                     case "--cache-size" -> cache = Sizes.parse(option, value);
                     case "--write-buffer" -> dirty = Sizes.parse(option, value);
                     case "--db-timeout" -> timeout = Duration.ofSeconds(number(option, value, 1, 86_400));
+                    case "--metrics" -> metrics = metricsAddress(value);
                     default -> level = value.toLowerCase(Locale.ROOT);
                 }
             }
             return new Settings(socket, group, config, new HostResources.Limits(connections, cache, dirty, timeout),
-                    level);
+                    level, metrics);
+        }
+
+        private static InetSocketAddress metricsAddress(String value) {
+            try {
+                return MetricsServer.parseAddress(value);
+            } catch (IllegalArgumentException e) {
+                throw new CliException(ExitCode.USAGE, e.getMessage());
+            }
         }
 
         private static long number(String option, String value, long min, long max) {
@@ -121,15 +135,17 @@ public final class Serve {
     private final HostConfig config;
     private final ControlSocket socket;
     private final Host host;
+    private final MetricsServer metrics;
     private final String defaultDatabaseUrl;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private boolean stopping;
     private volatile int exitCode;
 
-    private Serve(HostConfig config, ControlSocket socket, Host host, String defaultDatabaseUrl) {
+    private Serve(HostConfig config, ControlSocket socket, Host host, MetricsServer metrics, String defaultDatabaseUrl) {
         this.config = config;
         this.socket = socket;
         this.host = host;
+        this.metrics = metrics;
         this.defaultDatabaseUrl = defaultDatabaseUrl;
     }
 
@@ -151,8 +167,20 @@ public final class Serve {
             throw e;
         }
         String database = env.get("psql_url");
-        return new Serve(config, socket, new Host(resources, socket.path()),
-                database == null || database.isBlank() ? null : database);
+        Host host = new Host(resources, socket.path());
+        MetricsServer metrics = null;
+        if (settings.metrics() != null) {
+            try {
+                metrics = MetricsServer.start(settings.metrics(), host::metricsText);
+                log.info("metrics on http://{}:{}/metrics", settings.metrics().getHostString(), metrics.address().getPort());
+            } catch (IOException e) {
+                socket.close();
+                resources.close();
+                throw new CliException(ExitCode.USAGE, "--metrics: cannot listen on " + settings.metrics().getHostString()
+                        + ":" + settings.metrics().getPort() + ": " + e.getMessage());
+            }
+        }
+        return new Serve(config, socket, host, metrics, database == null || database.isBlank() ? null : database);
     }
 
     /** Mounts the configured namespaces, takes requests, says so, and returns once {@link #stop} is done. */
@@ -238,6 +266,9 @@ public final class Serve {
         }
         log.info("stopping: no more requests on {}", socket.path());
         socket.close();
+        if (metrics != null) {
+            metrics.close();
+        }
         boolean allStored = host.shutDown();
         exitCode = allStored ? ExitCode.OK.code() : ExitCode.INTERNAL.code();
         log.info(allStored ? "stopped; every namespace was stored and unmounted"

@@ -63,6 +63,8 @@ public final class SealedNamespace implements AutoCloseable {
     private final SecretKey dataKey;
     private final Sealer sealer;
     private final SealedStore sealed;
+    /** How long deriving (or making) the key took: a host reports a mount's own time apart from it. */
+    private long keyNanos;
 
     /** Takes {@code dataKey} over: it is closed here if the sealer cannot be made, else by {@link #close()}. */
     private SealedNamespace(NamespaceStore store, String name, NamespaceMeta meta, SecretKey dataKey) {
@@ -86,9 +88,11 @@ public final class SealedNamespace implements AutoCloseable {
      * authenticator, in one transaction. Returns it opened and writable.
      */
     public static SealedNamespace create(NamespaceStore store, String name, NewNamespace spec, Passphrase passphrase) {
+        long start = System.nanoTime();
         NamespaceKey.Opened created = NamespaceKey.create(spec.blockSize(), spec.kdfStrength(), passphrase);
         NamespaceMeta meta = created.meta().withQuota(spec.quotaBytes());
         SealedNamespace opened = new SealedNamespace(store, name, meta, created.dataKey());
+        opened.keyNanos = System.nanoTime() - start;
         try {
             long now = System.currentTimeMillis() * 1_000_000L;
             InodeRecord root = new InodeRecord(1, ROOT_MODE, spec.rootUid(), spec.rootGid(), 2, 0, 0, 0, now, now, now);
@@ -297,10 +301,18 @@ public final class SealedNamespace implements AutoCloseable {
             PassphrasePrompt passphrases, boolean storeKeyCheck) {
         NamespaceKey.kdfParams(meta, name);
         NamespaceKey.Opened opened;
+        long start = System.nanoTime();
         try (Passphrase passphrase = passphrases.obtain(false)) {
             opened = NamespaceKey.open(store, meta, passphrase, storeKeyCheck, name);
         }
-        return new SealedNamespace(store, name, opened.meta(), opened.dataKey());
+        SealedNamespace unlocked = new SealedNamespace(store, name, opened.meta(), opened.dataKey());
+        unlocked.keyNanos = System.nanoTime() - start;
+        return unlocked;
+    }
+
+    /** Nanoseconds spent deriving (or making) the namespace's key when it was opened. */
+    public long keyNanos() {
+        return keyNanos;
     }
 
     private static SealedNamespaceException.Mismatch missing(String name) {
