@@ -154,7 +154,7 @@ class HostServeTest {
 
     @Test
     void servesNamespacesMountedThroughTheSocketAndStoresEverythingOnSigterm() throws Exception {
-        CliProcess host = serve();
+        CliProcess host = serve("--metrics", "127.0.0.1:0");
         Map<String, Path> fresh = freshNamespaces(3);
         fresh.forEach(this::mountOk);
         List<String> names = List.copyOf(fresh.keySet());
@@ -172,6 +172,13 @@ class HostServeTest {
                     "cache_hits", "cache_misses", "tamper_events");
             assertThat((Long) n.get("bytes_written")).as("the file and the database were written").isPositive();
             assertThat((Long) n.get("cached_bytes")).as("the files just written are cached").isPositive();
+        }
+        String metrics = scrape(host);
+        assertThat(metrics).contains("sqlitesuperfs_host_namespaces 3\n", "sqlitesuperfs_host_request_workers "
+                + HostResources.REQUEST_WORKERS + "\n");
+        for (String name : names) {
+            assertThat(metrics).containsPattern("sqlitesuperfs_commits_total\\{namespace=\"" + name + "\"\\} [1-9]")
+                    .containsPattern("sqlitesuperfs_written_bytes_total\\{namespace=\"" + name + "\"\\} [1-9]");
         }
         Map<String, Object> figures = (Map<String, Object>) status.get("host");
         assertThat(figures.get("databases")).isEqualTo(1L);
@@ -360,9 +367,13 @@ class HostServeTest {
                 f.get();
             }
             most = Math.max(most, hostConnections());
+            long threads = procStatus(host.pid(), "Threads:");
             System.out.println("host with 20 namespaces: at most " + most + " PostgreSQL connections (bound "
-                    + bound + "), " + rssMib(host.pid()) + " MiB resident");
+                    + bound + "), " + (procStatus(host.pid(), "VmRSS:") >> 10) + " MiB resident, " + threads + " threads");
             assertThat(most).isPositive().isLessThanOrEqualTo(bound);
+            // One request pool serves every mount: twenty mounts of their own would bring 16
+            // request threads each (over 320).
+            assertThat(threads).as("threads of a host serving 20 namespaces").isLessThan(120);
         } finally {
             pool.shutdownNow();
         }
@@ -377,13 +388,26 @@ class HostServeTest {
                 + " 'sqlitesuperfs:host:%'");
     }
 
-    private static long rssMib(long pid) throws IOException {
+    /** The number on the line of /proc/PID/status that starts with {@code field} (VmRSS in KiB). */
+    private static long procStatus(long pid, String field) throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("[^0-9]", "")) >> 10;
+            if (line.startsWith(field)) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
             }
         }
         return -1;
+    }
+
+    /** GET /metrics of a host started with --metrics 127.0.0.1:0 (its log names the port). */
+    private static String scrape(CliProcess host) throws Exception {
+        java.util.regex.Matcher port = java.util.regex.Pattern.compile("metrics on http://127\\.0\\.0\\.1:(\\d+)/metrics")
+                .matcher(host.stderr());
+        assertThat(port.find()).as("the host logs where its metrics are\n%s", host.stderr()).isTrue();
+        java.net.http.HttpResponse<String> answer = java.net.http.HttpClient.newHttpClient().send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port.group(1) + "/metrics"))
+                        .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(answer.statusCode()).isEqualTo(200);
+        return answer.body();
     }
 
     /** A refusal for the server's connection limit (SQLState 53300) says so in words. */
