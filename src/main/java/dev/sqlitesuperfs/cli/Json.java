@@ -5,11 +5,12 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The few JSON documents the admin commands print with {@code --json} (RFC 8259): objects keep the
+ * JSON text as this program writes it (RFC 8259): the documents the admin commands print with
+ * {@code --json} and the host's control protocol ({@code host.Json} reads it). Objects keep the
  * order their members were put in, so that output is stable and readable; strings are escaped as
- * the RFC requires. Small on purpose: this program writes JSON and never reads it.
+ * the RFC requires, and U+2028/U+2029 too.
  */
-final class Json {
+public final class Json {
 
     private Json() {}
 
@@ -39,6 +40,16 @@ final class Json {
         }
     }
 
+    /**
+     * {@code value} as compact JSON text: null, String, Boolean, Integer, Long, a finite Double,
+     * {@link Obj}, a Map with String keys, or a List of those.
+     */
+    public static String write(Object value) {
+        StringBuilder out = new StringBuilder();
+        write(value, out);
+        return out.toString();
+    }
+
     private static void check(Object value) {
         boolean known = value == null || value instanceof String || value instanceof Boolean
                 || value instanceof Integer || value instanceof Long || value instanceof Obj
@@ -54,15 +65,16 @@ final class Json {
         switch (value) {
             case null -> out.append("null");
             case String s -> string(s, out);
-            case Obj o -> {
+            case Obj o -> write(o.members, out);
+            case Map<?, ?> map -> {
                 out.append('{');
                 boolean first = true;
-                for (Map.Entry<String, Object> member : o.members.entrySet()) {
+                for (Map.Entry<?, ?> member : map.entrySet()) {
                     if (!first) {
                         out.append(',');
                     }
                     first = false;
-                    string(member.getKey(), out);
+                    string((String) member.getKey(), out);
                     out.append(':');
                     write(member.getValue(), out);
                 }
@@ -78,11 +90,18 @@ final class Json {
                 }
                 out.append(']');
             }
-            default -> out.append(value); // Boolean, Integer, Long, finite Double: Java's form is JSON's
+            case Boolean b -> out.append(b);
+            case Long n -> out.append(n);
+            case Integer n -> out.append(n);
+            case Double d when Double.isFinite(d) -> out.append(d); // Java's form is JSON's
+            default -> throw new IllegalArgumentException("no JSON form for " + value.getClass().getName());
         }
     }
 
-    /** A string with the escapes RFC 8259 requires (quote, backslash, control characters). */
+    /**
+     * A string with the escapes RFC 8259 requires (quote, backslash, control characters), and
+     * U+2028/U+2029, so that no reader that splits lines (JavaScript's, some log tools) cuts it.
+     */
     private static void string(String s, StringBuilder out) {
         out.append('"');
         for (int i = 0; i < s.length(); i++) {
@@ -94,7 +113,7 @@ final class Json {
                 case '\r' -> out.append("\\r");
                 case '\t' -> out.append("\\t");
                 default -> {
-                    if (c < 0x20) {
+                    if (c < 0x20 || c == '\u2028' || c == '\u2029') {
                         out.append(String.format("\\u%04x", (int) c));
                     } else {
                         out.append(c);

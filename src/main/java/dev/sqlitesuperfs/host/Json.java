@@ -42,69 +42,7 @@ final class Json {
 
     /** {@code value} (of the types the reader returns, or Integer) as compact JSON text. */
     static String write(Object value) {
-        StringBuilder out = new StringBuilder();
-        write(value, out);
-        return out.toString();
-    }
-
-    private static void write(Object value, StringBuilder out) {
-        switch (value) {
-            case null -> out.append("null");
-            case String s -> string(s, out);
-            case Boolean b -> out.append(b);
-            case Long n -> out.append(n);
-            case Integer n -> out.append(n);
-            case Double d when Double.isFinite(d) -> out.append(d);
-            case Map<?, ?> map -> {
-                out.append('{');
-                boolean first = true;
-                for (Map.Entry<?, ?> member : map.entrySet()) {
-                    if (!first) {
-                        out.append(',');
-                    }
-                    first = false;
-                    string((String) member.getKey(), out);
-                    out.append(':');
-                    write(member.getValue(), out);
-                }
-                out.append('}');
-            }
-            case List<?> list -> {
-                out.append('[');
-                for (int i = 0; i < list.size(); i++) {
-                    if (i > 0) {
-                        out.append(',');
-                    }
-                    write(list.get(i), out);
-                }
-                out.append(']');
-            }
-            default -> throw new IllegalArgumentException("no JSON form for " + value.getClass().getName());
-        }
-    }
-
-    private static void string(String s, StringBuilder out) {
-        out.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> out.append("\\\"");
-                case '\\' -> out.append("\\\\");
-                case '\n' -> out.append("\\n");
-                case '\r' -> out.append("\\r");
-                case '\t' -> out.append("\\t");
-                default -> {
-                    // Control characters must be escaped; U+2028/2029 too, so that no reader
-                    // that splits lines (JavaScript's, some log tools) cuts an answer in two.
-                    if (c < 0x20 || c == '\u2028' || c == '\u2029') {
-                        out.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        out.append(c);
-                    }
-                }
-            }
-        }
-        out.append('"');
+        return dev.sqlitesuperfs.cli.Json.write(value);
     }
 
     private static final class Reader {

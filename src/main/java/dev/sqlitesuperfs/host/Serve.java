@@ -60,7 +60,7 @@ public final class Serve {
               --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (README, Metrics)
               --log-level L        error, warn, info (default), debug, trace; also $SQLITESUPERFS_LOG_LEVEL
             A mount that names no database (--db) uses $psql_url, else the local PostgreSQL. The
-            host's Java heap must hold the cache, twice the write buffer and 16 MiB per mount.
+            host's Java heap must hold the cache, twice the write buffer and 2 MiB per mount.
             """;
 
     private static final List<String> OPTIONS = List.of("--socket", "--socket-group", "--config", "--db-connections",
