@@ -181,7 +181,7 @@ public record MountSettings(
             if (forHost) {
                 // the host runs elsewhere: a relative --state-dir means the one seen from here
                 hostOptions.addAll(a.equals("--state-dir") ? List.of(a, stateDir.toAbsolutePath().toString())
-                        : args.subList(from, o.position()));
+                        : separated(args.subList(from, o.position())));
             }
         }
         if (socket != null && !viaHost) {
@@ -220,6 +220,14 @@ public record MountSettings(
     }
 
     /** Options read by the client of a host and never handed to it. */
+    /** An option as given, "--name=value" written as "--name", "value", so that both spellings parse alike. */
+    private static List<String> separated(List<String> given) {
+        String first = given.getFirst();
+        int eq = first.indexOf('=');
+        return given.size() == 1 && first.startsWith("--") && eq > 2
+                ? List.of(first.substring(0, eq), first.substring(eq + 1)) : given;
+    }
+
     private static final Set<String> CLIENT_ONLY = Set.of("--host", "--socket",
             "--passphrase-file");
 

@@ -15,21 +15,21 @@ import java.util.Map;
  * comments, no unescaped control characters, nesting at most {@link #MAX_DEPTH} deep, and every
  * refusal a {@link Malformed} naming the offset where the text went wrong.
  */
-final class Json {
+public final class Json {
     /** Deeper than any request needs; bounds the reader's recursion. */
     static final int MAX_DEPTH = 16;
 
     private Json() {}
 
     /** Text that is not one JSON value, or not one this reader accepts. */
-    static final class Malformed extends Exception {
+    public static final class Malformed extends Exception {
         Malformed(String message) {
             super(message, null, false, false);
         }
     }
 
     /** The one value {@code text} holds, with nothing but white space around it. */
-    static Object parse(String text) throws Malformed {
+    public static Object parse(String text) throws Malformed {
         Reader reader = new Reader(text);
         reader.skipSpace();
         Object value = reader.value(0);
