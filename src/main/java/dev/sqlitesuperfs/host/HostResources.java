@@ -66,11 +66,11 @@ public final class HostResources implements AutoCloseable {
      */
     static final long MOUNT_OVERHEAD = 2L << 20;
     /**
-     * Request workers serving every mount of the host (one epoll set): an idle mount costs no
-     * thread and no buffer; one mount has at most a quarter of them in flight
+     * Request workers serving every mount of the host (one epoll set; {@code serve --workers}): an
+     * idle mount costs no thread and no buffer; one mount has at most a quarter of them in flight
      * ({@link RequestPool#hostSessionCap}), so that its hung requests leave the rest to the others.
      */
-    static final int REQUEST_WORKERS = 16;
+    public static final int DEFAULT_REQUEST_WORKERS = 16;
     /** The heap the host keeps for itself (its own classes, the control socket, request buffers). */
     static final long HOST_OVERHEAD = 128L << 20;
     /** Mount options that size what the host shares: given to {@code serve}, not to one mount. */
@@ -86,9 +86,9 @@ public final class HostResources implements AutoCloseable {
      * @param dirtyBytes    written data not stored yet, all namespaces together
      * @param dbTimeout     how long a database call keeps retrying before it fails
      */
-    public record Limits(int dbConnections, long cacheBytes, long dirtyBytes, Duration dbTimeout) {
+    public record Limits(int dbConnections, long cacheBytes, long dirtyBytes, Duration dbTimeout, int workers) {
         public static final Limits DEFAULT = new Limits(DEFAULT_DB_CONNECTIONS, DEFAULT_CACHE_BYTES,
-                DEFAULT_DIRTY_BYTES, DatabaseConfig.DEFAULT_RETRY_TIMEOUT);
+                DEFAULT_DIRTY_BYTES, DatabaseConfig.DEFAULT_RETRY_TIMEOUT, DEFAULT_REQUEST_WORKERS);
 
         /** Writer lanes of a server: about one connection in four, the rest read. */
         int lanes() {
@@ -131,7 +131,7 @@ public final class HostResources implements AutoCloseable {
         this.mountBudget = heapBytes - shared;
         this.fs = FsResources.shared(limits.cacheBytes(), limits.dirtyBytes());
         try {
-            this.requests = RequestPool.start("host", REQUEST_WORKERS);
+            this.requests = RequestPool.start("host", limits.workers());
         } catch (IOException | RuntimeException e) {
             fs.close();
             throw new CliException(ExitCode.MOUNT, "cannot start the host's request workers: " + e.getMessage());

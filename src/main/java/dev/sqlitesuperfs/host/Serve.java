@@ -58,13 +58,15 @@ public final class Serve {
                                    256M; a mount's own --write-buffer bounds it alone within this)
               --db-timeout S       seconds a database call keeps retrying before it fails (default 60)
               --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (README, Metrics)
+              --workers N          request workers for all mounts together (default 16, 2 to 1024);
+                                   one mount has at most a quarter of them busy
               --log-level L        error, warn, info (default), debug, trace; also $SQLITESUPERFS_LOG_LEVEL
             A mount that names no database (--db) uses $psql_url, else the local PostgreSQL. The
             host's Java heap must hold the cache, twice the write buffer and 2 MiB per mount.
             """;
 
     private static final List<String> OPTIONS = List.of("--socket", "--socket-group", "--config", "--db-connections",
-            "--cache-size", "--write-buffer", "--db-timeout", "--log-level", "--metrics");
+            "--cache-size", "--write-buffer", "--db-timeout", "--log-level", "--metrics", "--workers");
 
     /** What {@code serve} was asked. */
     public record Settings(Path socket, String socketGroup, Path config, HostResources.Limits limits,
@@ -78,6 +80,7 @@ public final class Serve {
             long cache = defaults.cacheBytes();
             long dirty = defaults.dirtyBytes();
             Duration timeout = defaults.dbTimeout();
+            int workers = defaults.workers();
             String level = env.getOrDefault("SQLITESUPERFS_LOG_LEVEL", "info");
             InetSocketAddress metrics = null;
             for (int i = 0; i < args.size(); i++) {
@@ -103,10 +106,11 @@ public final class Serve {
                     case "--write-buffer" -> dirty = Sizes.parse(option, value);
                     case "--db-timeout" -> timeout = Duration.ofSeconds(number(option, value, 1, 86_400));
                     case "--metrics" -> metrics = metricsAddress(value);
+                    case "--workers" -> workers = (int) number(option, value, 2, 1024);
                     default -> level = value.toLowerCase(Locale.ROOT);
                 }
             }
-            return new Settings(socket, group, config, new HostResources.Limits(connections, cache, dirty, timeout),
+            return new Settings(socket, group, config, new HostResources.Limits(connections, cache, dirty, timeout, workers),
                     level, metrics);
         }
 

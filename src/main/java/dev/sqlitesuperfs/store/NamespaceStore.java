@@ -157,7 +157,9 @@ public interface NamespaceStore extends AutoCloseable {
 
     /**
      * Apply {@code changes} atomically and durably (the PostgreSQL commit has returned), together
-     * with every change deferred before them, and return what it did. Change sets committed concurrently by several threads may share one
+     * with every change deferred before them, and return what it did. An empty change set returns
+     * at once and stores nothing, not even what is deferred ({@link #flushDeferred} does that).
+     * Change sets committed concurrently by several threads may share one
      * transaction; a change set is never split across transactions. If a shared transaction
      * fails, each change set is retried on its own, so one bad change set fails alone.
      */

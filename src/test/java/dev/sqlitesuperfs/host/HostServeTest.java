@@ -154,7 +154,7 @@ class HostServeTest {
 
     @Test
     void servesNamespacesMountedThroughTheSocketAndStoresEverythingOnSigterm() throws Exception {
-        CliProcess host = serve("--metrics", "127.0.0.1:0");
+        CliProcess host = serve("--metrics", "127.0.0.1:0", "--workers", "12");
         Map<String, Path> fresh = freshNamespaces(3);
         fresh.forEach(this::mountOk);
         List<String> names = List.copyOf(fresh.keySet());
@@ -174,8 +174,7 @@ class HostServeTest {
             assertThat((Long) n.get("cached_bytes")).as("the files just written are cached").isPositive();
         }
         String metrics = scrape(host);
-        assertThat(metrics).contains("sqlitesuperfs_host_namespaces 3\n", "sqlitesuperfs_host_request_workers "
-                + HostResources.REQUEST_WORKERS + "\n");
+        assertThat(metrics).contains("sqlitesuperfs_host_namespaces 3\n", "sqlitesuperfs_host_request_workers 12\n");
         for (String name : names) {
             assertThat(metrics).containsPattern("sqlitesuperfs_commits_total\\{namespace=\"" + name + "\"\\} [1-9]")
                     .containsPattern("sqlitesuperfs_written_bytes_total\\{namespace=\"" + name + "\"\\} [1-9]");
