@@ -29,17 +29,18 @@ class HostCrashTest {
     private static final String PASS = "host crash passphrase";
     private static final int TENANTS = 8;
     private static final Duration WAIT = Duration.ofSeconds(180);
-    private final List<CliProcess> hosts = new ArrayList<>();
+    private HostScratch scratch;
     private final List<Process> writers = new ArrayList<>();
-    private final List<Path> mountDirs = new ArrayList<>();
+    private List<Path> mountDirs;
     private Path dir;
     private Path socket;
 
     @BeforeEach
     void makeDirectory() throws IOException {
-        dir = Files.createTempDirectory("sqlitesuperfs-hostcrash-");
-        Shell.run("chmod", "755", dir.toString());
-        socket = dir.resolve("host.sock");
+        scratch = new HostScratch("sqlitesuperfs-hostcrash-");
+        dir = scratch.dir;
+        socket = scratch.socket;
+        mountDirs = scratch.mountDirs;
     }
 
     @AfterEach
@@ -47,17 +48,7 @@ class HostCrashTest {
         for (Process w : writers) {
             w.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
         }
-        for (CliProcess host : hosts) {
-            if (host.isAlive()) {
-                host.signal("TERM");
-                host.waitFor(WAIT);
-            }
-            host.close();
-        }
-        for (Path m : mountDirs) {
-            Shell.unmountLazilyIfMounted(m);
-        }
-        Shell.run("rm", "-rf", dir.toString());
+        scratch.cleanUp(WAIT);
     }
 
     @Test
@@ -133,7 +124,7 @@ class HostCrashTest {
     private CliProcess serve(Path config) throws InterruptedException {
         CliProcess host = CliProcess.start(Map.of("psql_url", TestPostgres.url()), "serve", "--socket",
                 socket.toString(), "--config", config.toString());
-        hosts.add(host);
+        scratch.hosts.add(host);
         host.awaitOutput("serving on " + socket, WAIT);
         return host;
     }

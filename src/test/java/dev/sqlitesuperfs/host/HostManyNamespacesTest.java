@@ -26,31 +26,22 @@ import org.junit.jupiter.api.Timeout;
  */
 class HostManyNamespacesTest {
     private static final String PASS = "many namespaces passphrase";
-    private final List<CliProcess> hosts = new ArrayList<>();
-    private final List<Path> mountDirs = new ArrayList<>();
+    private HostScratch scratch;
+    private List<Path> mountDirs;
     private Path dir;
     private Path socket;
 
     @BeforeEach
     void makeDirectory() throws IOException {
-        dir = Files.createTempDirectory("sqlitesuperfs-many-");
-        Shell.run("chmod", "755", dir.toString());
-        socket = dir.resolve("host.sock");
+        scratch = new HostScratch("sqlitesuperfs-many-");
+        dir = scratch.dir;
+        socket = scratch.socket;
+        mountDirs = scratch.mountDirs;
     }
 
     @AfterEach
     void cleanUp() {
-        for (CliProcess host : hosts) {
-            if (host.isAlive()) {
-                host.signal("TERM");
-                host.waitFor(wait(mountDirs.size()));
-            }
-            host.close();
-        }
-        for (Path m : mountDirs) {
-            Shell.unmountLazilyIfMounted(m);
-        }
-        Shell.run("rm", "-rf", dir.toString());
+        scratch.cleanUp(wait(mountDirs.size()));
     }
 
     @Test
@@ -126,7 +117,7 @@ class HostManyNamespacesTest {
     private CliProcess serve(Path config, int count) throws InterruptedException {
         CliProcess host = CliProcess.start(Map.of("psql_url", TestPostgres.url()), "serve", "--socket",
                 socket.toString(), "--config", config.toString(), "--db-connections", "6");
-        hosts.add(host);
+        scratch.hosts.add(host);
         host.awaitOutput("serving on " + socket, wait(count));
         return host;
     }

@@ -34,31 +34,20 @@ class HostServeTest {
     private static final Duration WAIT = Duration.ofSeconds(120);
     private static final String PASS = "host test passphrase";
 
+    private HostScratch scratch;
     private Path dir;
     private Path socket;
-    private final List<CliProcess> hosts = new ArrayList<>();
-    private final List<Path> mountDirs = new ArrayList<>();
 
     @BeforeEach
     void makeDirectory() throws IOException {
-        dir = Files.createTempDirectory("sqlitesuperfs-serve-");
-        Shell.run("chmod", "755", dir.toString());
-        socket = dir.resolve("host.sock");
+        scratch = new HostScratch("sqlitesuperfs-serve-");
+        dir = scratch.dir;
+        socket = scratch.socket;
     }
 
     @AfterEach
     void cleanUp() {
-        for (CliProcess host : hosts) {
-            if (host.isAlive()) {
-                host.signal("TERM");
-                host.waitFor(WAIT);
-            }
-            host.close();
-        }
-        for (Path m : mountDirs) {
-            Shell.unmountLazilyIfMounted(m);
-        }
-        Shell.run("rm", "-rf", dir.toString());
+        scratch.cleanUp(WAIT);
     }
 
     private static Map<String, String> env() {
@@ -70,14 +59,14 @@ class HostServeTest {
         List<String> all = new ArrayList<>(List.of("serve", "--socket", socket.toString()));
         all.addAll(List.of(args));
         CliProcess host = CliProcess.start(Map.of("psql_url", TestPostgres.url()), all.toArray(String[]::new));
-        hosts.add(host);
+        scratch.hosts.add(host);
         host.awaitOutput("serving on " + socket, WAIT);
         return host;
     }
 
     private Path newMountDir(String name) throws IOException {
         Path m = Files.createDirectory(dir.resolve(name));
-        mountDirs.add(m);
+        scratch.mountDirs.add(m);
         return m;
     }
 
@@ -244,7 +233,7 @@ class HostServeTest {
         Path groupSocket = dir.resolve("group.sock");
         CliProcess groupHost = CliProcess.start(Map.of("psql_url", TestPostgres.url()), "serve", "--socket",
                 groupSocket.toString(), "--socket-group", "users");
-        hosts.add(groupHost);
+        scratch.hosts.add(groupHost);
         groupHost.awaitOutput("serving on " + groupSocket, WAIT);
         CliProcess admitted = CliProcess.startAs("4321:100", Map.of(), "status", "--socket", groupSocket.toString());
         assertThat(admitted.waitFor(WAIT)).as(admitted.stderr()).isZero();
