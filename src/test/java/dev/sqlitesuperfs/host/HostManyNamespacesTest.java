@@ -75,14 +75,14 @@ class HostManyNamespacesTest {
 
         CliProcess host = serve(configFile, count);
         for (int i = 0; i < count; i++) {
-            assertThat(isMounted(mountDirs.get(i))).as("namespace %d mounted at start", i).isTrue();
+            assertThat(HostScratch.isMounted(mountDirs.get(i))).as("namespace %d mounted at start", i).isTrue();
             sql(i, "PRAGMA journal_mode=" + mode(i) + "; CREATE TABLE t(x INTEGER); INSERT INTO t VALUES(1);"
                     + " INSERT INTO t VALUES(2);");
         }
         // one by one: unmounting a namespace stores it; the next one is written meanwhile
         for (int i = 0; i < count; i++) {
             Shell.run("umount", mountDirs.get(i).toString());
-            assertThat(isMounted(mountDirs.get(i))).isFalse();
+            assertThat(HostScratch.isMounted(mountDirs.get(i))).isFalse();
             if (i + 1 < count) {
                 sql(i + 1, "INSERT INTO t VALUES(3);");
             }
@@ -129,10 +129,6 @@ class HostManyNamespacesTest {
 
     private static Map<String, String> env() {
         return Map.of("psql_url", TestPostgres.url(), "encryption_pass", PASS);
-    }
-
-    private static boolean isMounted(Path m) {
-        return Shell.run("cat", "/proc/self/mountinfo").contains(" " + m + " ");
     }
 
     private static String tail(String log) {

@@ -26,6 +26,11 @@ final class HostScratch {
         socket = dir.resolve("host.sock");
     }
 
+    /** Whether {@code dir} is a mount point now (this process's view of the mount table). */
+    static boolean isMounted(Path dir) {
+        return Shell.run("cat", "/proc/self/mountinfo").contains(" " + dir + " ");
+    }
+
     /** Stops every host still running (waiting up to {@code wait} each) and removes everything. */
     void cleanUp(Duration wait) {
         for (CliProcess host : hosts) {

@@ -93,11 +93,7 @@ class HostServeTest {
         CliProcess mount = mountThroughHost(env(), namespace, mountDir);
         assertThat(mount.exitCode()).as("mount --host %s\n%s", namespace, mount.stderr()).isZero();
         assertThat(mount.stdout()).contains("mounted namespace " + namespace);
-        assertThat(isMounted(mountDir)).isTrue();
-    }
-
-    private static boolean isMounted(Path mountDir) {
-        return Shell.run("cat", "/proc/self/mountinfo").contains(" " + mountDir + " ");
+        assertThat(HostScratch.isMounted(mountDir)).isTrue();
     }
 
     /** A file written and fsynced, and a SQLite commit in WAL mode, in the mount on {@code m}. */
@@ -174,7 +170,7 @@ class HostServeTest {
 
         CliProcess unmount = CliProcess.run(Map.of(), WAIT, "unmount", dirs.getFirst().toString());
         assertThat(unmount.exitCode()).as(unmount.stderr()).isZero();
-        assertThat(isMounted(dirs.getFirst())).isFalse();
+        assertThat(HostScratch.isMounted(dirs.getFirst())).isFalse();
         assertThat(namespaces(statusJson(env()))).extracting(n -> n.get("namespace"))
                 .containsExactlyElementsOf(names.subList(1, 3));
         assertHolds(dirs.get(1), "content of " + names.get(1));
@@ -182,7 +178,7 @@ class HostServeTest {
         host.signal("TERM");
         assertThat(host.waitFor(WAIT)).as("exit code of serve after SIGTERM\n%s", host.stderr()).isZero();
         for (Path m : dirs) {
-            assertThat(isMounted(m)).as("%s still mounted", m).isFalse();
+            assertThat(HostScratch.isMounted(m)).as("%s still mounted", m).isFalse();
         }
         assertThat(Files.exists(socket)).as("the socket is removed").isFalse();
         for (String name : names) {
@@ -208,7 +204,7 @@ class HostServeTest {
         assertThat(hosted.exitCode()).as(hosted.stderr()).isEqualTo(standalone.exitCode());
         assertThat(hosted.stderr().lines().toList()).hasSize(1);
         assertThat(hosted.stderr()).contains("passphrase");
-        assertThat(isMounted(m)).isFalse();
+        assertThat(HostScratch.isMounted(m)).isFalse();
         assertThat(host.stdout() + host.stderr()).contains("mount " + namespace + " on " + m)
                 .doesNotContain("not the passphrase").doesNotContain(PASS);
     }
@@ -256,8 +252,8 @@ class HostServeTest {
                 + "\n"
                 + second + " " + b + " \"key-command=/bin/cat " + passFile + "\" --kdf interactive  # by command\n");
         CliProcess host = serve("--config", config.toString());
-        assertThat(isMounted(a)).isTrue();
-        assertThat(isMounted(b)).isTrue();
+        assertThat(HostScratch.isMounted(a)).isTrue();
+        assertThat(HostScratch.isMounted(b)).isTrue();
         writeAndCommit(a, "first");
         writeAndCommit(b, "second");
         assertThat(namespaces(statusJson(env()))).extracting(n -> n.get("namespace"), n -> n.get("origin"))
@@ -311,7 +307,7 @@ class HostServeTest {
         System.out.println("serve's exit code with one namespace broken: " + host.waitFor(WAIT));
         assertThat(host.stderr()).contains(names.getFirst());
         for (int i = 1; i < 3; i++) {
-            assertThat(isMounted(dirs.get(i))).isFalse();
+            assertThat(HostScratch.isMounted(dirs.get(i))).isFalse();
             assertStoredStandalone(names.get(i), "after 2 in " + i);
         }
     }
