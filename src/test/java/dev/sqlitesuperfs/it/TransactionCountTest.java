@@ -22,7 +22,8 @@ class TransactionCountTest {
      * which must be durable before SQLite's COMMIT returns (a journal that came back after a
      * crash would roll the transaction back); creating it rides with its first fsync.
      * The transactions are counted by a proxy between the mount and PostgreSQL (every one that
-     * commits on the mount's connections, writer and readers), so nothing else lands in the count
+     * commits on the mount's writer connection, which stores every change; the read pool's reads
+     * and inode-number reservations store nothing), so nothing else lands in the count
      * and it is exact when the commit returns; pg_stat_database would report them up to 10 s late
      * (later on a busy machine) and add autovacuum's. A long write-back delay keeps background
      * storing of data nobody synced (the kernel writing back SQLite's mmap'ed -shm file) out too.
@@ -43,11 +44,11 @@ class TransactionCountTest {
                 for (int i = 0; i < 20; i++) {
                     s.execute("INSERT INTO t(v) VALUES ('warm-up')");
                 }
-                before = proxy.transactions();
+                before = proxy.writerTransactions();
                 for (int i = 0; i < commits; i++) {
                     s.execute("INSERT INTO t(v) VALUES ('counted " + i + "')");
                 }
-                long after = proxy.transactions();
+                long after = proxy.writerTransactions();
                 perCommit.put(mode, (after - before) / (double) commits);
             }
           }
@@ -59,8 +60,8 @@ class TransactionCountTest {
         assertThat(perCommit.get("TRUNCATE")).isBetween(4.0, 4.5);
         // the same, but the journal header is zeroed and fsynced instead of truncated
         assertThat(perCommit.get("PERSIST")).isBetween(4.0, 5.5);
-        // three fsyncs, the first also storing the journal's creation; then its removal; plus an
-        // inode-number reservation every 64 creates
-        assertThat(perCommit.get("DELETE")).isBetween(4.0, 4.5);
+        // three fsyncs, the first also storing the journal's creation; then its removal. Now and then
+        // one more writer transaction in the 50 commits (201 once in 2026-12; not explained yet)
+        assertThat(perCommit.get("DELETE")).isBetween(4.0, 4.1);
     }
 }

@@ -15,7 +15,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -25,6 +24,10 @@ import java.util.concurrent.atomic.AtomicReference;
  * committed transaction (an autocommit statement, a batch under one Sync, or BEGIN ... COMMIT).
  * Transactions of nothing but SET are not counted: they set up a new connection (pgjdbc's
  * extra_float_digits, the writer's planner settings), and when a pool opens one is its own affair.
+ * Each counted transaction is remembered with its connection's application_name (as the server
+ * reports it) and its command tags, so that a test can count only the writer's transactions (what
+ * reaches storage; a read or a sequence's nextval on the read pool is not a stored change) and
+ * say in its failure message which transactions it saw.
  *
  * <p>Unlike pg_stat_database, the count is exact at every moment and sees nothing else: a
  * transaction is counted before its answer reaches the client, so once a call that waited for it
@@ -37,7 +40,7 @@ public final class TransactionCountingProxy implements AutoCloseable {
 
     private final ServerSocket listener;
     private final int serverPort;
-    private final AtomicLong transactions = new AtomicLong();
+    private final List<Committed> committed = new CopyOnWriteArrayList<>();
     private final AtomicReference<String> broken = new AtomicReference<>();
     private final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
@@ -54,13 +57,45 @@ public final class TransactionCountingProxy implements AutoCloseable {
                 config.readPoolSize(), config.retryTimeout());
     }
 
+    /** A committed transaction: the application_name of its connection, and its command tags. */
+    public record Committed(String applicationName, List<String> tags) {
+        @Override
+        public String toString() {
+            return applicationName + " " + tags;
+        }
+    }
+
     /** Transactions committed through the proxy so far. */
     public long transactions() {
+        return committed().size();
+    }
+
+    /**
+     * Transactions committed so far on the connections that store changes: those whose
+     * application_name ends in {@code :writer} (a standalone mount's) or contains
+     * {@code :writer-} (a host's writer lanes). Reads and inode-number reservations go through
+     * the read pool and are not counted.
+     */
+    public long writerTransactions() {
+        return committed().stream().filter(TransactionCountingProxy::isWriter).count();
+    }
+
+    /** Every transaction committed from the {@code from}-th on, for a failure message. */
+    public List<Committed> since(long from) {
+        List<Committed> all = committed();
+        return List.copyOf(all.subList((int) Math.min(from, all.size()), all.size()));
+    }
+
+    private List<Committed> committed() {
         String why = broken.get();
         if (why != null) {
             throw new IllegalStateException("the transaction count is not reliable: " + why);
         }
-        return transactions.get();
+        return List.copyOf(committed);
+    }
+
+    private static boolean isWriter(Committed c) {
+        return c.applicationName().endsWith(":writer") || c.applicationName().contains(":writer-");
     }
 
     private void accept() {
@@ -119,6 +154,8 @@ public final class TransactionCountingProxy implements AutoCloseable {
         boolean completed = false;
         boolean failed = false;
         String lastTag = "";
+        String applicationName = "";
+        List<String> tags = new java.util.ArrayList<>();
         try (DataInputStream in = new DataInputStream(new BufferedInputStream(server.getInputStream(), 65536));
              OutputStream out = new BufferedOutputStream(client.getOutputStream(), 65536)) {
             while (true) {
@@ -142,16 +179,24 @@ public final class TransactionCountingProxy implements AutoCloseable {
                     case 'C' -> {
                         lastTag = new String(body, 0, Math.max(0, body.length - 1), StandardCharsets.US_ASCII);
                         completed |= !lastTag.equals("SET");
+                        tags.add(lastTag);
                     }
                     case 'E' -> failed = true;
+                    case 'S' -> {
+                        String[] parameter = new String(body, StandardCharsets.UTF_8).split("\0");
+                        if (parameter.length >= 2 && parameter[0].equals("application_name")) {
+                            applicationName = parameter[1];
+                        }
+                    }
                     case 'Z' -> {
                         if (body[0] == 'I') {
                             if (completed && !failed && !lastTag.startsWith("ROLLBACK")) {
-                                transactions.incrementAndGet();
+                                committed.add(new Committed(applicationName, List.copyOf(tags)));
                             }
                             completed = false;
                             failed = false;
                             lastTag = "";
+                            tags.clear();
                         }
                     }
                     default -> { }

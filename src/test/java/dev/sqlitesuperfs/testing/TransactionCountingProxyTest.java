@@ -50,6 +50,16 @@ class TransactionCountingProxyTest {
             assertThat(proxy.transactions()).as("a failed statement and a validity check").isEqualTo(5);
             s.execute("DROP TABLE " + table);
             assertThat(proxy.transactions()).isEqualTo(6);
+            assertThat(proxy.since(4)).extracting(TransactionCountingProxy.Committed::toString)
+                    .containsExactly("sqlitesuperfs-test [BEGIN, INSERT 0 1, SELECT 1, COMMIT]", "sqlitesuperfs-test [DROP TABLE]");
+            assertThat(proxy.writerTransactions()).as("none on a writer's connection").isZero();
+            try (Connection writer = proxy.config(TestPostgres.config()).withApplicationName("test")
+                    .dataSource(":ns:writer").getConnection();
+                 Statement w = writer.createStatement()) {
+                w.execute("SELECT 1");
+            }
+            assertThat(proxy.writerTransactions()).as("one on a connection named as a writer's").isEqualTo(1);
+            assertThat(proxy.transactions()).isEqualTo(7);
         }
     }
 }
