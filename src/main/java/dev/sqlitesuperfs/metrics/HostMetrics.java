@@ -45,6 +45,9 @@ public final class HostMetrics {
                 n -> (double) n.store().commits());
         counter(t, namespaces, "sqlitesuperfs_pg_transactions_total", "PostgreSQL transactions committed (a group of commits is one)",
                 n -> (double) n.store().transactions());
+        counter(t, namespaces, "sqlitesuperfs_pg_shared_transactions_total",
+                "Of those, transactions shared with other namespaces (cross-tenant group commit)",
+                n -> (double) n.store().sharedTransactions());
         perNamespace(t, namespaces, "sqlitesuperfs_commit_queue_depth", "gauge", "Commits waiting for the namespace's writer",
                 n -> (double) n.store().queueDepth());
         counter(t, namespaces, "sqlitesuperfs_read_bytes_total", "Bytes read by programs", n -> (double) n.fs().bytesRead());

@@ -268,26 +268,101 @@ final class CommitWriter {
         }
     }
 
-    /** Commits {@code group} as the leader, holding the writer lane meanwhile, then lets the next caller lead. */
+    /**
+     * Commits {@code group} as the leader, then lets the next caller lead. A plain commit first
+     * offers itself as a ride to whoever holds the writer lane (see {@link LaneRide}); otherwise,
+     * or when the ride did not commit it, it holds the lane and commits itself.
+     */
     private void commitAsLeader(List<Pending> group) {
-        session.acquire();
         try {
-            process(group);
-        } catch (Throwable t) {
-            log.error("Writer of namespace {} failed unexpectedly", namespace, t);
-            session.rollbackOrDiscard();
-            for (Pending p : group) {
-                p.result.completeExceptionally(new StoreException("commit to namespace " + namespace
-                        + " failed unexpectedly: " + t, t));
+            LaneRide ride = rideFor(group);
+            if (ride == null) {
+                session.acquire();
+            } else if (!session.rideOrAcquire(ride)) {
+                // Nobody carried it and the lane is this writer's now: the ride's number was never sent.
+                session.unusedCommitNumber(ride.number);
+            } else if (settleRide(group, ride)) {
+                return;
+            } else {
+                session.acquire();
+            }
+            try {
+                process(group);
+            } catch (Throwable t) {
+                log.error("Writer of namespace {} failed unexpectedly", namespace, t);
+                session.rollbackOrDiscard();
+                for (Pending p : group) {
+                    p.result.completeExceptionally(new StoreException("commit to namespace " + namespace
+                            + " failed unexpectedly: " + t, t));
+                }
+            } finally {
+                session.release();
             }
         } finally {
-            session.release();
             admission.lock();
             try {
                 leading = false;
                 work.signalAll();
             } finally {
                 admission.unlock();
+            }
+        }
+    }
+
+    /**
+     * A ride for {@code group} when it can be carried by another namespace's transaction: a
+     * plain commit (one statement, no COPY), with nothing of this writer in doubt, while another
+     * namespace holds the lane (a standalone mount's lane is never busy when its writer leads);
+     * else null.
+     * Whether this namespace's state was checked on the lane's current connection is the
+     * holder's concern only for what is in doubt, and nothing is.
+     */
+    private LaneRide rideFor(List<Pending> group) {
+        if (fenced != null || inFlight != null || inDoubt != null || lostSince != 0 || !session.laneBusy()) {
+            return null;
+        }
+        List<ChangeSet> sets = new ArrayList<>(group.size());
+        for (Pending p : group) {
+            sets.add(p.changes);
+        }
+        NetChanges net = NetChanges.of(sets);
+        if (net.isEmpty() || net.knownNewBlockCount() >= COPY_MIN_BLOCKS) {
+            return null;
+        }
+        return session.ride(session.nextCommitNumber(), net);
+    }
+
+    /**
+     * Settles {@code group} from its ride's result; false when the ride was not committed and
+     * the group must be committed by this writer itself (after checking what is in doubt).
+     */
+    private boolean settleRide(List<Pending> group, LaneRide ride) {
+        switch (ride.result) {
+            case LaneRide.Result.Committed c -> {
+                metrics.transactions.increment();
+                metrics.sharedTransactions.increment();
+                CommitResult result = new CommitResult(c.nblocks());
+                for (Pending p : group) {
+                    p.result.complete(result);
+                }
+                return true;
+            }
+            case LaneRide.Result.Fenced f -> {
+                // Keeping the lock would block the process that owns the namespace now.
+                session.close();
+                fence(new StoreException.Fenced("namespace " + namespace + " is now owned by another mount"
+                        + " (its owner epoch changed)"));
+                settleFenced(group);
+                return true;
+            }
+            case LaneRide.Result.NotCommitted n -> {
+                if (n.inDoubt()) {
+                    // The shared commit may have gone through: the next attempt checks this
+                    // namespace's last commit number against the ride's before writing anything.
+                    inFlight = new InFlight(ride.number, ride.net.touchedInodes(), null);
+                    session.uncheck();
+                }
+                return false;
             }
         }
     }
@@ -396,7 +471,7 @@ final class CommitWriter {
                 return Outcome.SETTLED;
             }
             try {
-                if (!session.isConnected()) {
+                if (!session.checked()) {
                     long lastCommit = session.reconnect();
                     if (lostSince != 0) {
                         log.info("Writer of namespace {} reconnected to PostgreSQL after {} ms", namespace,
@@ -419,6 +494,7 @@ final class CommitWriter {
                         // The commit went through before the connection broke: do not apply it twice.
                         CommitResult result = new CommitResult(unsure.nblocks() != null ? unsure.nblocks()
                                 : storedBlockCounts(unsure.touched()));
+                        metrics.transactions.increment();
                         for (Pending p : live) {
                             p.result.complete(result);
                         }
@@ -454,6 +530,8 @@ final class CommitWriter {
                     continue;
                 }
                 session.rollbackOrDiscard();
+                // The statement failed with an answer: nothing of it was committed, nothing is in doubt.
+                inFlight = null;
                 return new Outcome(e);
             }
         }
@@ -462,7 +540,8 @@ final class CommitWriter {
     /**
      * The group's transaction: its net changes in one statement, in auto-commit mode (one round
      * trip), or, for a large write, COPY of the new blocks and then the statement in an explicit
-     * transaction. The caller completes the results once it returns.
+     * transaction. Other namespaces' commits waiting on the lane ride along in a plain one
+     * ({@link #sharedTransaction}). The caller completes the results once it returns.
      */
     private CommitResult transaction(List<Pending> live) throws SQLException {
         List<ChangeSet> sets = new ArrayList<>(live.size());
@@ -481,7 +560,9 @@ final class CommitWriter {
                 nblocks = copyTransaction(statements, number, net);
             } else {
                 inFlight = new InFlight(number, net.touchedInodes(), null);
-                nblocks = ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
+                List<LaneRide> riders = session.takeRiders();
+                nblocks = riders.isEmpty() ? ApplyStatement.run(statements, number, session.epoch(), net, Map.of())
+                        : sharedTransaction(statements, number, net, riders);
             }
         } catch (StoreException.Fenced e) {
             // Keeping the lock would block the process that owns the namespace now.
@@ -492,6 +573,74 @@ final class CommitWriter {
         inFlight = null;
         metrics.transactions.increment();
         return new CommitResult(nblocks);
+    }
+
+    /**
+     * This namespace's statement and then each rider's, in one explicit transaction. A rider
+     * whose epoch is no longer its own changed nothing and is told so; any failure rolls the
+     * whole transaction back, and then this namespace's changes are committed alone while each
+     * rider commits its own (so a statement that fails for one tenant fails only that tenant).
+     * When the commit's answer is lost, every rider is told its commit is in doubt.
+     */
+    private Map<Long, Long> sharedTransaction(WriterStatements statements, long number, NetChanges net,
+                                              List<LaneRide> riders) throws SQLException {
+        Connection connection = session.connection();
+        Map<LaneRide, LaneRide.Result> results = new HashMap<>();
+        boolean commitSent = false;
+        boolean committed = false;
+        try {
+            connection.setAutoCommit(false);
+            Map<Long, Long> own = ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
+            for (LaneRide ride : riders) {
+                try {
+                    results.put(ride, new LaneRide.Result.Committed(ApplyStatement.run(session.statementsOf(ride),
+                            ride.number, ride.epoch, ride.net, Map.of())));
+                } catch (StoreException.Fenced e) {
+                    results.put(ride, new LaneRide.Result.Fenced(e));
+                } catch (SQLException e) {
+                    if (SqlFailures.isTransient(e) || connectionClosed()) {
+                        throw e;
+                    }
+                    // The rider's own failure: its writer meets it again alone and reports it.
+                    log.debug("Writer of namespace {}: the commit of namespace {} riding with it failed ({}); each"
+                            + " commits alone", namespace, ride.namespace, e.getMessage());
+                    session.rollbackOrDiscard();
+                    connection.setAutoCommit(true);
+                    return ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
+                }
+            }
+            commitSent = true;
+            connection.commit();
+            committed = true;
+            connection.setAutoCommit(true);
+            metrics.sharedTransactions.increment();
+            return own;
+        } finally {
+            for (LaneRide ride : riders) {
+                LaneRide.Result result = committed ? results.get(ride) : new LaneRide.Result.NotCommitted(commitSent);
+                session.settle(ride, result);
+            }
+            if (!committed) {
+                if (commitSent) {
+                    // The answer to COMMIT was lost: what the server did is unknown, and the
+                    // connection cannot be trusted any more.
+                    session.discard();
+                } else {
+                    session.rollbackOrDiscard();
+                    restoreAutoCommit();
+                }
+            }
+        }
+    }
+
+    private void restoreAutoCommit() {
+        if (session.isConnected()) {
+            try {
+                session.connection().setAutoCommit(true);
+            } catch (SQLException e) {
+                session.discard();
+            }
+        }
     }
 
     private Map<Long, Long> copyTransaction(WriterStatements statements, long number, NetChanges net)
@@ -511,13 +660,7 @@ final class CommitWriter {
         } finally {
             if (!done) {
                 session.rollbackOrDiscard();
-                if (session.isConnected()) {
-                    try {
-                        session.connection().setAutoCommit(true);
-                    } catch (SQLException e) {
-                        session.discard();
-                    }
-                }
+                restoreAutoCommit();
             }
         }
     }

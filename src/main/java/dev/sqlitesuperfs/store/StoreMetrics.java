@@ -6,6 +6,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class StoreMetrics {
     final LongAdder commits = new LongAdder();
     final LongAdder transactions = new LongAdder();
+    final LongAdder sharedTransactions = new LongAdder();
     private volatile CommitWriter writer;
 
     CommitResult committed(CommitResult result) {
@@ -25,6 +26,14 @@ public final class StoreMetrics {
     /** PostgreSQL transactions committed; a group of commits and deferred changes is one. */
     public long transactions() {
         return transactions.sum();
+    }
+
+    /**
+     * Of {@link #transactions()}, those shared with other namespaces on the same writer lane
+     * (a host's cross-tenant group commit), whichever namespace's writer sent them.
+     */
+    public long sharedTransactions() {
+        return sharedTransactions.sum();
     }
 
     /** Commits waiting behind the one the writer is working on. */

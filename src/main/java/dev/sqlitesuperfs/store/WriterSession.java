@@ -29,6 +29,8 @@ final class WriterSession implements AutoCloseable {
     private long epoch = -1;
     /** The number of this mount's last transaction; each one stores its number in meta.last_commit. */
     private long commitNumber;
+    /** The lane's connection ({@link WriterLane#generation}) on which this namespace's state was last checked. */
+    private long checkedGeneration = -1;
 
     private WriterSession(LockSession locks, WriterLane lane, NamespaceName namespace, NamespaceSql sql) {
         this.locks = locks;
@@ -84,6 +86,51 @@ final class WriterSession implements AutoCloseable {
         return lane.isConnected();
     }
 
+    /**
+     * Whether the lane's connection is the one this namespace's lock and state were last checked
+     * on ({@link #startEpoch}, {@link #reconnect}). When another namespace on the lane replaced a
+     * broken connection, this one must still check, on the new one, whether its own commit in
+     * flight at the break went through. The caller holds the lane.
+     */
+    boolean checked() {
+        return lane.isConnected() && lane.generation() == checkedGeneration;
+    }
+
+    /** Makes the next commit check this namespace's state first, as after a lost connection. */
+    void uncheck() {
+        checkedGeneration = -1;
+    }
+
+    /** See {@link WriterLane#rideOrAcquire}: true once the ride is settled, false when this caller holds the lane. */
+    boolean rideOrAcquire(LaneRide ride) {
+        return lane.rideOrAcquire(ride);
+    }
+
+    /** Whether another namespace holds the lane or waits for it (see {@link WriterLane#busy}). */
+    boolean laneBusy() {
+        return lane.busy();
+    }
+
+    /** A ride for this namespace's next commit of {@code net}, with a new commit number. */
+    LaneRide ride(long number, NetChanges net) {
+        return new LaneRide(namespace, sql, number, epoch, net);
+    }
+
+    /** The lane's connection's prepared statements for a ride's namespace. The caller holds the lane. */
+    WriterStatements statementsOf(LaneRide ride) throws SQLException {
+        return lane.statements(ride.namespace, ride.sql);
+    }
+
+    /** See {@link WriterLane#takeRiders}. The caller holds the lane. */
+    java.util.List<LaneRide> takeRiders() {
+        return lane.takeRiders();
+    }
+
+    /** See {@link WriterLane#settle}. */
+    void settle(LaneRide ride, LaneRide.Result result) {
+        lane.settle(ride, result);
+    }
+
     /** Prepared statements of this namespace on the lane's current connection. */
     WriterStatements statements() throws SQLException {
         return lane.statements(namespace, sql);
@@ -107,6 +154,7 @@ final class WriterSession implements AutoCloseable {
             epoch = rows.getLong(1);
             commitNumber = rows.getLong(2);
         }
+        checkedGeneration = lane.generation();
         log.info("Writing to namespace {} as owner epoch {}", namespace, epoch);
     }
 
@@ -118,14 +166,22 @@ final class WriterSession implements AutoCloseable {
         return ++commitNumber;
     }
 
+    /** Gives back {@code number}, the last one handed out, when it was never sent (a ride withdrawn). */
+    void unusedCommitNumber(long number) {
+        if (number == commitNumber) {
+            commitNumber--;
+        }
+    }
+
     /** Forgets the lane's connection after it failed; the server ends its session. */
     void discard() {
         lane.discard();
     }
 
     /**
-     * Opens a new connection on the lane, makes sure the lock is still this process's and checks
-     * that the owner epoch is still ours. The caller holds the lane.
+     * Opens a new connection on the lane unless another namespace on it already did, makes sure
+     * the lock is still this process's and checks that the owner epoch is still ours. The caller
+     * holds the lane.
      *
      * @return the namespace's {@code last_commit}, to decide whether a transaction in flight when
      *     the old connection broke was committed
@@ -133,7 +189,9 @@ final class WriterSession implements AutoCloseable {
      * @throws SQLException a transient failure: try again later
      */
     long reconnect() throws SQLException {
-        lane.connect();
+        if (!lane.isConnected()) {
+            lane.connect();
+        }
         if (!locks.reassure(namespace)) {
             locked = false;
             throw new StoreException.Fenced("namespace " + namespace
@@ -153,6 +211,7 @@ final class WriterSession implements AutoCloseable {
                 throw new StoreException.Fenced("namespace " + namespace
                         + " was mounted by another process while the connection to PostgreSQL was lost");
             }
+            checkedGeneration = lane.generation();
             return lastCommit;
         }
     }

@@ -111,7 +111,7 @@ class LostCommitTest {
         assertThat(store.check()).isEmpty();
     }
 
-    private static DatabaseConfig throughProxy(FaultyProxy proxy) {
+    static DatabaseConfig throughProxy(FaultyProxy proxy) {
         DatabaseConfig direct = TestPostgres.config();
         return new DatabaseConfig(List.of(new DatabaseConfig.Endpoint("127.0.0.1", proxy.port())), direct.database(),
                 direct.user(), direct.password(), Map.of("sslmode", "disable", "gssEncMode", "disable"),
