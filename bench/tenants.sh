@@ -2,29 +2,35 @@
 # Several tenants at once: N namespaces mounted together on one PostgreSQL, each running the commit
 # loop (bench/src/commitloop.c) at the same moment, compared with N loops in N directories on ext4
 # and on tmpfs. Reports the total commits/s (all commits over the time from the first start to the
-# last end) and the median and slowest tenant's own commits/s.
+# last end) and the median and slowest tenant's own commits/s, and the 99th percentile of each
+# tenant's commit times (median tenant and slowest).
 #
-#   bench/tenants.sh [--tenants N] [--commits N] [--modes LIST] [common options]
+#   bench/tenants.sh [--tenants N] [--commits N] [--modes LIST] [--stream MIB] [common options]
 #
 #   --tenants N     namespaces (directories) at once (default 8)
 #   --commits N     commits per tenant (default 2000)
 #   --modes LIST    journal modes, comma-separated (default DELETE,WAL)
+#   --stream MIB    one more namespace (directory) where dd writes MIB MiB with conv=fsync while
+#                   the tenants commit (stopped when they are done; default 0: none)
 bench_name=tenants
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 tenants=8
 commits=2000
 modes=DELETE,WAL
-bench_parse --tenants=tenants:int --commits=commits:int --modes=modes -- "$@"
+stream=0
+bench_parse --tenants=tenants:int --commits=commits:int --modes=modes --stream=stream:int -- "$@"
 modes="$(journal_modes "$modes")"
 for m in $modes; do
     bench_metric "$tenants tenants $m, total" commits/s
     bench_metric "$tenants tenants $m, median tenant" commits/s
     bench_metric "$tenants tenants $m, slowest tenant" commits/s
+    bench_metric "$tenants tenants $m, p99 commit, median tenant" us
+    bench_metric "$tenants tenants $m, p99 commit, slowest tenant" us
 done
 
-bench_start "tenants=$tenants commits=$commits each modes=$(echo $modes | tr " " ,) synchronous=FULL"
-if wants tmpfs; then make_tmpfs 1024; fi
+bench_start "tenants=$tenants commits=$commits each modes=$(echo $modes | tr " " ,) synchronous=FULL stream=${stream}MiB"
+if wants tmpfs; then make_tmpfs $((1024 + stream)); fi
 tenant_dir() {
     case "$1" in
         ext4) echo "$ext4_dir/t$2" ;;
@@ -32,13 +38,21 @@ tenant_dir() {
         mount) echo "$work/mnt$2" ;;
     esac
 }
+stream_dir() {
+    case "$1" in
+        ext4) echo "$ext4_dir/stream" ;;
+        tmpfs) echo "$tmpfs_dir/stream" ;;
+        mount) echo "$work/mntstream" ;;
+    esac
+}
 if wants mount; then
     say "mounting $tenants namespaces ..."
     for i in $(seq "$tenants"); do mount_fs "$(tenant_dir mount "$i")"; done
+    if [ "$stream" -gt 0 ]; then mount_fs "$(stream_dir mount)"; fi
 fi
 
 one_run() {
-    local target="$1" mode i dir pids=() rates=() first= last=
+    local target="$1" mode i dir pids=() rates=() p99s=() first= last= streamer=
     for mode in $modes; do
         pids=()
         rm -f "$work"/go "$work"/ready.* "$work"/out.*
@@ -59,15 +73,29 @@ one_run() {
             sleep 0.05
         done
         touch "$work/go"
+        if [ "$stream" -gt 0 ]; then
+            mkdir -p "$(stream_dir "$target")"
+            dd if=/dev/zero of="$(stream_dir "$target")/stream" bs=1M count="$stream" conv=fsync status=none &
+            streamer=$!
+            bench_children+=("$streamer")
+        fi
         for i in "${!pids[@]}"; do wait "${pids[$i]}" || die "commit loop $((i + 1)) on $target failed"; done
+        if [ -n "$streamer" ]; then
+            kill -0 "$streamer" 2>/dev/null || say "the stream ended before the commit loops (make it longer)"
+            kill "$streamer" 2>/dev/null || true
+            wait "$streamer" 2>/dev/null || true
+            rm -f "$(stream_dir "$target")/stream"
+        fi
         bench_children=()
         rates=()
+        p99s=()
         first=
         last=
         for i in $(seq "$tenants"); do
             local out start end
             out="$(cat "$work/out.$i")"
             rates+=("$(value commits_per_s "$out")")
+            p99s+=("$(value p99_us "$out")")
             start="$(value start_ns "$out")"
             end="$(value end_ns "$out")"
             [ -z "$first" ] || [ "$start" -lt "$first" ] && first="$start"
@@ -76,6 +104,8 @@ one_run() {
         bench_sample "$tenants tenants $mode, total" "$target" "$(per_second $((tenants * commits)) "$first" "$last")"
         bench_sample "$tenants tenants $mode, median tenant" "$target" "$(echo "${rates[*]}" | median)"
         bench_sample "$tenants tenants $mode, slowest tenant" "$target" "$(printf '%s\n' "${rates[@]}" | sort -g | head -1)"
+        bench_sample "$tenants tenants $mode, p99 commit, median tenant" "$target" "$(echo "${p99s[*]}" | median)"
+        bench_sample "$tenants tenants $mode, p99 commit, slowest tenant" "$target" "$(printf '%s\n' "${p99s[@]}" | sort -g | tail -1)"
         for i in $(seq "$tenants"); do rm -f "$(tenant_dir "$target" "$i")"/commit.db*; done
     done
 }

@@ -6,7 +6,8 @@
  *
  * With READY and GO it creates the file READY once the database is set up and starts the loop
  * only when GO exists, so that several loops start together. Prints key=value lines; the start
- * and end are CLOCK_MONOTONIC nanoseconds, comparable between processes.
+ * and end are CLOCK_MONOTONIC nanoseconds, comparable between processes; p50_us and p99_us are
+ * the median and 99th percentile of the commits' own times, in microseconds.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -34,6 +35,11 @@ static char *one_value(const char *sql) {
     char *copy = strdup(v ? (const char *) v : "");
     sqlite3_finalize(st);
     return copy;
+}
+
+static int by_value(const void *a, const void *b) {
+    long long x = *(const long long *) a, y = *(const long long *) b;
+    return x < y ? -1 : x > y;
 }
 
 static long long now_ns(void) {
@@ -84,15 +90,23 @@ int main(int argc, char **argv) {
             usleep(1000);
         }
     }
+    long long *took = malloc(n * sizeof *took);
+    if (!took) {
+        fprintf(stderr, "commitloop: out of memory\n");
+        return 1;
+    }
     long long start = now_ns();
     for (long i = 0; i < n; i++) {
         char row[32];
         int len = snprintf(row, sizeof row, "row %ld", i);
+        long long before = now_ns();
         check(sqlite3_bind_text(insert, 1, row, len, SQLITE_TRANSIENT), "bind");
         check(sqlite3_step(insert), "insert");
         check(sqlite3_reset(insert), "reset");
+        took[i] = now_ns() - before;
     }
     long long end = now_ns();
+    qsort(took, n, sizeof *took, by_value);
     sqlite3_finalize(insert);
     char *count = one_value("SELECT count(*) FROM t");
     if (atol(count) != n) {
@@ -101,7 +115,7 @@ int main(int argc, char **argv) {
     }
     check(sqlite3_close(db), "close");
     double seconds = (end - start) / 1e9;
-    printf("commits=%ld\nseconds=%.6f\ncommits_per_s=%.3f\nstart_ns=%lld\nend_ns=%lld\n", n, seconds, n / seconds,
-           start, end);
+    printf("commits=%ld\nseconds=%.6f\ncommits_per_s=%.3f\nstart_ns=%lld\nend_ns=%lld\np50_us=%.1f\np99_us=%.1f\n", n,
+           seconds, n / seconds, start, end, took[(n - 1) / 2] / 1e3, took[(n * 99 - 1) / 100] / 1e3);
     return 0;
 }
