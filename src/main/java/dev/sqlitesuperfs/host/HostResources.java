@@ -95,8 +95,13 @@ public final class HostResources implements AutoCloseable {
             return Math.max(1, (dbConnections - 1) / 4);
         }
 
+        /** Whether large writes get a lane of their own: when at least two connections remain to read. */
+        boolean bulkLane() {
+            return dbConnections - 1 - lanes() - 1 >= 2;
+        }
+
         int readConnections() {
-            return dbConnections - 1 - lanes();
+            return dbConnections - 1 - lanes() - (bulkLane() ? 1 : 0);
         }
     }
 
@@ -216,10 +221,10 @@ public final class HostResources implements AutoCloseable {
         }
         DatabaseConfig key = config.withRetryTimeout(limits.dbTimeout());
         return servers.computeIfAbsent(key, k -> {
-            log.info("database {}: up to {} connections for all its namespaces ({} writer lane{}, {} read)",
+            log.info("database {}: up to {} connections for all its namespaces ({} writer lane{}{}, {} read)",
                     k.endpoints(), limits.dbConnections(), limits.lanes(), limits.lanes() == 1 ? "" : "s",
-                    limits.readConnections());
-            return PgServer.shared(k, limits.lanes(), limits.readConnections());
+                    limits.bulkLane() ? " and one for large writes" : "", limits.readConnections());
+            return PgServer.shared(k, limits.lanes(), limits.bulkLane(), limits.readConnections());
         });
     }
 

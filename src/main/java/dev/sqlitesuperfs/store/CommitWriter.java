@@ -275,8 +275,10 @@ final class CommitWriter {
      */
     private void commitAsLeader(List<Pending> group) {
         try {
-            LaneRide ride = rideFor(group);
+            boolean large = session.hasBulkLane() && isLarge(group);
+            LaneRide ride = large ? null : rideFor(group);
             if (ride == null) {
+                session.useBulkLane(large);
                 session.acquire();
             } else if (!session.rideOrAcquire(ride)) {
                 // Nobody carried it and the lane is this writer's now: the ride's number was never sent.
@@ -297,6 +299,7 @@ final class CommitWriter {
                 }
             } finally {
                 session.release();
+                session.useBulkLane(false);
             }
         } finally {
             admission.lock();
@@ -307,6 +310,21 @@ final class CommitWriter {
                 admission.unlock();
             }
         }
+    }
+
+    /**
+     * Whether {@code group} is a large write, streamed with COPY: on a host it takes the lane for
+     * large writes, so that the neighbours on its own lane do not wait behind it.
+     */
+    private static boolean isLarge(List<Pending> group) {
+        long bytes = 0;
+        List<ChangeSet> sets = new ArrayList<>(group.size());
+        for (Pending p : group) {
+            bytes += p.changes.payloadBytes();
+            sets.add(p.changes);
+        }
+        // Fewer bytes than blocks needed (each block written holds at least one): not worth looking closer.
+        return bytes >= COPY_MIN_BLOCKS && NetChanges.of(sets).knownNewBlockCount() >= COPY_MIN_BLOCKS;
     }
 
     /**
@@ -453,6 +471,8 @@ final class CommitWriter {
             // reconnect finds out.
             if (inFlight != null) {
                 inDoubt = inFlight;
+                // Whichever lane the next commit takes, it checks this one first.
+                session.uncheck();
             }
             inFlight = null;
         }

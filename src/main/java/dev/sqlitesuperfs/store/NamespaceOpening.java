@@ -23,7 +23,7 @@ final class NamespaceOpening {
         Backoff backoff = new Backoff();
         while (true) {
             try {
-                return WriterSession.open(server.locks(), server.laneFor(namespace), namespace, sql);
+                return WriterSession.open(server.locks(), server.laneFor(namespace), server.bulkLane(), namespace, sql);
             } catch (SQLException e) {
                 if (!SqlFailures.isTransient(e)) {
                     throw SqlFailures.describeConnecting(namespace, e);

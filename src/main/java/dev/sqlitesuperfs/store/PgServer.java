@@ -5,8 +5,9 @@ import com.zaxxer.hikari.HikariDataSource;
 /**
  * The connections of one process to one PostgreSQL server, shared by every namespace it opens
  * there: one session holding the namespaces' locks ({@link LockSession}), a few writer lanes
- * ({@link WriterLane}) over which the namespaces are spread, and a pool of read connections. However
- * many namespaces a host serves, it holds {@code 1 + lanes + reads} connections to the server.
+ * ({@link WriterLane}) over which the namespaces are spread, optionally a lane for large writes
+ * (see {@link #bulkLane}), and a pool of read connections. However many namespaces a host serves,
+ * it holds at most {@code 1 + lanes + bulk + reads} connections to the server.
  *
  * <p>A standalone mount opens its namespace with {@link PgNamespaceStore#open}, which makes such a
  * server of its own (one lane, the configured reads) and closes it with the store.
@@ -15,23 +16,27 @@ public final class PgServer implements AutoCloseable {
     private final DatabaseConfig config;
     private final LockSession locks;
     private final WriterLane[] lanes;
+    /** The lane of large writes (COPY transactions), or null: they then use their namespace's lane. */
+    private final WriterLane bulk;
     private final HikariDataSource reads;
     private final boolean dedicated;
 
-    private PgServer(DatabaseConfig config, LockSession locks, WriterLane[] lanes, HikariDataSource reads,
-            boolean dedicated) {
+    private PgServer(DatabaseConfig config, LockSession locks, WriterLane[] lanes, WriterLane bulk,
+            HikariDataSource reads, boolean dedicated) {
         this.config = config;
         this.locks = locks;
         this.lanes = lanes;
+        this.bulk = bulk;
         this.reads = reads;
         this.dedicated = dedicated;
     }
 
     /**
-     * The server for a host: {@code lanes} writer connections and up to {@code readConnections}
-     * read connections, shared by every namespace opened through it. Connects lazily.
+     * The server for a host: {@code lanes} writer connections, with {@code bulkLane} one more for
+     * large writes, and up to {@code readConnections} read connections, shared by every namespace
+     * opened through it. Connects lazily.
      */
-    public static PgServer shared(DatabaseConfig config, int lanes, int readConnections) {
+    public static PgServer shared(DatabaseConfig config, int lanes, boolean bulkLane, int readConnections) {
         if (lanes < 1 || readConnections < 1) {
             throw new IllegalArgumentException("a server needs at least one writer lane and one read connection");
         }
@@ -40,13 +45,14 @@ public final class PgServer implements AutoCloseable {
             writers[i] = new WriterLane(config.dataSource(":host:writer-" + i));
         }
         return new PgServer(config, new LockSession(config.dataSource(":host:locks")), writers,
+                bulkLane ? new WriterLane(config.dataSource(":host:writer-bulk")) : null,
                 ReadPool.connections(config, ":host:read", "host", readConnections), false);
     }
 
     /** The server of one standalone mount, named after its namespace in pg_stat_activity. */
     static PgServer dedicated(DatabaseConfig config, NamespaceName namespace) {
         return new PgServer(config, new LockSession(config.dataSource(":" + namespace + ":lock")),
-                new WriterLane[] {new WriterLane(config.dataSource(":" + namespace + ":writer"))},
+                new WriterLane[] {new WriterLane(config.dataSource(":" + namespace + ":writer"))}, null,
                 ReadPool.connections(config, ":" + namespace + ":read", namespace.value(), config.readPoolSize()),
                 true);
     }
@@ -73,6 +79,15 @@ public final class PgServer implements AutoCloseable {
         return lanes[Math.floorMod(namespace.value().hashCode(), lanes.length)];
     }
 
+    /**
+     * The lane that large writes (COPY transactions) of every namespace take, or null. On a host
+     * such a transaction can run for seconds; on its namespace's own lane it would keep every
+     * neighbour on that lane waiting meanwhile (they cannot ride along with a COPY).
+     */
+    WriterLane bulkLane() {
+        return bulk;
+    }
+
     ReadPool readsFor(NamespaceName namespace) {
         return new ReadPool(reads, namespace, config.retryTimeout(), false);
     }
@@ -84,7 +99,7 @@ public final class PgServer implements AutoCloseable {
 
     /** The most connections this server opens: the lock session, the lanes and the read pool. */
     public int maxConnections() {
-        return 1 + lanes.length + reads.getMaximumPoolSize();
+        return 1 + lanes.length + (bulk == null ? 0 : 1) + reads.getMaximumPoolSize();
     }
 
     /** Connections open now (for the host's metrics): the lock session's, the lanes', the read pool's. */
@@ -93,6 +108,7 @@ public final class PgServer implements AutoCloseable {
         for (WriterLane lane : lanes) {
             open += lane.isConnected() ? 1 : 0;
         }
+        open += bulk != null && bulk.isConnected() ? 1 : 0;
         var readPool = reads.getHikariPoolMXBean();
         return open + (readPool == null ? 0 : readPool.getTotalConnections());
     }
@@ -103,6 +119,9 @@ public final class PgServer implements AutoCloseable {
         try {
             for (WriterLane lane : lanes) {
                 lane.close();
+            }
+            if (bulk != null) {
+                bulk.close();
             }
         } finally {
             try {

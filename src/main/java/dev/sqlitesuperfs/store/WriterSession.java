@@ -22,18 +22,27 @@ final class WriterSession implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WriterSession.class);
 
     private final LockSession locks;
-    private final WriterLane lane;
+    /** The namespace's lane, where its commits ride and are carried. */
+    private final WriterLane home;
+    /** The server's lane for large writes, or null (see {@link PgServer#bulkLane}). */
+    private final WriterLane bulk;
+    /** The lane in use: {@link #home}, or {@link #bulk} while a large write is committed ({@link #useBulkLane}). */
+    private WriterLane lane;
     private final NamespaceName namespace;
     private final NamespaceSql sql;
     private boolean locked;
     private long epoch = -1;
     /** The number of this mount's last transaction; each one stores its number in meta.last_commit. */
     private long commitNumber;
-    /** The lane's connection ({@link WriterLane#generation}) on which this namespace's state was last checked. */
-    private long checkedGeneration = -1;
+    /** The connections ({@link WriterLane#generation}) of each lane on which this namespace's state was last checked. */
+    private long homeChecked = -1;
+    private long bulkChecked = -1;
 
-    private WriterSession(LockSession locks, WriterLane lane, NamespaceName namespace, NamespaceSql sql) {
+    private WriterSession(LockSession locks, WriterLane lane, WriterLane bulk, NamespaceName namespace,
+                          NamespaceSql sql) {
         this.locks = locks;
+        this.home = lane;
+        this.bulk = bulk;
         this.lane = lane;
         this.namespace = namespace;
         this.sql = sql;
@@ -45,9 +54,9 @@ final class WriterSession implements AutoCloseable {
      *
      * @throws SQLException when PostgreSQL cannot be reached (transient: try again)
      */
-    static WriterSession open(LockSession locks, WriterLane lane, NamespaceName namespace, NamespaceSql sql)
-            throws SQLException {
-        WriterSession session = new WriterSession(locks, lane, namespace, sql);
+    static WriterSession open(LockSession locks, WriterLane lane, WriterLane bulk, NamespaceName namespace,
+                              NamespaceSql sql) throws SQLException {
+        WriterSession session = new WriterSession(locks, lane, bulk, namespace, sql);
         if (!locks.tryLock(namespace)) {
             throw new StoreException.NamespaceBusy("namespace " + namespace + " is already mounted by another process");
         }
@@ -93,22 +102,44 @@ final class WriterSession implements AutoCloseable {
      * flight at the break went through. The caller holds the lane.
      */
     boolean checked() {
-        return lane.isConnected() && lane.generation() == checkedGeneration;
+        return lane.isConnected() && lane.generation() == (lane == home ? homeChecked : bulkChecked);
     }
 
-    /** Makes the next commit check this namespace's state first, as after a lost connection. */
+    private void markChecked() {
+        if (lane == home) {
+            homeChecked = lane.generation();
+        } else {
+            bulkChecked = lane.generation();
+        }
+    }
+
+    /** Makes the next commit, on either lane, check this namespace's state first, as after a lost connection. */
     void uncheck() {
-        checkedGeneration = -1;
+        homeChecked = -1;
+        bulkChecked = -1;
+    }
+
+    /**
+     * Commits from now on use the server's lane for large writes ({@code true}), if it has one, or
+     * the namespace's own lane again ({@code false}). Called while no lane is held.
+     */
+    void useBulkLane(boolean large) {
+        lane = large && bulk != null ? bulk : home;
+    }
+
+    /** Whether the server has a lane for large writes. */
+    boolean hasBulkLane() {
+        return bulk != null;
     }
 
     /** See {@link WriterLane#rideOrAcquire}: true once the ride is settled, false when this caller holds the lane. */
     boolean rideOrAcquire(LaneRide ride) {
-        return lane.rideOrAcquire(ride);
+        return home.rideOrAcquire(ride);
     }
 
     /** Whether another namespace holds the lane or waits for it (see {@link WriterLane#busy}). */
     boolean laneBusy() {
-        return lane.busy();
+        return home.busy();
     }
 
     /** A ride for this namespace's next commit of {@code net}, with a new commit number. */
@@ -154,7 +185,7 @@ final class WriterSession implements AutoCloseable {
             epoch = rows.getLong(1);
             commitNumber = rows.getLong(2);
         }
-        checkedGeneration = lane.generation();
+        markChecked();
         log.info("Writing to namespace {} as owner epoch {}", namespace, epoch);
     }
 
@@ -211,7 +242,7 @@ final class WriterSession implements AutoCloseable {
                 throw new StoreException.Fenced("namespace " + namespace
                         + " was mounted by another process while the connection to PostgreSQL was lost");
             }
-            checkedGeneration = lane.generation();
+            markChecked();
             return lastCommit;
         }
     }

@@ -106,13 +106,46 @@ class SharedLaneTest {
         }
     }
 
-    /** {@value #TENANTS} namespaces open on one server with a single writer lane. */
+    /**
+     * A large write (COPY) takes the server's lane for large writes: it commits while its own
+     * lane is held by someone else, so its neighbours there never wait behind it. When the answer
+     * to its COMMIT is lost, it is applied once all the same, and the namespace commits on.
+     */
+    @Test
+    void aLargeWriteTakesTheBulkLaneAndIsAppliedOnceWhenItsAnswerIsLost() throws Exception {
+        try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
+             Tenants tenants = new Tenants(LostCommitTest.throughProxy(proxy).withApplicationName("ssfs-sharedlane"))) {
+            PgNamespaceStore store = tenants.stores.getFirst();
+            int large = CommitWriter.COPY_MIN_BLOCKS + 1;
+            WriterLane lane = tenants.server.laneFor(store.namespace());
+            lane.acquire();
+            try {
+                proxy.arm("COMMIT", false);
+                CommitResult result = CompletableFuture.supplyAsync(() -> store.commit(new ChangeSet()
+                        .putInode(file(2, 1, (long) large * StoreFixtures.BLOCK_SIZE)).putEntry(1, name("large"), 2)
+                        .putBlocks(2, 0, blocks(2, 0, large, 1))), Thread::startVirtualThread).get(60, TimeUnit.SECONDS);
+                assertThat(result.nblocks(2, -1)).isEqualTo(large);
+                assertThat(proxy.fired()).isTrue();
+            } finally {
+                lane.release();
+            }
+            assertThat(store.inode(2).orElseThrow().nblocks()).isEqualTo(large);
+            assertThat(StoreFixtures.rowCount(store.namespace(), "blocks", 2)).isEqualTo(large);
+            assertThat(TestPostgres.queryLong("SELECT last_commit FROM " + tenants.schema(0) + ".meta"))
+                    .as("committed once").isEqualTo(1);
+            store.commit(new ChangeSet().putInode(file(3, 1, 0)).putEntry(1, name("small"), 3));
+            assertThat(TestPostgres.queryLong("SELECT last_commit FROM " + tenants.schema(0) + ".meta")).isEqualTo(2);
+            assertThat(store.check()).isEmpty();
+        }
+    }
+
+    /** {@value #TENANTS} namespaces open on one server with a single writer lane and a lane for large writes. */
     private static final class Tenants implements AutoCloseable {
         final PgServer server;
         final List<PgNamespaceStore> stores = new ArrayList<>();
 
         Tenants(DatabaseConfig config) {
-            server = PgServer.shared(config, 1, 2);
+            server = PgServer.shared(config, 1, true, 2);
             for (int i = 0; i < TENANTS; i++) {
                 PgNamespaceStore store = server.open(NamespaceName.parse(TestPostgres.freshNamespace()), false);
                 stores.add(store);
