@@ -275,8 +275,11 @@ final class CommitWriter {
      */
     private void commitAsLeader(List<Pending> group) {
         try {
-            boolean large = session.hasBulkLane() && isLarge(group);
-            LaneRide ride = large ? null : rideFor(group);
+            // Only a host's writer looks at its changes before taking a lane: to take the lane for
+            // large writes, or to ride on a lane another namespace holds.
+            NetChanges net = session.hasBulkLane() || session.laneBusy() ? NetChanges.of(setsOf(group)) : null;
+            boolean large = net != null && session.hasBulkLane() && net.knownNewBlockCount() >= COPY_MIN_BLOCKS;
+            LaneRide ride = net == null || large ? null : rideFor(net);
             if (ride == null) {
                 session.useBulkLane(large);
                 session.acquire();
@@ -312,39 +315,24 @@ final class CommitWriter {
         }
     }
 
-    /**
-     * Whether {@code group} is a large write, streamed with COPY: on a host it takes the lane for
-     * large writes, so that the neighbours on its own lane do not wait behind it.
-     */
-    private static boolean isLarge(List<Pending> group) {
-        long bytes = 0;
+    private static List<ChangeSet> setsOf(List<Pending> group) {
         List<ChangeSet> sets = new ArrayList<>(group.size());
         for (Pending p : group) {
-            bytes += p.changes.payloadBytes();
             sets.add(p.changes);
         }
-        // Fewer bytes than blocks needed (each block written holds at least one): not worth looking closer.
-        return bytes >= COPY_MIN_BLOCKS && NetChanges.of(sets).knownNewBlockCount() >= COPY_MIN_BLOCKS;
+        return sets;
     }
 
     /**
-     * A ride for {@code group} when it can be carried by another namespace's transaction: a
-     * plain commit (one statement, no COPY), with nothing of this writer in doubt, while another
-     * namespace holds the lane (a standalone mount's lane is never busy when its writer leads);
-     * else null.
-     * Whether this namespace's state was checked on the lane's current connection is the
-     * holder's concern only for what is in doubt, and nothing is.
+     * A ride for a group of net changes {@code net} when it can be carried by another namespace's
+     * transaction: a plain commit (one statement, no COPY), with nothing of this writer in doubt,
+     * while another namespace holds the lane (a standalone mount's lane is never busy when its
+     * writer leads); else null. Whether this namespace's state was checked on the lane's current
+     * connection is the holder's concern only for what is in doubt, and nothing is.
      */
-    private LaneRide rideFor(List<Pending> group) {
-        if (fenced != null || inFlight != null || inDoubt != null || lostSince != 0 || !session.laneBusy()) {
-            return null;
-        }
-        List<ChangeSet> sets = new ArrayList<>(group.size());
-        for (Pending p : group) {
-            sets.add(p.changes);
-        }
-        NetChanges net = NetChanges.of(sets);
-        if (net.isEmpty() || net.knownNewBlockCount() >= COPY_MIN_BLOCKS) {
+    private LaneRide rideFor(NetChanges net) {
+        if (fenced != null || inFlight != null || inDoubt != null || lostSince != 0 || !session.laneBusy()
+                || net.isEmpty() || net.knownNewBlockCount() >= COPY_MIN_BLOCKS) {
             return null;
         }
         return session.ride(session.nextCommitNumber(), net);
@@ -564,11 +552,7 @@ final class CommitWriter {
      * ({@link #sharedTransaction}). The caller completes the results once it returns.
      */
     private CommitResult transaction(List<Pending> live) throws SQLException {
-        List<ChangeSet> sets = new ArrayList<>(live.size());
-        for (Pending p : live) {
-            sets.add(p.changes);
-        }
-        NetChanges net = NetChanges.of(sets);
+        NetChanges net = NetChanges.of(setsOf(live));
         if (net.isEmpty()) {
             return CommitResult.EMPTY;
         }
