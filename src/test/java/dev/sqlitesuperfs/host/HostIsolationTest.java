@@ -109,7 +109,13 @@ class HostIsolationTest {
                 .redirectErrorStream(true).start();
         stoppedClient.getOutputStream().write("BEGIN IMMEDIATE; INSERT INTO t VALUES(randomblob(1000000));\n".getBytes());
         stoppedClient.getOutputStream().flush();
-        Thread.sleep(500);
+        // Inside its transaction once its rollback journal exists (a database of one table is small
+        // enough for SQLite to begin writing its pages through the journal at once).
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!Files.exists(busy.resolve("app.db-journal"))) {
+            assertThat(System.nanoTime() - deadline).as("the client inside its transaction").isNegative();
+            Thread.sleep(20);
+        }
         Shell.run("kill", "-STOP", Long.toString(stoppedClient.pid()));
         long before = lines(acked);
         Shell.run("dd", "if=/dev/zero", "of=" + busy.resolve("burst"), "bs=1M", "count=200", "conv=fsync", "status=none");
