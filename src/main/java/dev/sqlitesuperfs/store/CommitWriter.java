@@ -592,6 +592,7 @@ final class CommitWriter {
         Map<LaneRide, LaneRide.Result> results = new HashMap<>();
         boolean commitSent = false;
         boolean committed = false;
+        boolean riderFailed = false;
         try {
             connection.setAutoCommit(false);
             Map<Long, Long> own = ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
@@ -608,17 +609,18 @@ final class CommitWriter {
                     // The rider's own failure: its writer meets it again alone and reports it.
                     log.debug("Writer of namespace {}: the commit of namespace {} riding with it failed ({}); each"
                             + " commits alone", namespace, ride.namespace, e.getMessage());
-                    session.rollbackOrDiscard();
-                    connection.setAutoCommit(true);
-                    return ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
+                    riderFailed = true;
+                    break;
                 }
             }
-            commitSent = true;
-            connection.commit();
-            committed = true;
-            connection.setAutoCommit(true);
-            metrics.sharedTransactions.increment();
-            return own;
+            if (!riderFailed) {
+                commitSent = true;
+                connection.commit();
+                committed = true;
+                connection.setAutoCommit(true);
+                metrics.sharedTransactions.increment();
+                return own;
+            }
         } finally {
             for (LaneRide ride : riders) {
                 LaneRide.Result result = committed ? results.get(ride) : new LaneRide.Result.NotCommitted(commitSent);
@@ -635,6 +637,9 @@ final class CommitWriter {
                 }
             }
         }
+        // A rider's statement failed: rolled back above (the riders were told to commit alone), so
+        // this namespace's changes go alone too, in auto-commit mode.
+        return ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
     }
 
     private void restoreAutoCommit() {
