@@ -4,6 +4,7 @@ import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.fs.FsConfig;
 import dev.sqlitesuperfs.fs.FsResources;
 import dev.sqlitesuperfs.fuse.FuseSession;
+import dev.sqlitesuperfs.fuse.RequestCounts;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.fuse.MountOptions;
 import dev.sqlitesuperfs.fuse.RequestPool;
@@ -199,6 +200,11 @@ public final class NamespaceMount implements AutoCloseable {
         } catch (MountException e) {
             log.warn("{}", e.getMessage());
         }
+    }
+
+    /** FUSE requests the kernel sent this mount, by opcode. */
+    public RequestCounts requestCounts() {
+        return session.requestCounts();
     }
 
     /** The namespace writer's counters (zero for a store that keeps none). */

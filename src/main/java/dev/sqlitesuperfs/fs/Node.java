@@ -83,6 +83,8 @@ final class Node {
     boolean kernelSizeAhead;
     /** Timestamps changed (by the kernel's writeback of times) but not stored yet. */
     boolean timesDirty;
+    /** System.nanoTime() when the kernel was last told its st_blocks went stale; 0: never. */
+    volatile long blocksToldNanos;
     /** System.nanoTime() when the node first got unstored changes; 0 when it has none. */
     long dirtySinceNanos;
     /** The inode's rows are gone from PostgreSQL (unlinked and reclaimed, or removed directory). */

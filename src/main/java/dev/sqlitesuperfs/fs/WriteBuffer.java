@@ -54,6 +54,7 @@ final class WriteBuffer {
     private final long writebackDelayNs;
     private volatile boolean stopping;
     private volatile KernelChannel kernel = NO_KERNEL;
+    private final BlockCountNotices blockCounts = new BlockCountNotices(NO_KERNEL);
 
     private static final KernelChannel NO_KERNEL = new KernelChannel() {
         @Override
@@ -79,6 +80,7 @@ final class WriteBuffer {
     /** From INIT on, stores tell the kernel when the block count it caches went stale. */
     void connect(KernelChannel kernel) {
         this.kernel = kernel;
+        blockCounts.connect(kernel);
     }
 
     /** Starts storing what stays in memory longer than the write-back delay. */
@@ -340,7 +342,7 @@ final class WriteBuffer {
             n.reserved.clear();
             if (delta != 0) {
                 // st_blocks moved without a request from the kernel, whose cached copy is now stale.
-                kernel.invalidateAttributes(n.ino);
+                blockCounts.changed(n, System.nanoTime());
             }
             markClean(n);
         }
@@ -493,6 +495,9 @@ final class WriteBuffer {
 
     /** Whether something has waited longer than the write-back delay at {@code now}. */
     boolean writeBackDue(long now) {
+        if (blockCounts.due(now)) {
+            return true;
+        }
         long cutoff = now - writebackDelayNs;
         long oldestDeferred = store.oldestDeferred();
         if (oldestDeferred != 0 && oldestDeferred - cutoff <= 0) {
@@ -508,11 +513,13 @@ final class WriteBuffer {
     }
 
     /**
-     * Stores what has waited longer than the write-back delay at {@code now}: the deferred changes,
+     * Tells the kernel of block counts that went stale (see {@link BlockCountNotices}), then stores
+     * what has waited longer than the write-back delay at {@code now}: the deferred changes,
      * then each such file. What fails stays queued (deferred changes) or is given up and reported to
      * the file's users ({@link #storeFailed}); a node that failed to load is tried again next time.
      */
     void writeBackOverdue(long now) {
+        blockCounts.sendDue(now);
         long cutoff = now - writebackDelayNs;
         long oldestDeferred = store.oldestDeferred();
         if (oldestDeferred != 0 && oldestDeferred - cutoff <= 0) {

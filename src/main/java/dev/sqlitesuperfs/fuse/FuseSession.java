@@ -118,6 +118,11 @@ public final class FuseSession implements AutoCloseable {
         return new FuseSession(options, mountPoint, fs, method, mounted, sharedPool);
     }
 
+    /** Requests the kernel sent this session, by opcode. */
+    public RequestCounts requestCounts() {
+        return dispatcher.counts();
+    }
+
     /** The mount point, absolute and without symbolic links. */
     public Path mountPoint() {
         return mountPoint;

@@ -56,6 +56,7 @@ final class RequestDispatcher {
     private final boolean readdirplus;
     private volatile KernelConnection connection;
     private volatile String initFailure;
+    private final RequestCounts counts = new RequestCounts();
 
     RequestDispatcher(FuseFilesystem fs, MountOptions options) {
         this.fs = fs;
@@ -66,6 +67,11 @@ final class RequestDispatcher {
     /** The connection INIT settled, or null before a successful INIT. */
     KernelConnection connection() {
         return connection;
+    }
+
+    /** Requests received, by opcode. */
+    RequestCounts counts() {
+        return counts;
     }
 
     /** Why INIT was refused, or null. */
@@ -80,6 +86,7 @@ final class RequestDispatcher {
      */
     int dispatch(FuseRequest request, MemorySegment reply, DirentWriter dirents) {
         int opcode = request.opcode();
+        counts.count(opcode);
         if (log.isTraceEnabled()) {
             log.trace("{} node {} unique {} pid {}", Opcode.name(opcode), request.nodeId(), request.unique(),
                     request.caller().pid());

@@ -188,7 +188,7 @@ public final class Host implements AutoCloseable {
         synchronized (this) {
             for (HostedMount hosted : mounts.values()) {
                 namespaces.add(new HostMetrics.Namespace(hosted.namespace(), hosted.mount().filesystem().metrics(),
-                        hosted.mount().storeMetrics()));
+                        hosted.mount().storeMetrics(), hosted.mount().requestCounts().byOpcode()));
             }
         }
         return HostMetrics.render(resources.metrics(), namespaces);

@@ -12,8 +12,8 @@ import java.util.function.Function;
  * workers. README's "Metrics" lists every family; the names here are the contract.
  */
 public final class HostMetrics {
-    /** One mounted namespace's counters. */
-    public record Namespace(String name, FsMetrics fs, StoreMetrics store) {}
+    /** One mounted namespace's counters; {@code requests}: FUSE requests received, by opcode name. */
+    public record Namespace(String name, FsMetrics fs, StoreMetrics store, Map<String, Long> requests) {}
 
     /**
      * The host's shared resources at the moment of a scrape.
@@ -57,6 +57,13 @@ public final class HostMetrics {
                 n -> (double) n.fs().cacheMisses());
         counter(t, namespaces, "sqlitesuperfs_tamper_events_total", "Requests refused because stored data failed authentication",
                 n -> (double) n.fs().tamperEvents());
+
+        t.family("sqlitesuperfs_fuse_requests_total", "counter", "Requests the kernel sent, by opcode");
+        for (Namespace n : namespaces) {
+            for (Map.Entry<String, Long> e : n.requests().entrySet()) {
+                t.sample("sqlitesuperfs_fuse_requests_total", e.getValue(), "namespace", n.name(), "op", e.getKey());
+            }
+        }
 
         t.family("sqlitesuperfs_errors_total", "counter", "Requests answered with an error, by errno");
         for (Namespace n : namespaces) {

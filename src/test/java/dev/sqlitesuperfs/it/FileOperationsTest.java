@@ -175,6 +175,31 @@ class FileOperationsTest {
     }
 
     /**
+     * st_blocks follows what is stored: told to the kernel at once after a quiet second, and at
+     * most a second and a write-back tick late for a file stored more often (BlockCountNotices).
+     */
+    @Test
+    void blockCountReachesTheKernelAlsoWhenAFileIsStoredAgainAtOnce() throws InterruptedException {
+        Path f = mount.path("blocks-twice");
+        int fd = Posix.open(f, O_CREAT | O_RDWR, 0644);
+        try {
+            Posix.pwrite(fd, new byte[4096], 0);
+            Posix.fsync(fd);
+            assertThat(Posix.fstat(fd).blocks()).isEqualTo(8);
+            Posix.pwrite(fd, new byte[] {1}, 4096);
+            Posix.pwrite(fd, new byte[] {1}, 8192);
+            Posix.fsync(fd);
+            long deadline = System.nanoTime() + 20_000_000_000L;
+            while (Posix.fstat(fd).blocks() != 24 && System.nanoTime() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(Posix.fstat(fd).blocks()).isEqualTo(24);
+        } finally {
+            Posix.close(fd);
+        }
+    }
+
+    /**
      * Many separate dirty pages make the kernel's writeback of them overlap the seeks: every
      * answer must still count every page written before it.
      */

@@ -64,4 +64,44 @@ class TransactionCountTest {
         // one more writer transaction in the 50 commits (201 once in 2026-12; not explained yet)
         assertThat(perCommit.get("DELETE")).isBetween(4.0, 4.1);
     }
+
+    /**
+     * The FUSE requests a WAL commit costs: its WRITE and FSYNC, and most of the time a SETATTR of
+     * the times the kernel's writeback cache kept. Before BlockCountNotices every commit also cost a
+     * GETATTR and a GETXATTR of security.capability (the kernel was told at each commit that the
+     * growing WAL's st_blocks changed, which drops all its cached attributes); now the kernel is
+     * told at most once a second per file, so the two come at most once a second.
+     */
+    @Test
+    void fuseRequestsPerWalCommit() throws Exception {
+        int commits = 100;
+        try (TestMount m = TestMount.fresh()) {
+            Path db = m.path("requests.db");
+            try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement s = c.createStatement()) {
+                s.execute("PRAGMA journal_mode=WAL");
+                s.execute("PRAGMA synchronous=FULL");
+                s.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+                for (int i = 0; i < 20; i++) {
+                    s.execute("INSERT INTO t(v) VALUES ('warm-up')");
+                }
+                java.util.Map<String, Long> before = m.requestCounts().byOpcode();
+                long start = System.nanoTime();
+                for (int i = 0; i < commits; i++) {
+                    s.execute("INSERT INTO t(v) VALUES ('counted " + i + "')");
+                }
+                double seconds = (System.nanoTime() - start) / 1e9;
+                java.util.Map<String, Long> after = m.requestCounts().byOpcode();
+                java.util.Map<String, Long> spent = new java.util.TreeMap<>();
+                after.forEach((op, n) -> spent.put(op, n - before.getOrDefault(op, 0L)));
+                spent.values().removeIf(n -> n == 0);
+                System.out.printf("FUSE requests for %d WAL commits in %.2f s: %s%n", commits, seconds, spent);
+                assertThat(spent.get("FSYNC")).isEqualTo(commits);
+                assertThat(spent.get("WRITE")).isBetween((long) commits, commits + 5L);
+                // the notices of a changed block count: one per second of the loop, and one more
+                long notices = (long) Math.ceil(seconds) + 1;
+                assertThat(spent.getOrDefault("GETATTR", 0L)).isLessThanOrEqualTo(notices);
+                assertThat(spent.getOrDefault("GETXATTR", 0L)).isLessThanOrEqualTo(notices);
+            }
+        }
+    }
 }

@@ -42,12 +42,13 @@ class MetricsTest {
             Filesystem fb = Filesystem.open(config("b"), b.sealed());
             try {
                 String text = HostMetrics.render(HOST, List.of(
-                        new HostMetrics.Namespace("a", fa.metrics(), new StoreMetrics()),
-                        new HostMetrics.Namespace("b", fb.metrics(), new StoreMetrics())));
+                        new HostMetrics.Namespace("a", fa.metrics(), new StoreMetrics(), java.util.Map.of("WRITE", 3L, "FSYNC", 2L)),
+                        new HostMetrics.Namespace("b", fb.metrics(), new StoreMetrics(), java.util.Map.of())));
                 assertThat(text).contains("sqlitesuperfs_host_db_connections 3\n", "sqlitesuperfs_host_namespaces 2\n",
                         "sqlitesuperfs_commits_total{namespace=\"a\"} 0\n", "sqlitesuperfs_commits_total{namespace=\"b\"} 0\n",
                         "sqlitesuperfs_fsync_seconds_bucket{namespace=\"b\",le=\"+Inf\"} 0\n",
-                        "sqlitesuperfs_fsync_seconds_count{namespace=\"a\"} 0\n");
+                        "sqlitesuperfs_fsync_seconds_count{namespace=\"a\"} 0\n",
+                        "sqlitesuperfs_fuse_requests_total{namespace=\"a\",op=\"WRITE\"} 3\n");
                 assertThat(text.lines().filter(l -> l.startsWith("# TYPE")).map(l -> l.split(" ")[2]))
                         .as("each family declared once").doesNotHaveDuplicates();
             } finally {

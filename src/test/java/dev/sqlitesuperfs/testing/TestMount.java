@@ -132,6 +132,11 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
         return dir.resolve(relative);
     }
 
+    /** FUSE requests the kernel sent this mount so far, by opcode. */
+    public dev.sqlitesuperfs.fuse.RequestCounts requestCounts() {
+        return mount.requestCounts();
+    }
+
     public Filesystem fs() {
         return mount.filesystem();
     }
