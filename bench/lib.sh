@@ -271,8 +271,9 @@ host_up() {
     [ -z "$host_pid" ] || return 0
     host_socket="$work/host.sock"
     host_log="$work/host.log"
-    # the heap the launcher gives a host (./sqlitesuperfs serve)
-    "${sqlitesuperfs[0]}" -XX:MaxRAMPercentage=75 "${sqlitesuperfs[@]:1}" serve --socket "$host_socket" \
+    # the heap the launcher gives a host (./sqlitesuperfs serve); BENCH_HOST_JVM_OPTIONS adds JVM
+    # options to the host alone, e.g. -XX:StartFlightRecording:filename=/tmp/host.jfr to profile it
+    "${sqlitesuperfs[0]}" -XX:MaxRAMPercentage=75 ${BENCH_HOST_JVM_OPTIONS:-} "${sqlitesuperfs[@]:1}" serve --socket "$host_socket" \
         ${host_options[@]+"${host_options[@]}"} "$@" \
         >>"$host_log" 2>&1 </dev/null &
     host_pid=$!

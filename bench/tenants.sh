@@ -12,6 +12,10 @@
 #   --modes LIST    journal modes, comma-separated (default DELETE,WAL)
 #   --stream MIB    one more namespace (directory) where dd writes MIB MiB with conv=fsync while
 #                   the tenants commit (stopped when they are done; default 0: none)
+#   --warmup N      commits per tenant run on the mounts, all tenants at once, before anything is
+#                   measured (default 2000): a host or mount is a long-running process, measured
+#                   once its JIT has compiled the commit path (a fresh JVM spends much of its first
+#                   20 s of 8 tenants' commits compiling: up to 20% of 2 cores)
 bench_name=tenants
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
@@ -19,7 +23,8 @@ tenants=8
 commits=2000
 modes=DELETE,WAL
 stream=0
-bench_parse --tenants=tenants:int --commits=commits:int --modes=modes --stream=stream:int -- "$@"
+warmup=2000
+bench_parse --tenants=tenants:int --commits=commits:int --modes=modes --stream=stream:int --warmup=warmup:int -- "$@"
 modes="$(journal_modes "$modes")"
 for m in $modes; do
     bench_metric "$tenants tenants $m, total" commits/s
@@ -27,9 +32,10 @@ for m in $modes; do
     bench_metric "$tenants tenants $m, slowest tenant" commits/s
     bench_metric "$tenants tenants $m, p99 commit, median tenant" us
     bench_metric "$tenants tenants $m, p99 commit, slowest tenant" us
+    if [ "$stream" -gt 0 ]; then bench_metric "$tenants tenants $m, stream written beside them" MiB/s; fi
 done
 
-bench_start "tenants=$tenants commits=$commits each modes=$(echo $modes | tr " " ,) synchronous=FULL stream=${stream}MiB"
+bench_start "tenants=$tenants commits=$commits each (after $warmup unmeasured) modes=$(echo $modes | tr " " ,) synchronous=FULL stream=${stream}MiB"
 if wants tmpfs; then make_tmpfs $((1024 + stream)); fi
 tenant_dir() {
     case "$1" in
@@ -50,6 +56,27 @@ if wants mount; then
     for i in $(seq "$tenants"); do mount_fs "$(tenant_dir mount "$i")"; done
     if [ "$stream" -gt 0 ]; then mount_fs "$(stream_dir mount)"; fi
 fi
+
+# Every tenant runs the commit loop on its mount, all at once, nothing recorded.
+warm_up() {
+    local mode i dir pids=()
+    [ "$warmup" -gt 0 ] || return 0
+    say "warming up: $warmup commits per tenant ..."
+    for mode in $modes; do
+        pids=()
+        for i in $(seq "$tenants"); do
+            dir="$(tenant_dir mount "$i")"
+            rm -f "$dir"/warmup.db*
+            "$bench_bin/commitloop" "$dir/warmup.db" "$mode" "$warmup" >/dev/null &
+            pids+=($!)
+        done
+        bench_children=("${pids[@]}")
+        for i in "${!pids[@]}"; do wait "${pids[$i]}" || die "warm-up loop $((i + 1)) failed"; done
+        bench_children=()
+        for i in $(seq "$tenants"); do rm -f "$(tenant_dir mount "$i")"/warmup.db*; done
+    done
+}
+if wants mount; then warm_up; fi
 
 one_run() {
     local target="$1" mode i dir pids=() rates=() p99s=() first= last= streamer=
@@ -80,6 +107,11 @@ one_run() {
             bench_children+=("$streamer")
         fi
         for i in "${!pids[@]}"; do wait "${pids[$i]}" || die "commit loop $((i + 1)) on $target failed"; done
+        local streamed=0
+        if [ -n "$streamer" ]; then
+            # what the stream had written (accepted by the filesystem) when the last loop ended
+            streamed="$(stat -c %s "$(stream_dir "$target")/stream" 2>/dev/null || echo 0)"
+        fi
         if [ -n "$streamer" ]; then
             kill -0 "$streamer" 2>/dev/null || say "the stream ended before the commit loops (make it longer)"
             kill "$streamer" 2>/dev/null || true
@@ -106,6 +138,10 @@ one_run() {
         bench_sample "$tenants tenants $mode, slowest tenant" "$target" "$(printf '%s\n' "${rates[@]}" | sort -g | head -1)"
         bench_sample "$tenants tenants $mode, p99 commit, median tenant" "$target" "$(echo "${p99s[*]}" | median)"
         bench_sample "$tenants tenants $mode, p99 commit, slowest tenant" "$target" "$(printf '%s\n' "${p99s[@]}" | sort -g | tail -1)"
+        if [ "$stream" -gt 0 ]; then
+            bench_sample "$tenants tenants $mode, stream written beside them" "$target" \
+                "$(awk -v b="$streamed" -v ns=$((last - first)) 'BEGIN { printf "%.1f", b / 1048576 / (ns / 1e9) }')"
+        fi
         for i in $(seq "$tenants"); do rm -f "$(tenant_dir "$target" "$i")"/commit.db*; done
     done
 }

@@ -85,10 +85,15 @@ public final class HostResources implements AutoCloseable {
      * @param cacheBytes    the block cache of all namespaces together
      * @param dirtyBytes    written data not stored yet, all namespaces together
      * @param dbTimeout     how long a database call keeps retrying before it fails
+     * @param bulkPause     how long a large write on the bulk lane pauses after each 256 KiB while
+     *                      other namespaces of its server commit (zero: never; see {@code store.BulkPacer})
      */
-    public record Limits(int dbConnections, long cacheBytes, long dirtyBytes, Duration dbTimeout, int workers) {
+    public record Limits(int dbConnections, long cacheBytes, long dirtyBytes, Duration dbTimeout, int workers,
+            Duration bulkPause) {
+        /** 10 ms per 256 KiB: at most 25 MiB/s for large writes while others commit (BENCHMARKS.md). */
+        public static final Duration DEFAULT_BULK_PAUSE = Duration.ofMillis(10);
         public static final Limits DEFAULT = new Limits(DEFAULT_DB_CONNECTIONS, DEFAULT_CACHE_BYTES,
-                DEFAULT_DIRTY_BYTES, DatabaseConfig.DEFAULT_RETRY_TIMEOUT, DEFAULT_REQUEST_WORKERS);
+                DEFAULT_DIRTY_BYTES, DatabaseConfig.DEFAULT_RETRY_TIMEOUT, DEFAULT_REQUEST_WORKERS, DEFAULT_BULK_PAUSE);
 
         /** Writer lanes of a server: about one connection in four, the rest read. */
         int lanes() {
@@ -224,7 +229,8 @@ public final class HostResources implements AutoCloseable {
             log.info("database {}: up to {} connections for all its namespaces ({} writer lane{}{}, {} read)",
                     k.endpoints(), limits.dbConnections(), limits.lanes(), limits.lanes() == 1 ? "" : "s",
                     limits.bulkLane() ? " and one for large writes" : "", limits.readConnections());
-            return PgServer.shared(k, limits.lanes(), limits.bulkLane(), limits.readConnections());
+            return PgServer.shared(k, limits.lanes(), limits.bulkLane(), limits.readConnections(),
+                    limits.bulkPause().toNanos());
         });
     }
 

@@ -60,13 +60,16 @@ public final class Serve {
               --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics (README, Metrics)
               --workers N          request workers for all mounts together (default 16, 2 to 1024);
                                    one mount has at most a quarter of them busy
+              --bulk-pause MS      a large write pauses MS milliseconds after each 256 KiB it stores
+                                   while other namespaces on its server commit (default 10: at most
+                                   25 MiB/s then; 0 to 1000, 0: never), so their commits stay quick
               --log-level L        error, warn, info (default), debug, trace; also $SQLITESUPERFS_LOG_LEVEL
             A mount that names no database (--db) uses $psql_url, else the local PostgreSQL. The
             host's Java heap must hold the cache, twice the write buffer and 2 MiB per mount.
             """;
 
     private static final List<String> OPTIONS = List.of("--socket", "--socket-group", "--config", "--db-connections",
-            "--cache-size", "--write-buffer", "--db-timeout", "--log-level", "--metrics", "--workers");
+            "--cache-size", "--write-buffer", "--db-timeout", "--log-level", "--metrics", "--workers", "--bulk-pause");
 
     /** What {@code serve} was asked. */
     public record Settings(Path socket, String socketGroup, Path config, HostResources.Limits limits,
@@ -81,6 +84,7 @@ public final class Serve {
             long dirty = defaults.dirtyBytes();
             Duration timeout = defaults.dbTimeout();
             int workers = defaults.workers();
+            Duration bulkPause = defaults.bulkPause();
             String level = env.getOrDefault("SQLITESUPERFS_LOG_LEVEL", "info");
             InetSocketAddress metrics = null;
             for (int i = 0; i < args.size(); i++) {
@@ -107,10 +111,12 @@ public final class Serve {
                     case "--db-timeout" -> timeout = Duration.ofSeconds(number(option, value, 1, 86_400));
                     case "--metrics" -> metrics = metricsAddress(value);
                     case "--workers" -> workers = (int) number(option, value, 2, 1024);
+                    case "--bulk-pause" -> bulkPause = Duration.ofMillis(number(option, value, 0, 1000));
                     default -> level = value.toLowerCase(Locale.ROOT);
                 }
             }
-            return new Settings(socket, group, config, new HostResources.Limits(connections, cache, dirty, timeout, workers),
+            return new Settings(socket, group, config, new HostResources.Limits(connections, cache, dirty, timeout, workers,
+                    bulkPause),
                     level, metrics);
         }
 

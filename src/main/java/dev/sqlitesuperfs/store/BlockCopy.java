@@ -24,9 +24,12 @@ final class BlockCopy {
 
     private BlockCopy() {}
 
-    /** Copies {@code blocks} inside the connection's open transaction; returns the rows per inode. */
-    static Map<Long, Long> copy(Connection connection, String copySql, Map<Long, TreeMap<Long, BlockWrite>> blocks)
-            throws SQLException {
+    /**
+     * Copies {@code blocks} inside the connection's open transaction, telling {@code pacer} of each
+     * piece sent; returns the rows per inode.
+     */
+    static Map<Long, Long> copy(Connection connection, String copySql, Map<Long, TreeMap<Long, BlockWrite>> blocks,
+                                BulkPacer pacer) throws SQLException {
         Map<Long, Long> counts = new LinkedHashMap<>();
         CopyIn copy = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(copySql);
         try {
@@ -39,6 +42,7 @@ final class BlockCopy {
                     byte[] data = b.getValue().data();
                     if (used + ROW_PREFIX > buffer.length) {
                         copy.writeToCopy(buffer, 0, used);
+                        pacer.sent(used);
                         used = 0;
                     }
                     used = putShort(buffer, used, 3);
@@ -49,8 +53,9 @@ final class BlockCopy {
                     used = putInt(buffer, used, data.length);
                     if (used + data.length > buffer.length) {
                         copy.writeToCopy(buffer, 0, used);
-                        used = 0;
                         copy.writeToCopy(data, 0, data.length);
+                        pacer.sent(used + data.length);
+                        used = 0;
                     } else {
                         System.arraycopy(data, 0, buffer, used, data.length);
                         used += data.length;
@@ -60,6 +65,7 @@ final class BlockCopy {
             }
             if (used + TRAILER.length > buffer.length) {
                 copy.writeToCopy(buffer, 0, used);
+                pacer.sent(used);
                 used = 0;
             }
             System.arraycopy(TRAILER, 0, buffer, used, TRAILER.length);

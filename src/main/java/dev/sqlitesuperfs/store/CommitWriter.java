@@ -659,7 +659,7 @@ final class CommitWriter {
         boolean done = false;
         try {
             Set<Long> touched = net.touchedInodes();
-            Map<Long, Long> copied = BlockCopy.copy(connection, sql.copyBlocks, net.takeKnownNewBlocks());
+            Map<Long, Long> copied = BlockCopy.copy(connection, sql.copyBlocks, net.takeKnownNewBlocks(), session.pacer());
             Map<Long, Long> nblocks = ApplyStatement.run(statements, number, session.epoch(), net, copied);
             inFlight = new InFlight(number, touched, nblocks);
             connection.commit();

@@ -33,10 +33,12 @@ public final class PgServer implements AutoCloseable {
 
     /**
      * The server for a host: {@code lanes} writer connections, with {@code bulkLane} one more for
-     * large writes, and up to {@code readConnections} read connections, shared by every namespace
-     * opened through it. Connects lazily.
+     * large writes (paused {@code bulkPauseNanos} after each piece while the other lanes are busy,
+     * see {@link BulkPacer}), and up to {@code readConnections} read connections, shared by every
+     * namespace opened through it. Connects lazily.
      */
-    public static PgServer shared(DatabaseConfig config, int lanes, boolean bulkLane, int readConnections) {
+    public static PgServer shared(DatabaseConfig config, int lanes, boolean bulkLane, int readConnections,
+                                  long bulkPauseNanos) {
         if (lanes < 1 || readConnections < 1) {
             throw new IllegalArgumentException("a server needs at least one writer lane and one read connection");
         }
@@ -44,8 +46,12 @@ public final class PgServer implements AutoCloseable {
         for (int i = 0; i < lanes; i++) {
             writers[i] = new WriterLane(config.dataSource(":host:writer-" + i));
         }
-        return new PgServer(config, new LockSession(config.dataSource(":host:locks")), writers,
-                bulkLane ? new WriterLane(config.dataSource(":host:writer-bulk")) : null,
+        WriterLane bulk = null;
+        if (bulkLane) {
+            bulk = new WriterLane(config.dataSource(":host:writer-bulk"));
+            bulk.paceFor(writers, bulkPauseNanos);
+        }
+        return new PgServer(config, new LockSession(config.dataSource(":host:locks")), writers, bulk,
                 ReadPool.connections(config, ":host:read", "host", readConnections), false);
     }
 

@@ -56,6 +56,9 @@ final class WriterLane implements AutoCloseable {
         }
     };
 
+    /** Paces large writes on this lane (a host's bulk lane); {@link BulkPacer#NONE} elsewhere. */
+    private volatile BulkPacer pacer = BulkPacer.NONE;
+
     WriterLane(DataSource dataSource) {
         this.dataSource = dataSource;
     }
@@ -104,6 +107,15 @@ final class WriterLane implements AutoCloseable {
         } finally {
             state.unlock();
         }
+    }
+
+    /** Makes large writes on this lane yield to the commits of {@code neighbours} (see {@link BulkPacer}). */
+    void paceFor(WriterLane[] neighbours, long pauseNanos) {
+        pacer = new BulkPacer(neighbours, pauseNanos);
+    }
+
+    BulkPacer pacer() {
+        return pacer;
     }
 
     /** Whether the lane is held or promised to a waiter now (a hint: a plain commit then offers a ride). */

@@ -86,6 +86,11 @@ final class WriterSession implements AutoCloseable {
         lane.release();
     }
 
+    /** What paces a large write on the lane in use (only a host's bulk lane paces). */
+    BulkPacer pacer() {
+        return lane.pacer();
+    }
+
     /** The lane's connection; the caller holds the lane. */
     Connection connection() {
         return lane.connection();

@@ -28,7 +28,7 @@ class PgServerTest {
     void manyNamespacesCommitConcurrentlyOverBoundedConnections() throws Exception {
         DatabaseConfig config = TestPostgres.config().withApplicationName("ssfs-servertest");
         List<PgNamespaceStore> stores = new ArrayList<>();
-        try (PgServer server = PgServer.shared(config, 2, true, 3)) {
+        try (PgServer server = PgServer.shared(config, 2, true, 3, 0)) {
             for (int i = 0; i < NAMESPACES; i++) {
                 PgNamespaceStore store = server.open(NamespaceName.parse(TestPostgres.freshNamespace()), false);
                 stores.add(store);
@@ -75,8 +75,8 @@ class PgServerTest {
     @Test
     void aNamespaceOpenOnOneServerIsBusyForAnotherUntilItIsClosed() {
         NamespaceName ns = NamespaceName.parse(TestPostgres.freshNamespace());
-        try (PgServer first = PgServer.shared(TestPostgres.config(), 1, false, 1);
-             PgServer second = PgServer.shared(TestPostgres.config(), 1, false, 1)) {
+        try (PgServer first = PgServer.shared(TestPostgres.config(), 1, false, 1, 0);
+             PgServer second = PgServer.shared(TestPostgres.config(), 1, false, 1, 0)) {
             PgNamespaceStore store = first.open(ns, false);
             store.create(meta(), dir(1, 2));
             store.startWriting();

@@ -28,6 +28,7 @@ import org.junit.jupiter.api.Test;
 class SharedLaneTest {
     private static final int TENANTS = 6;
     private static final int BLOCKS = 3;
+    private static final long BULK_PAUSE_NANOS = 1_000_000;
 
     @Test
     void tenantsCommittingAtOnceShareOneTransaction() throws Exception {
@@ -139,13 +140,55 @@ class SharedLaneTest {
         }
     }
 
+    /**
+     * A large write on the bulk lane pauses after each piece while another lane is held (here: by
+     * the test), and goes through without a pause when nobody else commits; it is stored whole
+     * either way.
+     */
+    @Test
+    void aLargeWriteYieldsToOtherCommitsAndOnlyThen() throws Exception {
+        try (Tenants tenants = new Tenants(TestPostgres.config())) {
+            PgNamespaceStore store = tenants.stores.getFirst();
+            BulkPacer pacer = tenants.server.bulkLane().pacer();
+            int large = 4 * BulkPacer.PIECE_BYTES / StoreFixtures.BLOCK_SIZE;
+            store.commit(new ChangeSet().putInode(file(2, 1, (long) large * StoreFixtures.BLOCK_SIZE))
+                    .putEntry(1, name("alone"), 2).putBlocks(2, 0, fullBlocks(large)));
+            assertThat(pacer.pauses()).as("pauses with nobody else committing").isZero();
+
+            WriterLane lane = tenants.server.laneFor(tenants.stores.get(1).namespace());
+            lane.acquire();
+            try {
+                CompletableFuture.runAsync(() -> store.commit(new ChangeSet()
+                        .putInode(file(3, 1, (long) large * StoreFixtures.BLOCK_SIZE)).putEntry(1, name("beside"), 3)
+                        .putBlocks(3, 0, fullBlocks(large))), Thread::startVirtualThread).get(60, TimeUnit.SECONDS);
+            } finally {
+                lane.release();
+            }
+            // 4 pieces of data and a little more for the rows' framing: a pause after each full piece
+            assertThat(pacer.pauses()).as("pauses while another lane is held").isBetween(3L, 4L);
+            assertThat(StoreFixtures.rowCount(store.namespace(), "blocks", 3)).isEqualTo(large);
+            assertThat(store.check()).isEmpty();
+        }
+    }
+
+    /** {@code n} blocks of a whole block's bytes each, from index 0. */
+    private static List<SealedBlock> fullBlocks(int n) {
+        List<SealedBlock> list = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            byte[] data = new byte[StoreFixtures.BLOCK_SIZE];
+            java.util.Arrays.fill(data, (byte) i);
+            list.add(new SealedBlock(i, data));
+        }
+        return list;
+    }
+
     /** {@value #TENANTS} namespaces open on one server with a single writer lane and a lane for large writes. */
     private static final class Tenants implements AutoCloseable {
         final PgServer server;
         final List<PgNamespaceStore> stores = new ArrayList<>();
 
         Tenants(DatabaseConfig config) {
-            server = PgServer.shared(config, 1, true, 2);
+            server = PgServer.shared(config, 1, true, 2, BULK_PAUSE_NANOS);
             for (int i = 0; i < TENANTS; i++) {
                 PgNamespaceStore store = server.open(NamespaceName.parse(TestPostgres.freshNamespace()), false);
                 stores.add(store);
