@@ -195,6 +195,7 @@ public final class Serve {
 
     /** Mounts the configured namespaces, takes requests, says so, and returns once {@link #stop} is done. */
     public int run(PrintStream out) {
+        ClassWarmup.start();
         try {
             mountConfigured();
             synchronized (this) {
