@@ -5,7 +5,7 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Requests a session received, by opcode: what a program's work costs in round trips to the mount
+ * Requests a session answered (or, for those that get no answer, handled), by opcode: what a program's work costs in round trips to the mount
  * (a SQLite WAL commit is a WRITE and an FSYNC, and a SETATTR of times most of the time). One
  * uncontended add per request; read for a metrics scrape or a test.
  */

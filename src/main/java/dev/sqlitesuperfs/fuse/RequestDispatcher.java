@@ -86,7 +86,15 @@ final class RequestDispatcher {
      */
     int dispatch(FuseRequest request, MemorySegment reply, DirentWriter dirents) {
         int opcode = request.opcode();
-        counts.count(opcode);
+        try {
+            return answer(opcode, request, reply, dirents);
+        } finally {
+            // once answered: a count says the filesystem has done what the request asked
+            counts.count(opcode);
+        }
+    }
+
+    private int answer(int opcode, FuseRequest request, MemorySegment reply, DirentWriter dirents) {
         if (log.isTraceEnabled()) {
             log.trace("{} node {} unique {} pid {}", Opcode.name(opcode), request.nodeId(), request.unique(),
                     request.caller().pid());
