@@ -36,7 +36,10 @@ bench_usage() {
     cat <<'HELP'
 Common options:
   --runs N            runs per target; medians are reported (default 3)
-  --on LIST           targets, some of ext4,tmpfs,mount, comma-separated (default all three)
+  --on LIST           targets, some of ext4,tmpfs,mount,gocryptfs, comma-separated (default
+                      ext4,tmpfs,mount); gocryptfs: an encrypted FUSE filesystem over a directory
+                      of the ext4 area, the peer a user would pick instead (Debian's gocryptfs,
+                      installed when asked for; default options, key from a password file)
   --db URL            mount on this PostgreSQL instead of a local one the script starts and removes
                       (default $psql_url); the namespaces it creates are dropped at the end
   --ext4-dir DIR      where the ext4 directory and the work area go (default /var/tmp)
@@ -130,6 +133,7 @@ bench_state=
 passfile=
 ext4_dir=
 tmpfs_dir=
+gocryptfs_dir=
 bench_bin=
 declare -A mount_pid=()       # mount point -> pid of its JVM
 declare -A mount_ns=()        # mount point -> namespace
@@ -156,6 +160,9 @@ bench_cleanup() {
     fi
     if [ -n "$db_url" ] && [ ${#namespaces_created[@]} -gt 0 ]; then
         drop_namespaces
+    fi
+    if [ -n "$gocryptfs_dir" ] && grep -qs " $gocryptfs_dir " /proc/mounts; then
+        fusermount3 -u "$gocryptfs_dir" 2>/dev/null || umount -l "$gocryptfs_dir"
     fi
     if [ -n "$tmpfs_dir" ] && grep -qs " $tmpfs_dir tmpfs " /proc/mounts; then
         umount "$tmpfs_dir" || umount -l "$tmpfs_dir"
@@ -203,10 +210,10 @@ bench_start() {
     need_int --runs "$runs"
     local t
     for t in ${targets//,/ }; do
-        case "$t" in ext4|tmpfs|mount) ;; *) die "--on takes ext4, tmpfs and mount, not '$t'" ;; esac
+        case "$t" in ext4|tmpfs|mount|gocryptfs) ;; *) die "--on takes ext4, tmpfs, mount and gocryptfs, not '$t'" ;; esac
     done
     [ -d "$ext4_parent" ] || die "--ext4-dir $ext4_parent: not a directory"
-    ensure_packages build-essential libsqlite3-dev util-linux ${bench_packages:-} ||
+    ensure_packages build-essential libsqlite3-dev util-linux $(wants gocryptfs && echo gocryptfs) ${bench_packages:-} ||
         die "could not install the packages it needs"
     run_id="${BENCH_RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)-$$}"
     load_before="$(cut -d' ' -f1 /proc/loadavg)"
@@ -255,6 +262,16 @@ make_tmpfs() {
     tmpfs_dir="$work/tmpfs"
     mkdir -p "$tmpfs_dir"
     mount -t tmpfs -o "size=${1}m,mode=0755" sqlitesuperfs-bench "$tmpfs_dir" || die "could not mount a tmpfs on $tmpfs_dir"
+}
+
+# gocryptfs over a fresh cipher directory in the ext4 area, at $gocryptfs_dir, keyed with the
+# run's passphrase file.
+make_gocryptfs() {
+    local cipher="$work/gocryptfs-cipher"
+    gocryptfs_dir="$work/gocryptfs"
+    mkdir -p "$cipher" "$gocryptfs_dir"
+    gocryptfs -init -q -passfile "$passfile" "$cipher" >/dev/null || die "gocryptfs -init failed"
+    gocryptfs -q -allow_other -passfile "$passfile" "$cipher" "$gocryptfs_dir" || die "could not mount gocryptfs on $gocryptfs_dir"
 }
 
 # ---------------------------------------------------------------- sqlitesuperfs mounts
@@ -435,16 +452,24 @@ ratio() {
 
 # Prints the metrics of GROUP as a table; with "sorted", by mount/ext4 ratio, largest first.
 bench_table() {
-    local group="$1" order="${2:-}" m e t s
+    local group="$1" order="${2:-}" m e t s g peer=
+    if wants gocryptfs; then peer=1; fi
     {
         for m in "${metrics[@]}"; do
             [ "${metric_group[$m]}" = "$group" ] || continue
             e="$(median_of "$m" ext4)"; t="$(median_of "$m" tmpfs)"; s="$(median_of "$m" mount)"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "${metric_unit[$m]}" "$(fmt "$e")" "$(fmt "$t")" "$(fmt "$s")" \
-                "$(ratio "$s" "$e")" "$(ratio "$s" "$t")"
+            g="$(median_of "$m" gocryptfs)"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "${metric_unit[$m]}" "$(fmt "$e")" "$(fmt "$t")" "$(fmt "$s")" \
+                "$(ratio "$s" "$e")" "$(ratio "$s" "$t")" "$(fmt "$g")" "$(ratio "$s" "$g")"
         done | if [ "$order" = sorted ]; then sort -t$'\t' -k6,6gr; else cat; fi
-    } | awk -F'\t' 'BEGIN { printf "%-44s %-10s %10s %10s %10s %10s %11s\n", "metric", "unit", "ext4", "tmpfs", "mount", "mount/ext4", "mount/tmpfs" }
-                          { printf "%-44s %-10s %10s %10s %10s %10s %11s\n", $1, $2, $3, $4, $5, $6, $7 }'
+    } | awk -F'\t' -v peer="$peer" '
+        function line(a, b, c, d, e, f, g, h, i) {
+            printf "%-44s %-10s %10s %10s %10s %10s %11s", a, b, c, d, e, f, g
+            if (peer) printf " %10s %15s", h, i
+            printf "\n"
+        }
+        BEGIN { line("metric", "unit", "ext4", "tmpfs", "mount", "mount/ext4", "mount/tmpfs", "gocryptfs", "mount/gocryptfs") }
+              { line($1, $2, $3, $4, $5, $6, $7, $8, $9) }'
 }
 
 # Prints the main table with the machine, parameters and load, and appends every metric (medians
@@ -458,17 +483,22 @@ bench_report() {
     bench_table main
     echo "(ratio = mount value / reference value; for s and us/op lower is better, for rates higher is better)"
     mkdir -p "$(dirname "$results_file")"
-    if [ ! -s "$results_file" ]; then
-        printf 'run_id\tfinished\tbench\tmetric\tunit\text4\ttmpfs\tmount\tmount_ext4\tmount_tmpfs\truns\tsamples\tparams\tload_before\tload_after\tmachine\n' >"$results_file"
+    if [ -s "$results_file" ] && ! head -1 "$results_file" | grep -q $'\tmount_gocryptfs$'; then
+        # files begun before the peer columns: name them in the header too
+        sed -i '1s/$/\tgocryptfs\tmount_gocryptfs/' "$results_file"
     fi
-    local m e t s all
+    if [ ! -s "$results_file" ]; then
+        printf 'run_id\tfinished\tbench\tmetric\tunit\text4\ttmpfs\tmount\tmount_ext4\tmount_tmpfs\truns\tsamples\tparams\tload_before\tload_after\tmachine\tgocryptfs\tmount_gocryptfs\n' >"$results_file"
+    fi
+    local m e t s g all
     for m in "${metrics[@]}"; do
-        e="$(median_of "$m" ext4)"; t="$(median_of "$m" tmpfs)"; s="$(median_of "$m" mount)"
-        [ -n "$e$t$s" ] || continue
+        e="$(median_of "$m" ext4)"; t="$(median_of "$m" tmpfs)"; s="$(median_of "$m" mount)"; g="$(median_of "$m" gocryptfs)"
+        [ -n "$e$t$s$g" ] || continue
         all="ext4=${samples["$m|ext4"]:-} tmpfs=${samples["$m|tmpfs"]:-} mount=${samples["$m|mount"]:-}"
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        if wants gocryptfs; then all+=" gocryptfs=${samples["$m|gocryptfs"]:-}"; fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
             "$bench_name" "$m" "${metric_unit[$m]}" "$e" "$t" "$s" "$(ratio "$s" "$e")" "$(ratio "$s" "$t")" "$runs" \
-            "${all//  / }" "$bench_params" "$load_before" "$load_after" "$machine" >>"$results_file"
+            "${all//  / }" "$bench_params" "$load_before" "$load_after" "$machine" "$g" "$(ratio "$s" "$g")" >>"$results_file"
     done
     echo "results appended to $results_file (run $run_id)"
 }
@@ -490,6 +520,7 @@ targets_up() {
     local tmpfs_mib="$1"
     shift
     if wants tmpfs; then make_tmpfs "$tmpfs_mib"; fi
+    if wants gocryptfs; then make_gocryptfs; fi
     if wants mount; then mount_fs "$work/mnt" "" "$@"; fi
 }
 
@@ -498,6 +529,7 @@ target_dir() {
     case "$1" in
         ext4) echo "$ext4_dir" ;;
         tmpfs) echo "$tmpfs_dir" ;;
+        gocryptfs) echo "$gocryptfs_dir" ;;
         mount) echo "$work/mnt" ;;
     esac
 }
@@ -507,7 +539,7 @@ target_dir() {
 for_each_run() {
     local r t
     for r in $(seq "$runs"); do
-        for t in ext4 tmpfs mount; do
+        for t in ext4 tmpfs gocryptfs mount; do
             wants "$t" || continue
             say "run $r/$runs on $t"
             "$1" "$t" "$(target_dir "$t")" "$r"

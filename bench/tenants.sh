@@ -37,10 +37,12 @@ done
 
 bench_start "tenants=$tenants commits=$commits each (after $warmup unmeasured) modes=$(echo $modes | tr " " ,) synchronous=FULL stream=${stream}MiB"
 if wants tmpfs; then make_tmpfs $((1024 + stream)); fi
+if wants gocryptfs; then make_gocryptfs; fi
 tenant_dir() {
     case "$1" in
         ext4) echo "$ext4_dir/t$2" ;;
         tmpfs) echo "$tmpfs_dir/t$2" ;;
+        gocryptfs) echo "$gocryptfs_dir/t$2" ;;
         mount) echo "$work/mnt$2" ;;
     esac
 }
@@ -48,6 +50,7 @@ stream_dir() {
     case "$1" in
         ext4) echo "$ext4_dir/stream" ;;
         tmpfs) echo "$tmpfs_dir/stream" ;;
+        gocryptfs) echo "$gocryptfs_dir/stream" ;;
         mount) echo "$work/mntstream" ;;
     esac
 }

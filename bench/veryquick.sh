@@ -31,7 +31,7 @@ chmod 755 "$work" "$ext4_dir"
 errors_seen=0
 one_run() {
     local target="$1" dir="$2" on line
-    case "$target" in ext4) on="$dir" ;; *) on="$target" ;; esac
+    case "$target" in ext4|gocryptfs) on="$dir" ;; *) on="$target" ;; esac
     line="$("$bench_repo/conformance/sqlite-suite.sh" veryquick "$fixture" --on "$on" | tail -1)" || true
     [[ "$line" == "sqlite-suite: mode=veryquick"* ]] || die "sqlite-suite.sh on $target did not finish: $line"
     bench_sample "veryquick suite" "$target" "$(sed -n 's/.* seconds=\([0-9]*\).*/\1/p' <<<"$line")"
