@@ -15,7 +15,8 @@ import java.util.TreeMap;
 
 /**
  * Binds a group's {@link NetChanges} to {@link NamespaceSql#applyChanges} (or, when it changes no
- * name, inode set, attribute or symlink, to the lighter {@link NamespaceSql#applyData}) and runs it. In
+ * name, inode set, attribute or symlink, to the lighter {@link NamespaceSql#applyData}, or when it
+ * only writes files' blocks with their rows, to {@link NamespaceSql#applyWrites}) and runs it. In
  * auto-commit mode that is the whole transaction in one round trip; inside an explicit
  * transaction it follows the COPY of a large write ({@link BlockCopy}).
  */
@@ -32,6 +33,13 @@ final class ApplyStatement {
     static Map<Long, Long> run(WriterStatements statements, long commitNumber, long epoch, NetChanges net,
                                Map<Long, Long> copied) throws SQLException {
         boolean names = net.hasNamespaceChanges();
+        if (!names && net.truncations.isEmpty() && copied.isEmpty() && net.inodes.keySet().containsAll(net.blocks.keySet())) {
+            PreparedStatement writes = statements.applyWrites;
+            writes.setLong(1, commitNumber);
+            writes.setLong(2, epoch);
+            bindInodes(writes, bindBlocks(writes, 3, net.blocks), net.inodes);
+            return execute(writes);
+        }
         PreparedStatement statement = names ? statements.applyChanges : statements.applyData;
         int p = 1;
         statement.setLong(p++, commitNumber);
@@ -65,6 +73,11 @@ final class ApplyStatement {
             statement.setObject(p, targets);
         }
 
+        return execute(statement);
+    }
+
+    /** Runs a bound apply statement; its rows give the claim and the new block counts. */
+    private static Map<Long, Long> execute(PreparedStatement statement) throws SQLException {
         Map<Long, Long> nblocks = new HashMap<>();
         try (ResultSet rows = statement.executeQuery()) {
             boolean claimed = false;

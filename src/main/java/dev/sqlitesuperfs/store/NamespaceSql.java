@@ -59,6 +59,13 @@ final class NamespaceSql {
      * for was most of the full statement's cost.
      */
     final String applyData;
+    /**
+     * {@link #applyData} for the commit of a file's writes alone (a SQLite WAL commit: its frame's
+     * blocks and the file's row): no truncation, nothing copied, no inode whose count changes
+     * without its row. Without those parts PostgreSQL sets up and runs about half the plan; see
+     * {@link #applyWritesStatement}.
+     */
+    final String applyWrites;
     final String copyBlocks;
     final String insertRoot;
     final String nblocksOf;
@@ -117,6 +124,7 @@ final class NamespaceSql {
 
         applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, true);
         applyData = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, false);
+        applyWrites = applyWritesStatement(meta, inodesTable, blocksTable);
         copyBlocks = "COPY " + blocksTable + " (ino, idx, data) FROM STDIN (FORMAT binary)";
         insertRoot = "INSERT INTO " + inodesTable + " (" + INODE_COLUMNS + ", auth) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)";
         nblocksOf = "SELECT ino, nblocks FROM " + inodesTable + " WHERE ino = ANY (?)";
@@ -310,6 +318,44 @@ final class NamespaceSql {
         sql.append(" SELECT c.n, r.ino, r.nblocks FROM (SELECT count(*) AS n FROM claim) c LEFT JOIN")
                 .append(" (SELECT ino, nblocks FROM put_inodes UNION ALL SELECT ino, nblocks FROM bumped) r ON true");
         return sql.toString();
+    }
+
+    /**
+     * The writes-only form of {@link #applyChangesStatement}: the same claim, block upsert, count
+     * and row upsert, and the same result rows, without the truncation, copy and count-only parts.
+     * Parameters: commit number, epoch; block writes (ino, idx, data); inode rows (ino, mode, uid,
+     * gid, nlink, size, rdev, atime, mtime, ctime, auth). Every inode written must have its row
+     * in the last arrays (its count is moved there).
+     */
+    private static String applyWritesStatement(String meta, String inodes, String blocks) {
+        String claimed = " EXISTS (SELECT FROM claim)";
+        return "WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch,"
+                + "   ?::bigint[] AS p_ino, ?::bigint[] AS p_idx, ?::bytea[] AS p_data,"
+                + "   ?::bigint[] AS i_ino, ?::int[] AS i_mode, ?::bigint[] AS i_uid, ?::bigint[] AS i_gid,"
+                + "   ?::int[] AS i_nlink, ?::bigint[] AS i_size, ?::bigint[] AS i_rdev, ?::bigint[] AS i_atime,"
+                + "   ?::bigint[] AS i_mtime, ?::bigint[] AS i_ctime, ?::bytea[] AS i_auth),"
+                + " claim AS (UPDATE " + meta + " SET last_commit = (SELECT seq FROM args)"
+                + "   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),"
+                + " put AS MATERIALIZED (SELECT p.* FROM args, unnest(args.p_ino, args.p_idx, args.p_data)"
+                + "   AS p(ino, idx, data)),"
+                + " existed AS (SELECT p.ino FROM put p"
+                + "   WHERE (SELECT true FROM " + blocks + " b WHERE b.ino = p.ino AND b.idx = p.idx)),"
+                + " written AS (INSERT INTO " + blocks + " (ino, idx, data) SELECT ino, idx, data FROM put"
+                + "   WHERE" + claimed + " ON CONFLICT (ino, idx) DO UPDATE SET data = EXCLUDED.data RETURNING ino),"
+                + " delta AS (SELECT ino, sum(n)::bigint AS n FROM (SELECT ino, 1::bigint AS n FROM written"
+                + "   UNION ALL SELECT ino, -1 FROM existed) c GROUP BY ino),"
+                + " attrs AS MATERIALIZED (SELECT r.* FROM args, unnest(args.i_ino, args.i_mode, args.i_uid, args.i_gid,"
+                + "   args.i_nlink, args.i_size, args.i_rdev, args.i_atime, args.i_mtime, args.i_ctime, args.i_auth)"
+                + "   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns, auth)),"
+                + " put_inodes AS (INSERT INTO " + inodes + " (" + INODE_COLUMNS + ", auth)"
+                + "   SELECT r.ino, r.mode, r.uid, r.gid, r.nlink, r.size,"
+                + "   coalesce((SELECT d.n FROM delta d WHERE d.ino = r.ino), 0), r.rdev, r.atime_ns, r.mtime_ns,"
+                + "   r.ctime_ns, r.auth FROM attrs r WHERE" + claimed
+                + "   ON CONFLICT (ino) DO UPDATE SET mode = EXCLUDED.mode, uid = EXCLUDED.uid, gid = EXCLUDED.gid,"
+                + "   nlink = EXCLUDED.nlink, size = EXCLUDED.size, nblocks = " + inodes + ".nblocks + EXCLUDED.nblocks,"
+                + "   rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns, mtime_ns = EXCLUDED.mtime_ns,"
+                + "   ctime_ns = EXCLUDED.ctime_ns, auth = EXCLUDED.auth RETURNING ino, nblocks)"
+                + " SELECT c.n, r.ino, r.nblocks FROM (SELECT count(*) AS n FROM claim) c LEFT JOIN put_inodes r ON true";
     }
 
     /**

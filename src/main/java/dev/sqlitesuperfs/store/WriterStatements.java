@@ -12,17 +12,19 @@ final class WriterStatements {
 
     final PreparedStatement applyChanges;
     final PreparedStatement applyData;
+    final PreparedStatement applyWrites;
     final PreparedStatement nblocksOf;
 
     WriterStatements(Connection connection, NamespaceSql sql) throws SQLException {
         applyChanges = connection.prepareStatement(sql.applyChanges);
         applyData = connection.prepareStatement(sql.applyData);
+        applyWrites = connection.prepareStatement(sql.applyWrites);
         nblocksOf = connection.prepareStatement(sql.nblocksOf);
     }
 
     /** Closes the statements (a namespace the lane no longer keeps); a failure is harmless. */
     void close() {
-        for (PreparedStatement statement : new PreparedStatement[] {applyChanges, applyData, nblocksOf}) {
+        for (PreparedStatement statement : new PreparedStatement[] {applyChanges, applyData, applyWrites, nblocksOf}) {
             try {
                 statement.close();
             } catch (SQLException ignored) {
