@@ -5,8 +5,9 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Requests a session answered (or, for those that get no answer, handled), by opcode: what a program's work costs in round trips to the mount
- * (a SQLite WAL commit is a WRITE and an FSYNC, and a SETATTR of times most of the time). One
+ * Requests a session has handled, by opcode: what a program's work costs in round trips to the
+ * mount (a SQLite WAL commit is a WRITE and an FSYNC, and a SETATTR of times most of the time).
+ * A request is counted once the filesystem has done it, just before its reply is written. One
  * uncontended add per request; read for a metrics scrape or a test.
  */
 public final class RequestCounts {

@@ -69,7 +69,7 @@ final class RequestDispatcher {
         return connection;
     }
 
-    /** Requests received, by opcode. */
+    /** Requests handled, by opcode. */
     RequestCounts counts() {
         return counts;
     }
@@ -89,7 +89,7 @@ final class RequestDispatcher {
         try {
             return answer(opcode, request, reply, dirents);
         } finally {
-            // once answered: a count says the filesystem has done what the request asked
+            // after the filesystem: a count says it has done what the request asked
             counts.count(opcode);
         }
     }

@@ -1,11 +1,13 @@
 package dev.sqlitesuperfs.host;
 
+import java.io.File;
 import java.io.IOException;
-import java.net.URISyntaxException;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.io.UncheckedIOException;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.CodeSource;
+import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -19,7 +21,9 @@ import org.slf4j.LoggerFactory;
  * Loads and initializes, in the background right after a host starts, the classes its mounts
  * run: the filesystem, FUSE, sealing, storage and PostgreSQL driver code. A host's first mount
  * otherwise loads about a thousand classes itself (0.5 s after its key, where later mounts take 30
- * to 80 ms). Only classes whose initialization has no effect outside the JVM are in those packages.
+ * to 80 ms). Initializing them touches nothing outside the process (the most is libsodium being
+ * loaded, which the first mount does anyway); the command line's and the host's own classes, whose
+ * initialization could act on the process, are not among them.
  */
 final class ClassWarmup {
     private static final Logger log = LoggerFactory.getLogger(ClassWarmup.class);
@@ -58,9 +62,13 @@ final class ClassWarmup {
     static List<String> classNames() {
         Set<Path> locations = new LinkedHashSet<>();
         for (Class<?> c : List.of(ClassWarmup.class, org.postgresql.Driver.class, com.zaxxer.hikari.HikariConfig.class)) {
+            CodeSource source = c.getProtectionDomain().getCodeSource();
+            if (source == null || source.getLocation() == null) {
+                continue;
+            }
             try {
-                locations.add(Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()));
-            } catch (URISyntaxException | SecurityException | NullPointerException e) {
+                locations.add(Path.of(source.getLocation().toURI()));
+            } catch (URISyntaxException | IllegalArgumentException e) {
                 log.debug("no warm-up of {}'s classes: {}", c.getPackageName(), e.toString());
             }
         }
@@ -69,7 +77,7 @@ final class ClassWarmup {
             try {
                 if (Files.isDirectory(location)) {
                     try (Stream<Path> files = Files.walk(location)) {
-                        files.map(f -> location.relativize(f).toString().replace(java.io.File.separatorChar, '/'))
+                        files.map(f -> location.relativize(f).toString().replace(File.separatorChar, '/'))
                                 .filter(ClassWarmup::wanted).forEach(entry -> names.add(className(entry)));
                     }
                 } else {

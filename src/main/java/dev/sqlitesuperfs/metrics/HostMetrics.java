@@ -12,7 +12,7 @@ import java.util.function.Function;
  * workers. README's "Metrics" lists every family; the names here are the contract.
  */
 public final class HostMetrics {
-    /** One mounted namespace's counters; {@code requests}: FUSE requests received, by opcode name. */
+    /** One mounted namespace's counters; {@code requests}: FUSE requests handled, by opcode name. */
     public record Namespace(String name, FsMetrics fs, StoreMetrics store, Map<String, Long> requests) {}
 
     /**
