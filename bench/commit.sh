@@ -9,6 +9,7 @@
 #   --commits N     commits per loop (default 10000)
 #   --modes LIST    journal modes, comma-separated (default DELETE,TRUNCATE,PERSIST,WAL)
 bench_name=commit
+bench_sqlite=1
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 commits=10000
@@ -24,7 +25,7 @@ one_run() {
     local target="$1" dir="$2" mode out
     for mode in $modes; do
         rm -f "$dir/commit.db" "$dir/commit.db-journal" "$dir/commit.db-wal" "$dir/commit.db-shm"
-        out="$("$bench_bin/commitloop" "$dir/commit.db" "$mode" "$commits")" || die "commit loop on $target failed"
+        out="$("$(commitloop_for "$target")" "$dir/commit.db" "$mode" "$commits")" || die "commit loop on $target failed"
         bench_sample "commit loop, $mode" "$target" "$(value commits_per_s "$out")"
     done
     rm -f "$dir"/commit.db*

@@ -36,10 +36,12 @@ bench_usage() {
     cat <<'HELP'
 Common options:
   --runs N            runs per target; medians are reported (default 3)
-  --on LIST           targets, some of ext4,tmpfs,mount,gocryptfs, comma-separated (default
-                      ext4,tmpfs,mount); gocryptfs: an encrypted FUSE filesystem over a directory
-                      of the ext4 area, the peer a user would pick instead (Debian's gocryptfs,
-                      installed when asked for; default options, key from a password file)
+  --on LIST           targets, some of ext4,tmpfs,mount,gocryptfs,sqlcipher, comma-separated
+                      (default ext4,tmpfs,mount). The peers a user would pick instead, installed
+                      when asked for: gocryptfs, an encrypted FUSE filesystem over a directory of
+                      the ext4 area (default options, key from a password file); sqlcipher (SQLite
+                      benchmarks only), the same SQLite program built on SQLCipher and keyed,
+                      on the ext4 area
   --db URL            mount on this PostgreSQL instead of a local one the script starts and removes
                       (default $psql_url); the namespaces it creates are dropped at the end
   --ext4-dir DIR      where the ext4 directory and the work area go (default /var/tmp)
@@ -210,10 +212,15 @@ bench_start() {
     need_int --runs "$runs"
     local t
     for t in ${targets//,/ }; do
-        case "$t" in ext4|tmpfs|mount|gocryptfs) ;; *) die "--on takes ext4, tmpfs, mount and gocryptfs, not '$t'" ;; esac
+        case "$t" in
+            ext4|tmpfs|mount|gocryptfs) ;;
+            sqlcipher) [ -n "${bench_sqlite:-}" ] || die "sqlcipher is a target of the SQLite benchmarks (commit, tenants) only" ;;
+            *) die "--on takes ext4, tmpfs, mount, gocryptfs and sqlcipher, not '$t'" ;;
+        esac
     done
     [ -d "$ext4_parent" ] || die "--ext4-dir $ext4_parent: not a directory"
-    ensure_packages build-essential libsqlite3-dev util-linux $(wants gocryptfs && echo gocryptfs) ${bench_packages:-} ||
+    ensure_packages build-essential libsqlite3-dev util-linux $(wants gocryptfs && echo gocryptfs) \
+        $(wants sqlcipher && echo libsqlcipher-dev) ${bench_packages:-} ||
         die "could not install the packages it needs"
     run_id="${BENCH_RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)-$$}"
     load_before="$(cut -d' ' -f1 /proc/loadavg)"
@@ -242,6 +249,12 @@ build_helpers() {
         die "could not compile bench/src/fsbench.c"
     gcc -O2 -Wall -o "$bench_bin/commitloop" "$bench_repo/bench/src/commitloop.c" -lsqlite3 ||
         die "could not compile bench/src/commitloop.c"
+    if wants sqlcipher; then
+        gcc -O2 -Wall -DSQLITE_HAS_CODEC -I/usr/include/sqlcipher -o "$bench_bin/commitloop-sqlcipher" \
+            "$bench_repo/bench/src/commitloop.c" -lsqlcipher || die "could not compile bench/src/commitloop.c for SQLCipher"
+    fi
+    # the key of the sqlcipher target's databases (the build on libsqlite3 never reads it)
+    export COMMITLOOP_KEY='benchmark key'
 }
 
 # Builds the jar if the sources changed (the launcher does) and keeps a copy for the run, so that
@@ -452,24 +465,32 @@ ratio() {
 
 # Prints the metrics of GROUP as a table; with "sorted", by mount/ext4 ratio, largest first.
 bench_table() {
-    local group="$1" order="${2:-}" m e t s g peer=
-    if wants gocryptfs; then peer=1; fi
+    local group="$1" order="${2:-}" m e t s p peers=() row
+    for p in gocryptfs sqlcipher; do if wants "$p"; then peers+=("$p"); fi; done
     {
         for m in "${metrics[@]}"; do
             [ "${metric_group[$m]}" = "$group" ] || continue
             e="$(median_of "$m" ext4)"; t="$(median_of "$m" tmpfs)"; s="$(median_of "$m" mount)"
-            g="$(median_of "$m" gocryptfs)"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$m" "${metric_unit[$m]}" "$(fmt "$e")" "$(fmt "$t")" "$(fmt "$s")" \
-                "$(ratio "$s" "$e")" "$(ratio "$s" "$t")" "$(fmt "$g")" "$(ratio "$s" "$g")"
+            row="$(printf '%s\t%s\t%s\t%s\t%s\t%s\t%s' "$m" "${metric_unit[$m]}" "$(fmt "$e")" "$(fmt "$t")" "$(fmt "$s")" \
+                "$(ratio "$s" "$e")" "$(ratio "$s" "$t")")"
+            for p in ${peers[@]+"${peers[@]}"}; do
+                row+="$(printf '\t%s\t%s' "$(fmt "$(median_of "$m" "$p")")" "$(ratio "$s" "$(median_of "$m" "$p")")")"
+            done
+            printf '%s\n' "$row"
         done | if [ "$order" = sorted ]; then sort -t$'\t' -k6,6gr; else cat; fi
-    } | awk -F'\t' -v peer="$peer" '
-        function line(a, b, c, d, e, f, g, h, i) {
-            printf "%-44s %-10s %10s %10s %10s %10s %11s", a, b, c, d, e, f, g
-            if (peer) printf " %10s %15s", h, i
+    } | awk -F'\t' -v peers="${peers[*]:-}" '
+        function line(f, n,   i) {
+            printf "%-44s %-10s %10s %10s %10s %10s %11s", f[1], f[2], f[3], f[4], f[5], f[6], f[7]
+            for (i = 8; i <= n; i += 2) printf " %10s %15s", f[i], f[i + 1]
             printf "\n"
         }
-        BEGIN { line("metric", "unit", "ext4", "tmpfs", "mount", "mount/ext4", "mount/tmpfs", "gocryptfs", "mount/gocryptfs") }
-              { line($1, $2, $3, $4, $5, $6, $7, $8, $9) }'
+        BEGIN {
+            split("metric unit ext4 tmpfs mount mount/ext4 mount/tmpfs", h, " ")
+            k = split(peers, p, " ")
+            for (i = 1; i <= k; i++) { h[6 + 2 * i] = p[i]; h[7 + 2 * i] = "mount/" p[i] }
+            line(h, 7 + 2 * k)
+        }
+        { for (i = 1; i <= NF; i++) f[i] = $i; line(f, NF) }'
 }
 
 # Prints the main table with the machine, parameters and load, and appends every metric (medians
@@ -483,22 +504,27 @@ bench_report() {
     bench_table main
     echo "(ratio = mount value / reference value; for s and us/op lower is better, for rates higher is better)"
     mkdir -p "$(dirname "$results_file")"
-    if [ -s "$results_file" ] && ! head -1 "$results_file" | grep -q $'\tmount_gocryptfs$'; then
+    if [ -s "$results_file" ] && ! head -1 "$results_file" | grep -q $'\tmount_gocryptfs'; then
         # files begun before the peer columns: name them in the header too
-        sed -i '1s/$/\tgocryptfs\tmount_gocryptfs/' "$results_file"
+        sed -i '1s/$/\tgocryptfs\tmount_gocryptfs\tsqlcipher\tmount_sqlcipher/' "$results_file"
+    elif [ -s "$results_file" ] && ! head -1 "$results_file" | grep -q $'\tmount_sqlcipher'; then
+        sed -i '1s/$/\tsqlcipher\tmount_sqlcipher/' "$results_file"
     fi
     if [ ! -s "$results_file" ]; then
-        printf 'run_id\tfinished\tbench\tmetric\tunit\text4\ttmpfs\tmount\tmount_ext4\tmount_tmpfs\truns\tsamples\tparams\tload_before\tload_after\tmachine\tgocryptfs\tmount_gocryptfs\n' >"$results_file"
+        printf 'run_id\tfinished\tbench\tmetric\tunit\text4\ttmpfs\tmount\tmount_ext4\tmount_tmpfs\truns\tsamples\tparams\tload_before\tload_after\tmachine\tgocryptfs\tmount_gocryptfs\tsqlcipher\tmount_sqlcipher\n' >"$results_file"
     fi
-    local m e t s g all
+    local m e t s g c all
     for m in "${metrics[@]}"; do
-        e="$(median_of "$m" ext4)"; t="$(median_of "$m" tmpfs)"; s="$(median_of "$m" mount)"; g="$(median_of "$m" gocryptfs)"
-        [ -n "$e$t$s$g" ] || continue
+        e="$(median_of "$m" ext4)"; t="$(median_of "$m" tmpfs)"; s="$(median_of "$m" mount)"
+        g="$(median_of "$m" gocryptfs)"; c="$(median_of "$m" sqlcipher)"
+        [ -n "$e$t$s$g$c" ] || continue
         all="ext4=${samples["$m|ext4"]:-} tmpfs=${samples["$m|tmpfs"]:-} mount=${samples["$m|mount"]:-}"
         if wants gocryptfs; then all+=" gocryptfs=${samples["$m|gocryptfs"]:-}"; fi
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+        if wants sqlcipher; then all+=" sqlcipher=${samples["$m|sqlcipher"]:-}"; fi
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run_id" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
             "$bench_name" "$m" "${metric_unit[$m]}" "$e" "$t" "$s" "$(ratio "$s" "$e")" "$(ratio "$s" "$t")" "$runs" \
-            "${all//  / }" "$bench_params" "$load_before" "$load_after" "$machine" "$g" "$(ratio "$s" "$g")" >>"$results_file"
+            "${all//  / }" "$bench_params" "$load_before" "$load_after" "$machine" "$g" "$(ratio "$s" "$g")" \
+            "$c" "$(ratio "$s" "$c")" >>"$results_file"
     done
     echo "results appended to $results_file (run $run_id)"
 }
@@ -530,8 +556,14 @@ target_dir() {
         ext4) echo "$ext4_dir" ;;
         tmpfs) echo "$tmpfs_dir" ;;
         gocryptfs) echo "$gocryptfs_dir" ;;
+        sqlcipher) mkdir -p "$ext4_dir/sqlcipher" && echo "$ext4_dir/sqlcipher" ;;
         mount) echo "$work/mnt" ;;
     esac
+}
+
+# The commit loop program for TARGET: the SQLCipher build for sqlcipher, else the libsqlite3 one.
+commitloop_for() {
+    if [ "$1" = sqlcipher ]; then echo "$bench_bin/commitloop-sqlcipher"; else echo "$bench_bin/commitloop"; fi
 }
 
 # for_each_run FUNCTION: calls FUNCTION TARGET DIR RUN for every run and every target asked for,
@@ -539,7 +571,7 @@ target_dir() {
 for_each_run() {
     local r t
     for r in $(seq "$runs"); do
-        for t in ext4 tmpfs gocryptfs mount; do
+        for t in ext4 tmpfs gocryptfs sqlcipher mount; do
             wants "$t" || continue
             say "run $r/$runs on $t"
             "$1" "$t" "$(target_dir "$t")" "$r"

@@ -17,6 +17,7 @@
 #                   once its JIT has compiled the commit path (a fresh JVM spends much of its first
 #                   20 s of 8 tenants' commits compiling: up to 20% of 2 cores)
 bench_name=tenants
+bench_sqlite=1
 . "$(dirname "$(readlink -f "$0")")/lib.sh"
 
 tenants=8
@@ -43,6 +44,7 @@ tenant_dir() {
         ext4) echo "$ext4_dir/t$2" ;;
         tmpfs) echo "$tmpfs_dir/t$2" ;;
         gocryptfs) echo "$gocryptfs_dir/t$2" ;;
+        sqlcipher) echo "$ext4_dir/sqlcipher/t$2" ;;
         mount) echo "$work/mnt$2" ;;
     esac
 }
@@ -51,6 +53,7 @@ stream_dir() {
         ext4) echo "$ext4_dir/stream" ;;
         tmpfs) echo "$tmpfs_dir/stream" ;;
         gocryptfs) echo "$gocryptfs_dir/stream" ;;
+        sqlcipher) echo "$ext4_dir/sqlcipher/stream" ;;
         mount) echo "$work/mntstream" ;;
     esac
 }
@@ -90,7 +93,7 @@ one_run() {
             dir="$(tenant_dir "$target" "$i")"
             mkdir -p "$dir"
             rm -f "$dir"/commit.db*
-            "$bench_bin/commitloop" "$dir/commit.db" "$mode" "$commits" "$work/ready.$i" "$work/go" >"$work/out.$i" &
+            "$(commitloop_for "$target")" "$dir/commit.db" "$mode" "$commits" "$work/ready.$i" "$work/go" >"$work/out.$i" &
             pids+=($!)
         done
         bench_children=("${pids[@]}")

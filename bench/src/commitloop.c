@@ -8,6 +8,9 @@
  * only when GO exists, so that several loops start together. Prints key=value lines; the start
  * and end are CLOCK_MONOTONIC nanoseconds, comparable between processes; p50_us and p99_us are
  * the median and 99th percentile of the commits' own times, in microseconds.
+ *
+ * Built against SQLCipher instead (bench/lib.sh's sqlcipher target), it keys the database with
+ * the contents of $COMMITLOOP_KEY (PRAGMA key) before anything else, and refuses to run unkeyed.
  */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -63,6 +66,15 @@ int main(int argc, char **argv) {
         fprintf(stderr, "commitloop: open %s: %s\n", argv[1], sqlite3_errmsg(db));
         return 1;
     }
+#ifdef SQLITE_HAS_CODEC
+    const char *key = getenv("COMMITLOOP_KEY");
+    if (!key || !*key) {
+        fprintf(stderr, "commitloop: built for SQLCipher, $COMMITLOOP_KEY must hold the key\n");
+        return 2;
+    }
+    check(sqlite3_key(db, key, (int) strlen(key)), "key");
+    free(one_value("SELECT count(*) FROM sqlite_master"));
+#endif
     char sql[128];
     snprintf(sql, sizeof sql, "PRAGMA journal_mode=%s", mode);
     char *got = one_value(sql);
