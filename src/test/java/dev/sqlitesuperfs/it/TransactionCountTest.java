@@ -96,7 +96,9 @@ class TransactionCountTest {
                 spent.values().removeIf(n -> n == 0);
                 System.out.printf("FUSE requests for %d WAL commits in %.2f s: %s%n", commits, seconds, spent);
                 assertThat(spent.get("FSYNC")).isEqualTo(commits);
-                assertThat(spent.get("WRITE")).isBetween((long) commits, commits + 5L);
+                // one per commit, and a few for SQLite's mmap'ed -shm file if the kernel's flusher
+                // writes its pages back meanwhile (every 5 s: a slow loop on a busy machine)
+                assertThat(spent.get("WRITE")).isBetween((long) commits, commits + commits / 10L);
                 // the notices of a changed block count: one per second of the loop, and one more
                 long notices = (long) Math.ceil(seconds) + 1;
                 assertThat(spent.getOrDefault("GETATTR", 0L)).isLessThanOrEqualTo(notices);
