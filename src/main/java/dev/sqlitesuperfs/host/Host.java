@@ -52,6 +52,11 @@ public final class Host implements AutoCloseable {
         this.socket = socket;
     }
 
+    /** Connects to the database at {@code url} in the background, ahead of its first mount. */
+    void connectAhead(String url) {
+        resources.connectAhead(url);
+    }
+
     /**
      * Mounts the namespace {@code settings} names, owned by {@code ownerUid}/{@code ownerGid} (the
      * user it is mounted for, as the caller of a standalone mount); returns once it serves.

@@ -219,6 +219,24 @@ public final class HostResources implements AutoCloseable {
         pendingReservations--;
     }
 
+    /**
+     * Connects to the database of {@code url} (the host's $psql_url, where mounts that name none
+     * go) before any mount asks, in the background; a failure is logged, and the first mount meets
+     * it again.
+     */
+    void connectAhead(String url) {
+        Thread.ofVirtual().name("connect-ahead").start(() -> {
+            long start = System.nanoTime();
+            try {
+                server(DatabaseConfig.parse(url)).connectAhead();
+                log.info("connected to the default database ahead of the first mount in {} ms",
+                        (System.nanoTime() - start) / 1_000_000);
+            } catch (SQLException | RuntimeException e) {
+                log.info("not connected to the default database ahead of the first mount: {}", e.getMessage());
+            }
+        });
+    }
+
     /** The host's server for {@code config}'s database: one per URL, user and options. */
     private synchronized PgServer server(DatabaseConfig config) {
         if (closed) {

@@ -196,6 +196,9 @@ public final class Serve {
     /** Mounts the configured namespaces, takes requests, says so, and returns once {@link #stop} is done. */
     public int run(PrintStream out) {
         ClassWarmup.start();
+        if (defaultDatabaseUrl != null) {
+            host.connectAhead(defaultDatabaseUrl);
+        }
         try {
             mountConfigured();
             synchronized (this) {

@@ -61,6 +61,11 @@ final class LockSession implements AutoCloseable {
         return true;
     }
 
+    /** Opens the session's connection ahead of the first lock. */
+    synchronized void connectAhead() throws SQLException {
+        connected();
+    }
+
     /** Lets {@code namespace}'s lock go; a failure is harmless (the session may be gone already). */
     synchronized void unlock(NamespaceName namespace) {
         if (!held.remove(namespace) || connection == null) {

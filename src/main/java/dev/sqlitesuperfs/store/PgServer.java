@@ -1,6 +1,8 @@
 package dev.sqlitesuperfs.store;
 
 import com.zaxxer.hikari.HikariDataSource;
+import java.sql.Connection;
+import java.sql.SQLException;
 
 /**
  * The connections of one process to one PostgreSQL server, shared by every namespace it opens
@@ -101,6 +103,23 @@ public final class PgServer implements AutoCloseable {
     /** Whether this server belongs to one store, which closes it. */
     boolean dedicated() {
         return dedicated;
+    }
+
+    /**
+     * Opens what a first namespace needs (the lock session, the writer lanes, one read connection)
+     * before any namespace asks, so that the first mount does not pay for connecting and for the
+     * driver's first run; within {@link #maxConnections} like any other use.
+     *
+     * @throws SQLException when the server cannot be reached; the namespaces meet it again
+     */
+    public void connectAhead() throws SQLException {
+        locks.connectAhead();
+        for (WriterLane lane : lanes) {
+            lane.connectAhead();
+        }
+        try (Connection read = reads.getConnection()) {
+            read.isValid(5);
+        }
     }
 
     /** The most connections this server opens: the lock session, the lanes and the read pool. */

@@ -196,6 +196,18 @@ final class WriterLane implements AutoCloseable {
         return connection != null;
     }
 
+    /** Opens the lane's connection ahead of its first commit, if nobody has yet. */
+    void connectAhead() throws SQLException {
+        acquire();
+        try {
+            if (!isConnected()) {
+                connect();
+            }
+        } finally {
+            release();
+        }
+    }
+
     /** Replaces the connection by a new one, in auto-commit mode; the caller holds the lane. */
     void connect() throws SQLException {
         requireHeld();

@@ -140,6 +140,15 @@ class HostServeTest {
     @Test
     void servesNamespacesMountedThroughTheSocketAndStoresEverythingOnSigterm() throws Exception {
         CliProcess host = serve("--metrics", "127.0.0.1:0", "--workers", "12");
+        // Before any mount asks, the host connects to its default database ($psql_url): the lock
+        // session, both writer lanes and a read connection (the read pool may open another). The
+        // mounts below use that same server (one database in the figures further down).
+        java.util.regex.Pattern connectedAhead = java.util.regex.Pattern.compile("sqlitesuperfs_host_db_connections [4-9]\n");
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!connectedAhead.matcher(scrape(host)).find() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(scrape(host)).containsPattern(connectedAhead);
         Map<String, Path> fresh = freshNamespaces(3);
         fresh.forEach(this::mountOk);
         List<String> names = List.copyOf(fresh.keySet());
