@@ -31,6 +31,11 @@ public final class RequestCounts {
 
     /** Requests of one opcode name, 0 if none. */
     public long of(String opcodeName) {
-        return byOpcode().getOrDefault(opcodeName, 0L);
+        for (int i = 1; i <= Opcode.STATX; i++) {
+            if (Opcode.name(i).equals(opcodeName)) {
+                return counts.get(i);
+            }
+        }
+        return 0;
     }
 }

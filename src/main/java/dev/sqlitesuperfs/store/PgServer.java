@@ -1,7 +1,6 @@
 package dev.sqlitesuperfs.store;
 
 import com.zaxxer.hikari.HikariDataSource;
-import java.sql.Connection;
 import java.sql.SQLException;
 
 /**
@@ -117,9 +116,8 @@ public final class PgServer implements AutoCloseable {
         for (WriterLane lane : lanes) {
             lane.connectAhead();
         }
-        try (Connection read = reads.getConnection()) {
-            read.isValid(5);
-        }
+        // borrowing one makes the pool connect it (and check it); nothing else to do with it
+        reads.getConnection().close();
     }
 
     /** The most connections this server opens: the lock session, the lanes and the read pool. */
