@@ -21,6 +21,8 @@ import java.util.Set;
  * @param ownerGid       -1 = the calling user's group
  * @param allowNonEmpty  from -o nonempty: mount over a directory that has entries (they are hidden
  *                       until the unmount); refused otherwise
+ * @param orderedJournals from --ordered-journals: an fsync of a hot SQLite rollback journal is an
+ *                       ordering point (fs.JournalOrdering)
  * @param hostSocket     from --host (and --socket): the control socket of the host that is to serve
  *                       the mount; null = a standalone mount served by this process
  * @param hostOptions    the options as given, without the positional arguments and those that only
@@ -51,6 +53,7 @@ public record MountSettings(
         Duration writebackDelay,
         int threads,
         boolean allowNonEmpty,
+        boolean orderedJournals,
         Path hostSocket,
         List<String> hostOptions) {
 
@@ -93,6 +96,11 @@ public record MountSettings(
               --db-timeout SECONDS   how long to retry an unreachable database before calls fail
                                      with EIO (default 60)
               --writeback-delay SECONDS  longest time written data stays only in memory (default 5)
+              --ordered-journals     SQLite rollback journals (files named *-journal): an fsync of
+                                     one that is hot orders its data before every later change
+                                     instead of storing it at once, so that a DELETE, TRUNCATE or
+                                     PERSIST commit costs 2 PostgreSQL transactions, not 4; SQLite's
+                                     commits stay durable (see README, "Ordered journals")
               --kdf STRENGTH         passphrase hashing of a new namespace: interactive, moderate
                                      (default) or sensitive
               --state-dir D          where the local PostgreSQL keeps its data (default
@@ -130,6 +138,7 @@ public record MountSettings(
         Duration writeback = Duration.ofSeconds(5);
         int threads = 16;
         boolean allowNonEmpty = false;
+        boolean orderedJournals = false;
         List<String> positional = new ArrayList<>();
         String cacheGiven = null;
         String writeBufferGiven = null;
@@ -167,6 +176,7 @@ public record MountSettings(
                 case "--cache-ttl" -> ttl = Duration.ofSeconds(number(a, o.value(a), 0, 86_400));
                 case "--db-timeout" -> dbTimeout = Duration.ofSeconds(number(a, o.value(a), 1, 86_400));
                 case "--writeback-delay" -> writeback = Duration.ofSeconds(number(a, o.value(a), 1, 3600));
+                case "--ordered-journals" -> orderedJournals = true;
                 case "--threads" -> threads = (int) number(a, o.value(a), 1, 256);
                 case "--host" -> viaHost = true;
                 case "--socket" -> socket = Path.of(o.value(a));
@@ -215,7 +225,7 @@ public record MountSettings(
         }
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
-                dbTimeout, writeback, threads, allowNonEmpty,
+                dbTimeout, writeback, threads, allowNonEmpty, orderedJournals,
                 viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
     }
 

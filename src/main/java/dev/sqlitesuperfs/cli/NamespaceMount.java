@@ -110,7 +110,7 @@ public final class NamespaceMount implements AutoCloseable {
             long quotaBytes = settings.quotaBytes() != 0 ? settings.quotaBytes() : opened.quotaBytes();
             FsConfig fsConfig = new FsConfig(name.value(), opened.blockSize(), settings.cacheBytes(),
                     settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
-                    quotaBytes, hostFreeBytes);
+                    quotaBytes, hostFreeBytes, settings.orderedJournals());
             Filesystem fs = filesystems.apply(fsConfig, opened.store());
             // With a quota, every write(2) must reach the mount while the writer waits, so that one
             // that does not fit fails itself: the kernel's writeback cache would accept it and

@@ -25,12 +25,14 @@ final class DirectoryOps {
     private final NodeTable nodes;
     private final Handles handles;
     private final Replies replies;
+    private final JournalOrdering ordering;
 
-    DirectoryOps(SealedStore store, NodeTable nodes, Handles handles, Replies replies) {
+    DirectoryOps(SealedStore store, NodeTable nodes, Handles handles, Replies replies, JournalOrdering ordering) {
         this.store = store;
         this.nodes = nodes;
         this.handles = handles;
         this.replies = replies;
+        this.ordering = ordering;
     }
 
     OpenResult opendir(long ino, int flags) {
@@ -64,7 +66,9 @@ final class DirectoryOps {
 
     void fsyncdir(long ino, long fh) {
         handles.get(fh, ino);
-        store.flushDeferred();
+        if (!ordering.directorySyncMayWait()) {
+            store.flushDeferred();
+        }
     }
 
     void readdir(long ino, long fh, long offset, DirSink sink) {

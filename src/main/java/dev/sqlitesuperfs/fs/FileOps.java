@@ -30,9 +30,10 @@ final class FileOps {
     private final WriteBuffer buffer;
     private final ExtendedAttributes xattrs;
     private final Tree tree;
+    private final JournalOrdering ordering;
 
     FileOps(FsConfig config, SealedStore store, NodeTable nodes, Handles handles, FileContents contents,
-            WriteBuffer buffer, ExtendedAttributes xattrs, Tree tree) {
+            WriteBuffer buffer, ExtendedAttributes xattrs, Tree tree, JournalOrdering ordering) {
         this.config = config;
         this.store = store;
         this.nodes = nodes;
@@ -41,6 +42,7 @@ final class FileOps {
         this.buffer = buffer;
         this.xattrs = xattrs;
         this.tree = tree;
+        this.ordering = ordering;
     }
 
     OpenResult open(Caller caller, long ino, int flags, boolean killSuidGid) {
@@ -157,11 +159,16 @@ final class FileOps {
         reportStoreFailure(handles.get(fh, ino));
     }
 
-    /** Stores the file's data and metadata, and every change made before this call. */
+    /**
+     * Stores the file's data and metadata, and every change made before this call; in the
+     * ordered-journals mode, a hot journal's only joins the deferred changes ({@link JournalOrdering}).
+     */
     void fsync(long ino, long fh) {
         Handles.Handle h = handles.get(fh, ino);
         try {
-            if (!buffer.store(h.node())) {
+            if (ordering.appliesTo(h.node()) && buffer.holdForOrder(h.node())) {
+                // ordered: stored with the namespace's next transaction
+            } else if (!buffer.store(h.node())) {
                 store.flushDeferred();
             }
         } catch (RuntimeException e) {

@@ -92,11 +92,12 @@ public final class Filesystem implements FuseFilesystem {
         this.replies = new Replies(nodes, contents, config);
         this.space = new Space(config.quotaBytes() / config.blockSize());
         this.buffer = new WriteBuffer(config, store, nodes, contents, space, resources);
-        this.tree = new Tree(config, store, nodes, buffer);
+        JournalOrdering ordering = new JournalOrdering(config.orderedJournals());
+        this.tree = new Tree(config, store, nodes, buffer, ordering);
         this.xattrs = new ExtendedAttributes(config, store, nodes, buffer);
         this.attributes = new AttributeOps(config, store, nodes, buffer, xattrs, replies, space, tree);
-        this.files = new FileOps(config, store, nodes, handles, contents, buffer, xattrs, tree);
-        this.directories = new DirectoryOps(store, nodes, handles, replies);
+        this.files = new FileOps(config, store, nodes, handles, contents, buffer, xattrs, tree, ordering);
+        this.directories = new DirectoryOps(store, nodes, handles, replies, ordering);
     }
 
     /** What this namespace's filesystem has counted since it was opened. */
@@ -208,7 +209,9 @@ public final class Filesystem implements FuseFilesystem {
                 if (slot == null) {
                     return replies.negative();
                 }
-                return replies.reply(nodes.acquire(slot.ino(), p.ino));
+                Node n = nodes.acquire(slot.ino(), p.ino);
+                n.journalName = JournalOrdering.isJournalName(nm.bytes());
+                return replies.reply(n);
             } finally {
                 nodes.release(p);
             }

@@ -19,6 +19,8 @@ import java.util.function.Supplier;
  * @param readOnly        refuse every change with EROFS
  * @param quotaBytes      capacity reported by statfs and enforced on writes; 0 = none
  * @param hostFreeBytes   free space where PostgreSQL keeps its data, when known (local server)
+ * @param orderedJournals fsync of a hot SQLite rollback journal orders instead of storing (see
+ *                        {@link JournalOrdering})
  */
 public record FsConfig(
         String namespace,
@@ -29,7 +31,8 @@ public record FsConfig(
         Duration cacheTtl,
         boolean readOnly,
         long quotaBytes,
-        Supplier<OptionalLong> hostFreeBytes) {
+        Supplier<OptionalLong> hostFreeBytes,
+        boolean orderedJournals) {
 
     /** Largest file: 2^44 bytes (16 TiB), what one namespace's block table can hold at 4 KiB blocks. */
     public static final long MAX_FILE_SIZE = 1L << 44;

@@ -47,12 +47,15 @@ final class Tree {
     private final Lock treeLock = new ReentrantLock();
     private final AtomicLong inodeCount = new AtomicLong();
 
-    Tree(FsConfig config, SealedStore store, NodeTable nodes, WriteBuffer buffer) {
+    private final JournalOrdering ordering;
+
+    Tree(FsConfig config, SealedStore store, NodeTable nodes, WriteBuffer buffer, JournalOrdering ordering) {
         this.config = config;
         this.store = store;
         this.nodes = nodes;
         this.buffer = buffer;
         this.inodeNumbers = new InodeNumbers(store);
+        this.ordering = ordering;
     }
 
     long inodeCount() {
@@ -105,6 +108,8 @@ final class Tree {
                     }
                     tx.putEntry(p.ino, nm.bytes(), ino, 0).putInode(pa.record());
                     NamespaceStore.Deferred queued = tx.defer();
+                    boolean journal = JournalOrdering.isJournalName(nm.bytes());
+                    ordering.deferred(queued, journal && (mode & FileType.MASK) == FileType.REGULAR);
                     pa.applyTo(p);
                     d.put(nm, ino, fullMode);
                     inodeCount.incrementAndGet();
@@ -114,6 +119,8 @@ final class Tree {
                         n.entries = new Directory();
                     }
                     n.symlinkTarget = target;
+                    n.journalName = journal;
+                    n.queuedHeaderHot = false;
                     n.xattrs = new HashMap<>();
                     n.creation = queued;
                     nodes.addNew(n);
@@ -168,7 +175,9 @@ final class Tree {
                             applyNode.apply(tx.commit());
                         } else {
                             tx.putInode(a.record());
-                            nodes.keepUntilStored(tx.defer(), p, n);
+                            NamespaceStore.Deferred queued = tx.defer();
+                            ordering.deferred(queued, false);
+                            nodes.keepUntilStored(queued, p, n);
                             a.applyTo(n);
                         }
                         pa.applyTo(p);
@@ -241,6 +250,7 @@ final class Tree {
                             ? tx.deferAfter(creation) : null;
                     CommitResult r;
                     if (queued != null) {
+                        ordering.deferred(queued, false);
                         r = CommitResult.EMPTY;
                         nodes.keepUntilStored(queued, p);
                     } else {
@@ -416,6 +426,7 @@ final class Tree {
         if (s.isDir()) {
             s.parent = np.ino;
         }
+        s.journalName = JournalOrdering.isJournalName(to.bytes());
         applySource.apply(r);
         applyTarget.apply(r);
     }
@@ -462,6 +473,8 @@ final class Tree {
         if (t.isDir()) {
             t.parent = op.ino;
         }
+        s.journalName = JournalOrdering.isJournalName(to.bytes());
+        t.journalName = JournalOrdering.isJournalName(from.bytes());
         applySource.apply(r);
         applyTarget.apply(r);
     }

@@ -7,6 +7,7 @@ import dev.sqlitesuperfs.sealed.PlainBlock;
 import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.sealed.SealedTransaction;
 import dev.sqlitesuperfs.store.CommitResult;
+import dev.sqlitesuperfs.store.NamespaceStore;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -243,6 +244,7 @@ final class WriteBuffer {
                 }
             }
             contents.forgetFrom(n.ino, tailIdx);
+            n.unpinFrom(tailIdx);
             n.keptSize = Math.min(n.keptSize, newSize);
         }
         n.attrs.size = newSize;
@@ -258,6 +260,15 @@ final class WriteBuffer {
      * change in between (the caller keeps the write lock).
      */
     Staged stage(SealedTransaction tx, Node n, Attrs attrs) {
+        Staged staged = stageBlocks(tx, n, attrs);
+        if (n.isDirty()) {
+            tx.onFailure(e -> storeFailed(n, Errno.EIO, e.getMessage(), true));
+        }
+        return staged;
+    }
+
+    /** {@link #stage} without giving the data up when the commit fails (for a deferred change). */
+    private Staged stageBlocks(SealedTransaction tx, Node n, Attrs attrs) {
         if (attrs.size != n.attrs.size) {
             throw new IllegalArgumentException("inode " + n.ino + ": staged size " + attrs.size + " is not the node's "
                     + n.attrs.size + "; sizes change through resize()");
@@ -276,9 +287,6 @@ final class WriteBuffer {
         }
         tx.putInode(attrs.record());
         tx.putBlocks(n.ino, firstNew, plain);
-        if (n.isDirty()) {
-            tx.onFailure(e -> storeFailed(n, Errno.EIO, e.getMessage(), true));
-        }
         return new Staged(n, attrs, plain);
     }
 
@@ -326,17 +334,44 @@ final class WriteBuffer {
         }
 
         void apply(CommitResult result) {
+            settle(result.nblocks(node.ino, node.attrs.nblocks), null);
+        }
+
+        /**
+         * After the staged change was deferred ({@code queued}): memory moves on as if it were
+         * stored, and the blocks stay pinned on the node until it is, since storage does not have
+         * them yet.
+         */
+        void applyDeferred(NamespaceStore.Deferred queued) {
+            Map<Long, byte[]> pinned = new java.util.HashMap<>();
+            settle(store.storedBlockCount(node.ino), pinned);
+            node.pinned.addLast(new Node.PinnedBlocks(queued, pinned));
+        }
+
+        private void settle(long nblocksAfter, Map<Long, byte[]> pin) {
             Node n = node;
             attrs.applyTo(n);
+            n.prunePinned();
             for (PlainBlock b : blocks) {
                 byte[] stored = b.length() == b.data().length ? b.data() : Arrays.copyOf(b.data(), b.length());
                 contents.remember(n.ino, b.idx(), stored);
+                if (pin != null) {
+                    pin.put(b.idx(), stored);
+                }
+            }
+            if (n.journalName) {
+                PlainBlock first = blocks.isEmpty() ? null : blocks.getFirst();
+                if (first != null && first.idx() == 0) {
+                    n.queuedHeaderHot = JournalOrdering.hotHeader(first.data(), n.attrs.size, first.length());
+                } else if (n.attrs.size < JournalOrdering.MAGIC.length) {
+                    n.queuedHeaderHot = false;
+                }
             }
             dirtyBytes.add(-(long) n.dirty.size() * blockSize);
             n.dirty.clear();
             n.storedSize = n.attrs.size;
             n.keptSize = n.attrs.size;
-            long delta = result.nblocks(n.ino, n.attrs.nblocks) - n.attrs.nblocks;
+            long delta = nblocksAfter - n.attrs.nblocks;
             n.attrs.nblocks += delta;
             space.stored(delta, n.reserved.size());
             n.reserved.clear();
@@ -451,6 +486,43 @@ final class WriteBuffer {
         }
         nodes.settle(n);
         return committed;
+    }
+
+    /**
+     * An fsync of a journal in the ordered-journals mode ({@link JournalOrdering}): its written
+     * data joins the deferred changes, which every later transaction of the namespace carries
+     * first; returns true. Returns false, having stored nothing, when this fsync must be durable:
+     * it turns a journal that is hot as stored or queued into one that is not (SQLite's commit
+     * point), or a truncation waits to be stored with it (reads of the cut-away blocks could not be
+     * told from storage's until it is). Takes the node's write lock.
+     */
+    boolean holdForOrder(Node n) {
+        n.lock.writeLock().lock();
+        try {
+            if (n.removed || !n.isRegular()) {
+                return false;
+            }
+            long readable = contents.readableEnd(n);
+            byte[] first = n.dirty.get(0L);
+            if (first == null && readable > 0) {
+                first = contents.existing(n, 0, readable);
+            }
+            boolean hot = JournalOrdering.hotHeader(first, n.attrs.size, first == null ? 0 : first.length);
+            if ((n.queuedHeaderHot && !hot) || n.keptSize < n.storedSize) {
+                return false;
+            }
+            n.prunePinned();
+            if (n.isDirty()) {
+                SealedTransaction tx = store.transaction();
+                Staged staged = stageBlocks(tx, n, Attrs.of(n));
+                NamespaceStore.Deferred queued = tx.defer();
+                staged.applyDeferred(queued);
+                nodes.keepUntilStored(queued, n);
+            }
+            return true;
+        } finally {
+            n.lock.writeLock().unlock();
+        }
     }
 
     /** After a write: stores the file if written data not stored yet passed the memory limit. */

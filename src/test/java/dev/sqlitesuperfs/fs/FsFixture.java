@@ -54,6 +54,7 @@ final class FsFixture implements AutoCloseable {
     private final Duration writebackDelay;
     /** A host's resources shared with other fixtures, or null: this filesystem's own. */
     private final FsResources shared;
+    private final boolean orderedJournals;
     Filesystem fs;
 
     FsFixture() {
@@ -61,18 +62,24 @@ final class FsFixture implements AutoCloseable {
     }
 
     FsFixture(long quotaBytes) {
-        this(quotaBytes, Duration.ofDays(1), null);
+        this(quotaBytes, Duration.ofDays(1), null, false);
     }
 
     /** A filesystem on {@code shared} resources, as one namespace of a host, with the given write-back delay. */
     FsFixture(FsResources shared, Duration writebackDelay) {
-        this(0, writebackDelay, shared);
+        this(0, writebackDelay, shared, false);
     }
 
-    private FsFixture(long quotaBytes, Duration writebackDelay, FsResources shared) {
+    /** A filesystem in the ordered-journals mode ({@code --ordered-journals}). */
+    static FsFixture withOrderedJournals() {
+        return new FsFixture(0, Duration.ofDays(1), null, true);
+    }
+
+    private FsFixture(long quotaBytes, Duration writebackDelay, FsResources shared, boolean orderedJournals) {
         this.quotaBytes = quotaBytes;
         this.writebackDelay = writebackDelay;
         this.shared = shared;
+        this.orderedJournals = orderedJournals;
         fs = open();
     }
 
@@ -82,7 +89,7 @@ final class FsFixture implements AutoCloseable {
 
     private FsConfig config() {
         return new FsConfig(MemoryNamespace.NAME, BLOCK, 16L * BLOCK, 64L << 20, writebackDelay,
-                Duration.ofSeconds(1), false, quotaBytes, null);
+                Duration.ofSeconds(1), false, quotaBytes, null, orderedJournals);
     }
 
     MemoryNamespaceStore store() {

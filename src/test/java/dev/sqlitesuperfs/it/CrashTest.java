@@ -99,17 +99,47 @@ class CrashTest {
     }
 
     /**
+     * The same with --ordered-journals, in the rollback-journal modes it changes, with transactions
+     * of 1 to 2 MiB now and then on a 1 MiB write buffer: the mount stores the database file in the
+     * middle of SQLite's commits, which is safe only because the journal's data goes first.
+     */
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void sqliteCommitsSurviveSigkillOfAMountWithOrderedJournals() throws Exception {
+        sqliteUnderSigkill("sqliteCommitsSurviveSigkillOfAMountWithOrderedJournals", 6, ORDERED_JOURNALS);
+    }
+
+    @Test
+    @Tag("slow")
+    void sqliteCommitsSurviveThirtySigkillsOfAMountWithOrderedJournals() throws Exception {
+        sqliteUnderSigkill("sqliteCommitsSurviveThirtySigkillsOfAMountWithOrderedJournals",
+                Integer.getInteger("crash.cycles", 30), ORDERED_JOURNALS);
+    }
+
+    /** How a SQLite crash test mounts and writes. */
+    private record SqliteSetup(List<String> modes, List<String> mountOptions, boolean bigTransactions) {}
+
+    private static final SqliteSetup DEFAULT_SETUP = new SqliteSetup(JOURNAL_MODES, List.of(), false);
+    private static final SqliteSetup ORDERED_JOURNALS = new SqliteSetup(List.of("DELETE", "TRUNCATE", "PERSIST"),
+            List.of("--ordered-journals", "--write-buffer", "1M"), true);
+
+    private void sqliteUnderSigkill(String test, int cycles) throws Exception {
+        sqliteUnderSigkill(test, cycles, DEFAULT_SETUP);
+    }
+
+    /**
      * One database, {@code cycles} times: a writer commits in the next journal mode, the mount is
      * killed at a random moment, fsck must find the namespace clean as the kill left it, and after
      * the next mount every recorded row must be there with its payload and integrity_check ok.
      */
-    private void sqliteUnderSigkill(String test, int cycles) throws Exception {
+    private void sqliteUnderSigkill(String test, int cycles, SqliteSetup setup) throws Exception {
         SplittableRandom random = seeded(test);
-        int firstMode = random.nextInt(JOURNAL_MODES.size());
-        try (CliMount mount = CliMount.fresh()) {
-            SqliteWorkload sqlite = new SqliteWorkload(mount, random.nextLong());
+        List<String> modes = setup.modes();
+        int firstMode = random.nextInt(modes.size());
+        try (CliMount mount = CliMount.fresh(setup.mountOptions().toArray(String[]::new))) {
+            SqliteWorkload sqlite = new SqliteWorkload(mount, random.nextLong(), setup.bigTransactions());
             for (int cycle = 0; cycle < cycles; cycle++) {
-                String mode = JOURNAL_MODES.get((firstMode + cycle) % JOURNAL_MODES.size());
+                String mode = modes.get((firstMode + cycle) % modes.size());
                 int killAfterMs = random.nextInt(MAX_KILL_DELAY_MS);
                 String context = test + " cycle " + (cycle + 1) + "/" + cycles + " (" + mode + ", kill after "
                         + killAfterMs + " ms)";
@@ -171,13 +201,21 @@ class CrashTest {
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void sqliteCommitsStallWhilePostgresIsDownAndResumeWithoutRemount() throws Exception {
-        postgresCrashes("sqliteCommitsStallWhilePostgresIsDownAndResumeWithoutRemount", 2, Duration.ofSeconds(5));
+        postgresCrashes("sqliteCommitsStallWhilePostgresIsDownAndResumeWithoutRemount", 2, Duration.ofSeconds(5),
+                DEFAULT_SETUP);
     }
 
     @Test
     @Tag("slow")
     void sqliteCommitsSurviveEightPostgresCrashes() throws Exception {
-        postgresCrashes("sqliteCommitsSurviveEightPostgresCrashes", 8, Duration.ofSeconds(20));
+        postgresCrashes("sqliteCommitsSurviveEightPostgresCrashes", 8, Duration.ofSeconds(20), DEFAULT_SETUP);
+    }
+
+    @Test
+    @Tag("slow")
+    void sqliteCommitsSurviveSixPostgresCrashesUnderAMountWithOrderedJournals() throws Exception {
+        postgresCrashes("sqliteCommitsSurviveSixPostgresCrashesUnderAMountWithOrderedJournals", 6,
+                Duration.ofSeconds(10), ORDERED_JOURNALS);
     }
 
     /**
@@ -187,13 +225,17 @@ class CrashTest {
      * acknowledged while PostgreSQL is down, and must commit again afterwards. Every recorded
      * row must be there on the same mount, and after a clean unmount, fsck and a new mount.
      */
-    private void postgresCrashes(String test, int outages, Duration longestOutage) throws Exception {
+    private void postgresCrashes(String test, int outages, Duration longestOutage, SqliteSetup setup)
+            throws Exception {
         SplittableRandom random = seeded(test);
-        int firstMode = random.nextInt(JOURNAL_MODES.size());
-        try (CliMount mount = CliMount.fresh("--db-timeout", Integer.toString(SHORT_OUTAGE_DB_TIMEOUT_S))) {
-            SqliteWorkload sqlite = new SqliteWorkload(mount, random.nextLong());
+        List<String> modes = setup.modes();
+        int firstMode = random.nextInt(modes.size());
+        List<String> options = new ArrayList<>(setup.mountOptions());
+        options.addAll(List.of("--db-timeout", Integer.toString(SHORT_OUTAGE_DB_TIMEOUT_S)));
+        try (CliMount mount = CliMount.fresh(options.toArray(String[]::new))) {
+            SqliteWorkload sqlite = new SqliteWorkload(mount, random.nextLong(), setup.bigTransactions());
             for (int outage = 0; outage < outages; outage++) {
-                String mode = JOURNAL_MODES.get((firstMode + outage) % JOURNAL_MODES.size());
+                String mode = modes.get((firstMode + outage) % modes.size());
                 int downMs = 500 + random.nextInt((int) longestOutage.toMillis() - 500);
                 String context = test + " outage " + (outage + 1) + "/" + outages + " (" + mode + ", PostgreSQL down "
                         + downMs + " ms)";
@@ -324,16 +366,22 @@ class CrashTest {
         private final Path db;
         private final Path record = records.resolve("sqlite-commits");
         private final long seed;
+        private final boolean bigTransactions;
 
         SqliteWorkload(CliMount mount, long seed) {
+            this(mount, seed, false);
+        }
+
+        SqliteWorkload(CliMount mount, long seed, boolean bigTransactions) {
             this.db = mount.path("crash.db");
             this.seed = seed;
+            this.bigTransactions = bigTransactions;
         }
 
         /** Starts a writer in {@code mode}; ids of run {@code run} never collide with another run's. */
         ChildJava startWriter(String mode, int run) {
             ChildJava writer = ChildJava.start(null, SqliteCommitWriter.class, db.toString(), mode, record.toString(),
-                    Long.toString((run + 1) * 100_000_000L), Long.toString(seed + run));
+                    Long.toString((run + 1) * 100_000_000L), Long.toString(seed + run), bigTransactions ? "big" : "small");
             String first = writer.receive();
             if (!first.equals("ready")) {
                 writer.close();

@@ -14,9 +14,12 @@ import java.util.SplittableRandom;
  * mode MODE with {@code synchronous=FULL}, as fast as it can, until stopped or until a call fails
  * (see {@link CrashChild} for the protocol).
  *
- * <p>Arguments: {@code DB MODE RECORD FIRST_ID SEED}. Row ids count up from FIRST_ID. Most
+ * <p>Arguments: {@code DB MODE RECORD FIRST_ID SEED [big]}. Row ids count up from FIRST_ID. Most
  * transactions insert one row with a plain INSERT (SQLite's implicit transaction), about one in
- * eight inserts 2 to 40 rows between BEGIN and COMMIT. After COMMIT returned the writer records
+ * eight inserts 2 to 40 rows between BEGIN and COMMIT; with {@code big}, one in six inserts 400 to
+ * 900 rows instead (about 1 to 2 MiB: past a mount's smallest write buffer, so that the mount
+ * stores the database file in the middle of SQLite's commit, and past SQLite's page cache, so that
+ * SQLite spills pages before it). After COMMIT returned the writer records
  * {@code FIRST LAST BEGAN_NS COMMITTED_NS}: the transaction's ids and {@link System#nanoTime()}
  * before BEGIN and after COMMIT. On Linux that clock is CLOCK_MONOTONIC, the same in every
  * process of the machine, so the test can compare it with its own times.
@@ -32,6 +35,7 @@ public final class SqliteCommitWriter {
         CrashChild child = new CrashChild(Path.of(args[2]));
         long nextId = Long.parseLong(args[3]);
         SplittableRandom random = new SplittableRandom(Long.parseLong(args[4]));
+        boolean big = args.length > 5 && args[5].equals("big");
         try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + db);
              Statement statement = connection.createStatement()) {
             // Every connection sets these: synchronous is not stored in the file, and switching
@@ -49,7 +53,8 @@ public final class SqliteCommitWriter {
             child.ready();
             try (PreparedStatement insert = connection.prepareStatement("INSERT INTO " + TABLE + " VALUES (?, ?)")) {
                 while (!child.stopRequested()) {
-                    int rows = random.nextInt(8) == 0 ? 2 + random.nextInt(39) : 1;
+                    int rows = big && random.nextInt(6) == 0 ? 400 + random.nextInt(501)
+                            : random.nextInt(8) == 0 ? 2 + random.nextInt(39) : 1;
                     long began = System.nanoTime();
                     if (rows > 1) {
                         statement.execute("BEGIN");

@@ -95,6 +95,6 @@ class MetricsTest {
     }
 
     private static FsConfig config(String name) {
-        return new FsConfig(name, 4096, 1 << 20, 1 << 20, Duration.ofDays(1), Duration.ofSeconds(1), false, 0, null);
+        return new FsConfig(name, 4096, 1 << 20, 1 << 20, Duration.ofDays(1), Duration.ofSeconds(1), false, 0, null, false);
     }
 }
