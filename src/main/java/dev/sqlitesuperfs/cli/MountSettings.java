@@ -21,8 +21,8 @@ import java.util.Set;
  * @param ownerGid       -1 = the calling user's group
  * @param allowNonEmpty  from -o nonempty: mount over a directory that has entries (they are hidden
  *                       until the unmount); refused otherwise
- * @param orderedJournals from --ordered-journals: an fsync of a hot SQLite rollback journal is an
- *                       ordering point (fs.JournalOrdering)
+ * @param orderedJournals from --ordered-journals: SQLite rollback journals are kept in order in
+ *                       memory instead of stored at each fsync (fs.JournalOrdering)
  * @param hostSocket     from --host (and --socket): the control socket of the host that is to serve
  *                       the mount; null = a standalone mount served by this process
  * @param hostOptions    the options as given, without the positional arguments and those that only
@@ -96,11 +96,10 @@ public record MountSettings(
               --db-timeout SECONDS   how long to retry an unreachable database before calls fail
                                      with EIO (default 60)
               --writeback-delay SECONDS  longest time written data stays only in memory (default 5)
-              --ordered-journals     SQLite rollback journals (files named *-journal): an fsync of
-                                     one that is hot orders its data before every later change
-                                     instead of storing it at once, so that a DELETE, TRUNCATE or
-                                     PERSIST commit costs 2 PostgreSQL transactions, not 4; SQLite's
-                                     commits stay durable (see README, "Ordered journals")
+              --ordered-journals     SQLite rollback journals (files named *-journal) are kept in
+                                     order in memory instead of stored at each fsync, so that a
+                                     DELETE or TRUNCATE commit costs 1 PostgreSQL transaction, not
+                                     4; SQLite's commits stay durable (README, "Ordered journals")
               --kdf STRENGTH         passphrase hashing of a new namespace: interactive, moderate
                                      (default) or sensitive
               --state-dir D          where the local PostgreSQL keeps its data (default

@@ -37,18 +37,10 @@ final class FileContents {
         long missingTo = -1;
         for (long idx = first; idx <= last; idx++) {
             byte[] b = n.dirty.get(idx);
-            if (b == null && idx < storedEnd) {
-                b = n.pinnedBlock(idx);
-            }
             if (b == null) {
                 b = cache.get(n.ino, idx);
             }
             if (b == null && idx < storedEnd) {
-                if (missingFrom >= 0 && !n.pinned.isEmpty() && missingTo < idx) {
-                    // Storage does not have pinned blocks yet: a range must not span one.
-                    fetch(n, missingFrom, missingTo, first, blocks);
-                    missingFrom = -1;
-                }
                 if (missingFrom < 0) {
                     missingFrom = idx;
                 }
@@ -57,7 +49,13 @@ final class FileContents {
             blocks[(int) (idx - first)] = b;
         }
         if (missingFrom >= 0) {
-            fetch(n, missingFrom, missingTo, first, blocks);
+            store.readBlocks(n.ino, missingFrom, missingTo, (idx, data) -> {
+                int slot = (int) (idx - first);
+                if (blocks[slot] == null) {
+                    blocks[slot] = data;
+                    cache.put(n.ino, idx, data);
+                }
+            });
         }
         int done = 0;
         long pos = offset;
@@ -78,23 +76,8 @@ final class FileContents {
         return length;
     }
 
-    /** Reads blocks {@code [from, to)} from storage into the empty slots of {@code blocks} (from {@code first}). */
-    private void fetch(Node n, long from, long to, long first, byte[][] blocks) {
-        store.readBlocks(n.ino, from, to, (idx, data) -> {
-            int slot = (int) (idx - first);
-            if (blocks[slot] == null) {
-                blocks[slot] = data;
-                cache.put(n.ino, idx, data);
-            }
-        });
-    }
-
-    /** The block's current bytes from pinned blocks, cache or storage (null for a hole); not from dirty. */
+    /** The block's current bytes from cache or storage (null for a hole); not from dirty. */
     byte[] existing(Node n, long idx, long storedEnd) {
-        byte[] pinned = idx < storedEnd ? n.pinnedBlock(idx) : null;
-        if (pinned != null) {
-            return pinned;
-        }
         byte[] cached = cache.get(n.ino, idx);
         if (cached != null || idx >= storedEnd) {
             return cached;

@@ -161,14 +161,15 @@ final class FileOps {
 
     /**
      * Stores the file's data and metadata, and every change made before this call; in the
-     * ordered-journals mode, a hot journal's only joins the deferred changes ({@link JournalOrdering}).
+     * ordered-journals mode, see {@link JournalOrdering} for journals and database files.
      */
     void fsync(long ino, long fh) {
         Handles.Handle h = handles.get(fh, ino);
         try {
-            if (ordering.appliesTo(h.node()) && buffer.holdForOrder(h.node())) {
-                // ordered: stored with the namespace's next transaction
-            } else if (!buffer.store(h.node())) {
+            Node n = h.node();
+            if (ordering.appliesTo(n) && buffer.holdForOrder(n)) {
+                // ordered: stored before any other file's data that needs it (JournalOrdering)
+            } else if (ordering.enabled() && !n.journalName ? !buffer.storeAtDatabaseFsync(n) : !buffer.store(n)) {
                 store.flushDeferred();
             }
         } catch (RuntimeException e) {

@@ -91,8 +91,8 @@ public final class Filesystem implements FuseFilesystem {
         FileContents contents = new FileContents(store, cache, config.blockSize());
         this.replies = new Replies(nodes, contents, config);
         this.space = new Space(config.quotaBytes() / config.blockSize());
-        this.buffer = new WriteBuffer(config, store, nodes, contents, space, resources);
         JournalOrdering ordering = new JournalOrdering(config.orderedJournals());
+        this.buffer = new WriteBuffer(config, store, nodes, contents, space, resources, ordering);
         this.tree = new Tree(config, store, nodes, buffer, ordering);
         this.xattrs = new ExtendedAttributes(config, store, nodes, buffer);
         this.attributes = new AttributeOps(config, store, nodes, buffer, xattrs, replies, space, tree);

@@ -19,8 +19,8 @@ import java.util.function.Supplier;
  * @param readOnly        refuse every change with EROFS
  * @param quotaBytes      capacity reported by statfs and enforced on writes; 0 = none
  * @param hostFreeBytes   free space where PostgreSQL keeps its data, when known (local server)
- * @param orderedJournals fsync of a hot SQLite rollback journal orders instead of storing (see
- *                        {@link JournalOrdering})
+ * @param orderedJournals SQLite rollback journals kept in order in memory instead of stored at
+ *                        each fsync (see {@link JournalOrdering})
  */
 public record FsConfig(
         String namespace,

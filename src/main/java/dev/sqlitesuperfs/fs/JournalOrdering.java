@@ -5,28 +5,40 @@ import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The opt-in ordered-journals mode ({@code --ordered-journals}): an fsync of a SQLite rollback
- * journal ({@code DB-journal}) is an ordering point, not a durability point, except the one that
- * turns a hot journal (one that starts with SQLite's journal magic: it protects changes not yet
- * committed) into one that is not, which is SQLite's commit point and stays durable.
+ * The opt-in ordered-journals mode ({@code --ordered-journals}) for SQLite's rollback journals
+ * (files named {@code DB-journal}).
  *
- * <p>Why that keeps SQLite's promise: in DELETE, TRUNCATE and PERSIST mode a SQLite commit becomes
- * durable when its journal stops being hot (deleted, truncated to 0, or its header zeroed), and that
- * step is stored durably here as always. Before it, SQLite syncs the journal so that no change to the
- * database file reaches the disk before the journal that can undo it. Here the journal's data joins
- * the store's queue of deferred changes instead, and every later transaction of the namespace (the
- * database file's fsync, a write-back under memory pressure, anything) carries the queue first, in
- * the same or an earlier transaction. So storage never holds database pages without the journal
- * written before them, and a crash before the commit point leaves either the old database or the
- * old database with a hot journal that rolls it back to the old state. A SQLite commit then costs
- * two PostgreSQL transactions (database file with the journal; the commit point) instead of four.
+ * <p>SQLite (DELETE, TRUNCATE, PERSIST mode) syncs its journal so that no page of the database
+ * file reaches the disk before the journal that can undo it; syncs the database file at the end
+ * of its commit's first phase; and then makes the journal stop being hot (deleted, truncated to 0,
+ * or its header zeroed), which is its commit point. Here:
+ * <ul>
+ * <li>a journal's fsync stores nothing: its data stays in memory, and every store of another
+ *     file's data takes the journals' data along in the same transaction (memory pressure, the
+ *     write-back delay, a rename, any commit that carries a file's blocks), so storage never holds
+ *     a database page written after a journal without that journal;
+ * <li>but the fsync of a file that is not a journal stores it alone. That is SQLite's database
+ *     file at the end of its first phase: if its journal still waits in memory, none of the
+ *     database's pages of this transaction reached storage before, so this one transaction takes
+ *     the database from the old state to the new one, and the journal is never needed in storage.
+ *     If it did reach storage (taken along earlier), it is there, hot, as SQLite expects, and
+ *     what was written to it since goes with the database's fsync, so that it stays whole. A
+ *     journal that ends with a super-journal record (a commit of several attached databases, whose
+ *     atomicity needs every journal) is taken along here too;
+ * <li>the fsync that turns a journal that is hot as stored into one that is not is SQLite's
+ *     commit point and stays durable; a journal that never reached storage hot is not hot there,
+ *     so its removal, truncation or zeroed header need not be durable: they wait for the next
+ *     durability point (a crash brings back a journal that SQLite ignores);
+ * <li>the creation of a journal, and a directory fsync while nothing but journal creations and
+ *     removals waits (SQLite syncs the directory after creating a journal), store nothing either.
+ * </ul>
+ * So a SQLite commit in DELETE or TRUNCATE mode costs one PostgreSQL transaction instead of four.
  *
- * <p>What it gives up, for files whose names end in {@code -journal} only: such a file's fsync
- * returns before its data is durable, unless it turns a hot journal into one that is not; its
- * creation, and an fsync of a directory while nothing but such creations and journal data waits,
- * are not durable either. Each becomes durable with the namespace's next durability point, or after
- * the write-back delay. A program other than SQLite that relies on fsync of such a file loses what
- * it wrote since the last durability point if the mount dies first.
+ * <p>What it gives up: the fsync of a file named {@code *-journal} (unless it is a commit point
+ * as above), its creation and its removal, and such a directory fsync, return before they are
+ * durable, for any program; and an fsync of a database file by another program in the middle of
+ * a SQLite write transaction on it (after SQLite wrote pages, before its commit) stores those pages
+ * without the journal, so that a crash of the mount then could leave the database half written.
  */
 final class JournalOrdering {
     /** The first eight bytes of a hot SQLite rollback journal (sqlite3 pager.c, aJournalMagic). */
@@ -58,12 +70,26 @@ final class JournalOrdering {
     }
 
     /**
+     * Whether the removal of journal {@code c} (its last name; write lock held) may wait for the
+     * next durability point: its stored version is not hot, so that a crash bringing it back
+     * brings back a journal SQLite ignores (and deletes).
+     */
+    boolean removalMayWait(Node c) {
+        return appliesTo(c) && !c.queuedHeaderHot;
+    }
+
+    /**
      * Whether a file of {@code size} bytes whose block 0 starts with {@code first} (its first
      * {@code length} bytes count; null for a hole) is a hot journal.
      */
     static boolean hotHeader(byte[] first, long size, int length) {
         return size >= MAGIC.length && first != null && length >= MAGIC.length
                 && Arrays.equals(first, 0, MAGIC.length, MAGIC, 0, MAGIC.length);
+    }
+
+    /** Whether {@code tail} is SQLite's journal magic (the end of a super-journal record). */
+    static boolean endsWithMagic(byte[] tail) {
+        return tail.length == MAGIC.length && Arrays.equals(tail, MAGIC);
     }
 
     /**

@@ -56,41 +56,6 @@ final class Node {
     final TreeMap<Long, byte[]> dirty = new TreeMap<>();
     /** The indexes in {@link #dirty} whose storing adds a row: each holds a reservation of {@link Space}. */
     final TreeSet<Long> reserved = new TreeSet<>();
-    /**
-     * Regular files: blocks handed to deferred changes not known to be stored yet, oldest first
-     * (see {@link JournalOrdering}). Storage does not have them yet, so reads take them from here
-     * ahead of the cache and never from storage. Changed under the write lock.
-     */
-    final java.util.ArrayDeque<PinnedBlocks> pinned = new java.util.ArrayDeque<>(0);
-
-    /** Blocks of one deferred change, by index, as stored (the last one may be shorter). */
-    record PinnedBlocks(NamespaceStore.Deferred queued, Map<Long, byte[]> blocks) {}
-
-    /** The newest pinned version of block {@code idx}, or null (lock held). */
-    byte[] pinnedBlock(long idx) {
-        if (pinned.isEmpty()) {
-            return null;
-        }
-        for (var it = pinned.descendingIterator(); it.hasNext(); ) {
-            byte[] b = it.next().blocks().get(idx);
-            if (b != null) {
-                return b;
-            }
-        }
-        return null;
-    }
-
-    /** Forgets pinned blocks whose deferred change is stored (write lock held). */
-    void prunePinned() {
-        pinned.removeIf(p -> p.queued().stored().isDone() && !p.queued().stored().isCompletedExceptionally());
-    }
-
-    /** Forgets pinned blocks from index {@code fromIdx} on: a truncation cut them away (write lock held). */
-    void unpinFrom(long fromIdx) {
-        for (PinnedBlocks p : pinned) {
-            p.blocks().keySet().removeIf(idx -> idx >= fromIdx);
-        }
-    }
     // ---- failures to store written data (set under lock; read without it, by flush) ----
     /**
      * The last failure to store this file's written data (an errno), reported once to each handle

@@ -232,9 +232,12 @@ final class Tree {
                     Attrs pa = Attrs.of(p).touchContent(now);
                     SealedTransaction tx = store.transaction().deleteEntry(p.ino, nm.bytes(), c.ino);
                     WriteBuffer.AfterCommit applyChild;
+                    boolean journalMayWait = !dir && c.attrs.nlink == 1 && ordering.removalMayWait(c);
                     if (dir) {
                         applyChild = dropDirectory(tx, c);
                         pa.nlink--;
+                    } else if (journalMayWait) {
+                        applyChild = dropJournalLink(tx, c, now);
                     } else {
                         applyChild = dropLink(tx, c, now);
                     }
@@ -248,9 +251,12 @@ final class Tree {
                     NamespaceStore.Deferred creation = c.creation;
                     NamespaceStore.Deferred queued = creation != null && (deletesInode || !c.isDirty())
                             ? tx.deferAfter(creation) : null;
+                    if (queued == null && journalMayWait) {
+                        queued = tx.defer();
+                    }
                     CommitResult r;
                     if (queued != null) {
-                        ordering.deferred(queued, false);
+                        ordering.deferred(queued, ordering.appliesTo(c));
                         r = CommitResult.EMPTY;
                         nodes.keepUntilStored(queued, p);
                     } else {
@@ -290,6 +296,28 @@ final class Tree {
             };
         }
         return buffer.stageRow(tx, c, a);
+    }
+
+    /**
+     * Stages the removal of the last link of a journal whose removal may wait ({@link
+     * JournalOrdering}; write lock held): as {@link #dropLink} when nothing has it open; else its
+     * row as stored with no link left, without its written data, which stays in memory for whoever
+     * still has it open (SQLite's close of the journal may still be on its way: FUSE sends the
+     * release after close returns) and is never needed in storage. The inode goes at its last close.
+     */
+    private WriteBuffer.AfterCommit dropJournalLink(SealedTransaction tx, Node c, long now) {
+        if (c.opens == 0) {
+            return dropLink(tx, c, now);
+        }
+        Attrs stored = Attrs.of(c);
+        stored.nlink = 0;
+        stored.ctimeNs = now;
+        stored.size = c.storedSize;
+        tx.putInode(stored.record());
+        return r -> {
+            c.attrs.nlink = 0;
+            c.attrs.ctimeNs = now;
+        };
     }
 
     /**

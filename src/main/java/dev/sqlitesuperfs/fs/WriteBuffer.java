@@ -7,7 +7,6 @@ import dev.sqlitesuperfs.sealed.PlainBlock;
 import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.sealed.SealedTransaction;
 import dev.sqlitesuperfs.store.CommitResult;
-import dev.sqlitesuperfs.store.NamespaceStore;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
@@ -52,6 +51,7 @@ final class WriteBuffer {
     private final DirtyBudget.Tenant dirtyBytes;
     private final Set<Node> dirtyNodes = ConcurrentHashMap.newKeySet();
     private final WriteBackScheduler writeBack;
+    private final JournalOrdering ordering;
     private final long writebackDelayNs;
     private volatile boolean stopping;
     private volatile KernelChannel kernel = NO_KERNEL;
@@ -66,8 +66,9 @@ final class WriteBuffer {
     };
 
     WriteBuffer(FsConfig config, SealedStore store, NodeTable nodes, FileContents contents, Space space,
-            FsResources resources) {
+            FsResources resources, JournalOrdering ordering) {
         this.config = config;
+        this.ordering = ordering;
         this.store = store;
         this.nodes = nodes;
         this.contents = contents;
@@ -244,7 +245,6 @@ final class WriteBuffer {
                 }
             }
             contents.forgetFrom(n.ino, tailIdx);
-            n.unpinFrom(tailIdx);
             n.keptSize = Math.min(n.keptSize, newSize);
         }
         n.attrs.size = newSize;
@@ -260,15 +260,61 @@ final class WriteBuffer {
      * change in between (the caller keeps the write lock).
      */
     Staged stage(SealedTransaction tx, Node n, Attrs attrs) {
-        Staged staged = stageBlocks(tx, n, attrs);
+        return stage(tx, n, attrs, false);
+    }
+
+    /**
+     * {@link #stage}; in the ordered-journals mode a file that is not a journal takes the
+     * journals' written data along into the transaction: every journal's, or, at the fsync of a
+     * database file ({@code atDatabaseFsync}, see {@link JournalOrdering}), those of the journals
+     * that are hot in storage, which must stay whole there.
+     */
+    private Staged stage(SealedTransaction tx, Node n, Attrs attrs, boolean atDatabaseFsync) {
+        List<Staged> riders = ordering.enabled() && !n.journalName && n.isDirty()
+                ? stageJournals(tx, n, atDatabaseFsync) : List.of();
+        Staged staged = stageBlocks(tx, n, attrs, riders);
         if (n.isDirty()) {
             tx.onFailure(e -> storeFailed(n, Errno.EIO, e.getMessage(), true));
         }
         return staged;
     }
 
-    /** {@link #stage} without giving the data up when the commit fails (for a deferred change). */
-    private Staged stageBlocks(SealedTransaction tx, Node n, Attrs attrs) {
+    /**
+     * Stages the written data of every journal (other than {@code n}) into {@code tx}, each under
+     * its write lock, kept until the commit is applied or fails. Journals are locked in inode order
+     * after the caller's node; a thread holding a journal's lock never waits for another node's.
+     */
+    private List<Staged> stageJournals(SealedTransaction tx, Node n, boolean onlyHotInStorage) {
+        List<Node> journals = new ArrayList<>();
+        for (Node j : dirtyNodes) {
+            if (j != n && j.journalName && j.isRegular() && !j.lock.isWriteLockedByCurrentThread()) {
+                journals.add(j);
+            }
+        }
+        if (journals.isEmpty()) {
+            return List.of();
+        }
+        journals.sort(java.util.Comparator.comparingLong(j -> j.ino));
+        List<Staged> riders = new ArrayList<>(journals.size());
+        for (Node j : journals) {
+            j.lock.writeLock().lock();
+            if (j.removed || !j.isDirty() || (onlyHotInStorage && !j.queuedHeaderHot)) {
+                j.lock.writeLock().unlock();
+                continue;
+            }
+            riders.add(stageBlocks(tx, j, Attrs.of(j), List.of()));
+        }
+        if (!riders.isEmpty()) {
+            tx.onFailure(e -> {
+                for (Staged r : riders) {
+                    r.node.lock.writeLock().unlock();
+                }
+            });
+        }
+        return riders;
+    }
+
+    private Staged stageBlocks(SealedTransaction tx, Node n, Attrs attrs, List<Staged> riders) {
         if (attrs.size != n.attrs.size) {
             throw new IllegalArgumentException("inode " + n.ino + ": staged size " + attrs.size + " is not the node's "
                     + n.attrs.size + "; sizes change through resize()");
@@ -287,7 +333,7 @@ final class WriteBuffer {
         }
         tx.putInode(attrs.record());
         tx.putBlocks(n.ino, firstNew, plain);
-        return new Staged(n, attrs, plain);
+        return new Staged(n, attrs, plain, riders);
     }
 
     /**
@@ -295,8 +341,12 @@ final class WriteBuffer {
      * transaction, then applies it. The caller holds the write lock.
      */
     void commit(Node n, Attrs attrs) {
+        commit(n, attrs, false);
+    }
+
+    private void commit(Node n, Attrs attrs, boolean atDatabaseFsync) {
         SealedTransaction tx = store.transaction();
-        Staged staged = stage(tx, n, attrs);
+        Staged staged = stage(tx, n, attrs, atDatabaseFsync);
         staged.apply(tx.commit());
     }
 
@@ -326,38 +376,38 @@ final class WriteBuffer {
         private final Node node;
         private final Attrs attrs;
         private final List<PlainBlock> blocks;
+        /** Journals staged along (see {@link #stageJournals}), whose write locks this one releases. */
+        private final List<Staged> riders;
 
-        private Staged(Node node, Attrs attrs, List<PlainBlock> blocks) {
+        private Staged(Node node, Attrs attrs, List<PlainBlock> blocks, List<Staged> riders) {
             this.node = node;
             this.attrs = attrs;
             this.blocks = blocks;
+            this.riders = riders;
         }
 
         void apply(CommitResult result) {
-            settle(result.nblocks(node.ino, node.attrs.nblocks), null);
+            try {
+                settle(result.nblocks(node.ino, node.attrs.nblocks));
+                for (Staged r : riders) {
+                    r.settle(result.nblocks(r.node.ino, r.node.attrs.nblocks));
+                }
+            } finally {
+                for (Staged r : riders) {
+                    r.node.lock.writeLock().unlock();
+                }
+            }
+            for (Staged r : riders) {
+                nodes.settle(r.node);
+            }
         }
 
-        /**
-         * After the staged change was deferred ({@code queued}): memory moves on as if it were
-         * stored, and the blocks stay pinned on the node until it is, since storage does not have
-         * them yet.
-         */
-        void applyDeferred(NamespaceStore.Deferred queued) {
-            Map<Long, byte[]> pinned = new java.util.HashMap<>();
-            settle(store.storedBlockCount(node.ino), pinned);
-            node.pinned.addLast(new Node.PinnedBlocks(queued, pinned));
-        }
-
-        private void settle(long nblocksAfter, Map<Long, byte[]> pin) {
+        private void settle(long nblocksAfter) {
             Node n = node;
             attrs.applyTo(n);
-            n.prunePinned();
             for (PlainBlock b : blocks) {
                 byte[] stored = b.length() == b.data().length ? b.data() : Arrays.copyOf(b.data(), b.length());
                 contents.remember(n.ino, b.idx(), stored);
-                if (pin != null) {
-                    pin.put(b.idx(), stored);
-                }
             }
             if (n.journalName) {
                 PlainBlock first = blocks.isEmpty() ? null : blocks.getFirst();
@@ -489,12 +539,12 @@ final class WriteBuffer {
     }
 
     /**
-     * An fsync of a journal in the ordered-journals mode ({@link JournalOrdering}): its written
-     * data joins the deferred changes, which every later transaction of the namespace carries
-     * first; returns true. Returns false, having stored nothing, when this fsync must be durable:
-     * it turns a journal that is hot as stored or queued into one that is not (SQLite's commit
-     * point), or a truncation waits to be stored with it (reads of the cut-away blocks could not be
-     * told from storage's until it is). Takes the node's write lock.
+     * An fsync of a journal in the ordered-journals mode ({@link JournalOrdering}): returns true,
+     * having stored nothing, unless this fsync turns a journal that is hot as stored into one
+     * that is not (SQLite's commit point, which must be durable): then false. The journal's written
+     * data stays in memory and goes with the next store of another file's data (see
+     * {@link #stage}), with its own next durability point, or after the write-back delay. Takes the
+     * node's write lock.
      */
     boolean holdForOrder(Node n) {
         n.lock.writeLock().lock();
@@ -502,27 +552,75 @@ final class WriteBuffer {
             if (n.removed || !n.isRegular()) {
                 return false;
             }
-            long readable = contents.readableEnd(n);
-            byte[] first = n.dirty.get(0L);
-            if (first == null && readable > 0) {
-                first = contents.existing(n, 0, readable);
-            }
-            boolean hot = JournalOrdering.hotHeader(first, n.attrs.size, first == null ? 0 : first.length);
-            if ((n.queuedHeaderHot && !hot) || n.keptSize < n.storedSize) {
-                return false;
-            }
-            n.prunePinned();
-            if (n.isDirty()) {
-                SealedTransaction tx = store.transaction();
-                Staged staged = stageBlocks(tx, n, Attrs.of(n));
-                NamespaceStore.Deferred queued = tx.defer();
-                staged.applyDeferred(queued);
-                nodes.keepUntilStored(queued, n);
-            }
-            return true;
+            return !(n.queuedHeaderHot && !isHot(n));
         } finally {
             n.lock.writeLock().unlock();
         }
+    }
+
+    /** Whether journal {@code n} is hot now (write lock held). */
+    private boolean isHot(Node n) {
+        byte[] first = n.dirty.get(0L);
+        long readable = contents.readableEnd(n);
+        if (first == null && readable > 0) {
+            first = contents.existing(n, 0, readable);
+        }
+        return JournalOrdering.hotHeader(first, n.attrs.size, first == null ? 0 : first.length);
+    }
+
+    /**
+     * The fsync of a file that is not a journal, in the ordered-journals mode: stores its data
+     * without the data of journals that are not hot in storage (SQLite's database file at the end
+     * of its commit's first phase; see {@link JournalOrdering}), but with that of journals that are
+     * (they must stay whole), and with every journal's when one names a super-journal (a commit of
+     * several databases needs all of them). Returns whether it committed.
+     */
+    boolean storeAtDatabaseFsync(Node n) {
+        boolean atDatabaseFsync = !superJournalNamed();
+        boolean committed = false;
+        n.lock.writeLock().lock();
+        try {
+            if (n.isDirty() && !n.removed) {
+                commit(n, Attrs.of(n), atDatabaseFsync);
+                committed = true;
+            }
+        } finally {
+            n.lock.writeLock().unlock();
+        }
+        nodes.settle(n);
+        return committed;
+    }
+
+    /**
+     * Whether a journal with written data ends with SQLite's journal magic: the record that names
+     * a super-journal (sqlite3 pager.c, writeSuperJournal), written in the first phase of a commit
+     * of several databases.
+     */
+    private boolean superJournalNamed() {
+        for (Node j : dirtyNodes) {
+            if (!j.journalName || !j.isRegular()) {
+                continue;
+            }
+            j.lock.writeLock().lock();
+            try {
+                long size = j.attrs.size;
+                if (!j.removed && j.isDirty() && size >= 2L * JournalOrdering.MAGIC.length
+                        && JournalOrdering.endsWithMagic(tail(j, size - JournalOrdering.MAGIC.length))) {
+                    return true;
+                }
+            } finally {
+                j.lock.writeLock().unlock();
+            }
+        }
+        return false;
+    }
+
+    /** The file's bytes from {@code offset} to its end (at most one block's worth; lock held). */
+    private byte[] tail(Node n, long offset) {
+        int length = (int) (n.attrs.size - offset);
+        byte[] out = new byte[length];
+        contents.read(n, offset, length, MemorySegment.ofArray(out));
+        return out;
     }
 
     /** After a write: stores the file if written data not stored yet passed the memory limit. */

@@ -243,18 +243,6 @@ public final class SealedStore {
         return next < 0 ? OptionalLong.empty() : OptionalLong.of(next);
     }
 
-    /**
-     * How many blocks of {@code ino} storage holds once every committed and deferred change is
-     * stored (from the authenticated tags): the block count a deferred change leaves behind.
-     */
-    public long storedBlockCount(long ino) {
-        InodeAuth a = stateOf(ino);
-        BlockTags tags = tagsOf(a);
-        synchronized (a) {
-            return tags.count();
-        }
-    }
-
     /** The smallest index {@code >= fromIdx} without a stored block (from the authenticated tags). */
     public long nextMissingBlock(long ino, long fromIdx) {
         return tagsOf(stateOf(ino)).nextAbsent(fromIdx);

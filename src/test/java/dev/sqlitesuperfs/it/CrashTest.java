@@ -58,6 +58,8 @@ class CrashTest {
     private static final Duration WRITER_EXIT = Duration.ofSeconds(60);
     /** A safety limit for a writer to get some work acknowledged. */
     private static final Duration PROGRESS = Duration.ofSeconds(90);
+    /** With big transactions: the longest from the start of a big COMMIT to the SIGKILL. */
+    private static final int MAX_KILL_INTO_BIG_COMMIT_MS = 120;
     /** The longest the writer works between its first acknowledged unit of a cycle and the SIGKILL. */
     private static final int MAX_KILL_DELAY_MS = 1_500;
     /** The mount's --db-timeout when PostgreSQL comes back in time. */
@@ -106,7 +108,7 @@ class CrashTest {
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void sqliteCommitsSurviveSigkillOfAMountWithOrderedJournals() throws Exception {
-        sqliteUnderSigkill("sqliteCommitsSurviveSigkillOfAMountWithOrderedJournals", 6, ORDERED_JOURNALS);
+        sqliteUnderSigkill("sqliteCommitsSurviveSigkillOfAMountWithOrderedJournals", 8, ORDERED_JOURNALS);
     }
 
     @Test
@@ -145,7 +147,17 @@ class CrashTest {
                         + killAfterMs + " ms)";
                 String writerEnd;
                 try (ChildJava writer = sqlite.startWriter(mode, cycle)) {
-                    writerEnd = killDuring(mount, writer, () -> sqlite.recorded().size(), killAfterMs, context);
+                    if (setup.bigTransactions()) {
+                        // into a big commit, while the mount stores the database in parts
+                        int intoCommitMs = killAfterMs % MAX_KILL_INTO_BIG_COMMIT_MS;
+                        context = test + " cycle " + (cycle + 1) + "/" + cycles + " (" + mode + ", kill " + intoCommitMs
+                                + " ms into a big commit)";
+                        long bigBefore = sqlite.bigCommitsBegun();
+                        awaitRecords(sqlite::bigCommitsBegun, bigBefore + 1, writer, context);
+                        writerEnd = killAfter(mount, writer, intoCommitMs, context);
+                    } else {
+                        writerEnd = killDuring(mount, writer, () -> sqlite.recorded().size(), killAfterMs, context);
+                    }
                 }
                 mount.assertFsckClean();
                 mount.mount();
@@ -168,6 +180,12 @@ class CrashTest {
     private static String killDuring(CliMount mount, ChildJava writer, LongSupplier recorded, int delayMs,
             String context) throws InterruptedException {
         awaitRecords(recorded, recorded.getAsLong() + 1, writer, context);
+        return killAfter(mount, writer, delayMs, context);
+    }
+
+    /** Kills the mount {@code delayMs} from now and waits for the writer to end; returns its last line. */
+    private static String killAfter(CliMount mount, ChildJava writer, int delayMs, String context)
+            throws InterruptedException {
         Thread.sleep(delayMs);
         if (!writer.isAlive()) {
             throw new AssertionError(context + ": the writer ended before the kill: " + writer.receive());
@@ -392,6 +410,16 @@ class CrashTest {
 
         List<Transaction> recorded() {
             return CrashChild.recordedLines(record).stream().map(Transaction::parse).toList();
+        }
+
+        /** How many big COMMITs writers have begun (see {@link SqliteCommitWriter}). */
+        long bigCommitsBegun() {
+            Path big = Path.of(record + ".big");
+            try {
+                return Files.exists(big) ? Files.readAllLines(big).size() : 0;
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
         }
 
         /** Waits until {@code count} transactions are recorded; fails if the writer ends first. */

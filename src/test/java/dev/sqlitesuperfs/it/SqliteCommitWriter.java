@@ -16,10 +16,12 @@ import java.util.SplittableRandom;
  *
  * <p>Arguments: {@code DB MODE RECORD FIRST_ID SEED [big]}. Row ids count up from FIRST_ID. Most
  * transactions insert one row with a plain INSERT (SQLite's implicit transaction), about one in
- * eight inserts 2 to 40 rows between BEGIN and COMMIT; with {@code big}, one in six inserts 400 to
+ * eight inserts 2 to 40 rows between BEGIN and COMMIT; with {@code big}, one in three inserts 400 to
  * 900 rows instead (about 1 to 2 MiB: past a mount's smallest write buffer, so that the mount
  * stores the database file in the middle of SQLite's commit, and past SQLite's page cache, so that
- * SQLite spills pages before it). After COMMIT returned the writer records
+ * SQLite spills pages before it); and one in six deletes the last 600 rows it inserted and
+ * inserts them again as they were (pages changed in place). A line is appended to RECORD.big just
+ * before each such COMMIT. After COMMIT returned the writer records
  * {@code FIRST LAST BEGAN_NS COMMITTED_NS}: the transaction's ids and {@link System#nanoTime()}
  * before BEGIN and after COMMIT. On Linux that clock is CLOCK_MONOTONIC, the same in every
  * process of the machine, so the test can compare it with its own times.
@@ -34,6 +36,7 @@ public final class SqliteCommitWriter {
         String mode = args[1];
         CrashChild child = new CrashChild(Path.of(args[2]));
         long nextId = Long.parseLong(args[3]);
+        long firstId = nextId;
         SplittableRandom random = new SplittableRandom(Long.parseLong(args[4]));
         boolean big = args.length > 5 && args[5].equals("big");
         try (Connection connection = DriverManager.getConnection("jdbc:sqlite:" + db);
@@ -53,7 +56,11 @@ public final class SqliteCommitWriter {
             child.ready();
             try (PreparedStatement insert = connection.prepareStatement("INSERT INTO " + TABLE + " VALUES (?, ?)")) {
                 while (!child.stopRequested()) {
-                    int rows = big && random.nextInt(6) == 0 ? 400 + random.nextInt(501)
+                    if (big && nextId - firstId >= REWRITE_ROWS && random.nextInt(6) == 0) {
+                        rewrite(statement, insert, nextId - REWRITE_ROWS, nextId, Path.of(args[2] + ".big"));
+                        continue;
+                    }
+                    int rows = big && random.nextInt(3) == 0 ? 400 + random.nextInt(501)
                             : random.nextInt(8) == 0 ? 2 + random.nextInt(39) : 1;
                     long began = System.nanoTime();
                     if (rows > 1) {
@@ -65,6 +72,9 @@ public final class SqliteCommitWriter {
                         insert.executeUpdate();
                     }
                     if (rows > 1) {
+                        if (rows >= 400) {
+                            bigCommitBegins(Path.of(args[2] + ".big"));
+                        }
                         statement.execute("COMMIT");
                     }
                     long committed = System.nanoTime();
@@ -76,6 +86,33 @@ public final class SqliteCommitWriter {
             child.failed(e);
         }
         child.stopped();
+    }
+
+    /** Rows deleted and inserted again by a rewriting transaction. */
+    static final int REWRITE_ROWS = 600;
+
+    /**
+     * One transaction that deletes rows {@code [from, to)}, committed earlier, and inserts them
+     * again as they were: it changes pages in place all over the table, so that a crash in the
+     * middle of its commit without the journal in storage would lose committed rows.
+     */
+    private static void rewrite(Statement statement, PreparedStatement insert, long from, long to, Path big)
+            throws SQLException, java.io.IOException {
+        statement.execute("BEGIN");
+        statement.execute("DELETE FROM " + TABLE + " WHERE id >= " + from + " AND id < " + to);
+        for (long id = from; id < to; id++) {
+            insert.setLong(1, id);
+            insert.setBytes(2, payload(id));
+            insert.executeUpdate();
+        }
+        bigCommitBegins(big);
+        statement.execute("COMMIT");
+    }
+
+    /** Tells the test that a big COMMIT begins (a moment worth a kill). */
+    private static void bigCommitBegins(Path big) throws java.io.IOException {
+        java.nio.file.Files.writeString(big, System.nanoTime() + "\n", java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.APPEND);
     }
 
     /**
