@@ -246,7 +246,9 @@ final class Tree {
                     // still queued: a crash then loses both. Once the creation may be stored, a
                     // crash must not bring the name back, so the removal commits before it returns.
                     // So does one that keeps a written file's row (it is still open): the row
-                    // takes the file's written blocks along, which only a commit may carry.
+                    // takes the file's written blocks along, which only a commit may carry. A
+                    // journal that never reached storage hot may wait too (JournalOrdering): a crash
+                    // brings back a journal SQLite ignores.
                     boolean deletesInode = dir || (c.attrs.nlink == 1 && c.opens == 0);
                     NamespaceStore.Deferred creation = c.creation;
                     NamespaceStore.Deferred queued = creation != null && (deletesInode || !c.isDirty())
