@@ -20,8 +20,8 @@ import java.util.SplittableRandom;
  * 900 rows instead (about 1 to 2 MiB: past a mount's smallest write buffer, so that the mount
  * stores the database file in the middle of SQLite's commit, and past SQLite's page cache, so that
  * SQLite spills pages before it); and one in six deletes the last 600 rows it inserted and
- * inserts them again as they were (pages changed in place). A line is appended to RECORD.big just
- * before each such COMMIT. After COMMIT returned the writer records
+ * inserts them again as they were (pages changed in place), recorded as a transaction of those
+ * rows. A line is appended to RECORD.big just before each such COMMIT. After COMMIT returned the writer records
  * {@code FIRST LAST BEGAN_NS COMMITTED_NS}: the transaction's ids and {@link System#nanoTime()}
  * before BEGIN and after COMMIT. On Linux that clock is CLOCK_MONOTONIC, the same in every
  * process of the machine, so the test can compare it with its own times.
@@ -57,7 +57,10 @@ public final class SqliteCommitWriter {
             try (PreparedStatement insert = connection.prepareStatement("INSERT INTO " + TABLE + " VALUES (?, ?)")) {
                 while (!child.stopRequested()) {
                     if (big && nextId - firstId >= REWRITE_ROWS && random.nextInt(6) == 0) {
+                        long began = System.nanoTime();
                         rewrite(statement, insert, nextId - REWRITE_ROWS, nextId, Path.of(args[2] + ".big"));
+                        // recorded like an insert of the same rows: they are all there once it returned
+                        child.record((nextId - REWRITE_ROWS) + " " + (nextId - 1) + " " + began + " " + System.nanoTime());
                         continue;
                     }
                     int rows = big && random.nextInt(3) == 0 ? 400 + random.nextInt(501)
