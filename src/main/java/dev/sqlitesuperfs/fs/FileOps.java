@@ -167,9 +167,8 @@ final class FileOps {
         Handles.Handle h = handles.get(fh, ino);
         try {
             Node n = h.node();
-            if (ordering.appliesTo(n) && buffer.holdForOrder(n)) {
-                // ordered: stored before any other file's data that needs it (JournalOrdering)
-            } else if (ordering.enabled() && !n.journalName ? !buffer.storeAtDatabaseFsync(n) : !buffer.store(n)) {
+            boolean ordered = ordering.appliesTo(n) && buffer.holdForOrder(n);
+            if (!ordered && !buffer.storeAtFsync(n, ordering.enabled() && !n.journalName)) {
                 store.flushDeferred();
             }
         } catch (RuntimeException e) {

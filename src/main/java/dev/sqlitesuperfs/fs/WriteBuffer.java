@@ -523,12 +523,16 @@ final class WriteBuffer {
      * takes the node's write lock. Returns whether it committed.
      */
     boolean store(Node n) {
+        return store(n, false);
+    }
+
+    private boolean store(Node n, boolean atDatabaseFsync) {
         boolean committed = false;
         n.lock.writeLock().lock();
         try {
             // Only regular files ever hold unstored changes (blocks, size, times).
             if (n.isDirty() && !n.removed) {
-                commit(n, Attrs.of(n));
+                commit(n, Attrs.of(n), atDatabaseFsync);
                 committed = true;
             }
         } finally {
@@ -569,26 +573,15 @@ final class WriteBuffer {
     }
 
     /**
-     * The fsync of a file that is not a journal, in the ordered-journals mode: stores its data
-     * without the data of journals that are not hot in storage (SQLite's database file at the end
-     * of its commit's first phase; see {@link JournalOrdering}), but with that of journals that are
-     * (they must stay whole), and with every journal's when one names a super-journal (a commit of
-     * several databases needs all of them). Returns whether it committed.
+     * The fsync of a file: {@link #store}, but for a file that is not a journal in the
+     * ordered-journals mode ({@code databaseFile}: SQLite's database file at the end of its
+     * commit's first phase, see {@link JournalOrdering}) without the data of journals that are not
+     * hot in storage; with that of journals that are (they must stay whole), and with every
+     * journal's when one names a super-journal (a commit of several databases needs all of them).
+     * Returns whether it committed.
      */
-    boolean storeAtDatabaseFsync(Node n) {
-        boolean atDatabaseFsync = !superJournalNamed();
-        boolean committed = false;
-        n.lock.writeLock().lock();
-        try {
-            if (n.isDirty() && !n.removed) {
-                commit(n, Attrs.of(n), atDatabaseFsync);
-                committed = true;
-            }
-        } finally {
-            n.lock.writeLock().unlock();
-        }
-        nodes.settle(n);
-        return committed;
+    boolean storeAtFsync(Node n, boolean databaseFile) {
+        return store(n, databaseFile && !superJournalNamed());
     }
 
     /**
