@@ -64,6 +64,13 @@ class OrderedJournalsTest {
         return new long[] {ino, fh};
     }
 
+    /** The last transaction stores the journal's blocks, then the database's. */
+    private void assertLastStoresJournalFirst(long journal, long database) {
+        assertThat(FsFixture.described(f.store().transactions().getLast()))
+                .as("the journal's data before the database's, in one transaction")
+                .containsSubsequence("put-blocks " + journal, "put-blocks " + database);
+    }
+
     @Test
     void aDeleteModeCommitIsOneTransactionThatStoresTheDatabaseAlone() {
         long[] db = storedFile("t.db", "old state");
@@ -134,8 +141,7 @@ class OrderedJournalsTest {
         // a store that is not the database file's fsync: SEEK_DATA stores the file first
         f.fs.lseek(ROOT, db[0], db[1], 0, FileOps.SEEK_DATA);
         assertThat(f.store().transactions()).hasSize(before + 1);
-        assertThat(FsFixture.described(f.store().transactions().getLast()))
-                .containsSubsequence("put-blocks " + j[0], "put-blocks " + db[0]);
+        assertLastStoresJournalFirst(j[0], db[0]);
 
         f.rename(1, "t.db", 1, "u.db", 0);
         assertThat(f.store().transactions()).hasSize(before + 2);
@@ -161,9 +167,7 @@ class OrderedJournalsTest {
         f.write(db[0], db[1], 0, bytes("part 2"));
         f.fsync(db[0], db[1]);
         assertThat(f.store().transactions()).hasSize(before + 1);
-        assertThat(FsFixture.described(f.store().transactions().getLast()))
-                .as("the journal, hot in storage, with its new records before the database's data")
-                .containsSubsequence("put-blocks " + j[0], "put-blocks " + db[0]);
+        assertLastStoresJournalFirst(j[0], db[0]); // hot in storage: its new records go along
         f.release(j[0], j[1]);
         f.release(db[0], db[1]);
     }
@@ -191,8 +195,7 @@ class OrderedJournalsTest {
         f.write(db[0], db[1], 0, bytes("new state"));
         f.fsync(db[0], db[1]);
         assertThat(f.store().transactions()).hasSize(before + 1);
-        assertThat(FsFixture.described(f.store().transactions().getLast()))
-                .containsSubsequence("put-blocks " + j[0], "put-blocks " + db[0]);
+        assertLastStoresJournalFirst(j[0], db[0]);
         f.release(j[0], j[1]);
         f.release(db[0], db[1]);
     }
