@@ -40,7 +40,14 @@ public enum ExitCode {
     /** The host refused this user: not root, not the host's own user, not in its --socket-group. */
     HOST_DENIED(12),
     /** {@code status}: a namespace of the host's configuration is not mounted (it failed at start). */
-    DEGRADED(13);
+    DEGRADED(13),
+    /**
+     * The database holds an older state of the namespace than this machine's freshness anchor
+     * records (a restore or rollback); --accept-rollback mounts it anyway.
+     */
+    ROLLED_BACK(14),
+    /** The freshness anchor could not be read or written (its directory, a damaged file). */
+    ANCHOR(15);
 
     private final int code;
 
@@ -59,6 +66,8 @@ public enum ExitCode {
             case SealedNamespaceException.WrongPassphrase w -> PASSPHRASE;
             case SealedNamespaceException.DamagedKeyMaterial d -> DAMAGED;
             case SealedNamespaceException.Mismatch m -> NAMESPACE;
+            case SealedNamespaceException.RolledBack r -> ROLLED_BACK;
+            case SealedNamespaceException.AnchorUnavailable a -> ANCHOR;
             case StoreException.NamespaceBusy b -> BUSY;
             case StoreException.UnsupportedFormat f -> NAMESPACE;
             case StoreException.NotANamespace n -> NAMESPACE;

@@ -23,6 +23,10 @@ import java.util.Set;
  *                       until the unmount); refused otherwise
  * @param orderedJournals from --ordered-journals: SQLite rollback journals are kept in order in
  *                       memory instead of stored at each fsync (fs.JournalOrdering)
+ * @param anchorDir      from --anchor-dir (default: anchors/ in the default state directory): where
+ *                       this machine keeps each namespace's freshness anchor; null with --no-anchor
+ * @param acceptRollback from --accept-rollback: a database older than its anchor is mounted and
+ *                       the anchor set back to it (after a deliberate restore)
  * @param hostSocket     from --host (and --socket): the control socket of the host that is to serve
  *                       the mount; null = a standalone mount served by this process
  * @param hostOptions    the options as given, without the positional arguments and those that only
@@ -54,6 +58,8 @@ public record MountSettings(
         int threads,
         boolean allowNonEmpty,
         boolean orderedJournals,
+        Path anchorDir,
+        boolean acceptRollback,
         Path hostSocket,
         List<String> hostOptions) {
 
@@ -100,6 +106,12 @@ public record MountSettings(
                                      order in memory instead of stored at each fsync, so that a
                                      DELETE or TRUNCATE commit costs 1 PostgreSQL transaction, not
                                      4; SQLite's commits stay durable (README, "Ordered journals")
+              --anchor-dir D         where this machine records the newest commit of each namespace
+                                     it mounts, so that a database rolled back behind it is refused
+                                     (default: anchors/ in the --state-dir default; SECURITY.md)
+              --no-anchor            keep no such record (a rollback then goes unnoticed)
+              --accept-rollback      mount a database older than its record (after restoring it on
+                                     purpose) and set the record back to it
               --kdf STRENGTH         passphrase hashing of a new namespace: interactive, moderate
                                      (default) or sensitive
               --state-dir D          where the local PostgreSQL keeps its data (default
@@ -138,6 +150,9 @@ public record MountSettings(
         int threads = 16;
         boolean allowNonEmpty = false;
         boolean orderedJournals = false;
+        Path anchorDir = null;
+        boolean noAnchor = false;
+        boolean acceptRollback = false;
         List<String> positional = new ArrayList<>();
         String cacheGiven = null;
         String writeBufferGiven = null;
@@ -176,6 +191,9 @@ public record MountSettings(
                 case "--db-timeout" -> dbTimeout = Duration.ofSeconds(number(a, o.value(a), 1, 86_400));
                 case "--writeback-delay" -> writeback = Duration.ofSeconds(number(a, o.value(a), 1, 3600));
                 case "--ordered-journals" -> orderedJournals = true;
+                case "--anchor-dir" -> anchorDir = Path.of(o.value(a));
+                case "--no-anchor" -> noAnchor = true;
+                case "--accept-rollback" -> acceptRollback = true;
                 case "--threads" -> threads = (int) number(a, o.value(a), 1, 256);
                 case "--host" -> viaHost = true;
                 case "--socket" -> socket = Path.of(o.value(a));
@@ -190,8 +208,16 @@ public record MountSettings(
             if (forHost) {
                 // the host runs elsewhere: a relative --state-dir means the one seen from here
                 hostOptions.addAll(a.equals("--state-dir") ? List.of(a, stateDir.toAbsolutePath().toString())
+                        : a.equals("--anchor-dir") ? List.of(a, anchorDir.toAbsolutePath().toString())
                         : separated(args.subList(from, o.position())));
             }
+        }
+        if (noAnchor && (anchorDir != null || acceptRollback)) {
+            throw new CliException(ExitCode.USAGE, "--no-anchor keeps no record: --anchor-dir and --accept-rollback"
+                    + " go without it");
+        }
+        if (!noAnchor && anchorDir == null) {
+            anchorDir = (stateDir != null ? stateDir : Main.defaultStateDir(env)).resolve("anchors");
         }
         if (socket != null && !viaHost) {
             throw new CliException(ExitCode.USAGE, "--socket goes with --host");
@@ -225,6 +251,7 @@ public record MountSettings(
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads, allowNonEmpty, orderedJournals,
+                anchorDir == null ? null : anchorDir.toAbsolutePath(), acceptRollback,
                 viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
     }
 

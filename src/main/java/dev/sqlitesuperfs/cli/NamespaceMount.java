@@ -8,6 +8,8 @@ import dev.sqlitesuperfs.fuse.RequestCounts;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.fuse.MountOptions;
 import dev.sqlitesuperfs.fuse.RequestPool;
+import dev.sqlitesuperfs.anchor.AnchorDirectory;
+import dev.sqlitesuperfs.sealed.FreshnessPolicy;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.store.DatabaseConfig;
@@ -86,6 +88,11 @@ public final class NamespaceMount implements AutoCloseable {
                 callerUid, callerGid);
     }
 
+    private static FreshnessPolicy freshness(MountSettings settings) {
+        return settings.anchorDir() == null ? FreshnessPolicy.NONE
+                : new FreshnessPolicy(new AnchorDirectory(settings.anchorDir()), settings.acceptRollback());
+    }
+
     private static NamespaceMount open(MountSettings settings, Function<NamespaceName, NamespaceStore> stores,
             BiFunction<FsConfig, SealedStore, Filesystem> filesystems, RequestPool pool, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
@@ -99,12 +106,12 @@ public final class NamespaceMount implements AutoCloseable {
             int gid = settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid;
             if (settings.readOnly()) {
                 opened = SealedNamespace.open(store, name.value(), SealedNamespace.Access.READ_ONLY,
-                        settings.blockSize(), passphrases.prompt(name.value()));
+                        settings.blockSize(), passphrases.prompt(name.value()), freshness(settings));
             } else {
                 int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
                 opened = SealedNamespace.openOrCreate(store, name.value(), settings.blockSize(),
                         new SealedNamespace.NewNamespace(blockSize, settings.kdfStrength(), uid, gid, 0),
-                        passphrases.prompt(name.value()));
+                        passphrases.prompt(name.value()), freshness(settings));
             }
             // The namespace's stored quota (ns create, ns quota), unless --quota overrides it for this mount.
             long quotaBytes = settings.quotaBytes() != 0 ? settings.quotaBytes() : opened.quotaBytes();

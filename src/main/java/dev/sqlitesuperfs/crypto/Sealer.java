@@ -84,6 +84,8 @@ public final class Sealer implements AutoCloseable {
     private static final long ENTRY_TERM_LABEL = label("ssfs/te2");
     private static final long ENTRY_MAC_LABEL = label("ssfs/me2");
     private static final long XATTR_TERM_LABEL = label("ssfs/tx1");
+    private static final long COMMIT_SEAL_LABEL = label("ssfs/cs1");
+    private static final long ANCHOR_ID_LABEL = label("ssfs/ai1");
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
 
@@ -207,6 +209,38 @@ public final class Sealer implements AutoCloseable {
         for (int i = 0; i < DIGEST_BYTES; i++) {
             digest[i] ^= scratch.term.get(ValueLayout.JAVA_BYTE, i);
         }
+    }
+
+    /**
+     * The seal stored with commit number {@code number} of this namespace: a keyed hash that only
+     * the key holder can make, so that nobody can pair a commit number with a seal it never had.
+     */
+    public byte[] commitSeal(long number) {
+        SealerScratch scratch = scratch();
+        MemorySegment in = scratch.termInput(16);
+        in.set(LONG, 0, COMMIT_SEAL_LABEL);
+        in.set(LONG, 8, number);
+        byte[] seal = new byte[DIGEST_BYTES];
+        xorTerm(scratch, in, 16, seal);
+        return seal;
+    }
+
+    /** Whether {@code seal} is the seal of commit number {@code number}, compared in constant time. */
+    public boolean commitSealMatches(long number, byte[] seal) {
+        return seal != null && java.security.MessageDigest.isEqual(commitSeal(number), seal);
+    }
+
+    /**
+     * This namespace's name for its freshness anchor (32 hex digits): derived from the key, so
+     * that it stays with the namespace wherever its rows are copied and reveals nothing of it.
+     */
+    public String anchorId() {
+        SealerScratch scratch = scratch();
+        MemorySegment in = scratch.termInput(8);
+        in.set(LONG, 0, ANCHOR_ID_LABEL);
+        byte[] id = new byte[DIGEST_BYTES];
+        xorTerm(scratch, in, 8, id);
+        return java.util.HexFormat.of().formatHex(id, 0, 16);
     }
 
     /** Seals the authenticator plaintext ({@value #INODE_AUTH_BYTES} bytes) of inode {@code ino}. */

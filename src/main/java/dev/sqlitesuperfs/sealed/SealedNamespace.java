@@ -65,6 +65,8 @@ public final class SealedNamespace implements AutoCloseable {
     private final SealedStore sealed;
     /** How long deriving (or making) the key took: a host reports a mount's own time apart from it. */
     private long keyNanos;
+    /** This opening's commit seals and anchor; null until opened or created. */
+    private Freshness freshness;
 
     /** Takes {@code dataKey} over: it is closed here if the sealer cannot be made, else by {@link #close()}. */
     private SealedNamespace(NamespaceStore store, String name, NamespaceMeta meta, SecretKey dataKey) {
@@ -88,16 +90,25 @@ public final class SealedNamespace implements AutoCloseable {
      * authenticator, in one transaction. Returns it opened and writable.
      */
     public static SealedNamespace create(NamespaceStore store, String name, NewNamespace spec, Passphrase passphrase) {
+        return create(store, name, spec, passphrase, FreshnessPolicy.NONE);
+    }
+
+    /** {@link #create}, its commits recorded in the anchor {@code freshness} names. */
+    public static SealedNamespace create(NamespaceStore store, String name, NewNamespace spec, Passphrase passphrase,
+            FreshnessPolicy freshness) {
         long start = System.nanoTime();
         NamespaceKey.Opened created = NamespaceKey.create(spec.blockSize(), spec.kdfStrength(), passphrase);
         NamespaceMeta meta = created.meta().withQuota(spec.quotaBytes());
         SealedNamespace opened = new SealedNamespace(store, name, meta, created.dataKey());
         opened.keyNanos = System.nanoTime() - start;
         try {
+            // The anchor first: a machine that cannot keep one refuses before anything is created.
+            opened.freshness = Freshness.forNew(opened.sealer, name, freshness);
             long now = System.currentTimeMillis() * 1_000_000L;
             InodeRecord root = new InodeRecord(1, ROOT_MODE, spec.rootUid(), spec.rootGid(), 2, 0, 0, 0, now, now, now);
             store.create(meta, SealedStore.authenticatedRoot(opened.sealer, root));
             log.info("created namespace {} (block size {})", name, spec.blockSize());
+            store.sealCommits(opened.freshness);
             store.startWriting();
             return opened;
         } catch (RuntimeException e) {
@@ -120,11 +131,21 @@ public final class SealedNamespace implements AutoCloseable {
      */
     public static SealedNamespace open(NamespaceStore store, String name, Access access, int blockSize,
             PassphrasePrompt passphrases) {
+        return open(store, name, access, blockSize, passphrases, FreshnessPolicy.NONE);
+    }
+
+    /**
+     * {@link #open}, checked against the freshness anchor {@code freshness} names: a database older
+     * than the anchor is refused ({@link SealedNamespaceException.RolledBack}) unless the policy
+     * accepts it, and a writable opening records every commit there.
+     */
+    public static SealedNamespace open(NamespaceStore store, String name, Access access, int blockSize,
+            PassphrasePrompt passphrases, FreshnessPolicy freshness) {
         NamespaceMeta meta = store.meta().orElseThrow(() -> access == Access.READ_ONLY
                 ? new SealedNamespaceException.Mismatch("namespace " + name
                         + " does not exist; a read-only mount cannot create it")
                 : missing(name));
-        return openExisting(store, name, meta, access, blockSize, passphrases);
+        return openExisting(store, name, meta, access, blockSize, passphrases, freshness);
     }
 
     /**
@@ -135,17 +156,23 @@ public final class SealedNamespace implements AutoCloseable {
      */
     public static SealedNamespace openOrCreate(NamespaceStore store, String name, int blockSize,
             NewNamespace ifMissing, PassphrasePrompt passphrases) {
+        return openOrCreate(store, name, blockSize, ifMissing, passphrases, FreshnessPolicy.NONE);
+    }
+
+    /** {@link #openOrCreate} with the freshness anchor {@code freshness} names (see {@link #open}). */
+    public static SealedNamespace openOrCreate(NamespaceStore store, String name, int blockSize,
+            NewNamespace ifMissing, PassphrasePrompt passphrases, FreshnessPolicy freshness) {
         NamespaceMeta meta = store.meta().orElse(null);
         if (meta != null) {
-            return openExisting(store, name, meta, Access.WRITABLE, blockSize, passphrases);
+            return openExisting(store, name, meta, Access.WRITABLE, blockSize, passphrases, freshness);
         }
         try (Passphrase passphrase = passphrases.obtain(true)) {
-            return create(store, name, ifMissing, passphrase);
+            return create(store, name, ifMissing, passphrase, freshness);
         }
     }
 
     private static SealedNamespace openExisting(NamespaceStore store, String name, NamespaceMeta meta, Access access,
-            int blockSize, PassphrasePrompt passphrases) {
+            int blockSize, PassphrasePrompt passphrases, FreshnessPolicy freshness) {
         if (blockSize != 0 && blockSize != meta.blockSize()) {
             throw new SealedNamespaceException.Mismatch("namespace " + name + " has block size " + meta.blockSize()
                     + "; --block-size " + blockSize + " does not match");
@@ -155,7 +182,9 @@ public final class SealedNamespace implements AutoCloseable {
             if (store.needsSealingUpgrade()) {
                 opened.upgradeCheckedFormat(store, access);
             }
+            opened.freshness = Freshness.check(store, opened.sealer, name, freshness, access == Access.WRITABLE);
             if (access == Access.WRITABLE) {
+                store.sealCommits(opened.freshness);
                 store.startWriting();
             }
             return opened;
@@ -204,10 +233,18 @@ public final class SealedNamespace implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (freshness != null) {
+                freshness.close();
+            }
             sealer.close();
         } finally {
             dataKey.close();
         }
+    }
+
+    /** The newest commit number the freshness anchor records, or -1 when this opening keeps none. */
+    public long anchoredCommit() {
+        return freshness == null ? -1 : freshness.anchored();
     }
 
     /** The sealer, for tests that write what only the key holder could (older formats). */

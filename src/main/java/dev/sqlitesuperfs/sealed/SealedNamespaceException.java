@@ -47,4 +47,22 @@ public abstract sealed class SealedNamespaceException extends RuntimeException {
             super(message);
         }
     }
+
+    /**
+     * The database holds an older state of the namespace than this machine saw committed (its
+     * freshness anchor records a newer commit number): a restored backup or a rollback by whoever
+     * runs PostgreSQL. Refused unless the opening accepts it (after a deliberate restore).
+     */
+    public static final class RolledBack extends SealedNamespaceException {
+        RolledBack(String message) {
+            super(message);
+        }
+    }
+
+    /** The freshness anchor could not be read or written (its directory, a damaged file). */
+    public static final class AnchorUnavailable extends SealedNamespaceException {
+        AnchorUnavailable(String message) {
+            super(message);
+        }
+    }
 }

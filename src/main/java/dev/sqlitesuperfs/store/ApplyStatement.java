@@ -30,20 +30,22 @@ final class ApplyStatement {
      * @param copied blocks already stored by COPY in this transaction, per inode
      * @throws StoreException.Fenced (after nothing was changed) if the epoch is no longer this mount's
      */
-    static Map<Long, Long> run(WriterStatements statements, long commitNumber, long epoch, NetChanges net,
-                               Map<Long, Long> copied) throws SQLException {
+    static Map<Long, Long> run(WriterStatements statements, long commitNumber, long epoch, byte[] seal,
+                               NetChanges net, Map<Long, Long> copied) throws SQLException {
         boolean names = net.hasNamespaceChanges();
         if (!names && net.truncations.isEmpty() && copied.isEmpty() && net.inodes.keySet().containsAll(net.blocks.keySet())) {
             PreparedStatement writes = statements.applyWrites;
             writes.setLong(1, commitNumber);
             writes.setLong(2, epoch);
-            bindInodes(writes, bindBlocks(writes, 3, net.blocks), net.inodes);
+            writes.setBytes(3, seal);
+            bindInodes(writes, bindBlocks(writes, 4, net.blocks), net.inodes);
             return execute(writes);
         }
         PreparedStatement statement = names ? statements.applyChanges : statements.applyData;
         int p = 1;
         statement.setLong(p++, commitNumber);
         statement.setLong(p++, epoch);
+        statement.setBytes(p++, seal);
         if (names) {
             statement.setObject(p++, longs(List.copyOf(net.deletedInodes)));
         }

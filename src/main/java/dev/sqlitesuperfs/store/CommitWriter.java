@@ -347,6 +347,7 @@ final class CommitWriter {
             case LaneRide.Result.Committed c -> {
                 metrics.transactions.increment();
                 metrics.sharedTransactions.increment();
+                session.seals().committed(ride.number);
                 CommitResult result = new CommitResult(c.nblocks());
                 for (Pending p : group) {
                     p.result.complete(result);
@@ -503,6 +504,7 @@ final class CommitWriter {
                         CommitResult result = new CommitResult(unsure.nblocks() != null ? unsure.nblocks()
                                 : storedBlockCounts(unsure.touched()));
                         metrics.transactions.increment();
+                        session.seals().committed(unsure.number());
                         for (Pending p : live) {
                             p.result.complete(result);
                         }
@@ -558,15 +560,16 @@ final class CommitWriter {
         }
         WriterStatements statements = session.statements();
         long number = session.nextCommitNumber();
+        byte[] seal = session.seals().seal(number);
         Map<Long, Long> nblocks;
         try {
             if (net.knownNewBlockCount() >= COPY_MIN_BLOCKS) {
-                nblocks = copyTransaction(statements, number, net);
+                nblocks = copyTransaction(statements, number, seal, net);
             } else {
                 inFlight = new InFlight(number, net.touchedInodes(), null);
                 List<LaneRide> riders = session.takeRiders();
-                nblocks = riders.isEmpty() ? ApplyStatement.run(statements, number, session.epoch(), net, Map.of())
-                        : sharedTransaction(statements, number, net, riders);
+                nblocks = riders.isEmpty() ? ApplyStatement.run(statements, number, session.epoch(), seal, net, Map.of())
+                        : sharedTransaction(statements, number, seal, net, riders);
             }
         } catch (StoreException.Fenced e) {
             // Keeping the lock would block the process that owns the namespace now.
@@ -576,6 +579,7 @@ final class CommitWriter {
         }
         inFlight = null;
         metrics.transactions.increment();
+        session.seals().committed(number);
         return new CommitResult(nblocks);
     }
 
@@ -586,7 +590,7 @@ final class CommitWriter {
      * rider commits its own (so a statement that fails for one tenant fails only that tenant).
      * When the commit's answer is lost, every rider is told its commit is in doubt.
      */
-    private Map<Long, Long> sharedTransaction(WriterStatements statements, long number, NetChanges net,
+    private Map<Long, Long> sharedTransaction(WriterStatements statements, long number, byte[] seal, NetChanges net,
                                               List<LaneRide> riders) throws SQLException {
         Connection connection = session.connection();
         Map<LaneRide, LaneRide.Result> results = new HashMap<>();
@@ -595,11 +599,11 @@ final class CommitWriter {
         boolean riderFailed = false;
         try {
             connection.setAutoCommit(false);
-            Map<Long, Long> own = ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
+            Map<Long, Long> own = ApplyStatement.run(statements, number, session.epoch(), seal, net, Map.of());
             for (LaneRide ride : riders) {
                 try {
                     results.put(ride, new LaneRide.Result.Committed(ApplyStatement.run(session.statementsOf(ride),
-                            ride.number, ride.epoch, ride.net, Map.of())));
+                            ride.number, ride.epoch, ride.seal, ride.net, Map.of())));
                 } catch (StoreException.Fenced e) {
                     results.put(ride, new LaneRide.Result.Fenced(e));
                 } catch (SQLException e) {
@@ -639,7 +643,7 @@ final class CommitWriter {
         }
         // A rider's statement failed: rolled back above (the riders were told to commit alone), so
         // this namespace's changes go alone too, in auto-commit mode.
-        return ApplyStatement.run(statements, number, session.epoch(), net, Map.of());
+        return ApplyStatement.run(statements, number, session.epoch(), seal, net, Map.of());
     }
 
     private void restoreAutoCommit() {
@@ -652,7 +656,7 @@ final class CommitWriter {
         }
     }
 
-    private Map<Long, Long> copyTransaction(WriterStatements statements, long number, NetChanges net)
+    private Map<Long, Long> copyTransaction(WriterStatements statements, long number, byte[] seal, NetChanges net)
             throws SQLException {
         Connection connection = session.connection();
         connection.setAutoCommit(false);
@@ -660,7 +664,7 @@ final class CommitWriter {
         try {
             Set<Long> touched = net.touchedInodes();
             Map<Long, Long> copied = BlockCopy.copy(connection, sql.copyBlocks, net.takeKnownNewBlocks(), session.pacer());
-            Map<Long, Long> nblocks = ApplyStatement.run(statements, number, session.epoch(), net, copied);
+            Map<Long, Long> nblocks = ApplyStatement.run(statements, number, session.epoch(), seal, net, copied);
             inFlight = new InFlight(number, touched, nblocks);
             connection.commit();
             connection.setAutoCommit(true);

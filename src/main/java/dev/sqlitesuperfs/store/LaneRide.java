@@ -34,17 +34,20 @@ final class LaneRide {
     final NamespaceSql sql;
     final long number;
     final long epoch;
+    /** The rider's seal of its commit number (see {@link CommitSeals}). */
+    final byte[] seal;
     final NetChanges net;
     /** Taken by a holder, which will settle it (guarded by the lane). */
     boolean taken;
     /** Set once by the holder (guarded by the lane). */
     Result result;
 
-    LaneRide(NamespaceName namespace, NamespaceSql sql, long number, long epoch, NetChanges net) {
+    LaneRide(NamespaceName namespace, NamespaceSql sql, long number, long epoch, byte[] seal, NetChanges net) {
         this.namespace = namespace;
         this.sql = sql;
         this.number = number;
         this.epoch = epoch;
+        this.seal = seal;
         this.net = net;
     }
 }

@@ -51,6 +51,7 @@ final class NamespaceSql {
     final String setFormatVersion;
     final String bumpMountEpoch;
     final String readWriterState;
+    final String readCommitState;
 
     final String applyChanges;
     /**
@@ -121,6 +122,7 @@ final class NamespaceSql {
         setFormatVersion = "UPDATE " + meta + " SET format_version = ?";
         bumpMountEpoch = "UPDATE " + meta + " SET mount_epoch = mount_epoch + 1 RETURNING mount_epoch, coalesce(last_commit, 0)";
         readWriterState = "SELECT mount_epoch, last_commit FROM " + meta;
+        readCommitState = "SELECT coalesce(last_commit, 0), commit_seal FROM " + meta;
 
         applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, true);
         applyData = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, false);
@@ -243,7 +245,7 @@ final class NamespaceSql {
                                                 String xattrs, String symlinks, boolean namespaceChanges) {
         String claimed = " EXISTS (SELECT FROM claim)";
         StringBuilder sql = new StringBuilder();
-        sql.append("WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch,")
+        sql.append("WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch, ?::bytea AS seal,")
                 .append(namespaceChanges ? " ?::bigint[] AS dead," : "")
                 .append("   ?::bigint[] AS p_ino, ?::bigint[] AS p_idx, ?::bytea[] AS p_data,")
                 .append("   ?::bigint[] AS t_ino, ?::bigint[] AS t_from, ?::bigint[] AS c_ino, ?::bigint[] AS c_n,")
@@ -255,7 +257,8 @@ final class NamespaceSql {
                 .append(namespaceChanges ? ", ?::bigint[] AS x_ino, ?::bytea[] AS x_name, ?::bytea[] AS x_value,"
                         + " ?::bigint[] AS gx_ino, ?::bytea[] AS gx_name, ?::bigint[] AS s_ino, ?::bytea[] AS s_target" : "")
                 .append("),");
-        sql.append(" claim AS (UPDATE ").append(meta).append(" SET last_commit = (SELECT seq FROM args)")
+        sql.append(" claim AS (UPDATE ").append(meta).append(" SET last_commit = (SELECT seq FROM args),")
+                .append("   commit_seal = (SELECT seal FROM args)")
                 .append("   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),")
                 .append(" put AS MATERIALIZED (SELECT p.* FROM args, unnest(args.p_ino, args.p_idx, args.p_data)")
                 .append("   AS p(ino, idx, data)),")
@@ -329,12 +332,13 @@ final class NamespaceSql {
      */
     private static String applyWritesStatement(String meta, String inodes, String blocks) {
         String claimed = " EXISTS (SELECT FROM claim)";
-        return "WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch,"
+        return "WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch, ?::bytea AS seal,"
                 + "   ?::bigint[] AS p_ino, ?::bigint[] AS p_idx, ?::bytea[] AS p_data,"
                 + "   ?::bigint[] AS i_ino, ?::int[] AS i_mode, ?::bigint[] AS i_uid, ?::bigint[] AS i_gid,"
                 + "   ?::int[] AS i_nlink, ?::bigint[] AS i_size, ?::bigint[] AS i_rdev, ?::bigint[] AS i_atime,"
                 + "   ?::bigint[] AS i_mtime, ?::bigint[] AS i_ctime, ?::bytea[] AS i_auth),"
-                + " claim AS (UPDATE " + meta + " SET last_commit = (SELECT seq FROM args)"
+                + " claim AS (UPDATE " + meta + " SET last_commit = (SELECT seq FROM args),"
+                + "   commit_seal = (SELECT seal FROM args)"
                 + "   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),"
                 + " put AS MATERIALIZED (SELECT p.* FROM args, unnest(args.p_ino, args.p_idx, args.p_data)"
                 + "   AS p(ino, idx, data)),"
@@ -468,6 +472,11 @@ final class NamespaceSql {
      */
     List<String> createFormat4() {
         return List.of();
+    }
+
+    /** Format 5: each commit's number sealed by the key holder (see {@link CommitSeals}). */
+    List<String> createFormat5() {
+        return List.of("ALTER TABLE " + table("meta") + " ADD COLUMN commit_seal bytea");
     }
 
     String table(String name) {

@@ -125,6 +125,15 @@ public interface NamespaceStore extends AutoCloseable {
      */
     void upgradeSealing(SealingUpgrade upgrade);
 
+    /** The meta row's record of the last committed transaction: its number and seal (see {@link CommitSeals}). */
+    CommitState commitState();
+
+    /**
+     * Who seals each transaction's number and hears of each one committed; before
+     * {@link #startWriting()}. Without it, commits store no seal.
+     */
+    void sealCommits(CommitSeals seals);
+
     // ---- writes ----
 
     /** Changes queued by {@link #defer}. */

@@ -215,6 +215,28 @@ public final class PgNamespaceStore implements NamespaceStore {
         });
     }
 
+    @Override
+    public CommitState commitState() {
+        ensureOpen();
+        return reads.read("reading the last commit", connection -> {
+            try (PreparedStatement read = connection.prepareStatement(sql.readCommitState);
+                 ResultSet rows = read.executeQuery()) {
+                if (!rows.next()) {
+                    throw new StoreException("namespace " + namespace + " has no metadata row");
+                }
+                return new CommitState(rows.getLong(1), rows.getBytes(2));
+            }
+        });
+    }
+
+    @Override
+    public void sealCommits(CommitSeals seals) {
+        if (writer != null) {
+            throw new IllegalStateException("sealCommits() must come before startWriting()");
+        }
+        session.sealCommits(seals);
+    }
+
     /**
      * {@inheritDoc}
      *

@@ -37,7 +37,8 @@ final class SchemaMigrations {
             new Step(1, NamespaceSql::createFormat1),
             new Step(2, NamespaceSql::createFormat2),
             new Step(3, NamespaceSql::createFormat3, true),
-            new Step(4, NamespaceSql::createFormat4, true)));
+            new Step(4, NamespaceSql::createFormat4, true),
+            new Step(5, NamespaceSql::createFormat5)));
 
     private final List<Step> steps;
 

@@ -34,6 +34,7 @@ final class WriterSession implements AutoCloseable {
     private long epoch = -1;
     /** The number of this mount's last transaction; each one stores its number in meta.last_commit. */
     private long commitNumber;
+    private volatile CommitSeals seals = CommitSeals.NONE;
     /** The connections ({@link WriterLane#generation}) of each lane on which this namespace's state was last checked. */
     private long homeChecked = -1;
     private long bulkChecked = -1;
@@ -149,7 +150,16 @@ final class WriterSession implements AutoCloseable {
 
     /** A ride for this namespace's next commit of {@code net}, with a new commit number. */
     LaneRide ride(long number, NetChanges net) {
-        return new LaneRide(namespace, sql, number, epoch, net);
+        return new LaneRide(namespace, sql, number, epoch, seals.seal(number), net);
+    }
+
+    /** Who seals this namespace's commit numbers and hears of its commits. */
+    CommitSeals seals() {
+        return seals;
+    }
+
+    void sealCommits(CommitSeals seals) {
+        this.seals = seals;
     }
 
     /** The lane's connection's prepared statements for a ride's namespace. The caller holds the lane. */

@@ -75,4 +75,27 @@ class MountSettingsTest {
                 .hasMessage("--quota: '99999999999999999999' is too large (at most 8388607T)");
         assertThat(Sizes.parseSaturating("--cache-size", "99999999999999T")).isEqualTo(Long.MAX_VALUE);
     }
+
+    @Test
+    void theAnchorLivesInTheStateDirectoryUnlessToldOtherwise() {
+        MountSettings byDefault = MountSettings.parse(List.of("--state-dir", "/srv/ssfs", "ns", "/mnt/x"), Map.of());
+        assertThat(byDefault.anchorDir()).isEqualTo(java.nio.file.Path.of("/srv/ssfs/anchors"));
+        assertThat(byDefault.acceptRollback()).isFalse();
+        MountSettings chosen = MountSettings.parse(List.of("--anchor-dir=/var/anchors", "--accept-rollback", "ns",
+                "/mnt/x"), Map.of());
+        assertThat(chosen.anchorDir()).isEqualTo(java.nio.file.Path.of("/var/anchors"));
+        assertThat(chosen.acceptRollback()).isTrue();
+        assertThat(MountSettings.parse(List.of("--no-anchor", "ns", "/mnt/x"), Map.of()).anchorDir()).isNull();
+        for (String with : List.of("--accept-rollback", "--anchor-dir=/a")) {
+            assertThatThrownBy(() -> MountSettings.parse(List.of("--no-anchor", with, "ns", "/mnt/x"), Map.of()))
+                    .isInstanceOfSatisfying(CliException.class, e -> {
+                        assertThat(e.exitCode()).isEqualTo(ExitCode.USAGE);
+                        assertThat(e.getMessage()).startsWith("--no-anchor keeps no record");
+                    });
+        }
+        // a host is handed the directory as this side sees it
+        MountSettings viaHost = MountSettings.parse(List.of("--host", "--anchor-dir", "rel", "ns", "/mnt/x"), Map.of());
+        assertThat(viaHost.hostOptions()).containsSequence("--anchor-dir",
+                java.nio.file.Path.of("rel").toAbsolutePath().toString());
+    }
 }

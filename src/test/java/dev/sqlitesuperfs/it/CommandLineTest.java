@@ -278,8 +278,12 @@ class CommandLineTest {
         Path passFile = Files.createTempFile("pass", ".txt");
         Files.writeString(passFile, PASS + "\n");
         Shell.run("chmod", "0644", passFile.toString());
+        // nobody's home is /nonexistent: its anchors go where it can write
+        Path anchors = Files.createTempDirectory("anchors");
+        Shell.run("chown", "65534:65534", anchors.toString());
         try (CliProcess p = CliProcess.startAs("65534:65534", Map.of("psql_url", TestPostgres.url()),
-                "mount", "--kdf", "interactive", "--passphrase-file", passFile.toString(), namespace, dir.toString())) {
+                "mount", "--kdf", "interactive", "--passphrase-file", passFile.toString(),
+                "--anchor-dir", anchors.resolve("a").toString(), namespace, dir.toString())) {
             p.awaitMounted(READY);
             Shell.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c",
                     "echo hello > '" + dir + "/mine' && test \"$(cat '" + dir + "/mine')\" = hello");

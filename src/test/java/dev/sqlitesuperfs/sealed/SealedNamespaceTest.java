@@ -143,7 +143,8 @@ class SealedNamespaceTest {
     void formatsBeforeAuthenticationAreOpenedOnlyAfterTheExplicitUpgrade() {
         // as format 1 left it (TestMount.downgradeToFormatOne); a writable store brings it to 2 unkeyed
         String ns = "\"" + namespace + "\"";
-        TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum");
+        TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum,"
+                + " DROP COLUMN commit_seal");
         TestPostgres.execute("ALTER TABLE " + ns + ".blocks DROP COLUMN tag");
         TestPostgres.execute("ALTER TABLE " + ns + ".inodes DROP COLUMN auth");
         TestPostgres.execute("ALTER TABLE " + ns + ".dirents DROP COLUMN mac");

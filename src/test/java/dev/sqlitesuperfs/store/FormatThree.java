@@ -62,6 +62,9 @@ public final class FormatThree {
                     update.executeUpdate();
                 }
             }
+            try (PreparedStatement drop = c.prepareStatement("ALTER TABLE " + ns + ".meta DROP COLUMN commit_seal")) {
+                drop.executeUpdate(); // format 5's
+            }
             try (PreparedStatement version = c.prepareStatement(sql.setFormatVersion)) {
                 version.setInt(1, 3);
                 version.executeUpdate();

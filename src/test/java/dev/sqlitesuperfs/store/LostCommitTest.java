@@ -20,39 +20,45 @@ class LostCommitTest {
     /** Small transactions are one auto-commit statement: the server commits before it confirms. */
     @Test
     void aCommitWhoseConfirmationWasLostIsNotAppliedAgain() throws Exception {
+        RecordingSeals seals = new RecordingSeals();
         try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
-             PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy))) {
+             PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy), seals)) {
             proxy.arm("SELECT", false);
             CommitResult result = store.commit(fileWithBlocks(2, SMALL));
             assertThat(proxy.fired()).isTrue();
             assertThat(result.nblocks(2, -1)).isEqualTo(SMALL);
             assertCommittedOnce(store, 2, SMALL);
+            seals.assertHeardOnlyTheCommitStored(store);
         }
     }
 
     /** Large writes are COPY, the statement, then COMMIT, whose confirmation is lost here. */
     @Test
     void aCopyTransactionWhoseCommitConfirmationWasLostIsNotAppliedAgain() throws Exception {
+        RecordingSeals seals = new RecordingSeals();
         try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
-             PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy))) {
+             PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy), seals)) {
             proxy.arm("COMMIT", false);
             CommitResult result = store.commit(fileWithBlocks(2, LARGE));
             assertThat(proxy.fired()).isTrue();
             assertThat(result.nblocks(2, -1)).isEqualTo(LARGE);
             assertCommittedOnce(store, 2, LARGE);
+            seals.assertHeardOnlyTheCommitStored(store);
         }
     }
 
     @Test
     void aTransactionCutOffBeforeCommitIsRunAgain() throws Exception {
+        RecordingSeals seals = new RecordingSeals();
         try (FaultyProxy proxy = new FaultyProxy(TestPostgres.config().endpoints().getFirst().port());
-             PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy))) {
+             PgNamespaceStore store = StoreFixtures.createdStore(throughProxy(proxy), seals)) {
             // A large write's transaction starts with the COPY; the connection breaks right after it.
             proxy.arm("COPY", false);
             CommitResult result = store.commit(fileWithBlocks(2, LARGE));
             assertThat(proxy.fired()).isTrue();
             assertThat(result.nblocks(2, -1)).isEqualTo(LARGE);
             assertCommittedOnce(store, 2, LARGE);
+            seals.assertHeardOnlyTheCommitStored(store);
         }
     }
 
@@ -109,6 +115,34 @@ class LostCommitTest {
         assertThat(store.inode(ino).orElseThrow().nblocks()).isEqualTo(count);
         assertThat(StoreFixtures.rowCount(store.namespace(), "blocks", ino)).isEqualTo(count);
         assertThat(store.check()).isEmpty();
+    }
+
+    /**
+     * Seals each number with its own bytes and records which commits it heard of: the freshness
+     * anchor hears exactly the numbers PostgreSQL committed, never one it did not.
+     */
+    static final class RecordingSeals implements CommitSeals {
+        private static final java.util.concurrent.atomic.AtomicLong KEY_HOLDERS = new java.util.concurrent.atomic.AtomicLong();
+        final java.util.List<Long> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        /** Tells this key holder's seals from another's (of the same number). */
+        private final long keyHolder = KEY_HOLDERS.incrementAndGet();
+
+        @Override
+        public byte[] seal(long number) {
+            return java.nio.ByteBuffer.allocate(16).putLong(keyHolder).putLong(number).array();
+        }
+
+        @Override
+        public void committed(long number) {
+            heard.add(number);
+        }
+
+        void assertHeardOnlyTheCommitStored(PgNamespaceStore store) {
+            CommitState stored = store.commitState();
+            assertThat(heard).as("the one commit heard of, once, and it is the one stored")
+                    .containsExactly(stored.lastCommit());
+            assertThat(stored.seal()).isEqualTo(seal(stored.lastCommit()));
+        }
     }
 
     static DatabaseConfig throughProxy(FaultyProxy proxy) {

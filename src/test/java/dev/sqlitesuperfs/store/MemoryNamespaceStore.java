@@ -64,6 +64,9 @@ public final class MemoryNamespaceStore implements NamespaceStore {
         NamespaceMeta meta;
         long nextInode = 2;
         MemoryNamespaceStore holder;
+        /** The meta row's last commit number and its seal. */
+        long lastCommit;
+        byte[] commitSeal;
     }
 
     private final Database db;
@@ -72,6 +75,7 @@ public final class MemoryNamespaceStore implements NamespaceStore {
 
     private final MemoryCommitWriter writer;
     private volatile boolean writing;
+    private volatile CommitSeals seals = CommitSeals.NONE;
     private volatile boolean closed;
 
     /** A store of a namespace that does not exist yet ({@link #create} makes it). */
@@ -454,7 +458,11 @@ public final class MemoryNamespaceStore implements NamespaceStore {
 
     /** One group's transaction: its change sets applied in order to a copy, checked, published. */
     private CommitResult apply(List<ChangeSet> sets) {
+        long number;
+        CommitResult result;
         synchronized (db) {
+            number = db.lastCommit + 1;
+            byte[] seal = seals.seal(number);
             MemoryTables next = db.tables.copy();
             MemoryTables.Transaction tx = new MemoryTables.Transaction();
             for (ChangeSet set : sets) {
@@ -462,9 +470,36 @@ public final class MemoryNamespaceStore implements NamespaceStore {
                     next.apply(c, tx);
                 }
             }
-            CommitResult result = new CommitResult(next.finish(tx));
+            result = new CommitResult(next.finish(tx));
             db.tables = next;
-            return result;
+            db.lastCommit = number;
+            db.commitSeal = seal;
+        }
+        seals.committed(number);
+        return result;
+    }
+
+    @Override
+    public CommitState commitState() {
+        ensureOpen();
+        synchronized (db) {
+            return new CommitState(db.lastCommit, db.commitSeal == null ? null : db.commitSeal.clone());
+        }
+    }
+
+    @Override
+    public void sealCommits(CommitSeals seals) {
+        if (writing) {
+            throw new IllegalStateException("sealCommits() must come before startWriting()");
+        }
+        this.seals = seals;
+    }
+
+    /** Puts the meta row's commit number and seal back as they were at {@code state} (a restored backup). */
+    public void rollBackCommitState(CommitState state) {
+        synchronized (db) {
+            db.lastCommit = state.lastCommit();
+            db.commitSeal = state.seal() == null ? null : state.seal().clone();
         }
     }
 

@@ -40,6 +40,7 @@ class SharedLaneTest {
                 StoreMetrics m = tenants.stores.get(i).metrics();
                 assertThat(m.transactions()).as("tenant %d's transactions", i).isEqualTo(1);
                 assertThat(m.sharedTransactions()).as("tenant %d's shared transactions", i).isEqualTo(1);
+                tenants.seals.get(i).assertHeardOnlyTheCommitStored(tenants.stores.get(i));
             }
         }
     }
@@ -63,13 +64,16 @@ class SharedLaneTest {
                     assertThat(r).failsWithin(60, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
                             .havingCause().isInstanceOf(StoreException.class).withMessageContaining("SQLState P0001");
                     assertThat(StoreFixtures.rowCount(tenants.stores.get(i).namespace(), "blocks", 2)).isZero();
+                    assertThat(tenants.seals.get(i).heard).as("no commit to hear of").isEmpty();
                 } else if (i == fenced) {
                     assertThat(r).failsWithin(60, TimeUnit.SECONDS).withThrowableOfType(Exception.class)
                             .havingCause().isInstanceOf(StoreException.Fenced.class);
                     assertThat(StoreFixtures.rowCount(tenants.stores.get(i).namespace(), "blocks", 2)).isZero();
+                    assertThat(tenants.seals.get(i).heard).as("no commit to hear of").isEmpty();
                 } else {
                     assertThat(r.join().nblocks(2, -1)).isEqualTo(BLOCKS);
                     tenants.assertCommittedOnce(i, 2);
+                    tenants.seals.get(i).assertHeardOnlyTheCommitStored(tenants.stores.get(i));
                 }
             }
             // The others write on, shared or not.
@@ -102,6 +106,7 @@ class SharedLaneTest {
                 // A fresh namespace's first commit is number 1; doing it again would store number 2.
                 assertThat(TestPostgres.queryLong("SELECT last_commit FROM " + tenants.schema(i) + ".meta"))
                         .as("tenant %d's last commit number", i).isEqualTo(1);
+                tenants.seals.get(i).assertHeardOnlyTheCommitStored(tenants.stores.get(i));
             }
             assertThat(proxy.fired()).isTrue();
         }
@@ -186,6 +191,8 @@ class SharedLaneTest {
     private static final class Tenants implements AutoCloseable {
         final PgServer server;
         final List<PgNamespaceStore> stores = new ArrayList<>();
+        /** What each tenant's key holder heard of its commits. */
+        final List<LostCommitTest.RecordingSeals> seals = new ArrayList<>();
 
         Tenants(DatabaseConfig config) {
             server = PgServer.shared(config, 1, true, 2, BULK_PAUSE_NANOS);
@@ -193,6 +200,9 @@ class SharedLaneTest {
                 PgNamespaceStore store = server.open(NamespaceName.parse(TestPostgres.freshNamespace()), false);
                 stores.add(store);
                 store.create(meta(), dir(1, 2));
+                LostCommitTest.RecordingSeals heard = new LostCommitTest.RecordingSeals();
+                seals.add(heard);
+                store.sealCommits(heard);
                 store.startWriting();
             }
         }

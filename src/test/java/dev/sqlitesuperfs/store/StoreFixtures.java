@@ -52,9 +52,15 @@ final class StoreFixtures {
 
     /** A created namespace with a writing store open on it. */
     static PgNamespaceStore createdStore(DatabaseConfig config) {
+        return createdStore(config, CommitSeals.NONE);
+    }
+
+    /** {@link #createdStore(DatabaseConfig)} whose commits {@code seals} seals and hears of. */
+    static PgNamespaceStore createdStore(DatabaseConfig config, CommitSeals seals) {
         PgNamespaceStore store = PgNamespaceStore.open(config, NamespaceName.parse(TestPostgres.freshNamespace()), false);
         try {
             store.create(meta(), dir(1, 2));
+            store.sealCommits(seals);
             store.startWriting();
             return store;
         } catch (RuntimeException e) {

@@ -11,13 +11,18 @@ public final class LogCapture implements AutoCloseable {
     private final Logger logger;
     private final ListAppender<ILoggingEvent> appender = new ListAppender<>();
 
-    private LogCapture(Class<?> source) {
+    private LogCapture(String source) {
         this.logger = (Logger) LoggerFactory.getLogger(source);
         appender.start();
         logger.addAppender(appender);
     }
 
     public static LogCapture of(Class<?> source) {
+        return new LogCapture(source.getName());
+    }
+
+    /** The lines of the logger named {@code source} (a class not visible from the test). */
+    public static LogCapture of(String source) {
         return new LogCapture(source);
     }
 

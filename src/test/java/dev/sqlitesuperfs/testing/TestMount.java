@@ -38,24 +38,31 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
     private final Path dir;
     private final List<String> extraArgs;
     private final DatabaseConfig database;
+    /** This namespace's freshness anchors: its own directory, so that tests never share one. */
+    private final Path anchors;
     private NamespaceMount mount;
 
     private TestMount(String namespace, Path dir, List<String> extraArgs) {
-        this(namespace, dir, extraArgs, TestPostgres.config());
+        this(namespace, dir, extraArgs, TestPostgres.config(), null);
     }
 
-    private TestMount(String namespace, Path dir, List<String> extraArgs, DatabaseConfig database) {
+    private TestMount(String namespace, Path dir, List<String> extraArgs, DatabaseConfig database, Path anchors) {
         this.namespace = namespace;
         this.dir = dir;
         this.extraArgs = extraArgs;
         this.database = database;
+        try {
+            this.anchors = anchors != null ? anchors : Files.createTempDirectory("sqlitesuperfs-anchors-").resolve("a");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** A fresh namespace, mounted, stored in {@code database} rather than the test server's default one. */
     public static TestMount freshIn(DatabaseConfig database, String... extraArgs) {
         try {
             TestMount m = new TestMount(TestPostgres.freshNamespace(), Files.createTempDirectory("sqlitesuperfs-mnt-"),
-                    List.of(extraArgs), database);
+                    List.of(extraArgs), database, null);
             m.mount();
             return m;
         } catch (IOException e) {
@@ -101,7 +108,8 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
     /** The same namespace mounted again on another directory (the first must be closed). */
     public TestMount sameNamespaceElsewhere(String... extraArgs) {
         try {
-            TestMount m = new TestMount(namespace, Files.createTempDirectory("sqlitesuperfs-mnt-"), List.of(extraArgs));
+            TestMount m = new TestMount(namespace, Files.createTempDirectory("sqlitesuperfs-mnt-"), List.of(extraArgs),
+                    database, anchors);
             m.mount();
             return m;
         } catch (IOException e) {
@@ -111,6 +119,9 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
 
     private void mount() {
         List<String> args = new ArrayList<>(List.of("--kdf", "interactive", "--db-timeout", "30"));
+        if (!extraArgs.contains("--anchor-dir") && !extraArgs.contains("--no-anchor")) {
+            args.addAll(List.of("--anchor-dir", anchors.toString()));
+        }
         args.addAll(extraArgs);
         args.add(namespace);
         args.add(dir.toString());
@@ -122,6 +133,24 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
 
     public String namespace() {
         return namespace;
+    }
+
+    /** The directory of this namespace's freshness anchor (unless the mount options name another). */
+    public Path anchors() {
+        return anchors;
+    }
+
+    /** Forgets this machine's freshness anchor, as a machine that never mounted the namespace. */
+    public void forgetAnchor() {
+        try (var files = Files.list(anchors)) {
+            for (Path f : files.toList()) {
+                Files.delete(f);
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            // nothing recorded yet
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public Path root() {
@@ -165,11 +194,13 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
      */
     public void downgradeToFormatOne() {
         String ns = "\"" + namespace + "\"";
-        TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum");
+        TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum,"
+                + " DROP COLUMN commit_seal");
         TestPostgres.execute("ALTER TABLE " + ns + ".blocks DROP COLUMN tag");
         TestPostgres.execute("ALTER TABLE " + ns + ".inodes DROP COLUMN auth");
         TestPostgres.execute("ALTER TABLE " + ns + ".dirents DROP COLUMN mac");
         TestPostgres.execute("UPDATE " + ns + ".meta SET format_version = 1");
+        forgetAnchor(); // an older version kept none
     }
 
     /**
@@ -181,6 +212,7 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
              TestKeys keys = TestKeys.open(store, PASSPHRASE, namespace)) {
             FormatThree.downgrade(namespace, keys.sealer());
         }
+        forgetAnchor(); // an older version kept none
     }
 
     /** {@code sqlitesuperfs upgrade} of the (unmounted) namespace; whether there was anything to do. */

@@ -1,0 +1,126 @@
+package dev.sqlitesuperfs.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.sealed.SealedNamespaceException;
+import dev.sqlitesuperfs.testing.CliProcess;
+import dev.sqlitesuperfs.testing.LogCapture;
+import dev.sqlitesuperfs.testing.Shell;
+import dev.sqlitesuperfs.testing.TestMount;
+import dev.sqlitesuperfs.testing.TestPostgres;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The attack SECURITY.md calls a rollback: whoever runs PostgreSQL puts a namespace back as an
+ * earlier dump of it had it, every row consistent with the others. The freshness anchor of the
+ * machine that mounted it refuses the old database (exit code 14) until its user accepts the
+ * rollback on purpose.
+ */
+class RollbackTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void aNamespaceRestoredFromAnOlderDumpIsRefusedUntilTheRollbackIsAccepted() throws Exception {
+        try (TestMount mount = TestMount.fresh()) {
+            Files.writeString(mount.path("balance"), "100");
+            mount.unmount();
+            Path dump = tmp.resolve("last-week.sql");
+            pgDump(mount.namespace(), dump);
+            long then = lastCommit(mount);
+
+            mount.mountAgain();
+            Files.writeString(mount.path("balance"), "0");
+            mount.unmount();
+            long now = lastCommit(mount);
+            assertThat(now).isGreaterThan(then);
+
+            restore(mount.namespace(), dump);
+            RuntimeException refused = catchThrowableOfType(RuntimeException.class, mount::mountAgain);
+            assertThat(refused).isInstanceOf(SealedNamespaceException.RolledBack.class);
+            assertThat(ExitCode.of(refused)).isEqualTo(ExitCode.ROLLED_BACK);
+            assertThat(refused.getMessage()).contains("namespace " + mount.namespace() + " was rolled back: its last"
+                    + " commit is number " + then + ", but this machine saw commit " + now);
+            RuntimeException readOnly = catchThrowableOfType(RuntimeException.class,
+                    () -> mount.sameNamespaceElsewhere("--read-only").close());
+            assertThat(readOnly).isInstanceOf(SealedNamespaceException.RolledBack.class);
+
+            // the command line: one line, exit code 14, nothing mounted
+            Path dir = Files.createTempDirectory("sqlitesuperfs-mnt-");
+            try (CliProcess p = CliProcess.run(Map.of("psql_url", TestPostgres.url(),
+                            "encryption_pass", TestMount.PASSPHRASE), Duration.ofSeconds(60),
+                    "mount", "--anchor-dir", mount.anchors().toString(), mount.namespace(), dir.toString())) {
+                assertThat(p.exitCode()).isEqualTo(14);
+                assertThat(p.stderr().strip().lines().filter(l -> l.startsWith("sqlitesuperfs:")).toList())
+                        .singleElement().asString().contains("was rolled back").contains("--accept-rollback");
+            }
+            assertThat(Shell.run("cat", "/proc/self/mountinfo")).doesNotContain(" " + dir + " ");
+
+            // restored on purpose: accepted once, said in the log, and the old contents served
+            try (LogCapture log = LogCapture.of(dev.sqlitesuperfs.sealed.SealedNamespace.class.getPackageName()
+                    + ".Freshness");
+                 TestMount accepted = mount.sameNamespaceElsewhere("--accept-rollback")) {
+                assertThat(log.lines()).anySatisfy(l -> assertThat(l).contains("accepted a rollback from commit "
+                        + now + " to " + then));
+                assertThat(Files.readString(accepted.path("balance"))).isEqualTo("100");
+                Files.writeString(accepted.path("after"), "x");
+            }
+            mount.mountAgain();
+            assertThat(Files.readString(mount.path("balance"))).isEqualTo("100");
+            assertThat(mount.path("after")).exists();
+        }
+    }
+
+    /** Commits made elsewhere (another machine's mount) put the database ahead of this anchor: no alarm. */
+    @Test
+    void aDatabaseAheadOfThisMachinesAnchorIsMounted() throws IOException {
+        try (TestMount mount = TestMount.fresh()) {
+            Files.writeString(mount.path("a"), "1");
+            mount.unmount();
+            Path elsewhere = Files.createTempDirectory("sqlitesuperfs-anchors-");
+            try (TestMount other = mount.sameNamespaceElsewhere("--anchor-dir", elsewhere.toString())) {
+                Files.writeString(other.path("a"), "2");
+            }
+            mount.mountAgain();
+            assertThat(Files.readString(mount.path("a"))).isEqualTo("2");
+        }
+    }
+
+    private static long lastCommit(TestMount mount) {
+        return TestPostgres.queryLong("SELECT last_commit FROM \"" + mount.namespace() + "\".meta");
+    }
+
+    private static void pgDump(String namespace, Path file) throws IOException {
+        Shell.run(tool("pg_dump").toString(), "--dbname=" + TestPostgres.url(), "--schema=" + namespace,
+                "--file=" + file);
+    }
+
+    /** What an operator restoring a dump does: the schema dropped and loaded again from the dump. */
+    private static void restore(String namespace, Path file) {
+        TestPostgres.execute("DROP SCHEMA \"" + namespace + "\" CASCADE");
+        Shell.run(tool("psql").toString(), "--quiet", "--set=ON_ERROR_STOP=1", "--dbname=" + TestPostgres.url(),
+                "--file=" + file);
+    }
+
+    /** A PostgreSQL client program of the newest version installed (the test server's is one of them). */
+    private static Path tool(String name) {
+        try (Stream<Path> versions = Files.list(Path.of("/usr/lib/postgresql"))) {
+            return versions.map(v -> v.resolve("bin").resolve(name)).filter(Files::isExecutable)
+                    .max(Comparator.comparing(p -> Integer.parseInt(p.getParent().getParent().getFileName().toString())))
+                    .orElseThrow(() -> new IllegalStateException("no " + name + " under /usr/lib/postgresql"));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}

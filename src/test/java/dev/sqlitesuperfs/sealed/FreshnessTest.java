@@ -1,0 +1,222 @@
+package dev.sqlitesuperfs.sealed;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.sqlitesuperfs.anchor.AnchorDirectory;
+import dev.sqlitesuperfs.crypto.Sealer;
+import dev.sqlitesuperfs.crypto.SecretKey;
+import dev.sqlitesuperfs.store.ChangeSet;
+import dev.sqlitesuperfs.store.CommitState;
+import dev.sqlitesuperfs.store.InodeRecord;
+import dev.sqlitesuperfs.store.MemoryNamespaceStore;
+import dev.sqlitesuperfs.store.NamespaceMeta;
+import dev.sqlitesuperfs.store.StoreException;
+import dev.sqlitesuperfs.testing.LogCapture;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Commit numbers, their seals and the freshness anchor, on a memory store: a database put back to
+ * an earlier commit is refused, an acknowledged commit is always in the anchor, and nothing a
+ * crash or a failed commit leaves behind looks like a rollback.
+ */
+class FreshnessTest {
+    static final String NAME = "fresh";
+
+    @TempDir
+    Path tmp;
+
+    private final SecretKey key = SecretKey.random();
+    private final Sealer sealer = new Sealer(key, UUID.randomUUID(), 5, 4096);
+    private MemoryNamespaceStore store = new MemoryNamespaceStore(NAME);
+    private Freshness freshness;
+
+    @AfterEach
+    void close() {
+        if (freshness != null) {
+            freshness.close();
+        }
+        store.close();
+        sealer.close();
+        key.close();
+    }
+
+    private FreshnessPolicy policy(boolean acceptRollback) {
+        return new FreshnessPolicy(new AnchorDirectory(tmp.resolve("anchors")), acceptRollback);
+    }
+
+    /** A new namespace, written by {@code commits} commits through a store that seals them. */
+    private void created(int commits) {
+        long now = System.currentTimeMillis() * 1_000_000L;
+        store.create(new NamespaceMeta(0, UUID.randomUUID(), 4096, "argon2id13", 2, 1 << 16, new byte[16],
+                new byte[72], 0), SealedStore.authenticatedRoot(sealer, new InodeRecord(1, 040755, 0, 0, 2, 0, 0, 0,
+                now, now, now)));
+        freshness = Freshness.forNew(sealer, NAME, policy(false));
+        store.sealCommits(freshness);
+        store.startWriting();
+        commit(commits);
+    }
+
+    private void commit(int n) {
+        for (int i = 0; i < n; i++) {
+            store.commit(new ChangeSet().putInode(new InodeRecord(100 + i, 0100644, 0, 0, 1, i, 0, 0, 0, 0, 0)));
+        }
+    }
+
+    /** Stops (cleanly, or as a crash) and opens the namespace again as the next mount would. */
+    private void reopen(boolean crash, FreshnessPolicy policy) {
+        freshness.close();
+        freshness = null;
+        if (crash) {
+            store.crash();
+        } else {
+            store.close();
+        }
+        store = store.reopen();
+        freshness = Freshness.check(store, sealer, NAME, policy, true);
+        store.sealCommits(freshness);
+        store.startWriting();
+    }
+
+    @Test
+    void everyAcknowledgedCommitIsInTheAnchorBeforeItReturns() {
+        created(3);
+        assertThat(store.commitState().lastCommit()).isEqualTo(3);
+        assertThat(freshness.anchored()).isEqualTo(3);
+        assertThat(sealer.commitSealMatches(3, store.commitState().seal())).isTrue();
+        reopen(false, policy(false));
+        commit(2);
+        assertThat(freshness.anchored()).isEqualTo(5);
+    }
+
+    @Test
+    void aDatabasePutBackToAnEarlierCommitIsRefused() {
+        created(2);
+        CommitState backup = store.commitState();
+        commit(3);
+        freshness.close();
+        freshness = null;
+        store.close();
+        store = store.reopen();
+        store.rollBackCommitState(backup);
+        assertThatThrownBy(() -> Freshness.check(store, sealer, NAME, policy(false), true))
+                .isInstanceOf(SealedNamespaceException.RolledBack.class)
+                .hasMessageContaining("namespace " + NAME + " was rolled back: its last commit is number 2, but"
+                        + " this machine saw commit 5")
+                .hasMessageContaining("--accept-rollback");
+        // a read-only opening is refused the same
+        assertThatThrownBy(() -> Freshness.check(store, sealer, NAME, policy(false), false))
+                .isInstanceOf(SealedNamespaceException.RolledBack.class);
+    }
+
+    @Test
+    void acceptingARollbackSetsTheAnchorBackAndSaysSo() {
+        created(2);
+        CommitState backup = store.commitState();
+        commit(3);
+        freshness.close();
+        freshness = null;
+        store.close();
+        store = store.reopen();
+        store.rollBackCommitState(backup);
+        try (LogCapture log = LogCapture.of(Freshness.class)) {
+            freshness = Freshness.check(store, sealer, NAME, policy(true), true);
+            assertThat(log.lines()).anySatisfy(l -> assertThat(l).contains("accepted a rollback from commit 5 to 2"));
+        }
+        assertThat(freshness.anchored()).isEqualTo(2);
+        store.sealCommits(freshness);
+        store.startWriting();
+        commit(1);
+        // the next opening, without the option, finds nothing wrong
+        reopen(false, policy(false));
+        assertThat(freshness.anchored()).isEqualTo(3);
+    }
+
+    @Test
+    void aSealThatIsNotTheNumbersIsTampering() {
+        created(4);
+        CommitState state = store.commitState();
+        freshness.close();
+        freshness = null;
+        store.close();
+        store = store.reopen();
+        // a higher number with the seal of another: nobody without the key can make a matching one
+        store.rollBackCommitState(new CommitState(state.lastCommit() + 10, state.seal()));
+        assertThatThrownBy(() -> Freshness.check(store, sealer, NAME, policy(false), true))
+                .isInstanceOf(TamperedException.class)
+                .hasMessageContaining("the seal of its last commit number (14) does not match");
+    }
+
+    @Test
+    void aNumberWithoutASealProvesNothingOnceTheAnchorHasOne() {
+        created(4);
+        freshness.close();
+        freshness = null;
+        store.close();
+        store = store.reopen();
+        store.rollBackCommitState(new CommitState(1000, null));
+        assertThatThrownBy(() -> Freshness.check(store, sealer, NAME, policy(false), true))
+                .isInstanceOf(SealedNamespaceException.RolledBack.class)
+                .hasMessageContaining("its last commit (number 1000) carries no seal, but this machine saw commit 4");
+        // a machine that never saw the namespace has nothing to compare with
+        FreshnessPolicy elsewhere = new FreshnessPolicy(new AnchorDirectory(tmp.resolve("other")), false);
+        freshness = Freshness.check(store, sealer, NAME, elsewhere, true);
+        assertThat(freshness.anchored()).isZero();
+    }
+
+    /** The anchor only records numbers the store confirmed: a crash or a failed commit never puts it ahead. */
+    @Test
+    void noCrashOrFailedCommitLooksLikeARollback() {
+        created(2);
+        store.failNext(1, MemoryNamespaceStore.Fault.REFUSED);
+        assertThatThrownBy(() -> commit(1)).isInstanceOf(StoreException.class);
+        assertThat(freshness.anchored()).isEqualTo(2);
+        store.failNext(1, MemoryNamespaceStore.Fault.UNAVAILABLE);
+        assertThatThrownBy(() -> commit(1)).isInstanceOf(StoreException.class);
+        assertThat(freshness.anchored()).isEqualTo(2);
+        commit(1);
+        reopen(true, policy(false));
+        assertThat(freshness.anchored()).isEqualTo(store.commitState().lastCommit());
+        commit(2);
+        reopen(true, policy(false));
+        reopen(false, policy(false));
+    }
+
+    /** A database ahead of the anchor (written from another machine) is fine and recorded; read-only records nothing. */
+    @Test
+    void aDatabaseAheadOfTheAnchorIsRecordedByAWritableOpeningOnly() {
+        created(2);
+        freshness.close();
+        freshness = null;
+        store.close();
+        store = store.reopen();
+        // commits from another machine, whose anchor is elsewhere
+        Freshness other = Freshness.forNew(sealer, NAME,
+                new FreshnessPolicy(new AnchorDirectory(tmp.resolve("other")), false));
+        store.sealCommits(other);
+        store.startWriting();
+        commit(5);
+        other.close();
+        store.close();
+        store = store.reopen();
+        freshness = Freshness.check(store, sealer, NAME, policy(false), false);
+        assertThat(freshness.anchored()).as("read-only: not written").isEqualTo(2);
+        freshness.close();
+        freshness = Freshness.check(store, sealer, NAME, policy(false), true);
+        assertThat(freshness.anchored()).isEqualTo(7);
+    }
+
+    @Test
+    void anAnchorThatCannotBeKeptRefusesTheOpening() throws Exception {
+        Files.writeString(tmp.resolve("anchors"), "not a directory");
+        assertThatThrownBy(() -> Freshness.forNew(sealer, NAME, policy(false)))
+                .isInstanceOf(SealedNamespaceException.AnchorUnavailable.class)
+                .hasMessageContaining("namespace " + NAME + ": the freshness anchor at " + tmp.resolve("anchors"))
+                .hasMessageContaining("--anchor-dir");
+    }
+}
