@@ -4,6 +4,7 @@ import static dev.sqlitesuperfs.fuse.Errno.ENOSPC;
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sqlitesuperfs.store.PgNamespaceStore;
 import dev.sqlitesuperfs.cli.ExitCode;
 import dev.sqlitesuperfs.testing.CliProcess;
 import dev.sqlitesuperfs.testing.Posix;
@@ -107,7 +108,7 @@ class NamespaceAdminTest {
             assertThat(list.stderr()).isEmpty();
             Map<String, Object> c = listed(doc, created);
             assertThat(c).containsEntry("quota_bytes", 1048576L).containsEntry("block_size", 4096L)
-                    .containsEntry("format", 4L).containsEntry("mounted", null);
+                    .containsEntry("format", (long) PgNamespaceStore.FORMAT_VERSION).containsEntry("mounted", null);
             assertThat((String) c.get("created_at")).matches("\\d{4}-\\d\\d-\\d\\dT.*Z");
             Map<String, Object> o = listed(doc, older);
             assertThat(o).containsEntry("block_size", 8192L).containsEntry("quota_bytes", null);
@@ -133,7 +134,7 @@ class NamespaceAdminTest {
             assertThat(table).contains(created, older, "sqlitesuperfs:" + mounted + ":lock");
 
             Map<String, Object> info = StrictJson.object(nsOk("info", "--json", mounted).stdout());
-            assertThat(info).containsEntry("name", mounted).containsEntry("format", 4L).containsEntry("key_check", true)
+            assertThat(info).containsEntry("name", mounted).containsEntry("format", (long) PgNamespaceStore.FORMAT_VERSION).containsEntry("key_check", true)
                     .containsEntry("mounts", 1L);
             assertThat(info.get("mounted")).isNotNull();
             assertThat((String) info.get("uuid")).matches("[0-9a-f-]{36}");
