@@ -86,6 +86,7 @@ public final class Sealer implements AutoCloseable {
     private static final long XATTR_TERM_LABEL = label("ssfs/tx1");
     private static final long COMMIT_SEAL_LABEL = label("ssfs/cs1");
     private static final long ANCHOR_ID_LABEL = label("ssfs/ai1");
+    private static final long ROOT_TERM_LABEL = label("ssfs/ri1");
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
 
@@ -212,22 +213,39 @@ public final class Sealer implements AutoCloseable {
     }
 
     /**
-     * The seal stored with commit number {@code number} of this namespace: a keyed hash that only
-     * the key holder can make, so that nobody can pair a commit number with a seal it never had.
+     * The seal stored with commit number {@code number} of this namespace, whose inodes then add
+     * up to {@code root} (see {@link #addRootTerm}): a keyed hash that only the key holder can
+     * make, so that nobody can pair a commit number with a set of inodes it never had.
      */
-    public byte[] commitSeal(long number) {
+    public byte[] commitSeal(long number, byte[] root) {
         SealerScratch scratch = scratch();
-        MemorySegment in = scratch.termInput(16);
+        MemorySegment in = scratch.termInput(16 + DIGEST_BYTES);
         in.set(LONG, 0, COMMIT_SEAL_LABEL);
         in.set(LONG, 8, number);
+        MemorySegment.copy(root, 0, in, ValueLayout.JAVA_BYTE, 16, DIGEST_BYTES);
         byte[] seal = new byte[DIGEST_BYTES];
-        xorTerm(scratch, in, 16, seal);
+        xorTerm(scratch, in, 16 + DIGEST_BYTES, seal);
         return seal;
     }
 
-    /** Whether {@code seal} is the seal of commit number {@code number}, compared in constant time. */
-    public boolean commitSealMatches(long number, byte[] seal) {
-        return seal != null && java.security.MessageDigest.isEqual(commitSeal(number), seal);
+    /** Whether {@code seal} is the seal of commit {@code number} over {@code root}, compared in constant time. */
+    public boolean commitSealMatches(long number, byte[] root, byte[] seal) {
+        return seal != null && java.security.MessageDigest.isEqual(commitSeal(number, root), seal);
+    }
+
+    /**
+     * XORs into {@code digest} the term of inode {@code ino} stored with authenticator {@code auth}:
+     * the namespace's root digest is the XOR of every inode's term. Terms are keyed and never
+     * stored (as entry terms), so nobody outside the mount can make a set of inodes add up.
+     */
+    public void addRootTerm(byte[] digest, long ino, byte[] auth) {
+        SealerScratch scratch = scratch();
+        long length = 16L + auth.length;
+        MemorySegment in = scratch.termInput(length);
+        in.set(LONG, 0, ROOT_TERM_LABEL);
+        in.set(LONG, 8, ino);
+        MemorySegment.copy(auth, 0, in, ValueLayout.JAVA_BYTE, 16, auth.length);
+        xorTerm(scratch, in, length, digest);
     }
 
     /**

@@ -167,6 +167,11 @@ public final class Filesystem implements FuseFilesystem {
         return nodes.size();
     }
 
+    /** Whether inode {@code ino} is held in memory (tests: a row read afresh once the kernel forgot it). */
+    public boolean holds(long ino) {
+        return nodes.holds(ino);
+    }
+
     /** Plaintext bytes of this namespace in the block cache (shared or its own). */
     public long cachedBytes() {
         return cache.bytes();

@@ -180,6 +180,11 @@ final class NodeTable {
         return nodes.size();
     }
 
+    /** Whether inode {@code ino} is in memory (diagnostics and tests). */
+    boolean holds(long ino) {
+        return nodes.containsKey(ino);
+    }
+
     /** Re-checks whether an idle node may go (after its changes were stored or it was reclaimed). */
     void settle(Node node) {
         change(node, n -> {});

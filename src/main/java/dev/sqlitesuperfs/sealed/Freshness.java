@@ -4,24 +4,40 @@ import dev.sqlitesuperfs.anchor.Anchor;
 import dev.sqlitesuperfs.crypto.Sealer;
 import dev.sqlitesuperfs.store.CommitSeals;
 import dev.sqlitesuperfs.store.CommitState;
+import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.StoreException;
 import java.io.IOException;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A namespace's commit numbers against its freshness anchor. Each transaction stores its number
- * with a seal only the key holder can make ({@link Sealer#commitSeal}); the anchor, kept outside
- * PostgreSQL, records the newest number this machine saw committed. Opening compares the two
- * ({@link #check}): a database whose sealed number is older than the anchor is a rollback. Every
- * commit advances the anchor after PostgreSQL confirmed it and before anyone is answered
- * ({@link #committed}), so no acknowledged commit can be taken back unnoticed; and because the
- * anchor only ever records numbers PostgreSQL confirmed, no crash (of the mount, of PostgreSQL,
- * or of the connection in the middle of a commit) can leave it ahead of the database.
+ * A namespace's commits against rollback. Each transaction stores its number with a seal only
+ * the key holder can make ({@link Sealer#commitSeal}) over that number and the namespace's root
+ * digest: the XOR of a keyed term of every inode's authenticator ({@link Sealer#addRootTerm}). So
+ * the stored inodes must be exactly those the last commit left, and the meta row must name that
+ * commit: an inode put back as an earlier commit left it, removed or brought back, and a meta row
+ * put back alone, no longer match. Opening checks that ({@link #check}) and keeps every inode's
+ * term in memory; an inode row read later that is not the current one is refused by the reads
+ * ({@link #isCurrent}, see {@link SealedStore}).
+ *
+ * <p>The anchor, kept outside PostgreSQL, records the newest number this machine saw committed:
+ * a database whose sealed number is older is a rollback of the whole namespace, which no seal can
+ * show. Every commit advances it after PostgreSQL confirmed it and before anyone is answered
+ * ({@link #committed}), so no acknowledged commit can be taken back unnoticed; and because it only
+ * ever records numbers PostgreSQL confirmed, no crash (of the mount, of PostgreSQL, or of the
+ * connection in the middle of a commit) can leave it ahead of the database.
  */
-final class Freshness implements CommitSeals {
+final class Freshness implements CommitSeals, SealedStore.Currency {
     private static final Logger log = LoggerFactory.getLogger(Freshness.class);
+    /** Attempts at reading the meta row and the inodes as of one commit while another process writes. */
+    private static final int SNAPSHOT_ATTEMPTS = 20;
 
     private final Sealer sealer;
     private final String namespace;
@@ -29,69 +45,135 @@ final class Freshness implements CommitSeals {
     private final Anchor anchor;
     private final LongAdder failedWrites = new LongAdder();
 
+    private final Object lock = new Object();
+    /** Each inode's term as the last committed transaction left it (guarded by {@link #lock}). */
+    private final Map<Long, byte[]> terms = new HashMap<>();
+    /** The XOR of {@link #terms} (guarded). */
+    private byte[] root = new byte[Sealer.DIGEST_BYTES];
+    /** Transactions sealed but not known to be committed, by number (guarded). */
+    private final TreeMap<Long, Sealed> pending = new TreeMap<>();
+
+    /** A sealed transaction: the root after it and the terms it changes (null: inode deleted). */
+    private record Sealed(byte[] root, Map<Long, byte[]> terms) {}
+
     private Freshness(Sealer sealer, String namespace, Anchor anchor) {
         this.sealer = sealer;
         this.namespace = namespace;
         this.anchor = anchor;
     }
 
-    /** For a namespace just created: nothing to compare yet. */
+    /** For a namespace about to be created: nothing to compare; {@link #start} once it is. */
     static Freshness forNew(Sealer sealer, String namespace, FreshnessPolicy policy) {
         return new Freshness(sealer, namespace, openAnchor(sealer, namespace, policy));
     }
 
+    /** Takes in the inodes of the namespace just created (its root directory). */
+    void start(NamespaceStore store) {
+        load(store.inodeAuthenticators());
+    }
+
     /**
-     * Checks the stored commit number and its seal against the anchor and returns what seals and
-     * records this opening's commits.
+     * Checks the stored commit number and its seal against the stored inodes and the anchor, and
+     * returns what seals and records this opening's commits and checks its reads.
      *
      * @param writable a read-only opening compares but never writes the anchor (the namespace's
      *                 writer on this machine, if any, owns it)
-     * @throws TamperedException                          if the stored seal is not the number's
+     * @throws TamperedException                          if the stored seal is not that of the
+     *                                                    stored number and inodes
      * @throws SealedNamespaceException.RolledBack        if the database is older than the anchor
      * @throws SealedNamespaceException.AnchorUnavailable if the anchor cannot be read or written
      */
     static Freshness check(NamespaceStore store, Sealer sealer, String namespace, FreshnessPolicy policy,
                            boolean writable) {
-        CommitState state = store.commitState();
-        long stored = state.lastCommit();
-        if (state.seal() != null && !sealer.commitSealMatches(stored, state.seal())) {
-            throw new TamperedException("namespace " + namespace + ": the seal of its last commit number (" + stored
-                    + ") does not match; the meta row was changed outside sqlitesuperfs");
-        }
         Anchor anchor = openAnchor(sealer, namespace, policy);
-        if (anchor == null) {
-            return new Freshness(sealer, namespace, null);
-        }
+        Freshness f = new Freshness(sealer, namespace, anchor);
         try {
-            long anchored = anchor.recorded();
-            // A number without a seal (format 4, before any commit of format 5) proves nothing.
-            long proven = state.seal() != null ? stored : 0;
-            if (proven < anchored) {
-                String what = state.seal() != null ? "its last commit is number " + stored
-                        : "its last commit (number " + stored + ") carries no seal";
+            CommitState state = f.loadAsOfOneCommit(store);
+            long stored = state.lastCommit();
+            if (state.seal() != null && !sealer.commitSealMatches(stored, f.root, state.seal())) {
+                String what = "namespace " + namespace + ": its inodes (" + f.terms.size() + ") and its last commit"
+                        + " number (" + stored + ") are not what that commit sealed: an inode was put back as an"
+                        + " earlier commit left it, removed or brought back, or the meta row was changed";
                 if (!policy.acceptRollback()) {
-                    throw new SealedNamespaceException.RolledBack("namespace " + namespace + " was rolled back: " + what
-                            + ", but this machine saw commit " + anchored + " (anchor " + anchor.describe()
-                            + "); mount with --accept-rollback only if the database was restored on purpose");
+                    log.error("{}; refusing to mount it", what);
+                    throw new TamperedException(what + "; mount with --accept-rollback to take it as it is");
                 }
-                if (writable) {
-                    anchor.rebase(proven);
-                }
-                log.warn("namespace {}: accepted a rollback from commit {} to {} (--accept-rollback); anchor {} set back",
-                        namespace, anchored, stored, anchor.describe());
-            } else if (writable && proven > anchored) {
-                anchor.advance(proven);
+                log.warn("{}; taken as it is (--accept-rollback): the next commit seals it", what);
             }
-            return new Freshness(sealer, namespace, anchor);
+            if (anchor != null) {
+                f.compareWithAnchor(state, policy, writable);
+            }
+            return f;
         } catch (IOException e) {
-            anchor.close();
+            f.close();
             throw unavailable(namespace, anchor.describe(), e);
         } catch (RuntimeException e) {
-            anchor.close();
+            f.close();
             throw e;
         }
     }
 
+    /**
+     * The meta row's commit state, with {@link #terms} and {@link #root} loaded as of the same
+     * commit: read again until the state is the same before and after the inodes (a writer
+     * elsewhere may be committing; a mount that goes on to write holds the lock by then).
+     */
+    private CommitState loadAsOfOneCommit(NamespaceStore store) {
+        CommitState before = store.commitState();
+        for (int attempt = 1; ; attempt++) {
+            load(store.inodeAuthenticators());
+            CommitState after = store.commitState();
+            if (after.lastCommit() == before.lastCommit() && Arrays.equals(after.seal(), before.seal())) {
+                return after;
+            }
+            if (attempt == SNAPSHOT_ATTEMPTS) {
+                throw new StoreException.NamespaceBusy("namespace " + namespace + " is being written by another"
+                        + " process (its last commit moved " + SNAPSHOT_ATTEMPTS + " times while it was opened)");
+            }
+            before = after;
+        }
+    }
+
+    private void load(Map<Long, byte[]> auths) {
+        synchronized (lock) {
+            terms.clear();
+            root = new byte[Sealer.DIGEST_BYTES];
+            for (Map.Entry<Long, byte[]> e : auths.entrySet()) {
+                byte[] term = term(e.getKey(), e.getValue());
+                terms.put(e.getKey(), term);
+                InodeAuth.xor(root, term);
+            }
+        }
+    }
+
+    private byte[] term(long ino, byte[] auth) {
+        byte[] term = new byte[Sealer.DIGEST_BYTES];
+        sealer.addRootTerm(term, ino, auth == null ? new byte[0] : auth);
+        return term;
+    }
+
+    private void compareWithAnchor(CommitState state, FreshnessPolicy policy, boolean writable) throws IOException {
+        long stored = state.lastCommit();
+        long anchored = anchor.recorded();
+        // A number without a seal (format 4, before any commit of format 5) proves nothing.
+        long proven = state.seal() != null ? stored : 0;
+        if (proven < anchored) {
+            String what = state.seal() != null ? "its last commit is number " + stored
+                    : "its last commit (number " + stored + ") carries no seal";
+            if (!policy.acceptRollback()) {
+                throw new SealedNamespaceException.RolledBack("namespace " + namespace + " was rolled back: " + what
+                        + ", but this machine saw commit " + anchored + " (anchor " + anchor.describe()
+                        + "); mount with --accept-rollback only if the database was restored on purpose");
+            }
+            if (writable) {
+                anchor.rebase(proven);
+            }
+            log.warn("namespace {}: accepted a rollback from commit {} to {} (--accept-rollback); anchor {} set back",
+                    namespace, anchored, stored, anchor.describe());
+        } else if (writable && proven > anchored) {
+            anchor.advance(proven);
+        }
+    }
     private static Anchor openAnchor(Sealer sealer, String namespace, FreshnessPolicy policy) {
         if (policy.anchors() == null) {
             return null;
@@ -115,12 +197,49 @@ final class Freshness implements CommitSeals {
     }
 
     @Override
-    public byte[] seal(long number) {
-        return sealer.commitSeal(number);
+    public byte[] seal(long number, Collection<InodeRecord> put, Collection<Long> deleted) {
+        Map<Long, byte[]> changed = new HashMap<>();
+        for (InodeRecord r : put) {
+            changed.put(r.ino(), term(r.ino(), r.auth()));
+        }
+        for (Long ino : deleted) {
+            changed.put(ino, null);
+        }
+        byte[] after;
+        synchronized (lock) {
+            // Numbers sealed before and never committed are gone for good: a number is used once.
+            pending.headMap(number).clear();
+            after = root.clone();
+            for (Map.Entry<Long, byte[]> e : changed.entrySet()) {
+                byte[] old = terms.get(e.getKey());
+                if (old != null) {
+                    InodeAuth.xor(after, old);
+                }
+                if (e.getValue() != null) {
+                    InodeAuth.xor(after, e.getValue());
+                }
+            }
+            pending.put(number, new Sealed(after, changed));
+        }
+        return sealer.commitSeal(number, after);
     }
 
     @Override
     public void committed(long number) {
+        synchronized (lock) {
+            Sealed done = pending.remove(number);
+            if (done != null) {
+                for (Map.Entry<Long, byte[]> e : done.terms().entrySet()) {
+                    if (e.getValue() == null) {
+                        terms.remove(e.getKey());
+                    } else {
+                        terms.put(e.getKey(), e.getValue());
+                    }
+                }
+                root = done.root();
+            }
+            pending.headMap(number).clear();
+        }
         if (anchor == null) {
             return;
         }
@@ -139,6 +258,27 @@ final class Freshness implements CommitSeals {
         if (failedWrites.sum() != 0) {
             failedWrites.reset();
             log.info("namespace {}: the freshness anchor records commits again (commit {})", namespace, number);
+        }
+    }
+
+    /**
+     * Whether {@code auth} is the authenticator the last commit left inode {@code ino} with, or one
+     * a transaction on its way to PostgreSQL gives it (a read may see that commit before this
+     * process hears of it).
+     */
+    @Override
+    public boolean isCurrent(long ino, byte[] auth) {
+        byte[] term = term(ino, auth);
+        synchronized (lock) {
+            if (Arrays.equals(terms.get(ino), term)) {
+                return true;
+            }
+            for (Sealed s : pending.values()) {
+                if (Arrays.equals(s.terms().get(ino), term)) {
+                    return true;
+                }
+            }
+            return false;
         }
     }
 

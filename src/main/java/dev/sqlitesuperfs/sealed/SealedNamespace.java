@@ -107,6 +107,8 @@ public final class SealedNamespace implements AutoCloseable {
             long now = System.currentTimeMillis() * 1_000_000L;
             InodeRecord root = new InodeRecord(1, ROOT_MODE, spec.rootUid(), spec.rootGid(), 2, 0, 0, 0, now, now, now);
             store.create(meta, SealedStore.authenticatedRoot(opened.sealer, root));
+            opened.freshness.start(store);
+            opened.sealed.checkCurrency(opened.freshness);
             log.info("created namespace {} (block size {})", name, spec.blockSize());
             store.sealCommits(opened.freshness);
             store.startWriting();
@@ -183,6 +185,7 @@ public final class SealedNamespace implements AutoCloseable {
                 opened.upgradeCheckedFormat(store, access);
             }
             opened.freshness = Freshness.check(store, opened.sealer, name, freshness, access == Access.WRITABLE);
+            opened.sealed.checkCurrency(opened.freshness);
             if (access == Access.WRITABLE) {
                 store.sealCommits(opened.freshness);
                 store.startWriting();
@@ -303,7 +306,16 @@ public final class SealedNamespace implements AutoCloseable {
                     + " `sqlitesuperfs upgrade " + name + "`");
         }
         try (SealedNamespace opened = unlock(store, name, meta, passphrases, false)) {
-            return new NamespaceAudit(opened.sealed, name, meta.blockSize()).problems();
+            List<String> problems = new java.util.ArrayList<>();
+            try {
+                // its commit record first: what every inode is then checked against
+                opened.freshness = Freshness.check(store, opened.sealer, name, FreshnessPolicy.NONE, false);
+                opened.sealed.checkCurrency(opened.freshness);
+            } catch (TamperedException e) {
+                problems.add(e.getMessage());
+            }
+            problems.addAll(new NamespaceAudit(opened.sealed, name, meta.blockSize()).problems());
+            return problems;
         }
     }
 

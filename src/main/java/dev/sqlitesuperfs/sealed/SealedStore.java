@@ -43,6 +43,22 @@ public final class SealedStore {
     /** What is known to be authentic of each inode the filesystem holds; shared with its transactions. */
     final ConcurrentHashMap<Long, InodeAuth> known = new ConcurrentHashMap<>();
 
+    /** Tells whether an inode's stored authenticator is the one the namespace's last commit left it with. */
+    @FunctionalInterface
+    interface Currency {
+        /** Every authentic row is taken as current: a store read without the namespace's commit record. */
+        Currency UNCHECKED = (ino, auth) -> true;
+
+        boolean isCurrent(long ino, byte[] auth);
+    }
+
+    private volatile Currency currency = Currency.UNCHECKED;
+
+    /** From now on, every inode row read must be current by {@code currency}. */
+    void checkCurrency(Currency currency) {
+        this.currency = currency;
+    }
+
     public SealedStore(NamespaceStore store, Sealer sealer, String namespace) {
         this.store = store;
         this.sealer = sealer;
@@ -291,8 +307,20 @@ public final class SealedStore {
         return new SealedTransaction(this);
     }
 
-    /** Checks {@code r} against its authenticator and remembers the digests it carries. */
+    /**
+     * Checks {@code r} against its authenticator and against the namespace's commit record, and
+     * remembers the digests it carries.
+     */
     private InodeRecord verified(InodeRecord r) {
+        if (!currency.isCurrent(r.ino(), r.auth())) {
+            // A commit of this inode may have landed between the read and the check: once more.
+            InodeRecord again = store.inode(r.ino()).orElse(null);
+            if (again == null || !currency.isCurrent(again.ino(), again.auth())) {
+                throw tampered("inode " + r.ino() + ": its row is not the one the last commit left (an earlier"
+                        + " version put back with what it vouched for, or an inode brought back after its removal)");
+            }
+            r = again;
+        }
         byte[] plain;
         try {
             plain = sealer.openInode(r.ino(), r.auth());

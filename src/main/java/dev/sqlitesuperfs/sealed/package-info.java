@@ -11,6 +11,12 @@
  * refusals are {@link dev.sqlitesuperfs.sealed.SealedNamespaceException}s, one type per reason.
  * It is the only maker of a {@link dev.sqlitesuperfs.crypto.Sealer}.
  *
+ * <p>Freshness ({@code Freshness}): every transaction seals its commit number with the
+ * namespace's root digest (a keyed term of every inode's authenticator); opening checks the seal
+ * against the stored inodes and the number against the freshness anchor of {@link
+ * dev.sqlitesuperfs.anchor}, and every inode row read later must be the current one. A namespace
+ * put back whole is refused as rolled back, an inode put back alone as tampered.
+ *
  * <p>Behind it: {@link dev.sqlitesuperfs.sealed.SealedStore}, the reads and their checks;
  * {@link dev.sqlitesuperfs.sealed.SealedTransaction}, which seals what goes down and keeps each
  * inode's authenticator and the digests of its blocks, entries and attributes up to date; the

@@ -560,7 +560,7 @@ final class CommitWriter {
         }
         WriterStatements statements = session.statements();
         long number = session.nextCommitNumber();
-        byte[] seal = session.seals().seal(number);
+        byte[] seal = session.seals().seal(number, net.inodes.values(), net.deletedInodes);
         Map<Long, Long> nblocks;
         try {
             if (net.knownNewBlockCount() >= COPY_MIN_BLOCKS) {

@@ -89,6 +89,7 @@ final class NamespaceSql {
     final String nextMissingBlock;
     final String orphans;
     final String inodeNumbers;
+    final String inodeAuthenticators;
     final String usage;
     final String allocateInodes;
     final String inodeSequence;
@@ -157,6 +158,7 @@ final class NamespaceSql {
                 + " ORDER BY b.idx LIMIT 1) END";
         orphans = "SELECT ino FROM " + inodesTable + " WHERE nlink = 0 ORDER BY ino";
         inodeNumbers = "SELECT ino FROM " + inodesTable + " ORDER BY ino";
+        inodeAuthenticators = "SELECT ino, auth FROM " + inodesTable;
         usage = "SELECT count(*), coalesce(sum(nblocks), 0) FROM " + inodesTable;
         allocateInodes = "SELECT nextval(?::regclass)";
 

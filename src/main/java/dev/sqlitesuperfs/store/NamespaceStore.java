@@ -77,6 +77,9 @@ public interface NamespaceStore extends AutoCloseable {
     /** Every stored inode number, in order (for a keyed check of the whole namespace). */
     long[] inodeNumbers();
 
+    /** Every stored inode's authenticator, by inode number (for the namespace-wide digest). */
+    java.util.Map<Long, byte[]> inodeAuthenticators();
+
     Usage usage();
 
     /** Fresh inode numbers; never returns a number twice, across processes and restarts. */

@@ -425,6 +425,12 @@ public final class PgNamespaceStore implements NamespaceStore {
     }
 
     @Override
+    public java.util.Map<Long, byte[]> inodeAuthenticators() {
+        ensureOpen();
+        return rows.inodeAuthenticators();
+    }
+
+    @Override
     public Usage usage() {
         ensureOpen();
         return rows.usage();

@@ -137,6 +137,16 @@ final class StoredRows {
         return numbers("listing orphans", sql.orphans);
     }
 
+    /** Every inode's number and stored authenticator (null where there is none). */
+    java.util.Map<Long, byte[]> inodeAuthenticators() {
+        java.util.Map<Long, byte[]> auths = new java.util.HashMap<>();
+        for (var row : list("reading the inodes' authenticators", sql.inodeAuthenticators, NONE,
+                r -> java.util.Map.entry(r.getLong(1), java.util.Optional.ofNullable(r.getBytes(2))))) {
+            auths.put(row.getKey(), row.getValue().orElse(null));
+        }
+        return auths;
+    }
+
     long[] inodeNumbers() {
         return numbers("listing inodes", sql.inodeNumbers);
     }

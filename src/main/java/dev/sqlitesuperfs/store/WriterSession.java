@@ -150,7 +150,8 @@ final class WriterSession implements AutoCloseable {
 
     /** A ride for this namespace's next commit of {@code net}, with a new commit number. */
     LaneRide ride(long number, NetChanges net) {
-        return new LaneRide(namespace, sql, number, epoch, seals.seal(number), net);
+        return new LaneRide(namespace, sql, number, epoch, seals.seal(number, net.inodes.values(), net.deletedInodes),
+                net);
     }
 
     /** Who seals this namespace's commit numbers and hears of its commits. */

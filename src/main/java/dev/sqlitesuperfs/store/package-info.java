@@ -14,7 +14,9 @@
  * reported as one, not retried as a lost connection.
  *
  * <p>Knows nothing of POSIX rules or of cryptography: it stores rows, and payloads and
- * authenticators arrive sealed; the keyed step of a format upgrade gets them from its caller.
+ * authenticators arrive sealed; the keyed step of a format upgrade gets them from its caller, and
+ * each transaction's commit seal from its {@link dev.sqlitesuperfs.store.CommitSeals}, which it
+ * also tells of every commit PostgreSQL confirmed (and of no other).
  * (The metadata checksum is a plain SHA-256 with no key: a diagnosis of damage, not a defence.)
  */
 package dev.sqlitesuperfs.store;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sqlitesuperfs.sealed.SealedStore;
+import dev.sqlitesuperfs.sealed.TamperedException;
 import dev.sqlitesuperfs.fuse.Caller;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.testing.LogCapture;
@@ -356,7 +357,11 @@ class PayloadTamperTest {
                     + " ctime_ns, auth FROM " + ns + ".inodes WHERE ino = 1", goneIno);
             TestPostgres.update("INSERT INTO " + ns + ".dirents (parent, name, ino, mac) VALUES (?, 'gone'::bytea, ?, ?)",
                     revivedDir, goneIno, goneEntry);
-            mount.mountAgain();
+            // an inode added: the namespace is not what its last commit sealed, refused whole (SECURITY.md)
+            assertThatThrownBy(mount::mountAgain).isInstanceOf(TamperedException.class)
+                    .hasMessageContaining("are not what that commit sealed");
+            // taken as it is, every other check still holds, each refused alone
+            mount.mountAgainAcceptingRollback();
             try (LogCapture log = LogCapture.of(SealedStore.class)) {
                 assertThat(failure(() -> Files.readAllBytes(mount.path("holey/f")))).as("deleted block").isEqualTo(EIO);
                 assertThat(failure(() -> Files.readString(mount.path("swapped/a")))).as("swapped names").isEqualTo(EIO);

@@ -97,6 +97,92 @@ class RollbackTest {
         }
     }
 
+    /**
+     * One file's rows (its inode row and its blocks) put back as an earlier commit left them, all
+     * consistent with each other, while the rest of the namespace stays current: refused by the
+     * next mount (the inodes no longer add up to the last commit's seal, exit 10), listed by
+     * {@code fsck --verify}, and, under a running mount, refused with EIO as the file is read again.
+     */
+    @Test
+    void oneFilePutBackAsAnEarlierCommitLeftItIsRefused() throws Exception {
+        try (TestMount mount = TestMount.fresh()) {
+            Files.writeString(mount.path("ledger"), "balance 100");
+            Files.writeString(mount.path("other"), "untouched");
+            long ledger = dev.sqlitesuperfs.testing.Posix.lstat(mount.path("ledger")).ino();
+            mount.unmount();
+            String saved = saveRows(mount.namespace(), ledger);
+            mount.mountAgain();
+            Files.writeString(mount.path("ledger"), "balance 0, spent");
+            mount.unmount();
+
+            putRowsBack(mount.namespace(), ledger, saved);
+            RuntimeException refused = catchThrowableOfType(RuntimeException.class, mount::mountAgain);
+            assertThat(refused).isInstanceOf(dev.sqlitesuperfs.sealed.TamperedException.class);
+            assertThat(ExitCode.of(refused)).isEqualTo(ExitCode.DAMAGED);
+            assertThat(refused.getMessage()).contains("namespace " + mount.namespace() + ": its inodes")
+                    .contains("are not what that commit sealed");
+            assertThat(mount.verify()).anySatisfy(p -> assertThat(p).contains("are not what that commit sealed"));
+
+            // taken as it is on purpose (the owner salvages what is there); the next commit seals it
+            try (TestMount accepted = mount.sameNamespaceElsewhere("--accept-rollback")) {
+                assertThat(Files.readString(accepted.path("ledger"))).isEqualTo("balance 100");
+                Files.writeString(accepted.path("note"), "restored");
+            }
+            mount.mountAgain();
+            assertThat(Files.readString(mount.path("other"))).isEqualTo("untouched");
+
+            // under a running mount: the file's rows put back, the kernel made to forget it
+            String current = saveRows(mount.namespace(), ledger);
+            writeDurably(mount.path("ledger"), "balance 50");
+            writeDurably(mount.path("sync"), "x"); // another commit, so that the ledger's is not the last
+            String authOf = "SELECT auth FROM \"" + mount.namespace() + "\".inodes WHERE ino = ?";
+            assertThat(TestPostgres.queryBytes(authOf, ledger)).as("the new version is stored")
+                    .isNotEqualTo(TestPostgres.queryBytes(authOf.replace("\"" + mount.namespace() + "\".inodes",
+                            current + ".inode"), ledger));
+            putRowsBack(mount.namespace(), ledger, current);
+            // the kernel forgets in its own time: a deadline meant for a busy machine
+            long deadline = System.currentTimeMillis() + 120_000;
+            while (mount.fs().holds(ledger) && System.currentTimeMillis() < deadline) {
+                Shell.run("sh", "-c", "sync; echo 2 > /proc/sys/vm/drop_caches");
+                Thread.sleep(200);
+            }
+            assertThat(mount.fs().holds(ledger)).as("the kernel forgot the file").isFalse();
+            assertThat(dev.sqlitesuperfs.testing.Posix.errnoOf(() -> dev.sqlitesuperfs.testing.Posix.lstat(mount.path("ledger"))))
+                    .isEqualTo(dev.sqlitesuperfs.fuse.Errno.EIO);
+            assertThat(Files.readString(mount.path("other"))).isEqualTo("untouched");
+        }
+    }
+
+    private static void writeDurably(Path file, String content) throws IOException {
+        try (var channel = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            channel.write(java.nio.ByteBuffer.wrap(content.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+            channel.force(true);
+        }
+    }
+
+    /** Copies inode {@code ino}'s row and blocks aside, into a schema of their own; returns its name. */
+    private static String saveRows(String namespace, long ino) {
+        String side = TestPostgres.freshNamespace();
+        TestPostgres.execute("CREATE SCHEMA " + side);
+        TestPostgres.execute("CREATE TABLE " + side + ".inode AS SELECT * FROM \"" + namespace + "\".inodes WHERE ino = ?",
+                ino);
+        TestPostgres.execute("CREATE TABLE " + side + ".blocks AS SELECT ino, idx, data FROM \"" + namespace
+                + "\".blocks WHERE ino = ?", ino);
+        return side;
+    }
+
+    /** Puts inode {@code ino}'s row and blocks back as {@link #saveRows} kept them. */
+    private static void putRowsBack(String namespace, long ino, String side) {
+        String ns = "\"" + namespace + "\"";
+        TestPostgres.execute("DELETE FROM " + ns + ".blocks WHERE ino = ?", ino);
+        TestPostgres.execute("INSERT INTO " + ns + ".blocks (ino, idx, data) SELECT ino, idx, data FROM " + side
+                + ".blocks");
+        TestPostgres.execute("UPDATE " + ns + ".inodes i SET mode = s.mode, uid = s.uid, gid = s.gid, nlink = s.nlink,"
+                + " size = s.size, nblocks = s.nblocks, rdev = s.rdev, atime_ns = s.atime_ns, mtime_ns = s.mtime_ns,"
+                + " ctime_ns = s.ctime_ns, auth = s.auth FROM " + side + ".inode s WHERE i.ino = s.ino");
+    }
+
     private static long lastCommit(TestMount mount) {
         return TestPostgres.queryLong("SELECT last_commit FROM \"" + mount.namespace() + "\".meta");
     }

@@ -128,7 +128,11 @@ class LostCommitTest {
         private final long keyHolder = KEY_HOLDERS.incrementAndGet();
 
         @Override
-        public byte[] seal(long number) {
+        public byte[] seal(long number, java.util.Collection<InodeRecord> put, java.util.Collection<Long> deleted) {
+            return sealOf(number);
+        }
+
+        byte[] sealOf(long number) {
             return java.nio.ByteBuffer.allocate(16).putLong(keyHolder).putLong(number).array();
         }
 
@@ -141,7 +145,7 @@ class LostCommitTest {
             CommitState stored = store.commitState();
             assertThat(heard).as("the one commit heard of, once, and it is the one stored")
                     .containsExactly(stored.lastCommit());
-            assertThat(stored.seal()).isEqualTo(seal(stored.lastCommit()));
+            assertThat(stored.seal()).isEqualTo(sealOf(stored.lastCommit()));
         }
     }
 

@@ -314,6 +314,15 @@ public final class MemoryNamespaceStore implements NamespaceStore {
     }
 
     @Override
+    public java.util.Map<Long, byte[]> inodeAuthenticators() {
+        java.util.Map<Long, byte[]> auths = new java.util.HashMap<>();
+        for (InodeRecord r : read().inodes.values()) {
+            auths.put(r.ino(), r.auth());
+        }
+        return auths;
+    }
+
+    @Override
     public long[] inodeNumbers() {
         return read().inodes.keySet().stream().mapToLong(Long::longValue).toArray();
     }
@@ -462,7 +471,20 @@ public final class MemoryNamespaceStore implements NamespaceStore {
         CommitResult result;
         synchronized (db) {
             number = db.lastCommit + 1;
-            byte[] seal = seals.seal(number);
+            java.util.Map<Long, InodeRecord> put = new java.util.LinkedHashMap<>();
+            java.util.Set<Long> deleted = new java.util.HashSet<>();
+            for (ChangeSet set : sets) {
+                for (ChangeSet.Change c : set.changes()) {
+                    if (c instanceof ChangeSet.PutInode(InodeRecord r)) {
+                        put.put(r.ino(), r);
+                        deleted.remove(r.ino());
+                    } else if (c instanceof ChangeSet.DeleteInode(long ino)) {
+                        put.remove(ino);
+                        deleted.add(ino);
+                    }
+                }
+            }
+            byte[] seal = seals.seal(number, put.values(), deleted);
             MemoryTables next = db.tables.copy();
             MemoryTables.Transaction tx = new MemoryTables.Transaction();
             for (ChangeSet set : sets) {
@@ -493,6 +515,24 @@ public final class MemoryNamespaceStore implements NamespaceStore {
             throw new IllegalStateException("sealCommits() must come before startWriting()");
         }
         this.seals = seals;
+    }
+
+    /** Every committed row and the meta row's commit record, as a dump of the namespace would keep them. */
+    public record Backup(MemoryTables tables, long lastCommit, byte[] commitSeal) {}
+
+    public Backup backup() {
+        synchronized (db) {
+            return new Backup(db.tables.copy(), db.lastCommit, db.commitSeal);
+        }
+    }
+
+    /** Puts {@code backup} back in place of everything (the dump restored); the store must not be writing. */
+    public void restore(Backup backup) {
+        synchronized (db) {
+            db.tables = backup.tables().copy();
+            db.lastCommit = backup.lastCommit();
+            db.commitSeal = backup.commitSeal();
+        }
     }
 
     /** Puts the meta row's commit number and seal back as they were at {@code state} (a restored backup). */

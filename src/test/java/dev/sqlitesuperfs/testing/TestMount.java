@@ -118,7 +118,12 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
     }
 
     private void mount() {
+        mount(List.of());
+    }
+
+    private void mount(List<String> moreArgs) {
         List<String> args = new ArrayList<>(List.of("--kdf", "interactive", "--db-timeout", "30"));
+        args.addAll(moreArgs);
         if (!extraArgs.contains("--anchor-dir") && !extraArgs.contains("--no-anchor")) {
             args.addAll(List.of("--anchor-dir", anchors.toString()));
         }
@@ -186,6 +191,14 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
 
     public void mountAgain() {
         mount();
+    }
+
+    /**
+     * Mounts again, taking the namespace as it is found (--accept-rollback): for tests of damage
+     * that also puts inodes back, which the namespace's commit seal alone would refuse whole.
+     */
+    public void mountAgainAcceptingRollback() {
+        mount(List.of("--accept-rollback"));
     }
 
     /**
