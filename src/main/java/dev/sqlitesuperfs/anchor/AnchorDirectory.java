@@ -25,7 +25,7 @@ import java.util.zip.CRC32C;
  * the other slot, the previous record, intact. A new file is made whole under a temporary name and
  * renamed into place, and the directory synced.
  */
-public final class AnchorDirectory {
+public final class AnchorDirectory implements Anchors {
     private static final long MAGIC = 0x5353_4653_414e_4331L; // "SSFSANC1"
     private static final int SLOT = 32;
     private static final Set<PosixFilePermission> DIRECTORY_MODE = PosixFilePermissions.fromString("rwx------");
@@ -41,6 +41,11 @@ public final class AnchorDirectory {
         return directory;
     }
 
+    @Override
+    public String describe() {
+        return directory.toString();
+    }
+
     /**
      * The anchor of the namespace with identifier {@code id} (letters and digits only), made empty
      * (nothing recorded) when it does not exist yet.
@@ -48,10 +53,9 @@ public final class AnchorDirectory {
      * @throws IOException when the directory or the file cannot be made or read, or the file is
      *                     damaged (no intact slot)
      */
+    @Override
     public Anchor open(String id) throws IOException {
-        if (!id.matches("[A-Za-z0-9]{8,128}")) {
-            throw new IllegalArgumentException("an anchor identifier has 8 to 128 letters and digits");
-        }
+        Anchors.checkedId(id);
         if (!Files.isDirectory(directory)) {
             Files.createDirectories(directory.getParent());
             try {

@@ -25,6 +25,9 @@ import java.util.Set;
  *                       memory instead of stored at each fsync (fs.JournalOrdering)
  * @param anchorDir      from --anchor-dir (default: anchors/ in the default state directory): where
  *                       this machine keeps each namespace's freshness anchor; null with --no-anchor
+ *                       or --anchor-command
+ * @param anchorCommand  from --anchor-command: the program that keeps the anchors instead (see
+ *                       anchor.AnchorCommand); null = a directory
  * @param acceptRollback from --accept-rollback: a database older than its anchor is mounted and
  *                       the anchor set back to it (after a deliberate restore)
  * @param hostSocket     from --host (and --socket): the control socket of the host that is to serve
@@ -59,6 +62,7 @@ public record MountSettings(
         boolean allowNonEmpty,
         boolean orderedJournals,
         Path anchorDir,
+        String anchorCommand,
         boolean acceptRollback,
         Path hostSocket,
         List<String> hostOptions) {
@@ -109,6 +113,8 @@ public record MountSettings(
               --anchor-dir D         where this machine records the newest commit of each namespace
                                      it mounts, so that a database rolled back behind it is refused
                                      (default: anchors/ in the --state-dir default; SECURITY.md)
+              --anchor-command CMD   have program CMD keep that record instead (no shell; README,
+                                     "Freshness anchor": scripts/anchor/anchor-file.py is one)
               --no-anchor            keep no such record (a rollback then goes unnoticed)
               --accept-rollback      mount a database older than its record (after restoring it on
                                      purpose) and set the record back to it
@@ -151,6 +157,7 @@ public record MountSettings(
         boolean allowNonEmpty = false;
         boolean orderedJournals = false;
         Path anchorDir = null;
+        String anchorCommand = null;
         boolean noAnchor = false;
         boolean acceptRollback = false;
         List<String> positional = new ArrayList<>();
@@ -192,6 +199,7 @@ public record MountSettings(
                 case "--writeback-delay" -> writeback = Duration.ofSeconds(number(a, o.value(a), 1, 3600));
                 case "--ordered-journals" -> orderedJournals = true;
                 case "--anchor-dir" -> anchorDir = Path.of(o.value(a));
+                case "--anchor-command" -> anchorCommand = o.value(a);
                 case "--no-anchor" -> noAnchor = true;
                 case "--accept-rollback" -> acceptRollback = true;
                 case "--threads" -> threads = (int) number(a, o.value(a), 1, 256);
@@ -212,11 +220,17 @@ public record MountSettings(
                         : separated(args.subList(from, o.position())));
             }
         }
-        if (noAnchor && (anchorDir != null || acceptRollback)) {
-            throw new CliException(ExitCode.USAGE, "--no-anchor keeps no record: --anchor-dir and --accept-rollback"
-                    + " go without it");
+        if (noAnchor && (anchorDir != null || anchorCommand != null || acceptRollback)) {
+            throw new CliException(ExitCode.USAGE, "--no-anchor keeps no record: --anchor-dir, --anchor-command and"
+                    + " --accept-rollback go without it");
         }
-        if (!noAnchor && anchorDir == null) {
+        if (anchorCommand != null && anchorDir != null) {
+            throw new CliException(ExitCode.USAGE, "--anchor-dir and --anchor-command: choose one");
+        }
+        if (anchorCommand != null && anchorCommand.isBlank()) {
+            throw new CliException(ExitCode.USAGE, "--anchor-command needs a program");
+        }
+        if (!noAnchor && anchorDir == null && anchorCommand == null) {
             anchorDir = (stateDir != null ? stateDir : Main.defaultStateDir(env)).resolve("anchors");
         }
         if (socket != null && !viaHost) {
@@ -251,7 +265,7 @@ public record MountSettings(
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads, allowNonEmpty, orderedJournals,
-                anchorDir == null ? null : anchorDir.toAbsolutePath(), acceptRollback,
+                anchorDir == null ? null : anchorDir.toAbsolutePath(), anchorCommand, acceptRollback,
                 viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
     }
 

@@ -8,6 +8,7 @@ import dev.sqlitesuperfs.fuse.RequestCounts;
 import dev.sqlitesuperfs.fuse.MountException;
 import dev.sqlitesuperfs.fuse.MountOptions;
 import dev.sqlitesuperfs.fuse.RequestPool;
+import dev.sqlitesuperfs.anchor.AnchorCommand;
 import dev.sqlitesuperfs.anchor.AnchorDirectory;
 import dev.sqlitesuperfs.sealed.FreshnessPolicy;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
@@ -89,6 +90,10 @@ public final class NamespaceMount implements AutoCloseable {
     }
 
     private static FreshnessPolicy freshness(MountSettings settings) {
+        if (settings.anchorCommand() != null) {
+            return new FreshnessPolicy(new AnchorCommand(settings.anchorCommand(), settings.databaseTimeout()),
+                    settings.acceptRollback());
+        }
         return settings.anchorDir() == null ? FreshnessPolicy.NONE
                 : new FreshnessPolicy(new AnchorDirectory(settings.anchorDir()), settings.acceptRollback());
     }

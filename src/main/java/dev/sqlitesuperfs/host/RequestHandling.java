@@ -115,9 +115,11 @@ final class RequestHandling implements ControlSocket.Handler {
             throw new CliException(ExitCode.HOST_DENIED, "--state-dir: only root chooses where a host's local"
                     + " PostgreSQL keeps its data");
         }
-        if (settings.hostOptions().contains("--anchor-dir")) {
-            throw new CliException(ExitCode.HOST_DENIED, "--anchor-dir: only root chooses where a host keeps its"
-                    + " freshness anchors");
+        for (String option : List.of("--anchor-dir", "--anchor-command")) {
+            if (settings.hostOptions().contains(option)) {
+                throw new CliException(ExitCode.HOST_DENIED, option + ": only root chooses where a host keeps its"
+                        + " freshness anchors");
+            }
         }
         if (settings.allowOther() && !userAllowOther()) {
             throw new CliException(ExitCode.HOST_DENIED, "--allow-other: for users other than root only with"

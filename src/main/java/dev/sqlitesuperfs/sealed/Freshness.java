@@ -181,7 +181,7 @@ final class Freshness implements CommitSeals, SealedStore.Currency {
         try {
             return policy.anchors().open(sealer.anchorId());
         } catch (IOException e) {
-            throw unavailable(namespace, policy.anchors().directory().toString(), e);
+            throw unavailable(namespace, policy.anchors().describe(), e);
         }
     }
 

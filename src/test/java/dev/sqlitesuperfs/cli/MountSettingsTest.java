@@ -86,7 +86,15 @@ class MountSettingsTest {
         assertThat(chosen.anchorDir()).isEqualTo(java.nio.file.Path.of("/var/anchors"));
         assertThat(chosen.acceptRollback()).isTrue();
         assertThat(MountSettings.parse(List.of("--no-anchor", "ns", "/mnt/x"), Map.of()).anchorDir()).isNull();
-        for (String with : List.of("--accept-rollback", "--anchor-dir=/a")) {
+        MountSettings command = MountSettings.parse(List.of("--anchor-command", "/usr/bin/anchor --remote x", "ns",
+                "/mnt/x"), Map.of());
+        assertThat(command.anchorCommand()).isEqualTo("/usr/bin/anchor --remote x");
+        assertThat(command.anchorDir()).isNull();
+        assertThatThrownBy(() -> MountSettings.parse(List.of("--anchor-command", "a", "--anchor-dir", "/a", "ns",
+                "/mnt/x"), Map.of())).hasMessage("--anchor-dir and --anchor-command: choose one");
+        assertThatThrownBy(() -> MountSettings.parse(List.of("--anchor-command", " ", "ns", "/mnt/x"), Map.of()))
+                .hasMessage("--anchor-command needs a program");
+        for (String with : List.of("--accept-rollback", "--anchor-dir=/a", "--anchor-command=a")) {
             assertThatThrownBy(() -> MountSettings.parse(List.of("--no-anchor", with, "ns", "/mnt/x"), Map.of()))
                     .isInstanceOfSatisfying(CliException.class, e -> {
                         assertThat(e.exitCode()).isEqualTo(ExitCode.USAGE);

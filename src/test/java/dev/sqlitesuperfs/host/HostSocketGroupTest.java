@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /**
  * What a member of {@code --socket-group} who is not root may ask of a host (SECURITY.md, "The
  * host's control socket"): what an ordinary user gets from fusermount3. Mounts on directories it
- * owns, owned by itself; not on others' directories, not with {@code --mkdir}, {@code --state-dir}, {@code --anchor-dir},
+ * owns, owned by itself; not on others' directories, not with {@code --mkdir}, {@code --state-dir},
+ * {@code --anchor-dir}, {@code --anchor-command},
  * another {@code --uid}, or {@code --allow-other} unless /etc/fuse.conf permits it; and it unmounts
  * its own mounts only. Each refusal is one line with exit 12 and mounts nothing.
  */
@@ -59,6 +60,7 @@ class HostSocketGroupTest {
                 "--state-dir");
         assertDenied(mountAs(MEMBER, namespace, own, "--anchor-dir", scratch.dir.resolve("a").toString()),
                 "--anchor-dir");
+        assertDenied(mountAs(MEMBER, namespace, own, "--anchor-command", "/bin/sh -c id"), "--anchor-command");
         assertDenied(mountAs(MEMBER, namespace, own, "--uid", "0", "--gid", "0"), "--uid/--gid");
         boolean userAllowOther = Files.exists(Path.of("/etc/fuse.conf"))
                 && Files.readAllLines(Path.of("/etc/fuse.conf")).stream().map(String::strip)

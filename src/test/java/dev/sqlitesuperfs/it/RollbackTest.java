@@ -82,6 +82,26 @@ class RollbackTest {
         }
     }
 
+    /** The anchor kept by a program (the example in scripts/anchor) refuses a restored dump the same way. */
+    @Test
+    void anAnchorKeptByACommandRefusesARestoredDumpToo() throws Exception {
+        String command = "python3 " + Path.of("scripts/anchor/anchor-file.py").toAbsolutePath() + " "
+                + tmp.resolve("kept");
+        try (TestMount mount = TestMount.fresh("--anchor-command", command)) {
+            Files.writeString(mount.path("f"), "1");
+            mount.unmount();
+            Path dump = tmp.resolve("dump.sql");
+            pgDump(mount.namespace(), dump);
+            mount.mountAgain();
+            Files.writeString(mount.path("f"), "2");
+            mount.unmount();
+            restore(mount.namespace(), dump);
+            RuntimeException refused = catchThrowableOfType(RuntimeException.class, mount::mountAgain);
+            assertThat(refused).isInstanceOf(SealedNamespaceException.RolledBack.class);
+            assertThat(refused.getMessage()).contains("(anchor command python3");
+        }
+    }
+
     /** Commits made elsewhere (another machine's mount) put the database ahead of this anchor: no alarm. */
     @Test
     void aDatabaseAheadOfThisMachinesAnchorIsMounted() throws IOException {

@@ -124,7 +124,8 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
     private void mount(List<String> moreArgs) {
         List<String> args = new ArrayList<>(List.of("--kdf", "interactive", "--db-timeout", "30"));
         args.addAll(moreArgs);
-        if (!extraArgs.contains("--anchor-dir") && !extraArgs.contains("--no-anchor")) {
+        if (!extraArgs.contains("--anchor-dir") && !extraArgs.contains("--anchor-command")
+                && !extraArgs.contains("--no-anchor")) {
             args.addAll(List.of("--anchor-dir", anchors.toString()));
         }
         args.addAll(extraArgs);
