@@ -28,6 +28,8 @@ import java.util.Set;
  *                       or --anchor-command
  * @param anchorCommand  from --anchor-command: the program that keeps the anchors instead (see
  *                       anchor.AnchorCommand); null = a directory
+ * @param anchorInterval from --anchor-interval: zero (the default) writes the anchor before each
+ *                       commit returns; more writes it in the background at most that often
  * @param acceptRollback from --accept-rollback: a database older than its anchor is mounted and
  *                       the anchor set back to it (after a deliberate restore)
  * @param hostSocket     from --host (and --socket): the control socket of the host that is to serve
@@ -63,6 +65,7 @@ public record MountSettings(
         boolean orderedJournals,
         Path anchorDir,
         String anchorCommand,
+        Duration anchorInterval,
         boolean acceptRollback,
         Path hostSocket,
         List<String> hostOptions) {
@@ -115,6 +118,10 @@ public record MountSettings(
                                      (default: anchors/ in the --state-dir default; SECURITY.md)
               --anchor-command CMD   have program CMD keep that record instead (no shell; README,
                                      "Freshness anchor": scripts/anchor/anchor-file.py is one)
+              --anchor-interval MS   write that record in the background at most every MS
+                                     milliseconds instead of before each commit returns (default
+                                     0); a rollback of the last MS ms of commits before a crash
+                                     then goes unnoticed (SECURITY.md)
               --no-anchor            keep no such record (a rollback then goes unnoticed)
               --accept-rollback      mount a database older than its record (after restoring it on
                                      purpose) and set the record back to it
@@ -158,6 +165,7 @@ public record MountSettings(
         boolean orderedJournals = false;
         Path anchorDir = null;
         String anchorCommand = null;
+        Duration anchorInterval = Duration.ZERO;
         boolean noAnchor = false;
         boolean acceptRollback = false;
         List<String> positional = new ArrayList<>();
@@ -200,6 +208,7 @@ public record MountSettings(
                 case "--ordered-journals" -> orderedJournals = true;
                 case "--anchor-dir" -> anchorDir = Path.of(o.value(a));
                 case "--anchor-command" -> anchorCommand = o.value(a);
+                case "--anchor-interval" -> anchorInterval = Duration.ofMillis(number(a, o.value(a), 0, 60_000));
                 case "--no-anchor" -> noAnchor = true;
                 case "--accept-rollback" -> acceptRollback = true;
                 case "--threads" -> threads = (int) number(a, o.value(a), 1, 256);
@@ -220,9 +229,9 @@ public record MountSettings(
                         : separated(args.subList(from, o.position())));
             }
         }
-        if (noAnchor && (anchorDir != null || anchorCommand != null || acceptRollback)) {
-            throw new CliException(ExitCode.USAGE, "--no-anchor keeps no record: --anchor-dir, --anchor-command and"
-                    + " --accept-rollback go without it");
+        if (noAnchor && (anchorDir != null || anchorCommand != null || acceptRollback || !anchorInterval.isZero())) {
+            throw new CliException(ExitCode.USAGE, "--no-anchor keeps no record: --anchor-dir, --anchor-command,"
+                    + " --anchor-interval and --accept-rollback go without it");
         }
         if (anchorCommand != null && anchorDir != null) {
             throw new CliException(ExitCode.USAGE, "--anchor-dir and --anchor-command: choose one");
@@ -265,7 +274,7 @@ public record MountSettings(
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads, allowNonEmpty, orderedJournals,
-                anchorDir == null ? null : anchorDir.toAbsolutePath(), anchorCommand, acceptRollback,
+                anchorDir == null ? null : anchorDir.toAbsolutePath(), anchorCommand, anchorInterval, acceptRollback,
                 viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
     }
 

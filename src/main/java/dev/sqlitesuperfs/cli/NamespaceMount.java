@@ -92,10 +92,11 @@ public final class NamespaceMount implements AutoCloseable {
     private static FreshnessPolicy freshness(MountSettings settings) {
         if (settings.anchorCommand() != null) {
             return new FreshnessPolicy(new AnchorCommand(settings.anchorCommand(), settings.databaseTimeout()),
-                    settings.acceptRollback());
+                    settings.acceptRollback(), settings.anchorInterval());
         }
         return settings.anchorDir() == null ? FreshnessPolicy.NONE
-                : new FreshnessPolicy(new AnchorDirectory(settings.anchorDir()), settings.acceptRollback());
+                : new FreshnessPolicy(new AnchorDirectory(settings.anchorDir()), settings.acceptRollback(),
+                        settings.anchorInterval());
     }
 
     private static NamespaceMount open(MountSettings settings, Function<NamespaceName, NamespaceStore> stores,

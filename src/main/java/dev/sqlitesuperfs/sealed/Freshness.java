@@ -1,6 +1,7 @@
 package dev.sqlitesuperfs.sealed;
 
 import dev.sqlitesuperfs.anchor.Anchor;
+import dev.sqlitesuperfs.anchor.BatchedAnchor;
 import dev.sqlitesuperfs.crypto.Sealer;
 import dev.sqlitesuperfs.store.CommitSeals;
 import dev.sqlitesuperfs.store.CommitState;
@@ -179,7 +180,8 @@ final class Freshness implements CommitSeals, SealedStore.Currency {
             return null;
         }
         try {
-            return policy.anchors().open(sealer.anchorId());
+            Anchor anchor = policy.anchors().open(sealer.anchorId());
+            return policy.anchorInterval().isZero() ? anchor : new BatchedAnchor(anchor, policy.anchorInterval());
         } catch (IOException e) {
             throw unavailable(namespace, policy.anchors().describe(), e);
         }

@@ -94,7 +94,14 @@ class MountSettingsTest {
                 "/mnt/x"), Map.of())).hasMessage("--anchor-dir and --anchor-command: choose one");
         assertThatThrownBy(() -> MountSettings.parse(List.of("--anchor-command", " ", "ns", "/mnt/x"), Map.of()))
                 .hasMessage("--anchor-command needs a program");
-        for (String with : List.of("--accept-rollback", "--anchor-dir=/a", "--anchor-command=a")) {
+        assertThat(MountSettings.parse(List.of("--anchor-interval", "250", "ns", "/mnt/x"), Map.of()).anchorInterval())
+                .isEqualTo(java.time.Duration.ofMillis(250));
+        assertThat(byDefault.anchorInterval()).isZero();
+        for (String bad : List.of("-1", "60001", "1s")) {
+            assertThatThrownBy(() -> MountSettings.parse(List.of("--anchor-interval", bad, "ns", "/mnt/x"), Map.of()))
+                    .isInstanceOfSatisfying(CliException.class, e -> assertThat(e.exitCode()).isEqualTo(ExitCode.USAGE));
+        }
+        for (String with : List.of("--accept-rollback", "--anchor-dir=/a", "--anchor-command=a", "--anchor-interval=5")) {
             assertThatThrownBy(() -> MountSettings.parse(List.of("--no-anchor", with, "ns", "/mnt/x"), Map.of()))
                     .isInstanceOfSatisfying(CliException.class, e -> {
                         assertThat(e.exitCode()).isEqualTo(ExitCode.USAGE);
