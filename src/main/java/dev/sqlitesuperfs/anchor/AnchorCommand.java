@@ -11,7 +11,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -50,7 +49,7 @@ public final class AnchorCommand implements Anchors {
     public Anchor open(String id) throws IOException {
         CommandAnchor anchor = new CommandAnchor(Anchors.checkedId(id));
         try {
-            anchor.recorded = anchor.request("read " + id);
+            anchor.opened(anchor.request("read " + id));
             return anchor;
         } catch (IOException | RuntimeException e) {
             anchor.close();
@@ -64,11 +63,10 @@ public final class AnchorCommand implements Anchors {
     }
 
     /** One namespace's anchor: its own run of the program. */
-    private final class CommandAnchor implements Anchor {
+    private final class CommandAnchor extends RecordedNumber {
         private final String id;
+        /** Guards the program and the pipes to it. */
         private final ReentrantLock talking = new ReentrantLock();
-        private final AtomicLong wanted = new AtomicLong();
-        private volatile long recorded;
         private Process process;
         private BufferedReader answers;
         private OutputStream requests;
@@ -78,45 +76,13 @@ public final class AnchorCommand implements Anchors {
         }
 
         @Override
-        public long recorded() {
-            return recorded;
-        }
-
-        @Override
-        public void advance(long number) throws IOException {
-            wanted.accumulateAndGet(number, Math::max);
-            if (number <= recorded) {
-                return;
+        long write(long number, boolean rebase) throws IOException {
+            String verb = rebase ? "rebase" : "advance";
+            long answer = request(verb + " " + id + " " + number);
+            if (rebase ? answer != number : answer < number) {
+                throw new IOException(describe() + " answered " + answer + " to " + verb + " " + number);
             }
-            talking.lock();
-            try {
-                if (number <= recorded) {
-                    return; // a request that started after this caller asked covered it
-                }
-                long asked = wanted.get();
-                long answer = request("advance " + id + " " + asked);
-                if (answer < asked) {
-                    throw new IOException(describe() + " answered " + answer + " to advance " + asked);
-                }
-                recorded = answer;
-            } finally {
-                talking.unlock();
-            }
-        }
-
-        @Override
-        public void rebase(long number) throws IOException {
-            talking.lock();
-            try {
-                long answer = request("rebase " + id + " " + number);
-                if (answer != number) {
-                    throw new IOException(describe() + " answered " + answer + " to rebase " + number);
-                }
-                wanted.set(number);
-                recorded = number;
-            } finally {
-                talking.unlock();
-            }
+            return answer;
         }
 
         /** Sends one request and returns the number of its "ok N" answer. */

@@ -10,8 +10,6 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Set;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32C;
 
 /**
@@ -105,14 +103,10 @@ public final class AnchorDirectory implements Anchors {
     }
 
     /** One namespace's file. */
-    private static final class FileAnchor implements Anchor {
+    private static final class FileAnchor extends RecordedNumber {
         private final Path file;
         private final FileChannel channel;
-        private final ReentrantLock writing = new ReentrantLock();
-        /** The highest number asked for: a write covers everyone who asked before it started. */
-        private final AtomicLong wanted = new AtomicLong();
-        private volatile long recorded;
-        /** The generation of the newest intact slot, and which slot holds it (guarded by writing). */
+        /** The generation of the newest intact slot, and which slot holds it (written by one thread at a time). */
         private long generation;
         private int slotInUse;
 
@@ -124,19 +118,20 @@ public final class AnchorDirectory implements Anchors {
                 // read on until both slots are in, or the file ends
             }
             long bestGeneration = -1;
+            long number = 0;
             for (int i = 0; i < 2; i++) {
                 if (both.position() < (i + 1) * SLOT) {
                     continue;
                 }
                 ByteBuffer s = ByteBuffer.wrap(both.array(), i * SLOT, SLOT);
                 long magic = s.getLong();
-                long number = s.getLong();
+                long n = s.getLong();
                 long gen = s.getLong();
                 CRC32C crc = new CRC32C();
                 crc.update(both.array(), i * SLOT, 24);
                 if (magic == MAGIC && s.getLong() == crc.getValue() && gen > bestGeneration) {
                     bestGeneration = gen;
-                    recorded = number;
+                    number = n;
                     slotInUse = i;
                 }
             }
@@ -144,43 +139,11 @@ public final class AnchorDirectory implements Anchors {
                 throw new IOException("the freshness anchor " + file + " is damaged (no intact record)");
             }
             generation = bestGeneration;
-            wanted.set(recorded);
+            opened(number);
         }
 
         @Override
-        public long recorded() {
-            return recorded;
-        }
-
-        @Override
-        public void advance(long number) throws IOException {
-            wanted.accumulateAndGet(number, Math::max);
-            if (number <= recorded) {
-                return;
-            }
-            writing.lock();
-            try {
-                if (number <= recorded) {
-                    return; // a write that started after this caller asked covered it
-                }
-                write(wanted.get());
-            } finally {
-                writing.unlock();
-            }
-        }
-
-        @Override
-        public void rebase(long number) throws IOException {
-            writing.lock();
-            try {
-                wanted.set(number);
-                write(number);
-            } finally {
-                writing.unlock();
-            }
-        }
-
-        private void write(long number) throws IOException {
+        long write(long number, boolean rebase) throws IOException {
             int target = 1 - slotInUse;
             ByteBuffer b = slot(number, generation + 1);
             long at = (long) target * SLOT;
@@ -190,7 +153,7 @@ public final class AnchorDirectory implements Anchors {
             channel.force(false);
             generation++;
             slotInUse = target;
-            recorded = number;
+            return number;
         }
 
         @Override
