@@ -1,10 +1,14 @@
 package dev.sqlitesuperfs.cli;
 
+import dev.sqlitesuperfs.anchor.AnchorDirectory;
+import dev.sqlitesuperfs.anchor.Anchors;
+import dev.sqlitesuperfs.sealed.FreshnessPolicy;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import java.io.PrintStream;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -17,18 +21,23 @@ import java.util.Map;
  * mounted namespace, whose state in memory may be ahead of storage.
  */
 public final class Fsck {
-    static final String USAGE = "usage: sqlitesuperfs fsck [--db URL] [--state-dir D] [--verify [--passphrase-file F]]"
-            + " NAMESPACE";
+    static final String USAGE = "usage: sqlitesuperfs fsck [--db URL] [--state-dir D] [--verify [--passphrase-file F]"
+            + " [--anchor-dir D]] NAMESPACE";
 
     private Fsck() {}
 
     private static final class Options implements NamespaceCommand.ExtraOptions {
         boolean verify;
+        Path anchorDir;
 
         @Override
         public boolean accept(String option, MountSettings.Options values) {
             if (option.equals("--verify")) {
                 verify = true;
+                return true;
+            }
+            if (option.equals("--anchor-dir")) {
+                anchorDir = Path.of(values.value(option));
                 return true;
             }
             return false;
@@ -42,9 +51,15 @@ public final class Fsck {
             throw new CliException(ExitCode.USAGE, "--passphrase-file is for --verify; " + USAGE);
         }
         NamespaceName name = command.namespace();
+        if (options.anchorDir != null && !options.verify) {
+            throw new CliException(ExitCode.USAGE, "--anchor-dir is for --verify; " + USAGE);
+        }
         PassphraseSource passphrases = options.verify ? command.passphrases(env) : null;
+        // this machine's anchor, as a mount with the same options would use it
+        Anchors anchors = new AnchorDirectory(options.anchorDir != null ? options.anchorDir
+                : (command.stateDir() != null ? command.stateDir() : Main.defaultStateDir(env)).resolve("anchors"));
         return command.run(env, out, true, "check it", store -> {
-            List<String> problems = problems(store, name, passphrases);
+            List<String> problems = problems(store, name, passphrases, anchors);
             for (String p : problems) {
                 out.println(p);
             }
@@ -59,16 +74,20 @@ public final class Fsck {
      * The problems of namespace {@code name}, which must not be mounted: its consistency, and
      * with {@code passphrases} (null: not) its authenticity.
      */
-    public static List<String> problems(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases) {
+    public static List<String> problems(DatabaseConfig database, NamespaceName name, PassphraseSource passphrases,
+                                        Anchors anchors) {
         try (NamespaceStore store = NamespaceCommand.openUnmounted(database, name, true, "check it")) {
-            return problems(store, name, passphrases);
+            return problems(store, name, passphrases, anchors);
         }
     }
 
-    private static List<String> problems(NamespaceStore store, NamespaceName name, PassphraseSource passphrases) {
+    /** With {@code passphrases}, the commit number is also compared with {@code anchors} (null: none). */
+    private static List<String> problems(NamespaceStore store, NamespaceName name, PassphraseSource passphrases,
+                                         Anchors anchors) {
         List<String> problems = new ArrayList<>(SealedNamespace.check(store, name.value()));
         if (passphrases != null) {
-            problems.addAll(SealedNamespace.audit(store, name.value(), passphrases.prompt(name.value())));
+            problems.addAll(SealedNamespace.audit(store, name.value(), passphrases.prompt(name.value()),
+                    new FreshnessPolicy(anchors, false)));
         }
         return problems;
     }

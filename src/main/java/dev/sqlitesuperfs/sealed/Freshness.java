@@ -30,12 +30,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The anchor, kept outside PostgreSQL, records the newest number this machine saw committed:
  * a database whose sealed number is older is a rollback of the whole namespace, which no seal can
- * show. Every commit advances it after PostgreSQL confirmed it and before anyone is answered
- * ({@link #committed}), so no acknowledged commit can be taken back unnoticed; and because it only
+ * show. Every commit advances it after PostgreSQL confirmed it and before its caller is answered
+ * ({@link #recordCommitted}, in the caller's thread, so that tenants sharing a writer lane do not
+ * wait for each other's anchors), so no acknowledged commit can be taken back unnoticed; and because it only
  * ever records numbers PostgreSQL confirmed, no crash (of the mount, of PostgreSQL, or of the
  * connection in the middle of a commit) can leave it ahead of the database.
  */
-final class Freshness implements CommitSeals, SealedStore.Currency {
+final class Freshness implements CommitSeals, SealedStore.CommitRecord {
     private static final Logger log = LoggerFactory.getLogger(Freshness.class);
     /** Attempts at reading the meta row and the inodes as of one commit while another process writes. */
     private static final int SNAPSHOT_ATTEMPTS = 20;
@@ -51,6 +52,10 @@ final class Freshness implements CommitSeals, SealedStore.Currency {
     private final Map<Long, byte[]> terms = new HashMap<>();
     /** The XOR of {@link #terms} (guarded). */
     private byte[] root = new byte[Sealer.DIGEST_BYTES];
+    /** The commit number {@link #terms} were loaded as of. */
+    private long loadedCommit;
+    /** The newest commit the store confirmed (guarded). */
+    private long lastCommitted;
     /** Transactions sealed but not known to be committed, by number (guarded). */
     private final TreeMap<Long, Sealed> pending = new TreeMap<>();
 
@@ -86,28 +91,10 @@ final class Freshness implements CommitSeals, SealedStore.Currency {
      */
     static Freshness check(NamespaceStore store, Sealer sealer, String namespace, FreshnessPolicy policy,
                            boolean writable) {
-        Anchor anchor = openAnchor(sealer, namespace, policy);
-        Freshness f = new Freshness(sealer, namespace, anchor);
+        Freshness f = new Freshness(sealer, namespace, openAnchor(sealer, namespace, policy));
         try {
-            CommitState state = f.loadAsOfOneCommit(store);
-            long stored = state.lastCommit();
-            if (state.seal() != null && !sealer.commitSealMatches(stored, f.root, state.seal())) {
-                String what = "namespace " + namespace + ": its inodes (" + f.terms.size() + ") and its last commit"
-                        + " number (" + stored + ") are not what that commit sealed: an inode was put back as an"
-                        + " earlier commit left it, removed or brought back, or the meta row was changed";
-                if (!policy.acceptRollback()) {
-                    log.error("{}; refusing to mount it", what);
-                    throw new TamperedException(what + "; mount with --accept-rollback to take it as it is");
-                }
-                log.warn("{}; taken as it is (--accept-rollback): the next commit seals it", what);
-            }
-            if (anchor != null) {
-                f.compareWithAnchor(state, policy, writable);
-            }
+            f.verify(store, policy, writable);
             return f;
-        } catch (IOException e) {
-            f.close();
-            throw unavailable(namespace, anchor.describe(), e);
         } catch (RuntimeException e) {
             f.close();
             throw e;
@@ -115,9 +102,42 @@ final class Freshness implements CommitSeals, SealedStore.Currency {
     }
 
     /**
+     * Once the writer's lock is taken: if another process committed after {@link #check} read the
+     * namespace (it let the namespace go in between), reads and checks it again, so that this
+     * mount's commits seal what is there.
+     */
+    void recheckAfterLock(NamespaceStore store, FreshnessPolicy policy) {
+        if (store.commitState().lastCommit() != loadedCommit) {
+            verify(store, policy, true);
+        }
+    }
+
+    private void verify(NamespaceStore store, FreshnessPolicy policy, boolean writable) {
+        CommitState state = loadAsOfOneCommit(store);
+        long stored = state.lastCommit();
+        if (state.seal() != null && !sealer.commitSealMatches(stored, root, state.seal())) {
+            String what = "namespace " + namespace + ": its inodes (" + terms.size() + ") and its last commit"
+                    + " number (" + stored + ") are not what that commit sealed: an inode was put back as an"
+                    + " earlier commit left it, removed or brought back, or the meta row was changed";
+            if (!policy.acceptRollback()) {
+                log.error("{}; refusing to mount it", what);
+                throw new TamperedException(what + "; mount with --accept-rollback to take it as it is");
+            }
+            log.warn("{}; taken as it is (--accept-rollback): the next commit seals it", what);
+        }
+        if (anchor != null) {
+            try {
+                compareWithAnchor(state, policy, writable);
+            } catch (IOException e) {
+                throw unavailable(namespace, anchor.describe(), e);
+            }
+        }
+    }
+
+    /**
      * The meta row's commit state, with {@link #terms} and {@link #root} loaded as of the same
-     * commit: read again until the state is the same before and after the inodes (a writer
-     * elsewhere may be committing; a mount that goes on to write holds the lock by then).
+     * commit: read again until the state is the same before and after the inodes (another process
+     * may be committing: this one does not hold the namespace's lock yet).
      */
     private CommitState loadAsOfOneCommit(NamespaceStore store) {
         CommitState before = store.commitState();
@@ -125,6 +145,11 @@ final class Freshness implements CommitSeals, SealedStore.Currency {
             load(store.inodeAuthenticators());
             CommitState after = store.commitState();
             if (after.lastCommit() == before.lastCommit() && Arrays.equals(after.seal(), before.seal())) {
+                loadedCommit = after.lastCommit();
+                synchronized (lock) {
+                    // only a sealed number proves anything; an unsealed one (format 4) is never recorded
+                    lastCommitted = Math.max(lastCommitted, after.seal() != null ? after.lastCommit() : 0);
+                }
                 return after;
             }
             if (attempt == SNAPSHOT_ATTEMPTS) {
@@ -226,6 +251,10 @@ final class Freshness implements CommitSeals, SealedStore.Currency {
         return sealer.commitSeal(number, after);
     }
 
+    /**
+     * The store confirmed commit {@code number}: what it changed becomes the current state. The
+     * anchor is written by {@link #recordCommitted}, in the committing thread, outside the lane.
+     */
     @Override
     public void committed(long number) {
         synchronized (lock) {
@@ -241,9 +270,18 @@ final class Freshness implements CommitSeals, SealedStore.Currency {
                 root = done.root();
             }
             pending.headMap(number).clear();
+            lastCommitted = Math.max(lastCommitted, number);
         }
+    }
+
+    @Override
+    public void recordCommitted() {
         if (anchor == null) {
             return;
+        }
+        long number;
+        synchronized (lock) {
+            number = lastCommitted;
         }
         try {
             anchor.advance(number);

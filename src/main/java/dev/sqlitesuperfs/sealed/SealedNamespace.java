@@ -108,7 +108,7 @@ public final class SealedNamespace implements AutoCloseable {
             InodeRecord root = new InodeRecord(1, ROOT_MODE, spec.rootUid(), spec.rootGid(), 2, 0, 0, 0, now, now, now);
             store.create(meta, SealedStore.authenticatedRoot(opened.sealer, root));
             opened.freshness.start(store);
-            opened.sealed.checkCurrency(opened.freshness);
+            opened.sealed.useCommitRecord(opened.freshness);
             log.info("created namespace {} (block size {})", name, spec.blockSize());
             store.sealCommits(opened.freshness);
             store.startWriting();
@@ -185,10 +185,11 @@ public final class SealedNamespace implements AutoCloseable {
                 opened.upgradeCheckedFormat(store, access);
             }
             opened.freshness = Freshness.check(store, opened.sealer, name, freshness, access == Access.WRITABLE);
-            opened.sealed.checkCurrency(opened.freshness);
+            opened.sealed.useCommitRecord(opened.freshness);
             if (access == Access.WRITABLE) {
                 store.sealCommits(opened.freshness);
                 store.startWriting();
+                opened.freshness.recheckAfterLock(store, freshness);
             }
             return opened;
         } catch (RuntimeException e) {
@@ -300,6 +301,15 @@ public final class SealedNamespace implements AutoCloseable {
      * asked for. Writes nothing.
      */
     public static List<String> audit(NamespaceStore store, String name, PassphrasePrompt passphrases) {
+        return audit(store, name, passphrases, FreshnessPolicy.NONE);
+    }
+
+    /**
+     * {@link #audit}, the namespace's commit number also compared with the anchor {@code freshness}
+     * names (read only: nothing is written to it).
+     */
+    public static List<String> audit(NamespaceStore store, String name, PassphrasePrompt passphrases,
+            FreshnessPolicy freshness) {
         NamespaceMeta meta = store.meta().orElseThrow(() -> missing(name));
         if (store.needsSealingUpgrade()) {
             return List.of("namespace " + name + " predates authenticated metadata: nothing to verify until"
@@ -309,9 +319,11 @@ public final class SealedNamespace implements AutoCloseable {
             List<String> problems = new java.util.ArrayList<>();
             try {
                 // its commit record first: what every inode is then checked against
-                opened.freshness = Freshness.check(store, opened.sealer, name, FreshnessPolicy.NONE, false);
-                opened.sealed.checkCurrency(opened.freshness);
-            } catch (TamperedException e) {
+                opened.freshness = Freshness.check(store, opened.sealer, name,
+                        new FreshnessPolicy(freshness.anchors(), false), false);
+                opened.sealed.useCommitRecord(opened.freshness);
+            } catch (TamperedException | SealedNamespaceException.RolledBack
+                     | SealedNamespaceException.AnchorUnavailable e) {
                 problems.add(e.getMessage());
             }
             problems.addAll(new NamespaceAudit(opened.sealed, name, meta.blockSize()).problems());

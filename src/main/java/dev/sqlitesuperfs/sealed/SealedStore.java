@@ -43,20 +43,40 @@ public final class SealedStore {
     /** What is known to be authentic of each inode the filesystem holds; shared with its transactions. */
     final ConcurrentHashMap<Long, InodeAuth> known = new ConcurrentHashMap<>();
 
-    /** Tells whether an inode's stored authenticator is the one the namespace's last commit left it with. */
-    @FunctionalInterface
-    interface Currency {
-        /** Every authentic row is taken as current: a store read without the namespace's commit record. */
-        Currency UNCHECKED = (ino, auth) -> true;
+    /** The namespace's commit record, as its reads and commits see it (see {@link Freshness}). */
+    interface CommitRecord {
+        /** Every authentic row is taken as current, and commits are recorded nowhere. */
+        CommitRecord NONE = new CommitRecord() {
+            @Override
+            public boolean isCurrent(long ino, byte[] auth) {
+                return true;
+            }
 
+            @Override
+            public void recordCommitted() {}
+        };
+
+        /** Whether an inode's stored authenticator is the one the namespace's last commit left it with. */
         boolean isCurrent(long ino, byte[] auth);
+
+        /**
+         * Records (in the freshness anchor) every commit the store has confirmed so far; called in
+         * the committing thread, once the store has answered and before the caller is, outside the
+         * store's writer lane so that tenants record in parallel.
+         */
+        void recordCommitted();
     }
 
-    private volatile Currency currency = Currency.UNCHECKED;
+    private volatile CommitRecord record = CommitRecord.NONE;
 
-    /** From now on, every inode row read must be current by {@code currency}. */
-    void checkCurrency(Currency currency) {
-        this.currency = currency;
+    /** From now on, every inode row read must be current by {@code record}, and commits are recorded in it. */
+    void useCommitRecord(CommitRecord record) {
+        this.record = record;
+    }
+
+    /** See {@link CommitRecord#recordCommitted}. */
+    void recordCommitted() {
+        record.recordCommitted();
     }
 
     public SealedStore(NamespaceStore store, Sealer sealer, String namespace) {
@@ -295,6 +315,7 @@ public final class SealedStore {
     /** Commits every deferred transaction; see {@link NamespaceStore#flushDeferred()}. */
     public void flushDeferred() {
         store.flushDeferred();
+        record.recordCommitted();
     }
 
     /** See {@link NamespaceStore#oldestDeferred()}. */
@@ -312,10 +333,10 @@ public final class SealedStore {
      * remembers the digests it carries.
      */
     private InodeRecord verified(InodeRecord r) {
-        if (!currency.isCurrent(r.ino(), r.auth())) {
+        if (!record.isCurrent(r.ino(), r.auth())) {
             // A commit of this inode may have landed between the read and the check: once more.
             InodeRecord again = store.inode(r.ino()).orElse(null);
-            if (again == null || !currency.isCurrent(again.ino(), again.auth())) {
+            if (again == null || !record.isCurrent(again.ino(), again.auth())) {
                 throw tampered("inode " + r.ino() + ": its row is not the one the last commit left (an earlier"
                         + " version put back with what it vouched for, or an inode brought back after its removal)");
             }

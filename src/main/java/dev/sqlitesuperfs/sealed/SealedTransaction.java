@@ -214,6 +214,7 @@ public final class SealedTransaction {
             }
             throw e;
         }
+        owner.recordCommitted();
         apply();
         return result;
     }

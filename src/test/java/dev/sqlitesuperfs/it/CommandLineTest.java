@@ -241,6 +241,9 @@ class CommandLineTest {
         CliProcess verify = CliProcess.run(env(PASS), READY, "fsck", "--verify", namespace);
         assertThat(verify.exitCode()).as(verify.stdout() + verify.stderr()).isZero();
         assertThat(verify.stdout()).contains("namespace " + namespace + ": clean, every row authentic");
+        CliProcess misused = CliProcess.run(env(PASS), READY, "fsck", "--anchor-dir", "/tmp", namespace);
+        assertThat(misused.exitCode()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(misused.stderr()).contains("--anchor-dir is for --verify");
     }
 
     /** An unlinked file still open when the process dies is reclaimed by the next mount. */

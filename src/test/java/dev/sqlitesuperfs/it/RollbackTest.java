@@ -55,6 +55,8 @@ class RollbackTest {
             RuntimeException readOnly = catchThrowableOfType(RuntimeException.class,
                     () -> mount.sameNamespaceElsewhere("--read-only").close());
             assertThat(readOnly).isInstanceOf(SealedNamespaceException.RolledBack.class);
+            assertThat(mount.verify()).as("fsck --verify against this machine's anchor")
+                    .anySatisfy(p -> assertThat(p).contains("was rolled back"));
 
             // the command line: one line, exit code 14, nothing mounted
             Path dir = Files.createTempDirectory("sqlitesuperfs-mnt-");

@@ -63,10 +63,22 @@ class FreshnessTest {
         commit(commits);
     }
 
+    /** {@code n} commits, each recorded in the anchor as a sealed transaction's commit records it. */
     private void commit(int n) {
         for (int i = 0; i < n; i++) {
             store.commit(new ChangeSet().putInode(new InodeRecord(100 + i, 0100644, 0, 0, 1, i, 0, 0, 0, 0, 0)));
+            if (freshness != null) {
+                freshness.recordCommitted();
+            }
         }
+    }
+
+    /** Closes this opening and its store; the next store of the namespace is opened, nothing checked yet. */
+    private void stopAndReopenStore() {
+        freshness.close();
+        freshness = null;
+        store.close();
+        store = store.reopen();
     }
 
     /** Stops (cleanly, or as a crash) and opens the namespace again as the next mount would. */
@@ -86,7 +98,13 @@ class FreshnessTest {
 
     @Test
     void everyAcknowledgedCommitIsInTheAnchorBeforeItReturns() {
-        created(3);
+        created(0);
+        // a mount's commit: a sealed transaction, whose commit returns once the anchor has it
+        SealedStore sealed = sealedStore();
+        for (int i = 0; i < 3; i++) {
+            sealed.transaction().putInode(file(30 + i, i)).commit();
+            assertThat(freshness.anchored()).isEqualTo(store.commitState().lastCommit());
+        }
         assertThat(store.commitState().lastCommit()).isEqualTo(3);
         assertThat(freshness.anchored()).isEqualTo(3);
         assertThat(store.commitState().seal()).hasSize(32);
@@ -100,10 +118,7 @@ class FreshnessTest {
         created(2);
         MemoryNamespaceStore.Backup backup = store.backup();
         commit(3);
-        freshness.close();
-        freshness = null;
-        store.close();
-        store = store.reopen();
+        stopAndReopenStore();
         store.restore(backup);
         assertThatThrownBy(() -> Freshness.check(store, sealer, NAME, policy(false), true))
                 .isInstanceOf(SealedNamespaceException.RolledBack.class)
@@ -120,10 +135,7 @@ class FreshnessTest {
         created(2);
         MemoryNamespaceStore.Backup backup = store.backup();
         commit(3);
-        freshness.close();
-        freshness = null;
-        store.close();
-        store = store.reopen();
+        stopAndReopenStore();
         store.restore(backup);
         try (LogCapture log = LogCapture.of(Freshness.class)) {
             freshness = Freshness.check(store, sealer, NAME, policy(true), true);
@@ -142,10 +154,7 @@ class FreshnessTest {
     void aSealThatIsNotTheNumbersIsTampering() {
         created(4);
         CommitState state = store.commitState();
-        freshness.close();
-        freshness = null;
-        store.close();
-        store = store.reopen();
+        stopAndReopenStore();
         // a higher number with the seal of another: nobody without the key can make a matching one
         store.rollBackCommitState(new CommitState(state.lastCommit() + 10, state.seal()));
         assertThatThrownBy(() -> Freshness.check(store, sealer, NAME, policy(false), true))
@@ -156,10 +165,7 @@ class FreshnessTest {
     @Test
     void aNumberWithoutASealProvesNothingOnceTheAnchorHasOne() {
         created(4);
-        freshness.close();
-        freshness = null;
-        store.close();
-        store = store.reopen();
+        stopAndReopenStore();
         store.rollBackCommitState(new CommitState(1000, null));
         assertThatThrownBy(() -> Freshness.check(store, sealer, NAME, policy(false), true))
                 .isInstanceOf(SealedNamespaceException.RolledBack.class)
@@ -192,10 +198,7 @@ class FreshnessTest {
     @Test
     void aDatabaseAheadOfTheAnchorIsRecordedByAWritableOpeningOnly() {
         created(2);
-        freshness.close();
-        freshness = null;
-        store.close();
-        store = store.reopen();
+        stopAndReopenStore();
         // commits from another machine, whose anchor is elsewhere
         Freshness other = Freshness.check(store, sealer, NAME,
                 new FreshnessPolicy(new AnchorDirectory(tmp.resolve("other")), false), true);
@@ -235,7 +238,7 @@ class FreshnessTest {
     /** What a mount reads through: the sealed store, checking currency against {@link #freshness}. */
     private SealedStore sealedStore() {
         SealedStore sealed = new SealedStore(store, sealer, NAME);
-        sealed.checkCurrency(freshness);
+        sealed.useCommitRecord(freshness);
         return sealed;
     }
 
@@ -246,10 +249,7 @@ class FreshnessTest {
         put(before);
         put(file(10, 4096));
         put(file(11, 7));
-        freshness.close();
-        freshness = null;
-        store.close();
-        store = store.reopen();
+        stopAndReopenStore();
         // every row of inode 10 as the first commit left it: authentic, but not current
         store.tamper(rows -> rows.putInode(before));
         assertThatThrownBy(() -> Freshness.check(store, sealer, NAME, policy(false), true))
@@ -316,5 +316,51 @@ class FreshnessTest {
         // once a later number is sealed, one never committed is gone
         freshness.seal(100, java.util.List.of(), java.util.List.of());
         assertThat(freshness.isCurrent(10, next.auth())).isFalse();
+    }
+
+    /**
+     * Another process commits between this opening's check and its taking the lock (it let the
+     * namespace go just then): what it committed is read again once the lock is held, so this
+     * opening's reads and seals start from it.
+     */
+    @Test
+    void commitsMadeBetweenTheCheckAndTheLockAreTakenIn() {
+        created(1);
+        stopAndReopenStore();
+        Freshness late = Freshness.check(store, sealer, NAME, policy(false), true);
+        try {
+            Freshness other = Freshness.check(store, sealer, NAME,
+                    new FreshnessPolicy(new AnchorDirectory(tmp.resolve("other")), false), true);
+            store.sealCommits(other);
+            store.startWriting();
+            InodeRecord made = file(20, 1);
+            put(made);
+            other.close();
+            assertThat(late.isCurrent(20, made.auth())).isFalse();
+            late.recheckAfterLock(store, policy(false));
+            assertThat(late.isCurrent(20, made.auth())).isTrue();
+            assertThat(late.anchored()).isEqualTo(store.commitState().lastCommit());
+        } finally {
+            late.close();
+        }
+    }
+
+    /**
+     * A namespace whose last commit carries no seal (written before format 5): its number proves
+     * nothing, so it is never recorded, or the next opening would find an unsealed number the
+     * anchor claims to have seen (a false alarm).
+     */
+    @Test
+    void anUnsealedNumberIsNeverRecorded() {
+        created(2);
+        stopAndReopenStore();
+        store.rollBackCommitState(new CommitState(9, null)); // as format 4 left it
+        FreshnessPolicy fresh = new FreshnessPolicy(new AnchorDirectory(tmp.resolve("fresh")), false);
+        freshness = Freshness.check(store, sealer, NAME, fresh, true);
+        freshness.recordCommitted(); // an unmount's flush with nothing to commit
+        assertThat(freshness.anchored()).isZero();
+        freshness.close();
+        freshness = Freshness.check(store, sealer, NAME, fresh, true);
+        assertThat(freshness.anchored()).isZero();
     }
 }

@@ -237,11 +237,13 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
 
     /**
      * {@code sqlitesuperfs fsck --verify} of the (unmounted) namespace: its consistency problems,
-     * then every row that does not match its authenticators.
+     * then every row that does not match its authenticators, and its commit number against this
+     * mount's anchor.
      */
     public List<String> verify() {
         return Fsck.problems(database, NamespaceName.parse(namespace),
-                new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)));
+                new PassphraseSource(null, Map.of("encryption_pass", PASSPHRASE)),
+                new dev.sqlitesuperfs.anchor.AnchorDirectory(anchors));
     }
 
     /** The stored namespace's consistency problems; the namespace must not be mounted. */
