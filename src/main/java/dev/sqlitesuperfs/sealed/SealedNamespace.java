@@ -246,11 +246,6 @@ public final class SealedNamespace implements AutoCloseable {
         }
     }
 
-    /** The newest commit number the freshness anchor records, or -1 when this opening keeps none. */
-    public long anchoredCommit() {
-        return freshness == null ? -1 : freshness.anchored();
-    }
-
     /** The sealer, for tests that write what only the key holder could (older formats). */
     Sealer sealer() {
         return sealer;
