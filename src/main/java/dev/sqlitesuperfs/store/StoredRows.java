@@ -139,10 +139,11 @@ final class StoredRows {
 
     /** Every inode's number and stored authenticator (null where there is none). */
     java.util.Map<Long, byte[]> inodeAuthenticators() {
+        record Row(long ino, byte[] auth) {}
         java.util.Map<Long, byte[]> auths = new java.util.HashMap<>();
-        for (var row : list("reading the inodes' authenticators", sql.inodeAuthenticators, NONE,
-                r -> java.util.Map.entry(r.getLong(1), java.util.Optional.ofNullable(r.getBytes(2))))) {
-            auths.put(row.getKey(), row.getValue().orElse(null));
+        for (Row row : list("reading the inodes' authenticators", sql.inodeAuthenticators, NONE,
+                r -> new Row(r.getLong(1), r.getBytes(2)))) {
+            auths.put(row.ino(), row.auth());
         }
         return auths;
     }
