@@ -32,6 +32,8 @@ import java.util.Set;
  *                       commit returns; more writes it in the background at most that often
  * @param acceptRollback from --accept-rollback: a database older than its anchor is mounted and
  *                       the anchor set back to it (after a deliberate restore)
+ * @param sealNames      from --seal-names: a new namespace stores its names and symlink targets
+ *                       sealed; an existing namespace must already do so
  * @param hostSocket     from --host (and --socket): the control socket of the host that is to serve
  *                       the mount; null = a standalone mount served by this process
  * @param hostOptions    the options as given, without the positional arguments and those that only
@@ -67,6 +69,7 @@ public record MountSettings(
         String anchorCommand,
         Duration anchorInterval,
         boolean acceptRollback,
+        boolean sealNames,
         Path hostSocket,
         List<String> hostOptions) {
 
@@ -127,6 +130,9 @@ public record MountSettings(
                                      purpose) and set the record back to it
               --kdf STRENGTH         passphrase hashing of a new namespace: interactive, moderate
                                      (default) or sensitive
+              --seal-names           a new namespace stores its file names and symlink targets
+                                     sealed, so PostgreSQL sees neither (README, "Sealed names");
+                                     an existing namespace must have been created so
               --state-dir D          where the local PostgreSQL keeps its data (default
                                      /var/lib/sqlitesuperfs as root, ~/.local/state/sqlitesuperfs
                                      otherwise)
@@ -168,6 +174,7 @@ public record MountSettings(
         Duration anchorInterval = Duration.ZERO;
         boolean noAnchor = false;
         boolean acceptRollback = false;
+        boolean sealNames = false;
         List<String> positional = new ArrayList<>();
         String cacheGiven = null;
         String writeBufferGiven = null;
@@ -211,6 +218,7 @@ public record MountSettings(
                 case "--anchor-interval" -> anchorInterval = Duration.ofMillis(number(a, o.value(a), 0, 60_000));
                 case "--no-anchor" -> noAnchor = true;
                 case "--accept-rollback" -> acceptRollback = true;
+                case "--seal-names" -> sealNames = true;
                 case "--threads" -> threads = (int) number(a, o.value(a), 1, 256);
                 case "--host" -> viaHost = true;
                 case "--socket" -> socket = Path.of(o.value(a));
@@ -271,11 +279,15 @@ public record MountSettings(
         if (db != null && db.isBlank()) {
             db = null;
         }
+        if (sealNames && readOnly) {
+            throw new CliException(ExitCode.USAGE, "--seal-names chooses how a new namespace stores its names, and"
+                    + " --read-only creates none");
+        }
         return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads, allowNonEmpty, orderedJournals,
                 anchorDir == null ? null : anchorDir.toAbsolutePath(), anchorCommand, anchorInterval, acceptRollback,
-                viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
+                sealNames, viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
     }
 
     /** Options read by the client of a host and never handed to it. */

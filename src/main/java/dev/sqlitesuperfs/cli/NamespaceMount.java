@@ -116,7 +116,8 @@ public final class NamespaceMount implements AutoCloseable {
             } else {
                 int blockSize = settings.blockSize() != 0 ? settings.blockSize() : MountSettings.DEFAULT_BLOCK_SIZE;
                 opened = SealedNamespace.openOrCreate(store, name.value(), settings.blockSize(),
-                        new SealedNamespace.NewNamespace(blockSize, settings.kdfStrength(), uid, gid, 0),
+                        new SealedNamespace.NewNamespace(blockSize, settings.kdfStrength(), uid, gid, 0,
+                                settings.sealNames()),
                         passphrases.prompt(name.value()), freshness(settings));
             }
             // The namespace's stored quota (ns create, ns quota), unless --quota overrides it for this mount.

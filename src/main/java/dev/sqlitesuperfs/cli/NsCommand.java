@@ -28,13 +28,15 @@ final class NsCommand {
             usage: sqlitesuperfs ns SUBCOMMAND [--db URL] [--state-dir D] [--json] ...
               list                        every namespace of the database: format, block size, blocks and
                                           size (approximate), quota, created, and who has it mounted
-              info NAMESPACE              its metadata: UUID, format, block size, key derivation, quota,
-                                          created, mounts so far, who has it mounted
+              info NAMESPACE              its metadata: UUID, format, block size, whether names are sealed,
+                                          key derivation, quota, created, mounts so far, who has it mounted
               usage NAMESPACE             exact figures: inodes, blocks, bytes stored and on disk, quota
                                           and how much of it is used (reads every row's size)
-              create [--passphrase-file F] [--kdf S] [--block-size N] [--quota S] [--uid U --gid G] NAMESPACE
+              create [--passphrase-file F] [--kdf S] [--block-size N] [--quota S] [--uid U --gid G]
+                     [--seal-names] NAMESPACE
                                           create a namespace without mounting it (its passphrase is
-                                          asked for twice on a terminal)
+                                          asked for twice on a terminal); --seal-names stores its
+                                          names and symlink targets sealed (see README)
               quota NAMESPACE SIZE|none   store the namespace's quota; mounts without --quota use it
               drop [--yes] NAMESPACE      drop a namespace that is not mounted, and all its data, for
                                           good (asks to type its name unless --yes)
@@ -53,6 +55,7 @@ final class NsCommand {
         KdfStrength kdf = KdfStrength.MODERATE;
         int blockSize = MountSettings.DEFAULT_BLOCK_SIZE;
         long quotaBytes;
+        boolean sealNames;
         int uid = -1;
         int gid = -1;
         boolean yes;
@@ -62,6 +65,7 @@ final class NsCommand {
         String usage() {
             String options = switch (subcommand) {
                 case "create" -> " [--passphrase-file F] [--kdf S] [--block-size N] [--quota S] [--uid U --gid G]"
+                        + " [--seal-names]"
                         + " NAMESPACE";
                 case "quota" -> " NAMESPACE SIZE|none";
                 case "drop" -> " [--yes] NAMESPACE";
@@ -81,7 +85,7 @@ final class NsCommand {
             "list", Set.of(),
             "info", Set.of(),
             "usage", Set.of(),
-            "create", Set.of("--passphrase-file", "--kdf", "--block-size", "--quota", "--uid", "--gid"),
+            "create", Set.of("--passphrase-file", "--kdf", "--block-size", "--quota", "--uid", "--gid", "--seal-names"),
             "quota", Set.of(),
             "drop", Set.of("--yes"));
 
@@ -174,6 +178,7 @@ final class NsCommand {
                 case "--uid" -> args.uid = MountSettings.id(a, o.value(a));
                 case "--gid" -> args.gid = MountSettings.id(a, o.value(a));
                 case "--yes" -> args.yes = true;
+                case "--seal-names" -> args.sealNames = true;
                 default -> args.positional.add(a);
             }
         }
@@ -252,7 +257,7 @@ final class NsCommand {
             int uid = args.uid >= 0 ? args.uid : Libc.geteuid();
             int gid = args.gid >= 0 ? args.gid : Libc.getegid();
             SealedNamespace.NewNamespace spec = new SealedNamespace.NewNamespace(args.blockSize, args.kdf, uid, gid,
-                    args.quotaBytes);
+                    args.quotaBytes, args.sealNames);
             try (Passphrase passphrase = passphrases.obtain(name.value(), true);
                     SealedNamespace _ = SealedNamespace.create(store, name.value(), spec, passphrase)) {
                 return NsReport.created(name, store.meta().orElseThrow(), args.json, out);

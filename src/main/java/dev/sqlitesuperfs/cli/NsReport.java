@@ -64,6 +64,7 @@ final class NsReport {
                     .put("uuid", m.uuid().toString())
                     .put("format", m.formatVersion())
                     .put("block_size", m.blockSize())
+                    .put("names_sealed", m.sealNames())
                     .put("quota_bytes", m.quotaBytes() == 0 ? null : m.quotaBytes())
                     .put("created_at", iso(e.createdAt()))
                     .put("kdf", Json.object()
@@ -79,6 +80,7 @@ final class NsReport {
         out.println("uuid:           " + m.uuid());
         out.println("format:         " + m.formatVersion());
         out.println("block size:     " + m.blockSize() + " bytes");
+        out.println("names:          " + (m.sealNames() ? "sealed" : "stored as they are"));
         out.println("quota:          " + quota(m.quotaBytes()));
         out.println("created:        " + time(e.createdAt()) + " UTC");
         out.println("key derivation: " + m.kdfAlgorithm() + ", " + m.kdfOpsLimit() + " passes, "
@@ -121,10 +123,11 @@ final class NsReport {
                     .put("created", name.value())
                     .put("uuid", meta.uuid().toString())
                     .put("block_size", meta.blockSize())
+                    .put("names_sealed", meta.sealNames())
                     .put("quota_bytes", meta.quotaBytes() == 0 ? null : meta.quotaBytes()));
         } else {
             out.println("created namespace " + name + " (block size " + meta.blockSize() + ", quota "
-                    + quota(meta.quotaBytes()) + ")");
+                    + quota(meta.quotaBytes()) + (meta.sealNames() ? ", names sealed" : "") + ")");
         }
         return ExitCode.OK.code();
     }

@@ -21,7 +21,8 @@ final class AssociatedData {
         BLOCK("ssfs/blk"),
         SYMLINK("ssfs/sym"),
         XATTR("ssfs/xat"),
-        INODE("ssfs/ino");
+        INODE("ssfs/ino"),
+        NAME("ssfs/nam");
 
         private final byte[] tag;
 
@@ -75,6 +76,12 @@ final class AssociatedData {
     /** @return the length of the inode authenticator's associated data (the same shape as a symlink's) */
     static int writeInodePosition(MemorySegment ad, long ino) {
         ad.set(LONG, INO_OFFSET, ino);
+        return SYMLINK_BYTES;
+    }
+
+    /** @return the length of a sealed name's associated data: its directory (the same shape as a symlink's) */
+    static int writeNamePosition(MemorySegment ad, long dir) {
+        ad.set(LONG, INO_OFFSET, dir);
         return SYMLINK_BYTES;
     }
 

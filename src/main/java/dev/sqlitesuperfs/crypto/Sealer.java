@@ -28,6 +28,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *   symlink  -                                                                total 36
  *   xattr    36  4  name length n (uint32), 40 n name bytes (as stored)       total 40 + n
  * </pre>
+ * (The sealed names below use the tag "ssfs/nam" and the directory's inode number as position,
+ * total 36.)
  * The tag fixes which fields follow, and the only variable-length field is length-prefixed, so no
  * two (kind, namespace, version, inode, index or name) tuples encode to the same bytes. A payload
  * copied to another block, inode, attribute name, namespace or kind therefore fails to open, as
@@ -63,6 +65,16 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * open to exactly that; format 4 keys terms and MACs apart, and a block's term, the only other
  * term computed from something stored (the tag), is likewise never stored.
  *
+ * <h2>Sealed names (namespaces created with sealed names)</h2>
+ * A name in directory {@code dir} is stored as {@code nonce (24) || ciphertext || tag (16)}, the
+ * name padded with zero bytes to a multiple of {@value #NAME_BUCKET} (at least one bucket; a name
+ * never holds a zero byte), sealed like a payload with associated data "ssfs/nam" and {@code dir}.
+ * The nonce is not random: it is the first 24 bytes of the keyed BLAKE2b-256 (digest key) of
+ * {@code "ssfs/nn1" || dir (int64) || name}, a synthetic IV, so one name in one directory always
+ * seals to the same bytes and the store can index, find and replace it without the key, while two
+ * different names or directories never share a nonce. Opening checks the tag, then that the nonce
+ * is the one the name and directory give, so each name has exactly one stored form.
+ *
  * <p>Thread-safe. Each thread has native scratch buffers, allocated once and reused by every sealer
  * it uses ({@link SealerScratch}), so a seal or open costs two copies and the libsodium call, with
  * no arena or native allocation per call, and a host's request threads need one scratch each
@@ -87,6 +99,9 @@ public final class Sealer implements AutoCloseable {
     private static final long COMMIT_SEAL_LABEL = label("ssfs/cs1");
     private static final long ANCHOR_ID_LABEL = label("ssfs/ai1");
     private static final long ROOT_TERM_LABEL = label("ssfs/ri1");
+    private static final long NAME_NONCE_LABEL = label("ssfs/nn1");
+    /** Sealed names and symlink targets are padded to a multiple of this many bytes. */
+    public static final int NAME_BUCKET = 32;
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
 
@@ -360,6 +375,72 @@ public final class Sealer implements AutoCloseable {
             throw new IntegrityException("an extended attribute value of inode " + ino + " failed authentication");
         }
         return scratch.plain().asSlice(0, sealed.length - OVERHEAD).toArray(ValueLayout.JAVA_BYTE);
+    }
+
+    /**
+     * The stored form of {@code name} (no zero byte in it, as in any file name) in directory
+     * {@code dir}: the same bytes every time (see the class documentation), its length telling only
+     * in which bucket of {@value #NAME_BUCKET} bytes the name's length lies.
+     */
+    public byte[] sealName(long dir, byte[] name) {
+        int padded = paddedLength(name.length);
+        SealerScratch scratch = scratch();
+        scratch.ensurePayloadCapacity(padded);
+        syntheticNonce(scratch, dir, name, name.length, scratch.nonce());
+        MemorySegment plain = scratch.plain();
+        MemorySegment.copy(name, 0, plain, ValueLayout.JAVA_BYTE, 0, name.length);
+        plain.asSlice(name.length, padded - name.length).fill((byte) 0);
+        int adLength = AssociatedData.writeNamePosition(scratch.nameAd, dir);
+        Sodium.aeadEncrypt(scratch.cipherAndTag(), plain, padded, scratch.nameAd, adLength, scratch.nonce(),
+                key.segment());
+        byte[] sealed = new byte[padded + OVERHEAD];
+        MemorySegment.copy(scratch.sealed(), ValueLayout.JAVA_BYTE, 0, sealed, 0, sealed.length);
+        return sealed;
+    }
+
+    /**
+     * The name whose stored form in directory {@code dir} is {@code sealed}.
+     *
+     * @throws IntegrityException if it was not sealed by this namespace for this directory, or is
+     *                            not the one form {@link #sealName} gives
+     */
+    public byte[] openName(long dir, byte[] sealed) throws IntegrityException {
+        int padded = sealed.length - OVERHEAD;
+        if (padded < NAME_BUCKET || padded % NAME_BUCKET != 0) {
+            throw new IntegrityException("a sealed name in directory " + dir + " is malformed (" + sealed.length
+                    + " bytes)");
+        }
+        SealerScratch scratch = scratch();
+        int adLength = AssociatedData.writeNamePosition(scratch.nameAd, dir);
+        if (!open(scratch, sealed, scratch.nameAd, adLength)) {
+            throw new IntegrityException("a sealed name in directory " + dir + " failed authentication");
+        }
+        int length = padded;
+        while (length > 0 && scratch.plain().get(ValueLayout.JAVA_BYTE, length - 1) == 0) {
+            length--;
+        }
+        byte[] name = scratch.plain().asSlice(0, length).toArray(ValueLayout.JAVA_BYTE);
+        byte[] nonce = new byte[Sodium.NONCE_BYTES];
+        syntheticNonce(scratch, dir, name, length, MemorySegment.ofArray(nonce));
+        if (length == 0 || !java.security.MessageDigest.isEqual(nonce,
+                java.util.Arrays.copyOf(sealed, Sodium.NONCE_BYTES))) {
+            throw new IntegrityException("a sealed name in directory " + dir + " is not in its one sealed form");
+        }
+        return name;
+    }
+
+    /** Bytes a name (or symlink target) of {@code length} bytes takes once padded to its bucket. */
+    public static int paddedLength(int length) {
+        return Math.max(NAME_BUCKET, (length + NAME_BUCKET - 1) / NAME_BUCKET * NAME_BUCKET);
+    }
+
+    private void syntheticNonce(SealerScratch scratch, long dir, byte[] name, int length, MemorySegment into) {
+        MemorySegment in = scratch.termInput(16L + length);
+        in.set(LONG, 0, NAME_NONCE_LABEL);
+        in.set(LONG, 8, dir);
+        MemorySegment.copy(name, 0, in, ValueLayout.JAVA_BYTE, 16, length);
+        Sodium.genericHash(scratch.term, in, 16L + length, digestKey.segment());
+        MemorySegment.copy(scratch.term, 0, into, 0, Sodium.NONCE_BYTES);
     }
 
     /**

@@ -30,6 +30,7 @@ final class SealerScratch {
     final MemorySegment blockAd;
     final MemorySegment symlinkAd;
     final MemorySegment inodeAd;
+    final MemorySegment nameAd;
     /** Output of one digest term. */
     final MemorySegment term;
     private MemorySegment termInput;
@@ -46,6 +47,7 @@ final class SealerScratch {
         this.blockAd = arena.allocate(AssociatedData.BLOCK_BYTES);
         this.symlinkAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
         this.inodeAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
+        this.nameAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
         this.term = arena.allocate(Sealer.DIGEST_BYTES);
         this.termInput = arena.allocate(INITIAL_TERM_CAPACITY);
         allocateXattrAd(INITIAL_NAME_CAPACITY);
@@ -64,6 +66,7 @@ final class SealerScratch {
             AssociatedData.writePrefix(blockAd, AssociatedData.Kind.BLOCK, namespace, formatVersion);
             AssociatedData.writePrefix(symlinkAd, AssociatedData.Kind.SYMLINK, namespace, formatVersion);
             AssociatedData.writePrefix(inodeAd, AssociatedData.Kind.INODE, namespace, formatVersion);
+            AssociatedData.writePrefix(nameAd, AssociatedData.Kind.NAME, namespace, formatVersion);
             AssociatedData.writePrefix(xattrAd, AssociatedData.Kind.XATTR, namespace, formatVersion);
         }
         ensurePayloadCapacity(blockSize);

@@ -47,10 +47,10 @@ final class NamespaceKey {
     record Opened(NamespaceMeta meta, SecretKey dataKey) {}
 
     /** A new namespace's metadata: a fresh UUID, salt and data key, wrapped under {@code passphrase}. */
-    static Opened create(int blockSize, KdfStrength strength, Passphrase passphrase) {
+    static Opened create(int blockSize, KdfStrength strength, boolean sealNames, Passphrase passphrase) {
         KdfParams kdf = KdfParams.generate(strength);
         NamespaceMeta draft = new NamespaceMeta(PgNamespaceStore.FORMAT_VERSION, UUID.randomUUID(), blockSize,
-                kdf.algorithm(), kdf.opsLimit(), kdf.memLimit(), kdf.salt(), new byte[0], 0);
+                kdf.algorithm(), kdf.opsLimit(), kdf.memLimit(), kdf.salt(), new byte[0], 0, null, sealNames);
         SecretKey dataKey = SecretKey.random();
         try {
             return new Opened(withWrapping(draft, kdf, KeyWrapping.wrap(dataKey, passphrase, kdf, context(draft))),
@@ -120,18 +120,24 @@ final class NamespaceKey {
 
     /**
      * Associated data of the wrapped data key and its key check: binds them to this namespace's
-     * identity and block size, so key material copied from another namespace does not open here.
+     * identity and block size, so key material copied from another namespace does not open here,
+     * and to whether names are sealed (then followed by "seal-names"), so that the stored flag
+     * cannot be turned off to make a mount write names in the clear: the key would not open.
      */
     static byte[] context(NamespaceMeta meta) {
         byte[] label = "sqlitesuperfs/data-key/v1".getBytes(StandardCharsets.US_ASCII);
-        return ByteBuffer.allocate(label.length + 16 + 8)
+        byte[] sealNames = meta.sealNames() ? SEAL_NAMES_CONTEXT : new byte[0];
+        return ByteBuffer.allocate(label.length + 16 + 8 + sealNames.length)
                 .put(label)
                 .putLong(meta.uuid().getMostSignificantBits())
                 .putLong(meta.uuid().getLeastSignificantBits())
                 .putInt(SEALING_FORMAT)
                 .putInt(meta.blockSize())
+                .put(sealNames)
                 .array();
     }
+
+    private static final byte[] SEAL_NAMES_CONTEXT = "seal-names".getBytes(StandardCharsets.US_ASCII);
 
     private static NamespaceMeta withWrapping(NamespaceMeta meta, KdfParams kdf, KeyWrapping.Wrapping wrapping) {
         return meta.withKeyMaterial(kdf.algorithm(), kdf.opsLimit(), kdf.memLimit(), kdf.salt(), wrapping.wrappedKey(),

@@ -53,10 +53,16 @@ public final class SealedNamespace implements AutoCloseable {
     }
 
     /**
-     * How a namespace is made: its block size, its key derivation cost, the owner of its root, and
-     * the quota stored with it (0 for none).
+     * How a namespace is made: its block size, its key derivation cost, the owner of its root, the
+     * quota stored with it (0 for none), and whether its names and symlink targets are sealed.
      */
-    public record NewNamespace(int blockSize, KdfStrength kdfStrength, int rootUid, int rootGid, long quotaBytes) {}
+    public record NewNamespace(int blockSize, KdfStrength kdfStrength, int rootUid, int rootGid, long quotaBytes,
+            boolean sealNames) {
+        /** A namespace whose names are stored as they are. */
+        public NewNamespace(int blockSize, KdfStrength kdfStrength, int rootUid, int rootGid, long quotaBytes) {
+            this(blockSize, kdfStrength, rootUid, rootGid, quotaBytes, false);
+        }
+    }
 
     private final String name;
     private final NamespaceMeta meta;
@@ -79,7 +85,7 @@ public final class SealedNamespace implements AutoCloseable {
         this.name = name;
         this.meta = meta;
         this.dataKey = dataKey;
-        this.sealed = new SealedStore(store, sealer, name);
+        this.sealed = new SealedStore(store, sealer, name, meta.sealNames());
     }
 
     // ------------------------------------------------------------------ opened namespaces
@@ -97,7 +103,7 @@ public final class SealedNamespace implements AutoCloseable {
     public static SealedNamespace create(NamespaceStore store, String name, NewNamespace spec, Passphrase passphrase,
             FreshnessPolicy freshness) {
         long start = System.nanoTime();
-        NamespaceKey.Opened created = NamespaceKey.create(spec.blockSize(), spec.kdfStrength(), passphrase);
+        NamespaceKey.Opened created = NamespaceKey.create(spec.blockSize(), spec.kdfStrength(), spec.sealNames(), passphrase);
         NamespaceMeta meta = created.meta().withQuota(spec.quotaBytes());
         SealedNamespace opened = new SealedNamespace(store, name, meta, created.dataKey());
         opened.keyNanos = System.nanoTime() - start;
@@ -109,7 +115,8 @@ public final class SealedNamespace implements AutoCloseable {
             store.create(meta, SealedStore.authenticatedRoot(opened.sealer, root));
             opened.freshness.start(store);
             opened.sealed.useCommitRecord(opened.freshness);
-            log.info("created namespace {} (block size {})", name, spec.blockSize());
+            log.info("created namespace {} (block size {}{})", name, spec.blockSize(),
+                    spec.sealNames() ? ", names sealed" : "");
             store.sealCommits(opened.freshness);
             store.startWriting();
             return opened;
@@ -166,6 +173,10 @@ public final class SealedNamespace implements AutoCloseable {
             NewNamespace ifMissing, PassphrasePrompt passphrases, FreshnessPolicy freshness) {
         NamespaceMeta meta = store.meta().orElse(null);
         if (meta != null) {
+            if (ifMissing.sealNames() && !meta.sealNames()) {
+                throw new SealedNamespaceException.Mismatch("namespace " + name + " exists and stores its names as"
+                        + " they are; --seal-names applies only to a namespace being created");
+            }
             return openExisting(store, name, meta, Access.WRITABLE, blockSize, passphrases, freshness);
         }
         try (Passphrase passphrase = passphrases.obtain(true)) {
@@ -226,6 +237,11 @@ public final class SealedNamespace implements AutoCloseable {
     /** Bytes per block, fixed when the namespace was created. */
     public int blockSize() {
         return meta.blockSize();
+    }
+
+    /** Whether names and symlink targets are stored sealed (chosen when the namespace was made). */
+    public boolean sealsNames() {
+        return meta.sealNames();
     }
 
     /** The quota stored with the namespace (set by {@code ns create} or {@code ns quota}), 0 for none. */

@@ -40,6 +40,7 @@ public final class SealedStore {
     final NamespaceStore store;
     final Sealer sealer;
     private final String namespace;
+    private final boolean sealNames;
     /** What is known to be authentic of each inode the filesystem holds; shared with its transactions. */
     final ConcurrentHashMap<Long, InodeAuth> known = new ConcurrentHashMap<>();
 
@@ -80,9 +81,21 @@ public final class SealedStore {
     }
 
     public SealedStore(NamespaceStore store, Sealer sealer, String namespace) {
+        this(store, sealer, namespace, false);
+    }
+
+    /**
+     * @param sealNames whether the namespace stores names and symlink targets sealed (see
+     *                  {@link Sealer#sealName}): then every name is sealed on its way to the store
+     *                  and opened on its way back, and a symlink's target and the size in its row
+     *                  are padded to a bucket, so that PostgreSQL sees neither names nor their
+     *                  exact lengths. Everything above this class sees plain names either way.
+     */
+    public SealedStore(NamespaceStore store, Sealer sealer, String namespace, boolean sealNames) {
         this.store = store;
         this.sealer = sealer;
         this.namespace = namespace;
+        this.sealNames = sealNames;
     }
 
     /** Receives opened blocks from {@link #readBlocks}. */
@@ -148,7 +161,11 @@ public final class SealedStore {
         List<byte[]> terms = new ArrayList<>(rows.size());
         List<byte[]> refused = new ArrayList<>();
         byte[] excess = new byte[Sealer.DIGEST_BYTES];
-        for (DirEntryRecord row : rows) {
+        for (DirEntryRecord stored : rows) {
+            DirEntryRecord row = sealNames ? openedEntry(dir, stored) : stored;
+            if (row == null) {
+                continue;
+            }
             if (row.mac() == null || !Arrays.equals(sealer.entryMac(dir, row.name(), row.ino()), row.mac())) {
                 damaged("directory " + dir + ": the entry '" + printable(row.name()) + "' (inode " + row.ino()
                         + ") is not authentic");
@@ -195,6 +212,14 @@ public final class SealedStore {
             throw tampered("directory " + dir + ": named by more than one entry");
         }
         NamespaceStore.ParentEntry e = found.get(0);
+        if (sealNames) {
+            try {
+                e = new NamespaceStore.ParentEntry(e.parent(), sealer.openName(e.parent(), e.name()), e.mac());
+            } catch (IntegrityException failed) {
+                throw tampered("directory " + dir + ": its entry in directory " + e.parent() + ": "
+                        + failed.getMessage());
+            }
+        }
         if (e.mac() == null || !Arrays.equals(sealer.entryMac(e.parent(), e.name(), dir), e.mac())) {
             throw tampered("directory " + dir + ": its entry '" + printable(e.name()) + "' in directory " + e.parent()
                     + " is not authentic");
@@ -206,10 +231,50 @@ public final class SealedStore {
         byte[] sealed = store.symlinkTarget(ino)
                 .orElseThrow(() -> tampered("inode " + ino + ": symlink target missing"));
         try {
-            return sealer.openSymlink(ino, sealed);
+            byte[] target = sealer.openSymlink(ino, sealed);
+            return sealNames ? withoutPadding(target) : target;
         } catch (IntegrityException e) {
             throw tampered("inode " + ino + ": symlink target failed authentication");
         }
+    }
+
+    /**
+     * {@code stored} with its name opened, or null (logged) if the name does not open: a name that
+     * was never sealed here for this directory cannot even be named, and is left out.
+     */
+    private DirEntryRecord openedEntry(long dir, DirEntryRecord stored) {
+        try {
+            return new DirEntryRecord(sealer.openName(dir, stored.name()), stored.ino(), stored.mode(), stored.mac());
+        } catch (IntegrityException e) {
+            damaged("directory " + dir + ": an entry (inode " + stored.ino() + ") is not authentic: " + e.getMessage());
+            return null;
+        }
+    }
+
+    /** What the store keeps of the name {@code name} in directory {@code dir}. */
+    byte[] storedName(long dir, byte[] name) {
+        return sealNames ? sealer.sealName(dir, name) : name;
+    }
+
+    /** What the store keeps of a symlink target: padded to its bucket when names are sealed. */
+    byte[] storedTarget(byte[] target) {
+        return sealNames ? Arrays.copyOf(target, Sealer.paddedLength(target.length)) : target;
+    }
+
+    /**
+     * The row the store keeps of {@code r}: where names are sealed a symlink's size is its padded
+     * target's (the authenticator keeps the real one, see {@link #verified}).
+     */
+    InodeRecord storedRow(InodeRecord r) {
+        return sealNames && r.isSymlink() ? r.withSize(Sealer.paddedLength((int) r.size())) : r;
+    }
+
+    private static byte[] withoutPadding(byte[] padded) {
+        int length = padded.length;
+        while (length > 0 && padded[length - 1] == 0) {
+            length--;
+        }
+        return Arrays.copyOf(padded, length);
     }
 
     /** Every extended attribute of {@code ino}, name to opened value, checked against the inode's digest. */
@@ -349,11 +414,20 @@ public final class SealedStore {
             throw tampered("inode " + r.ino() + ": " + e.getMessage());
         }
         ByteBuffer b = ByteBuffer.wrap(plain);
-        boolean same = b.getInt() == r.mode() & b.getInt() == r.uid() & b.getInt() == r.gid()
-                & b.getInt() == r.nlink() & b.getLong() == r.size() & b.getInt() == r.rdev()
+        int mode = b.getInt();
+        int uid = b.getInt();
+        int gid = b.getInt();
+        int nlink = b.getInt();
+        long size = b.getLong();
+        boolean same = mode == r.mode() & uid == r.uid() & gid == r.gid() & nlink == r.nlink()
+                // A symlink's row holds its padded size where names are sealed; the real one is sealed.
+                & storedRow(r.withSize(size)).size() == r.size() & b.getInt() == r.rdev()
                 & b.getLong() == r.atimeNs() & b.getLong() == r.mtimeNs() & b.getLong() == r.ctimeNs();
         if (!same) {
             throw tampered("inode " + r.ino() + ": its row does not match its authenticator (attributes changed)");
+        }
+        if (size != r.size()) {
+            r = r.withSize(size);
         }
         byte[] content = new byte[Sealer.DIGEST_BYTES];
         byte[] xattrs = new byte[Sealer.DIGEST_BYTES];

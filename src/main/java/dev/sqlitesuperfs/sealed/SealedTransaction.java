@@ -109,13 +109,15 @@ public final class SealedTransaction {
             InodeAuth.xor(p.content, sealer.entryTerm(parent, name, replaced));
         }
         byte[] mac = sealer.entryMac(parent, name, ino);
-        return add(c -> c.putEntry(parent, name, ino, mac));
+        byte[] stored = owner.storedName(parent, name);
+        return add(c -> c.putEntry(parent, stored, ino, mac));
     }
 
     /** Removes the entry {@code name} of {@code parent}, which names {@code ino}. */
     public SealedTransaction deleteEntry(long parent, byte[] name, long ino) {
         InodeAuth.xor(work(parent).content, sealer.entryTerm(parent, name, ino));
-        return add(c -> c.deleteEntry(parent, name));
+        byte[] stored = owner.storedName(parent, name);
+        return add(c -> c.deleteEntry(parent, stored));
     }
 
     /** @see ChangeSet#putBlocks for the meaning of {@code firstNewIdx} */
@@ -182,7 +184,7 @@ public final class SealedTransaction {
     }
 
     public SealedTransaction putSymlink(long ino, byte[] target) {
-        byte[] sealedTarget = sealer.sealSymlink(ino, target);
+        byte[] sealedTarget = sealer.sealSymlink(ino, owner.storedTarget(target));
         return add(c -> c.putSymlink(ino, sealedTarget));
     }
 
@@ -257,7 +259,8 @@ public final class SealedTransaction {
             switch (op) {
                 case PutInode(InodeRecord r) -> {
                     Work w = work.get(r.ino());
-                    changes.putInode(r.withAuth(sealer.sealInode(r.ino(), InodeAuth.plaintext(r, w.content, w.xattrs))));
+                    byte[] auth = sealer.sealInode(r.ino(), InodeAuth.plaintext(r, w.content, w.xattrs));
+                    changes.putInode(owner.storedRow(r).withAuth(auth));
                 }
                 case Other(var add) -> add.accept(changes);
             }

@@ -40,6 +40,11 @@ public record InodeRecord(
         return FileType.isSymlink(mode);
     }
 
+    /** The same row with {@code bytes} as its size. */
+    public InodeRecord withSize(long bytes) {
+        return new InodeRecord(ino, mode, uid, gid, nlink, bytes, nblocks, rdev, atimeNs, mtimeNs, ctimeNs, auth);
+    }
+
     /** The same row with {@code auth} as its authenticator. */
     public InodeRecord withAuth(byte[] sealed) {
         return new InodeRecord(ino, mode, uid, gid, nlink, size, nblocks, rdev, atimeNs, mtimeNs, ctimeNs, sealed);

@@ -24,13 +24,16 @@ import java.security.NoSuchAlgorithmException;
  * <pre>
  * "sqlitesuperfs/meta-checksum/v1" (ASCII), format_version (int32), namespace_uuid (16, most
  * significant half first), block_size (int32), kdf_algorithm (UTF-8), kdf_opslimit (int64),
- * kdf_memlimit (int64), kdf_salt, wrapped_key, key_check
+ * kdf_memlimit (int64), kdf_salt, wrapped_key, key_check, and then, only for a namespace with
+ * sealed names (format 6 on), the ASCII bytes "seal-names"
  * </pre>
  */
 final class MetaChecksum {
 
     static final int BYTES = 32;
     private static final byte[] LABEL = "sqlitesuperfs/meta-checksum/v1".getBytes(StandardCharsets.US_ASCII);
+
+    private static final byte[] SEAL_NAMES = "seal-names".getBytes(StandardCharsets.US_ASCII);
 
     private MetaChecksum() {}
 
@@ -48,6 +51,9 @@ final class MetaChecksum {
             writeBytes(out, meta.kdfSalt());
             writeBytes(out, meta.wrappedKey());
             writeBytes(out, meta.keyCheck());
+            if (meta.sealNames()) {
+                out.write(SEAL_NAMES);
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("writing to memory failed", e);
         }

@@ -65,7 +65,7 @@ final class MetaRow {
         NamespaceMeta meta = stored.meta();
         NamespaceMeta upgraded = new NamespaceMeta(newVersion, meta.uuid(), meta.blockSize(), meta.kdfAlgorithm(),
                 meta.kdfOpsLimit(), meta.kdfMemLimit(), meta.kdfSalt(), meta.wrappedKey(), meta.quotaBytes(),
-                meta.keyCheck());
+                meta.keyCheck(), meta.sealNames());
         try (PreparedStatement update = connection.prepareStatement(sql.setMetaChecksum)) {
             update.setBytes(1, MetaChecksum.of(upgraded));
             update.executeUpdate();
@@ -81,7 +81,7 @@ final class MetaRow {
             }
             meta = new NamespaceMeta(rows.getInt(1), rows.getObject(2, UUID.class), rows.getInt(3),
                     rows.getString(4), rows.getLong(5), rows.getLong(6), rows.getBytes(7), rows.getBytes(8),
-                    rows.getLong(9));
+                    rows.getLong(9), null, rows.getBoolean(10));
         }
         if (!hasKeyCheckColumns(connection, sql)) {
             return new Stored(meta, false, null);

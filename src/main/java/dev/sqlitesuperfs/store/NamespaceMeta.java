@@ -17,6 +17,8 @@ import java.util.UUID;
  * @param keyCheck      tells a wrong passphrase from damaged key material (see the crypto package's
  *                      KeyWrapping); null for a namespace created before format 2 that no writable
  *                      mount has opened since
+ * @param sealNames     whether names and symlink targets are stored sealed (chosen at creation,
+ *                      format 6 on; bound into the wrapped key's associated data)
  */
 public record NamespaceMeta(
         int formatVersion,
@@ -28,7 +30,15 @@ public record NamespaceMeta(
         byte[] kdfSalt,
         byte[] wrappedKey,
         long quotaBytes,
-        byte[] keyCheck) {
+        byte[] keyCheck,
+        boolean sealNames) {
+
+    /** Metadata of a namespace whose names are stored as they are. */
+    public NamespaceMeta(int formatVersion, UUID uuid, int blockSize, String kdfAlgorithm, long kdfOpsLimit,
+            long kdfMemLimit, byte[] kdfSalt, byte[] wrappedKey, long quotaBytes, byte[] keyCheck) {
+        this(formatVersion, uuid, blockSize, kdfAlgorithm, kdfOpsLimit, kdfMemLimit, kdfSalt, wrappedKey, quotaBytes,
+                keyCheck, false);
+    }
 
     /** Metadata without a key check, as every namespace had before format 2. */
     public NamespaceMeta(int formatVersion, UUID uuid, int blockSize, String kdfAlgorithm, long kdfOpsLimit,
@@ -41,12 +51,12 @@ public record NamespaceMeta(
     public NamespaceMeta withKeyMaterial(String algorithm, long opsLimit, long memLimit, byte[] salt, byte[] wrapped,
             byte[] check) {
         return new NamespaceMeta(formatVersion, uuid, blockSize, algorithm, opsLimit, memLimit, salt, wrapped,
-                quotaBytes, check);
+                quotaBytes, check, sealNames);
     }
 
     /** The same namespace with another quota (0: none). */
     public NamespaceMeta withQuota(long bytes) {
         return new NamespaceMeta(formatVersion, uuid, blockSize, kdfAlgorithm, kdfOpsLimit, kdfMemLimit, kdfSalt,
-                wrappedKey, bytes, keyCheck);
+                wrappedKey, bytes, keyCheck, sealNames);
     }
 }

@@ -116,10 +116,13 @@ final class NamespaceSql {
         inodeSequence = table("ino_seq");
 
         readFormatVersion = "SELECT format_version FROM " + meta;
+        // seal_names through the row's JSON form: false before format 6, which added the column.
         readMeta = "SELECT format_version, namespace_uuid, block_size, kdf_algorithm, kdf_opslimit, kdf_memlimit,"
-                + " kdf_salt, wrapped_key, quota_bytes FROM " + meta;
+                + " kdf_salt, wrapped_key, quota_bytes, coalesce((to_jsonb(m) ->> 'seal_names')::boolean, false)"
+                + " FROM " + meta + " m";
         insertMeta = "INSERT INTO " + meta + " (format_version, namespace_uuid, block_size, kdf_algorithm,"
-                + " kdf_opslimit, kdf_memlimit, kdf_salt, wrapped_key, quota_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+                + " kdf_opslimit, kdf_memlimit, kdf_salt, wrapped_key, quota_bytes, seal_names)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         setFormatVersion = "UPDATE " + meta + " SET format_version = ?";
         bumpMountEpoch = "UPDATE " + meta + " SET mount_epoch = mount_epoch + 1 RETURNING mount_epoch, coalesce(last_commit, 0)";
         readWriterState = "SELECT mount_epoch, last_commit FROM " + meta;
@@ -479,6 +482,11 @@ final class NamespaceSql {
     /** Format 5: each commit's number sealed by the key holder (see {@link CommitSeals}). */
     List<String> createFormat5() {
         return List.of("ALTER TABLE " + table("meta") + " ADD COLUMN commit_seal bytea");
+    }
+
+    /** Format 6: whether names and symlink targets are stored sealed, chosen when the namespace is made. */
+    List<String> createFormat6() {
+        return List.of("ALTER TABLE " + table("meta") + " ADD COLUMN seal_names boolean NOT NULL DEFAULT false");
     }
 
     String table(String name) {

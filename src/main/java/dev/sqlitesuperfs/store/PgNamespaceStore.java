@@ -264,11 +264,12 @@ public final class PgNamespaceStore implements NamespaceStore {
                     insert.setBytes(7, meta.kdfSalt());
                     insert.setBytes(8, meta.wrappedKey());
                     insert.setLong(9, meta.quotaBytes());
+                    insert.setBoolean(10, meta.sealNames());
                     insert.executeUpdate();
                 }
                 NamespaceMeta stored = new NamespaceMeta(migrations.latestVersion(), meta.uuid(), meta.blockSize(),
                         meta.kdfAlgorithm(), meta.kdfOpsLimit(), meta.kdfMemLimit(), meta.kdfSalt(), meta.wrappedKey(),
-                        meta.quotaBytes(), meta.keyCheck());
+                        meta.quotaBytes(), meta.keyCheck(), meta.sealNames());
                 writeKeyMaterial(connection, stored, meta.wrappedKey());
                 try (PreparedStatement insert = connection.prepareStatement(sql.insertRoot)) {
                     insert.setLong(1, root.ino());

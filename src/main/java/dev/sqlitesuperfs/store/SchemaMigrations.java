@@ -38,7 +38,8 @@ final class SchemaMigrations {
             new Step(2, NamespaceSql::createFormat2),
             new Step(3, NamespaceSql::createFormat3, true),
             new Step(4, NamespaceSql::createFormat4, true),
-            new Step(5, NamespaceSql::createFormat5)));
+            new Step(5, NamespaceSql::createFormat5),
+            new Step(6, NamespaceSql::createFormat6)));
 
     private final List<Step> steps;
 

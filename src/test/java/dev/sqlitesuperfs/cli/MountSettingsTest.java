@@ -113,4 +113,20 @@ class MountSettingsTest {
         assertThat(viaHost.hostOptions()).containsSequence("--anchor-dir",
                 java.nio.file.Path.of("rel").toAbsolutePath().toString());
     }
+
+    @Test
+    void sealNamesIsForANamespaceBeingCreatedSoNotWithReadOnly() {
+        assertThat(MountSettings.parse(List.of("--seal-names", "ns", "/mnt/x"), Map.of()).sealNames()).isTrue();
+        assertThat(MountSettings.parse(List.of("ns", "/mnt/x"), Map.of()).sealNames()).isFalse();
+        for (List<String> readOnly : List.of(List.of("--read-only"), List.of("-o", "ro"))) {
+            List<String> args = new java.util.ArrayList<>(List.of("--seal-names"));
+            args.addAll(readOnly);
+            args.addAll(List.of("ns", "/mnt/x"));
+            assertThatThrownBy(() -> MountSettings.parse(args, Map.of()))
+                    .isInstanceOfSatisfying(CliException.class, e -> {
+                        assertThat(e.exitCode()).isEqualTo(ExitCode.USAGE);
+                        assertThat(e.getMessage()).startsWith("--seal-names chooses how a new namespace");
+                    });
+        }
+    }
 }

@@ -48,8 +48,9 @@ final class FsFixture implements AutoCloseable {
     static final int RENAME_EXCHANGE = 2;
     static final int S_IFMT = 0170000;
     static final int S_IFDIR = 0040000;
+    static final int S_IFLNK = 0120000;
 
-    final MemoryNamespace ns = MemoryNamespace.create(BLOCK);
+    final MemoryNamespace ns;
     private final long quotaBytes;
     private final Duration writebackDelay;
     /** A host's resources shared with other fixtures, or null: this filesystem's own. */
@@ -62,20 +63,27 @@ final class FsFixture implements AutoCloseable {
     }
 
     FsFixture(long quotaBytes) {
-        this(quotaBytes, Duration.ofDays(1), null, false);
+        this(quotaBytes, Duration.ofDays(1), null, false, MemoryNamespace.create(BLOCK));
     }
 
     /** A filesystem on {@code shared} resources, as one namespace of a host, with the given write-back delay. */
     FsFixture(FsResources shared, Duration writebackDelay) {
-        this(0, writebackDelay, shared, false);
+        this(0, writebackDelay, shared, false, MemoryNamespace.create(BLOCK));
     }
 
     /** A filesystem in the ordered-journals mode ({@code --ordered-journals}). */
     static FsFixture withOrderedJournals() {
-        return new FsFixture(0, Duration.ofDays(1), null, true);
+        return new FsFixture(0, Duration.ofDays(1), null, true, MemoryNamespace.create(BLOCK));
     }
 
-    private FsFixture(long quotaBytes, Duration writebackDelay, FsResources shared, boolean orderedJournals) {
+    /** A filesystem on a namespace that stores its names and symlink targets sealed ({@code --seal-names}). */
+    static FsFixture withSealedNames() {
+        return new FsFixture(0, Duration.ofDays(1), null, false, MemoryNamespace.withSealedNames(BLOCK));
+    }
+
+    private FsFixture(long quotaBytes, Duration writebackDelay, FsResources shared, boolean orderedJournals,
+            MemoryNamespace ns) {
+        this.ns = ns;
         this.quotaBytes = quotaBytes;
         this.writebackDelay = writebackDelay;
         this.shared = shared;
@@ -293,6 +301,8 @@ final class FsFixture implements AutoCloseable {
             if ((a.mode() & S_IFMT) == S_IFDIR) {
                 all.put(path, "dir nlink=" + a.nlink());
                 walk(ino, path + "/", all);
+            } else if ((a.mode() & S_IFMT) == S_IFLNK) {
+                all.put(path, "symlink size=" + a.size() + " -> " + text(fs.readlink(ROOT, ino)));
             } else {
                 all.put(path, "file nlink=" + a.nlink() + " " + text(content(ino)));
             }

@@ -144,7 +144,7 @@ class SealedNamespaceTest {
         // as format 1 left it (TestMount.downgradeToFormatOne); a writable store brings it to 2 unkeyed
         String ns = "\"" + namespace + "\"";
         TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum,"
-                + " DROP COLUMN commit_seal");
+                + " DROP COLUMN commit_seal, DROP COLUMN seal_names");
         TestPostgres.execute("ALTER TABLE " + ns + ".blocks DROP COLUMN tag");
         TestPostgres.execute("ALTER TABLE " + ns + ".inodes DROP COLUMN auth");
         TestPostgres.execute("ALTER TABLE " + ns + ".dirents DROP COLUMN mac");

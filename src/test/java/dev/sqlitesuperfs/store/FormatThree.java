@@ -62,8 +62,8 @@ public final class FormatThree {
                     update.executeUpdate();
                 }
             }
-            try (PreparedStatement drop = c.prepareStatement("ALTER TABLE " + ns + ".meta DROP COLUMN commit_seal")) {
-                drop.executeUpdate(); // format 5's
+            try (PreparedStatement drop = c.prepareStatement("ALTER TABLE " + ns + ".meta DROP COLUMN commit_seal, DROP COLUMN seal_names")) {
+                drop.executeUpdate(); // formats 5 and 6
             }
             try (PreparedStatement version = c.prepareStatement(sql.setFormatVersion)) {
                 version.setInt(1, 3);

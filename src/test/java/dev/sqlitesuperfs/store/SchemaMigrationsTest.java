@@ -140,7 +140,7 @@ class SchemaMigrationsTest {
         TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".blocks DROP COLUMN tag");
         TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".inodes DROP COLUMN auth");
         TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".dirents DROP COLUMN mac");
-        TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".meta DROP COLUMN commit_seal");
+        TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".meta DROP COLUMN commit_seal, DROP COLUMN seal_names");
         try (var connection = TestPostgres.connect()) {
             connection.setAutoCommit(false);
             try (var update = connection.prepareStatement("UPDATE " + ns.quoted() + ".meta SET format_version = ?")) {

@@ -21,29 +21,37 @@ public final class MemoryNamespace implements AutoCloseable {
     private final UUID uuid;
     private final int blockSize;
     private final Sealer sealer;
+    private final boolean sealNames;
     private MemoryNamespaceStore store;
     private SealedStore sealed;
 
-    private MemoryNamespace(UUID uuid, int blockSize) {
+    private MemoryNamespace(UUID uuid, int blockSize, boolean sealNames) {
         this.uuid = uuid;
         this.blockSize = blockSize;
+        this.sealNames = sealNames;
         this.sealer = new Sealer(key, uuid, 1, blockSize);
         this.store = new MemoryNamespaceStore(NAME);
         long now = System.currentTimeMillis() * 1_000_000;
         InodeRecord root = new InodeRecord(1, ROOT_MODE, 0, 0, 2, 0, 0, 0, now, now, now);
-        store.create(new NamespaceMeta(0, uuid, blockSize, "argon2id13", 2, 1 << 16, new byte[16], new byte[72], 0),
+        store.create(new NamespaceMeta(0, uuid, blockSize, "argon2id13", 2, 1 << 16, new byte[16], new byte[72], 0,
+                null, sealNames),
                 SealedStore.authenticatedRoot(sealer, root));
         store.startWriting();
-        sealed = new SealedStore(store, sealer, NAME);
+        sealed = new SealedStore(store, sealer, NAME, sealNames);
     }
 
     public static MemoryNamespace create(int blockSize) {
-        return new MemoryNamespace(UUID.randomUUID(), blockSize);
+        return new MemoryNamespace(UUID.randomUUID(), blockSize, false);
+    }
+
+    /** A namespace that stores its names and symlink targets sealed ({@code --seal-names}). */
+    public static MemoryNamespace withSealedNames(int blockSize) {
+        return new MemoryNamespace(UUID.randomUUID(), blockSize, true);
     }
 
     /** Another namespace with the same UUID but its own key (a payload copied over must still not open). */
     public static MemoryNamespace withUuid(UUID uuid, int blockSize) {
-        return new MemoryNamespace(uuid, blockSize);
+        return new MemoryNamespace(uuid, blockSize, false);
     }
 
     public MemoryNamespaceStore store() {
@@ -74,7 +82,7 @@ public final class MemoryNamespace implements AutoCloseable {
         store.close();
         store = store.reopen();
         store.startWriting();
-        sealed = new SealedStore(store, sealer, NAME);
+        sealed = new SealedStore(store, sealer, NAME, sealNames);
     }
 
     /** Like {@link #remount}, but the process died first: what was only queued is lost. */
@@ -82,7 +90,7 @@ public final class MemoryNamespace implements AutoCloseable {
         store.crash();
         store = store.reopen();
         store.startWriting();
-        sealed = new SealedStore(store, sealer, NAME);
+        sealed = new SealedStore(store, sealer, NAME, sealNames);
     }
 
     @Override

@@ -209,7 +209,7 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
     public void downgradeToFormatOne() {
         String ns = "\"" + namespace + "\"";
         TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum,"
-                + " DROP COLUMN commit_seal");
+                + " DROP COLUMN commit_seal, DROP COLUMN seal_names");
         TestPostgres.execute("ALTER TABLE " + ns + ".blocks DROP COLUMN tag");
         TestPostgres.execute("ALTER TABLE " + ns + ".inodes DROP COLUMN auth");
         TestPostgres.execute("ALTER TABLE " + ns + ".dirents DROP COLUMN mac");
