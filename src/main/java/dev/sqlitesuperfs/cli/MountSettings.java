@@ -32,6 +32,8 @@ import java.util.Set;
  *                       commit returns; more writes it in the background at most that often
  * @param acceptRollback from --accept-rollback: a database older than its anchor is mounted and
  *                       the anchor set back to it (after a deliberate restore)
+ * @param requireSyncStandby from --require-sync-standby: refuse to mount unless the server's
+ *                       commits wait for a synchronous standby
  * @param sealNames      from --seal-names: a new namespace stores its names and symlink targets
  *                       sealed; an existing namespace must already do so
  * @param hostSocket     from --host (and --socket): the control socket of the host that is to serve
@@ -70,6 +72,7 @@ public record MountSettings(
         Duration anchorInterval,
         boolean acceptRollback,
         boolean sealNames,
+        boolean requireSyncStandby,
         Path hostSocket,
         List<String> hostOptions) {
 
@@ -111,6 +114,9 @@ public record MountSettings(
               --cache-ttl SECONDS    how long the kernel may cache names and attributes (default 600)
               --db-timeout SECONDS   how long to retry an unreachable database before calls fail
                                      with EIO (default 60)
+              --require-sync-standby refuse to mount unless each commit waits for a synchronous
+                                     standby, which a failover can then promote without losing
+                                     a commit (README, "Failover")
               --writeback-delay SECONDS  longest time written data stays only in memory (default 5)
               --ordered-journals     SQLite rollback journals (files named *-journal) are kept in
                                      order in memory instead of stored at each fsync, so that a
@@ -175,6 +181,7 @@ public record MountSettings(
         boolean noAnchor = false;
         boolean acceptRollback = false;
         boolean sealNames = false;
+        boolean requireSyncStandby = false;
         List<String> positional = new ArrayList<>();
         String cacheGiven = null;
         String writeBufferGiven = null;
@@ -219,6 +226,7 @@ public record MountSettings(
                 case "--no-anchor" -> noAnchor = true;
                 case "--accept-rollback" -> acceptRollback = true;
                 case "--seal-names" -> sealNames = true;
+                case "--require-sync-standby" -> requireSyncStandby = true;
                 case "--threads" -> threads = (int) number(a, o.value(a), 1, 256);
                 case "--host" -> viaHost = true;
                 case "--socket" -> socket = Path.of(o.value(a));
@@ -287,7 +295,7 @@ public record MountSettings(
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads, allowNonEmpty, orderedJournals,
                 anchorDir == null ? null : anchorDir.toAbsolutePath(), anchorCommand, anchorInterval, acceptRollback,
-                sealNames, viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
+                sealNames, requireSyncStandby, viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
     }
 
     /** Options read by the client of a host and never handed to it. */

@@ -16,6 +16,8 @@ import dev.sqlitesuperfs.sealed.SealedStore;
 import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.Replication;
+import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
 import dev.sqlitesuperfs.store.PgServer;
 import dev.sqlitesuperfs.store.StoreMetrics;
@@ -89,6 +91,27 @@ public final class NamespaceMount implements AutoCloseable {
                 callerUid, callerGid);
     }
 
+    /**
+     * Refuses a server that does not replicate synchronously when asked to, and says so in the log
+     * when it streams to standbys that a commit does not wait for: a failover to one of them can
+     * lose the last commits this mount acknowledged.
+     */
+    private static void checkReplication(NamespaceStore store, NamespaceName name, boolean requireSynchronous) {
+        Replication replication = store.replication();
+        if (replication == null || replication.isSynchronous()) {
+            return;
+        }
+        if (requireSynchronous) {
+            throw new StoreException.NotSynchronous("the PostgreSQL server of namespace " + name
+                    + " does not replicate synchronously (" + replication.describe() + "); --require-sync-standby"
+                    + " refuses to mount");
+        }
+        if (replication.isAsynchronousOnly()) {
+            log.warn("The PostgreSQL server of namespace {} replicates only asynchronously ({}): a failover can lose"
+                    + " the last commits this mount acknowledged", name, replication.describe());
+        }
+    }
+
     private static FreshnessPolicy freshness(MountSettings settings) {
         if (settings.anchorCommand() != null) {
             return new FreshnessPolicy(new AnchorCommand(settings.anchorCommand(), settings.databaseTimeout()),
@@ -108,6 +131,7 @@ public final class NamespaceMount implements AutoCloseable {
         NamespaceStore store = stores.apply(name);
         SealedNamespace opened = null;
         try {
+            checkReplication(store, name, settings.requireSyncStandby());
             int uid = settings.ownerUid() >= 0 ? settings.ownerUid() : callerUid;
             int gid = settings.ownerGid() >= 0 ? settings.ownerGid() : callerGid;
             if (settings.readOnly()) {

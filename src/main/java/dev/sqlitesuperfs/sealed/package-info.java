@@ -17,6 +17,11 @@
  * dev.sqlitesuperfs.anchor}, and every inode row read later must be the current one. A namespace
  * put back whole is refused as rolled back, an inode put back alone as tampered.
  *
+ * <p>Sealed names (a namespace created with {@code --seal-names}): names go down sealed and come
+ * back opened at this layer's edge ({@code SealedStore.storedName}, {@code SealedStore.entries}),
+ * symlink targets and a symlink row's size padded, so that everything above sees plain names and
+ * everything below sees none. MACs, digest terms and the fs layer's caches all work on plain names.
+ *
  * <p>Behind it: {@link dev.sqlitesuperfs.sealed.SealedStore}, the reads and their checks;
  * {@link dev.sqlitesuperfs.sealed.SealedTransaction}, which seals what goes down and keeps each
  * inode's authenticator and the digests of its blocks, entries and attributes up to date; the

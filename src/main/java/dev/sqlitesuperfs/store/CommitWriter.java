@@ -102,6 +102,8 @@ final class CommitWriter {
     private InFlight inFlight;
     /** A commit of an earlier group whose outcome stayed unknown (see {@link #attempt}). */
     private InFlight inDoubt;
+    /** The last refusal of a server that lacks confirmed commits, logged once until a reconnect works. */
+    private String behind;
     /** When the writer lost PostgreSQL ({@link System#nanoTime()}), or 0 while connected; for the logs. */
     private long lostSince;
 
@@ -487,6 +489,7 @@ final class CommitWriter {
                                 (System.nanoTime() - lostSince) / 1_000_000);
                         lostSince = 0;
                     }
+                    behind = null;
                     InFlight doubted = inDoubt;
                     inDoubt = null;
                     if (doubted != null && doubted.number() == lastCommit) {
@@ -524,6 +527,10 @@ final class CommitWriter {
                 if (SqlFailures.isTransient(e) || !session.isConnected() || connectionClosed()) {
                     log.debug("Writer of namespace {}: transient failure (SQLState {}): {}", namespace,
                             e.getSQLState(), e.getMessage());
+                    if (e instanceof ServerBehindException && !e.getMessage().equals(behind)) {
+                        behind = e.getMessage();
+                        log.error(behind);
+                    }
                     lastTransient = e;
                     if (SqlFailures.leavesSessionUsable(e) && !connectionClosed()) {
                         // The session is fine: keep it, and with it the namespace lock.

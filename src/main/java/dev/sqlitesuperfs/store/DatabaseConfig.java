@@ -255,6 +255,17 @@ public record DatabaseConfig(
                 throw new IllegalArgumentException("unknown database connection parameter '" + property.getKey() + "'", e);
             }
         }
+        if (endpoints.size() > 1) {
+            // Several servers: the one that takes writes, not a standby that would refuse every
+            // commit; and what pgjdbc remembers of each server's role kept short, so that a
+            // standby promoted after a failover is tried within a second.
+            if (!properties.containsKey(PGProperty.TARGET_SERVER_TYPE.getName())) {
+                ds.setProperty(PGProperty.TARGET_SERVER_TYPE, "primary");
+            }
+            if (!properties.containsKey(PGProperty.HOST_RECHECK_SECONDS.getName())) {
+                ds.setProperty(PGProperty.HOST_RECHECK_SECONDS, "1");
+            }
+        }
         ds.setProperty(PGProperty.LOG_SERVER_ERROR_DETAIL, "false");
         ds.setProperty(PGProperty.APPLICATION_NAME, applicationName + applicationNameSuffix);
         return ds;

@@ -128,6 +128,14 @@ public interface NamespaceStore extends AutoCloseable {
      */
     void upgradeSealing(SealingUpgrade upgrade);
 
+    /**
+     * How the server replicates commits (see {@link Replication}), or null for a store that is not
+     * a PostgreSQL server.
+     */
+    default Replication replication() {
+        return null;
+    }
+
     /** The meta row's record of the last committed transaction: its number and seal (see {@link CommitSeals}). */
     CommitState commitState();
 

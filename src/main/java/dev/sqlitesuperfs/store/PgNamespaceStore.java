@@ -216,6 +216,12 @@ public final class PgNamespaceStore implements NamespaceStore {
     }
 
     @Override
+    public Replication replication() {
+        ensureOpen();
+        return reads.read("reading how the server replicates", Replication::read);
+    }
+
+    @Override
     public CommitState commitState() {
         ensureOpen();
         return reads.read("reading the last commit", connection -> {

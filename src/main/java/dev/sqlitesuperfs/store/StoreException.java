@@ -35,6 +35,13 @@ public class StoreException extends RuntimeException {
         }
     }
 
+    /** The server does not replicate commits synchronously, and the mount was asked to require it. */
+    public static final class NotSynchronous extends StoreException {
+        public NotSynchronous(String message) {
+            super(message);
+        }
+    }
+
     /** PostgreSQL could not be reached, or kept failing, for longer than the retry timeout. */
     public static final class Unavailable extends StoreException {
         public Unavailable(String message, Throwable cause) {

@@ -34,7 +34,13 @@ final class WriterSession implements AutoCloseable {
     private long epoch = -1;
     /** The number of this mount's last transaction; each one stores its number in meta.last_commit. */
     private long commitNumber;
-    private volatile CommitSeals seals = CommitSeals.NONE;
+    private volatile CommitSeals seals = confirming(CommitSeals.NONE);
+    /**
+     * The newest commit number this mount knows to be stored: the namespace's last commit when it
+     * started writing, then every commit PostgreSQL confirmed. A server that has less is not the
+     * one these commits went to (see {@link #reconnect}).
+     */
+    private volatile long confirmed;
     /** The connections ({@link WriterLane#generation}) of each lane on which this namespace's state was last checked. */
     private long homeChecked = -1;
     private long bulkChecked = -1;
@@ -160,7 +166,23 @@ final class WriterSession implements AutoCloseable {
     }
 
     void sealCommits(CommitSeals seals) {
-        this.seals = seals;
+        this.seals = confirming(seals);
+    }
+
+    /** {@code seals}, and every commit they hear of counted as {@link #confirmed}. */
+    private CommitSeals confirming(CommitSeals seals) {
+        return new CommitSeals() {
+            @Override
+            public byte[] seal(long number, java.util.Collection<InodeRecord> put, java.util.Collection<Long> deleted) {
+                return seals.seal(number, put, deleted);
+            }
+
+            @Override
+            public void committed(long number) {
+                confirmed = Math.max(confirmed, number);
+                seals.committed(number);
+            }
+        };
     }
 
     /** The lane's connection's prepared statements for a ride's namespace. The caller holds the lane. */
@@ -200,6 +222,7 @@ final class WriterSession implements AutoCloseable {
             }
             epoch = rows.getLong(1);
             commitNumber = rows.getLong(2);
+            confirmed = commitNumber;
         }
         markChecked();
         log.info("Writing to namespace {} as owner epoch {}", namespace, epoch);
@@ -251,6 +274,16 @@ final class WriterSession implements AutoCloseable {
             }
             long storedEpoch = rows.getLong(1);
             long lastCommit = rows.getLong(2);
+            if (lastCommit < confirmed) {
+                // An old primary back after a failover, or a standby promoted that did not have
+                // every commit: writing here would fork the namespace. Another try may reach the
+                // server that has them (or the operator stops this one).
+                lane.discard();
+                throw new ServerBehindException("the server reached for namespace " + namespace + " has its commits"
+                        + " only up to number " + lastCommit + ", but commit " + confirmed + " was confirmed to this"
+                        + " mount: it is an old primary or a standby that was not replicating synchronously; not"
+                        + " writing there");
+            }
             commitNumber = Math.max(commitNumber, lastCommit);
             if (epoch >= 0 && storedEpoch != epoch) {
                 // Keeping the lock (just taken again) would block whoever owns the namespace next.

@@ -3,6 +3,7 @@ package dev.sqlitesuperfs.testing;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.store.DatabaseConfig;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
@@ -41,18 +42,29 @@ public final class CliMount implements AutoCloseable {
     private final String namespace = TestPostgres.freshNamespace();
     private final Path dir;
     private final List<String> options;
+    /** The database, as a URL for the command line and as the tests' own configuration. */
+    private final String url;
+    private final DatabaseConfig database;
     private CliProcess process;
     private int mounts;
 
-    private CliMount(Path dir, List<String> options) {
+    private CliMount(Path dir, List<String> options, String url, DatabaseConfig database) {
         this.dir = dir;
         this.options = options;
+        this.url = url;
+        this.database = database;
     }
 
     /** Mounts a fresh namespace with mount {@code options} (for example "--db-timeout", "3"). */
     public static CliMount fresh(String... options) {
+        return freshIn(TestPostgres.url(), options);
+    }
+
+    /** Mounts a fresh namespace stored in the database at {@code url} (a URL of several servers, say). */
+    public static CliMount freshIn(String url, String... options) {
         try {
-            CliMount mount = new CliMount(Files.createTempDirectory("sqlitesuperfs-crash-mnt-"), List.of(options));
+            CliMount mount = new CliMount(Files.createTempDirectory("sqlitesuperfs-crash-mnt-"), List.of(options), url,
+                    DatabaseConfig.parse(url));
             System.out.println("cli mount: namespace " + mount.namespace + ", the log of each mount in "
                     + LOGS.resolve(mount.namespace + "-N.log"));
             mount.mount();
@@ -83,15 +95,19 @@ public final class CliMount implements AutoCloseable {
 
     /** The stored namespace's consistency problems; the namespace must not be mounted. */
     public List<String> check() {
-        try (NamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), NamespaceName.parse(namespace),
-                true)) {
+        try (NamespaceStore store = PgNamespaceStore.open(database, NamespaceName.parse(namespace), true)) {
             return store.check();
         }
     }
 
     /** The environment the command line reads the database and the passphrase from. */
-    private static Map<String, String> env() {
-        return Map.of("psql_url", TestPostgres.url(), "encryption_pass", PASSPHRASE);
+    private Map<String, String> env() {
+        return env(url);
+    }
+
+    /** The same for a command on the database at {@code otherUrl}. */
+    public static Map<String, String> env(String otherUrl) {
+        return Map.of("psql_url", otherUrl, "encryption_pass", PASSPHRASE);
     }
 
     /** Mounts the namespace again (after {@link #kill} or {@link #unmount}) and waits until it serves. */

@@ -117,6 +117,18 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
         }
     }
 
+    /** The same namespace, with this one's anchor, mounted from {@code other} (another server of it). */
+    public TestMount sameNamespaceIn(DatabaseConfig other, String... extraArgs) {
+        try {
+            TestMount m = new TestMount(namespace, Files.createTempDirectory("sqlitesuperfs-mnt-"), List.of(extraArgs),
+                    other, anchors);
+            m.mount();
+            return m;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     private void mount() {
         mount(List.of());
     }
