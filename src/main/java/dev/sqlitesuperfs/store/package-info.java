@@ -13,6 +13,12 @@
  * its checksum and its format version against the tables ({@code MetaRow}), and a TLS failure is
  * reported as one, not retried as a lost connection.
  *
+ * <p>Several servers (a primary and its standbys, in one URL): writes go to the primary; after a
+ * failover the writer reconnects to whichever server is primary now, and refuses one that lacks a
+ * commit confirmed to it ({@code ServerBehindException}: an old primary back, an asynchronous
+ * standby promoted). {@link dev.sqlitesuperfs.store.Replication} says whether the server's commits
+ * wait for a standby.
+ *
  * <p>Knows nothing of POSIX rules or of cryptography: it stores rows, and payloads and
  * authenticators arrive sealed; the keyed step of a format upgrade gets them from its caller, and
  * each transaction's commit seal from its {@link dev.sqlitesuperfs.store.CommitSeals}, which it
