@@ -295,7 +295,8 @@ public record MountSettings(
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads, allowNonEmpty, orderedJournals,
                 anchorDir == null ? null : anchorDir.toAbsolutePath(), anchorCommand, anchorInterval, acceptRollback,
-                sealNames, requireSyncStandby, viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null, List.copyOf(hostOptions));
+                sealNames, requireSyncStandby, viaHost ? (socket != null ? socket : DEFAULT_HOST_SOCKET) : null,
+                List.copyOf(hostOptions));
     }
 
     /** Options read by the client of a host and never handed to it. */

@@ -103,7 +103,8 @@ public final class SealedNamespace implements AutoCloseable {
     public static SealedNamespace create(NamespaceStore store, String name, NewNamespace spec, Passphrase passphrase,
             FreshnessPolicy freshness) {
         long start = System.nanoTime();
-        NamespaceKey.Opened created = NamespaceKey.create(spec.blockSize(), spec.kdfStrength(), spec.sealNames(), passphrase);
+        NamespaceKey.Opened created = NamespaceKey.create(spec.blockSize(), spec.kdfStrength(), spec.sealNames(),
+                passphrase);
         NamespaceMeta meta = created.meta().withQuota(spec.quotaBytes());
         SealedNamespace opened = new SealedNamespace(store, name, meta, created.dataKey());
         opened.keyNanos = System.nanoTime() - start;

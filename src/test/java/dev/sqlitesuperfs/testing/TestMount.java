@@ -107,14 +107,7 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
 
     /** The same namespace mounted again on another directory (the first must be closed). */
     public TestMount sameNamespaceElsewhere(String... extraArgs) {
-        try {
-            TestMount m = new TestMount(namespace, Files.createTempDirectory("sqlitesuperfs-mnt-"), List.of(extraArgs),
-                    database, anchors);
-            m.mount();
-            return m;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return sameNamespaceIn(database, extraArgs);
     }
 
     /** The same namespace, with this one's anchor, mounted from {@code other} (another server of it). */
