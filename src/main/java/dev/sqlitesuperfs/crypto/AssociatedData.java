@@ -22,7 +22,8 @@ final class AssociatedData {
         SYMLINK("ssfs/sym"),
         XATTR("ssfs/xat"),
         INODE("ssfs/ino"),
-        NAME("ssfs/nam");
+        NAME("ssfs/nam"),
+        XATTR_NAME("ssfs/xnm");
 
         private final byte[] tag;
 

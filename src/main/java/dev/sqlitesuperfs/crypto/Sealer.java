@@ -73,7 +73,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code "ssfs/nn1" || dir (int64) || name}, a synthetic IV, so one name in one directory always
  * seals to the same bytes and the store can index, find and replace it without the key, while two
  * different names or directories never share a nonce. Opening checks the tag, then that the nonce
- * is the one the name and directory give, so each name has exactly one stored form.
+ * is the one the name and directory give, so each name has exactly one stored form. Extended
+ * attribute names are sealed the same way with the inode as position, the domain tag "ssfs/xnm"
+ * and the nonce label "ssfs/nx1".
  *
  * <p>Thread-safe. Each thread has native scratch buffers, allocated once and reused by every sealer
  * it uses ({@link SealerScratch}), so a seal or open costs two copies and the libsodium call, with
@@ -100,6 +102,7 @@ public final class Sealer implements AutoCloseable {
     private static final long ANCHOR_ID_LABEL = label("ssfs/ai1");
     private static final long ROOT_TERM_LABEL = label("ssfs/ri1");
     private static final long NAME_NONCE_LABEL = label("ssfs/nn1");
+    private static final long XATTR_NAME_NONCE_LABEL = label("ssfs/nx1");
     /** Sealed names and symlink targets are padded to a multiple of this many bytes. */
     public static final int NAME_BUCKET = 32;
     private static final ValueLayout.OfLong LONG = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.BIG_ENDIAN);
@@ -383,19 +386,8 @@ public final class Sealer implements AutoCloseable {
      * in which bucket of {@value #NAME_BUCKET} bytes the name's length lies.
      */
     public byte[] sealName(long dir, byte[] name) {
-        int padded = paddedLength(name.length);
         SealerScratch scratch = scratch();
-        scratch.ensurePayloadCapacity(padded);
-        syntheticNonce(scratch, dir, name, name.length, scratch.nonce());
-        MemorySegment plain = scratch.plain();
-        MemorySegment.copy(name, 0, plain, ValueLayout.JAVA_BYTE, 0, name.length);
-        plain.asSlice(name.length, padded - name.length).fill((byte) 0);
-        int adLength = AssociatedData.writeNamePosition(scratch.nameAd, dir);
-        Sodium.aeadEncrypt(scratch.cipherAndTag(), plain, padded, scratch.nameAd, adLength, scratch.nonce(),
-                key.segment());
-        byte[] sealed = new byte[padded + OVERHEAD];
-        MemorySegment.copy(scratch.sealed(), ValueLayout.JAVA_BYTE, 0, sealed, 0, sealed.length);
-        return sealed;
+        return sealName(scratch, scratch.nameAd, NAME_NONCE_LABEL, dir, name);
     }
 
     /**
@@ -405,15 +397,50 @@ public final class Sealer implements AutoCloseable {
      *                            not the one form {@link #sealName} gives
      */
     public byte[] openName(long dir, byte[] sealed) throws IntegrityException {
+        SealerScratch scratch = scratch();
+        return openName(scratch, scratch.nameAd, NAME_NONCE_LABEL, dir, sealed, "a sealed name in directory " + dir);
+    }
+
+    /**
+     * The stored form of extended attribute name {@code name} of inode {@code ino}: sealed as an
+     * entry name is, with a domain of its own ("ssfs/xnm", nonce label "ssfs/nx1"), so that an
+     * attribute name of inode N and an entry name in directory N never share a stored form.
+     */
+    public byte[] sealXattrName(long ino, byte[] name) {
+        SealerScratch scratch = scratch();
+        return sealName(scratch, scratch.xattrNameAd, XATTR_NAME_NONCE_LABEL, ino, name);
+    }
+
+    /** @throws IntegrityException as {@link #openName} does */
+    public byte[] openXattrName(long ino, byte[] sealed) throws IntegrityException {
+        SealerScratch scratch = scratch();
+        return openName(scratch, scratch.xattrNameAd, XATTR_NAME_NONCE_LABEL, ino, sealed,
+                "a sealed attribute name of inode " + ino);
+    }
+
+    private byte[] sealName(SealerScratch scratch, MemorySegment ad, long nonceLabel, long position, byte[] name) {
+        int padded = paddedLength(name.length);
+        scratch.ensurePayloadCapacity(padded);
+        syntheticNonce(scratch, nonceLabel, position, name, name.length, scratch.nonce());
+        MemorySegment plain = scratch.plain();
+        MemorySegment.copy(name, 0, plain, ValueLayout.JAVA_BYTE, 0, name.length);
+        plain.asSlice(name.length, padded - name.length).fill((byte) 0);
+        int adLength = AssociatedData.writeNamePosition(ad, position);
+        Sodium.aeadEncrypt(scratch.cipherAndTag(), plain, padded, ad, adLength, scratch.nonce(), key.segment());
+        byte[] sealed = new byte[padded + OVERHEAD];
+        MemorySegment.copy(scratch.sealed(), ValueLayout.JAVA_BYTE, 0, sealed, 0, sealed.length);
+        return sealed;
+    }
+
+    private byte[] openName(SealerScratch scratch, MemorySegment ad, long nonceLabel, long position, byte[] sealed,
+            String what) throws IntegrityException {
         int padded = sealed.length - OVERHEAD;
         if (padded < NAME_BUCKET || padded % NAME_BUCKET != 0) {
-            throw new IntegrityException("a sealed name in directory " + dir + " is malformed (" + sealed.length
-                    + " bytes)");
+            throw new IntegrityException(what + " is malformed (" + sealed.length + " bytes)");
         }
-        SealerScratch scratch = scratch();
-        int adLength = AssociatedData.writeNamePosition(scratch.nameAd, dir);
-        if (!open(scratch, sealed, scratch.nameAd, adLength)) {
-            throw new IntegrityException("a sealed name in directory " + dir + " failed authentication");
+        int adLength = AssociatedData.writeNamePosition(ad, position);
+        if (!open(scratch, sealed, ad, adLength)) {
+            throw new IntegrityException(what + " failed authentication");
         }
         int length = padded;
         while (length > 0 && scratch.plain().get(ValueLayout.JAVA_BYTE, length - 1) == 0) {
@@ -421,10 +448,10 @@ public final class Sealer implements AutoCloseable {
         }
         byte[] name = scratch.plain().asSlice(0, length).toArray(ValueLayout.JAVA_BYTE);
         byte[] nonce = new byte[Sodium.NONCE_BYTES];
-        syntheticNonce(scratch, dir, name, length, MemorySegment.ofArray(nonce));
+        syntheticNonce(scratch, nonceLabel, position, name, length, MemorySegment.ofArray(nonce));
         if (length == 0 || !java.security.MessageDigest.isEqual(nonce,
                 java.util.Arrays.copyOf(sealed, Sodium.NONCE_BYTES))) {
-            throw new IntegrityException("a sealed name in directory " + dir + " is not in its one sealed form");
+            throw new IntegrityException(what + " is not in its one sealed form");
         }
         return name;
     }
@@ -434,10 +461,11 @@ public final class Sealer implements AutoCloseable {
         return Math.max(NAME_BUCKET, (length + NAME_BUCKET - 1) / NAME_BUCKET * NAME_BUCKET);
     }
 
-    private void syntheticNonce(SealerScratch scratch, long dir, byte[] name, int length, MemorySegment into) {
+    private void syntheticNonce(SealerScratch scratch, long label, long position, byte[] name, int length,
+            MemorySegment into) {
         MemorySegment in = scratch.termInput(16L + length);
-        in.set(LONG, 0, NAME_NONCE_LABEL);
-        in.set(LONG, 8, dir);
+        in.set(LONG, 0, label);
+        in.set(LONG, 8, position);
         MemorySegment.copy(name, 0, in, ValueLayout.JAVA_BYTE, 16, length);
         Sodium.genericHash(scratch.term, in, 16L + length, digestKey.segment());
         MemorySegment.copy(scratch.term, 0, into, 0, Sodium.NONCE_BYTES);

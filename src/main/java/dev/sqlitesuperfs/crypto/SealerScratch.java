@@ -31,6 +31,7 @@ final class SealerScratch {
     final MemorySegment symlinkAd;
     final MemorySegment inodeAd;
     final MemorySegment nameAd;
+    final MemorySegment xattrNameAd;
     /** Output of one digest term. */
     final MemorySegment term;
     private MemorySegment termInput;
@@ -48,6 +49,7 @@ final class SealerScratch {
         this.symlinkAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
         this.inodeAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
         this.nameAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
+        this.xattrNameAd = arena.allocate(AssociatedData.SYMLINK_BYTES);
         this.term = arena.allocate(Sealer.DIGEST_BYTES);
         this.termInput = arena.allocate(INITIAL_TERM_CAPACITY);
         allocateXattrAd(INITIAL_NAME_CAPACITY);
@@ -67,6 +69,7 @@ final class SealerScratch {
             AssociatedData.writePrefix(symlinkAd, AssociatedData.Kind.SYMLINK, namespace, formatVersion);
             AssociatedData.writePrefix(inodeAd, AssociatedData.Kind.INODE, namespace, formatVersion);
             AssociatedData.writePrefix(nameAd, AssociatedData.Kind.NAME, namespace, formatVersion);
+            AssociatedData.writePrefix(xattrNameAd, AssociatedData.Kind.XATTR_NAME, namespace, formatVersion);
             AssociatedData.writePrefix(xattrAd, AssociatedData.Kind.XATTR, namespace, formatVersion);
         }
         ensurePayloadCapacity(blockSize);

@@ -87,7 +87,8 @@ public final class SealedStore {
 
     /**
      * @param sealNames whether the namespace stores names and symlink targets sealed (see
-     *                  {@link Sealer#sealName}): then every name is sealed on its way to the store
+     *                  {@link Sealer#sealName}): then every name (of entries and of extended
+     *                  attributes) is sealed on its way to the store
      *                  and opened on its way back, and a symlink's target and the size in its row
      *                  are padded to a bucket, so that PostgreSQL sees neither names nor their
      *                  exact lengths. Everything above this class sees plain names either way.
@@ -257,6 +258,11 @@ public final class SealedStore {
         return sealNames ? sealer.sealName(dir, name) : name;
     }
 
+    /** What the store keeps of the name {@code name} of an extended attribute of inode {@code ino}. */
+    byte[] storedXattrName(long ino, byte[] name) {
+        return sealNames ? sealer.sealXattrName(ino, name) : name;
+    }
+
     /** What the store keeps of a symlink target: padded to its bucket when names are sealed. */
     byte[] storedTarget(byte[] target) {
         return sealNames ? Arrays.copyOf(target, Sealer.paddedLength(target.length)) : target;
@@ -285,17 +291,19 @@ public final class SealedStore {
         Map<ByteBuffer, byte[]> terms = new HashMap<>();
         byte[] sum = new byte[Sealer.DIGEST_BYTES];
         for (XattrRecord x : store.xattrs(ino)) {
+            byte[] name;
             byte[] value;
             try {
-                value = sealer.openXattr(ino, x.name(), x.sealedValue());
+                name = sealNames ? sealer.openXattrName(ino, x.name()) : x.name();
+                value = sealer.openXattr(ino, name, x.sealedValue());
             } catch (IntegrityException e) {
                 throw tampered("inode " + ino + ": xattr " + printable(x.name()) + " failed authentication");
             }
             byte[] term = new byte[Sealer.DIGEST_BYTES];
-            sealer.addXattrTerm(term, ino, x.name(), value);
+            sealer.addXattrTerm(term, ino, name, value);
             InodeAuth.xor(sum, term);
-            terms.put(ByteBuffer.wrap(x.name()), term);
-            result.put(x.name(), value);
+            terms.put(ByteBuffer.wrap(name), term);
+            result.put(name, value);
         }
         if (!Arrays.equals(sum, a.xattrs)) {
             throw tampered("inode " + ino + ": its extended attributes are not the ones last stored");

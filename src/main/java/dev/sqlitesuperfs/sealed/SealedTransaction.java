@@ -169,7 +169,8 @@ public final class SealedTransaction {
         InodeAuth.xor(w.xattrs, term);
         w.xattrTerms.put(key, term);
         byte[] sealedValue = sealer.sealXattr(ino, name, value);
-        return add(c -> c.putXattr(ino, name, sealedValue));
+        byte[] stored = owner.storedXattrName(ino, name);
+        return add(c -> c.putXattr(ino, stored, sealedValue));
     }
 
     public SealedTransaction deleteXattr(long ino, byte[] name) {
@@ -180,7 +181,8 @@ public final class SealedTransaction {
             InodeAuth.xor(w.xattrs, old);
         }
         w.xattrTerms.put(key, null);
-        return add(c -> c.deleteXattr(ino, name));
+        byte[] stored = owner.storedXattrName(ino, name);
+        return add(c -> c.deleteXattr(ino, stored));
     }
 
     public SealedTransaction putSymlink(long ino, byte[] target) {

@@ -72,6 +72,16 @@ class SealedNamesTest {
                 .isInstanceOf(IntegrityException.class).hasMessageContaining("malformed");
     }
 
+    @Test
+    void anAttributeNameAndAnEntryNameOfOneInodeNumberAreUnrelatedAndDoNotOpenAsEachOther() throws Exception {
+        byte[] entry = sealer.sealName(7, name("user.tag"));
+        byte[] attribute = sealer.sealXattrName(7, name("user.tag"));
+        assertThat(attribute).isNotEqualTo(entry).hasSameSizeAs(entry);
+        assertThat(sealer.openXattrName(7, attribute)).isEqualTo(name("user.tag"));
+        assertThatThrownBy(() -> sealer.openName(7, attribute)).isInstanceOf(IntegrityException.class);
+        assertThatThrownBy(() -> sealer.openXattrName(7, entry)).isInstanceOf(IntegrityException.class);
+    }
+
     /**
      * A sealing of the name under the right key and place, but with a nonce of its own choosing (as
      * a careless writer could make): it authenticates, yet is not the one form, so that nobody can

@@ -103,6 +103,23 @@ class SealedNamesTest {
     }
 
     @Test
+    void extendedAttributeNamesAreSealedTooAndComeBackAfterARemount() {
+        long file = f.file(1, "f", "x");
+        f.fs.setxattr(ROOT, file, bytes("user.project-codename"), bytes("v1"), 0);
+        f.fs.setxattr(ROOT, file, bytes("user.gone"), bytes("v2"), 0);
+        f.fs.removexattr(ROOT, file, bytes("user.gone"));
+        f.fs.flushAll();
+
+        assertThat(f.store().tables().xattrRows(file)).singleElement().satisfies(row -> {
+            assertThat(indexOf(row.name(), bytes("codename"))).isEqualTo(-1);
+            assertThat(row.name()).hasSize(Sealer.NAME_BUCKET + Sealer.OVERHEAD);
+        });
+        f.remount();
+        assertThat(f.fs.listxattr(ROOT, file)).extracting(FsFixture::text).containsExactly("user.project-codename");
+        assertThat(text(f.fs.getxattr(ROOT, file, bytes("user.project-codename")))).isEqualTo("v1");
+    }
+
+    @Test
     void anEntryCopiedIntoAnotherDirectoryDoesNotOpenThereAndTheRestIsServed() {
         long a = f.mkdir(1, "a");
         long b = f.mkdir(1, "b");

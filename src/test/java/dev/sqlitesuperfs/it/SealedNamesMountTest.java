@@ -32,6 +32,7 @@ class SealedNamesMountTest {
             Path dir = Files.createDirectory(mount.path(MARKER + "-dir"));
             Files.writeString(dir.resolve(MARKER + "-file"), "content");
             Files.createSymbolicLink(mount.path("link"), Path.of(MARKER + "/" + MARKER));
+            Posix.setxattr(mount.path(MARKER + "-dir"), "user." + MARKER, new byte[] {1}, 0);
             Path db = dir.resolve("app-" + MARKER + ".db");
             try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement s = c.createStatement()) {
                 s.execute("PRAGMA journal_mode=WAL");
@@ -55,6 +56,7 @@ class SealedNamesMountTest {
             assertThat(Posix.lstat(mount.path("link")).size()).isEqualTo(target);
             assertThat(Files.readSymbolicLink(mount.path("link"))).isEqualTo(Path.of(MARKER + "/" + MARKER));
             assertThat(Files.readString(mount.path(MARKER + "-renamed"))).isEqualTo("content");
+            assertThat(Posix.getxattr(mount.path(MARKER + "-dir"), "user." + MARKER)).containsExactly(1);
             try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement s = c.createStatement();
                     ResultSet rows = s.executeQuery("SELECT v FROM t")) {
                 assertThat(rows.next()).isTrue();
