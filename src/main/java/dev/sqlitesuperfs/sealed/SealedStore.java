@@ -273,7 +273,13 @@ public final class SealedStore {
      * target's (the authenticator keeps the real one, see {@link #verified}).
      */
     InodeRecord storedRow(InodeRecord r) {
-        return sealNames && r.isSymlink() ? r.withSize(Sealer.paddedLength((int) r.size())) : r;
+        long size = storedSize(r.mode(), r.size());
+        return size == r.size() ? r : r.withSize(size);
+    }
+
+    /** The size the store keeps for an inode of {@code mode} whose real size is {@code size}. */
+    private long storedSize(int mode, long size) {
+        return sealNames && FileType.isSymlink(mode) ? Sealer.paddedLength((int) size) : size;
     }
 
     private static byte[] withoutPadding(byte[] padded) {
@@ -429,9 +435,8 @@ public final class SealedStore {
         int nlink = b.getInt();
         long size = b.getLong();
         // A symlink's row holds its padded size where names are sealed; the real one is sealed.
-        long storedSize = sealNames && FileType.isSymlink(mode) ? Sealer.paddedLength((int) size) : size;
         boolean same = mode == r.mode() & uid == r.uid() & gid == r.gid() & nlink == r.nlink()
-                & storedSize == r.size() & b.getInt() == r.rdev()
+                & storedSize(mode, size) == r.size() & b.getInt() == r.rdev()
                 & b.getLong() == r.atimeNs() & b.getLong() == r.mtimeNs() & b.getLong() == r.ctimeNs();
         if (!same) {
             throw tampered("inode " + r.ino() + ": its row does not match its authenticator (attributes changed)");

@@ -124,7 +124,7 @@ class FailoverTest {
             long first = writer.acknowledged() + 1;
             Writer more = new Writer(mount.path("app.db"), "WAL", state.resolve("more.record"), first);
             try {
-                long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+                long deadline = System.nanoTime() + GENEROUS.toNanos();
                 while (!mount.output().contains("not writing there") && System.nanoTime() < deadline) {
                     Thread.sleep(20);
                 }
