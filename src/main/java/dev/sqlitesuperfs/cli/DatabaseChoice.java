@@ -16,6 +16,11 @@ final class DatabaseChoice implements AutoCloseable {
         this.local = local;
     }
 
+    /** A server named by a fleet. */
+    static DatabaseChoice of(DatabaseConfig config) {
+        return new DatabaseChoice(config, null);
+    }
+
     static DatabaseChoice of(String url, Path stateDir, Map<String, String> env, PrintStream out) {
         if (url != null) {
             return new DatabaseChoice(DatabaseConfig.parse(url), null);

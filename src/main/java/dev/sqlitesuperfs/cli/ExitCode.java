@@ -72,6 +72,7 @@ public enum ExitCode {
             case StoreException.UnsupportedFormat f -> NAMESPACE;
             case StoreException.NotANamespace n -> NAMESPACE;
             case StoreException.NoSuchNamespace n -> NAMESPACE;
+            case StoreException.NotCurrent n -> NAMESPACE;
             case StoreException.DamagedMetadata d -> DAMAGED;
             case TamperedException t -> DAMAGED;
             case StoreException.UnsupportedServer u -> DATABASE;

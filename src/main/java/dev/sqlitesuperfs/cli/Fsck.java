@@ -21,7 +21,7 @@ import java.util.Map;
  * mounted namespace, whose state in memory may be ahead of storage.
  */
 public final class Fsck {
-    static final String USAGE = "usage: sqlitesuperfs fsck [--db URL] [--state-dir D] [--verify [--passphrase-file F]"
+    static final String USAGE = "usage: sqlitesuperfs fsck [--db URL | --fleet FILE] [--state-dir D] [--verify [--passphrase-file F]"
             + " [--anchor-dir D]] NAMESPACE";
 
     private Fsck() {}
@@ -82,7 +82,7 @@ public final class Fsck {
     }
 
     /** With {@code passphrases}, the commit number is also compared with {@code anchors} (null: none). */
-    private static List<String> problems(NamespaceStore store, NamespaceName name, PassphraseSource passphrases,
+    static List<String> problems(NamespaceStore store, NamespaceName name, PassphraseSource passphrases,
                                          Anchors anchors) {
         List<String> problems = new ArrayList<>(SealedNamespace.check(store, name.value()));
         if (passphrases != null) {

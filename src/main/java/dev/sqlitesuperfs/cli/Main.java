@@ -116,7 +116,8 @@ public final class Main {
         // SIGTERM stops a mount however it was started; SIGINT and SIGHUP as the caller left them.
         Signals.takeTermination();
 
-        try (DatabaseChoice db = DatabaseChoice.of(settings.databaseUrl(), settings.stateDir(), env, out)) {
+        try (DatabaseChoice db = settings.fleetFile() != null ? DatabaseChoice.of(FleetChoice.forMount(settings).config())
+                : DatabaseChoice.of(settings.databaseUrl(), settings.stateDir(), env, out)) {
             DatabaseConfig database = db.config.withRetryTimeout(settings.databaseTimeout());
             Supplier<OptionalLong> hostFree = db.local != null ? freeSpaceOf(db.local.dataDirectory()) : OptionalLong::empty;
             PassphraseSource passphrases = new PassphraseSource(settings.passphraseFile(), env);

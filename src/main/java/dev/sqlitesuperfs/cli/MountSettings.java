@@ -15,6 +15,9 @@ import java.util.Set;
  * chosen here and nowhere else.
  *
  * @param databaseUrl    from --db or the psql_url environment variable; null = local PostgreSQL
+ *                       (or the server of the fleet that holds the namespace)
+ * @param fleetFile      from --fleet: the namespace is on whichever server of that fleet holds it
+ *                       (FleetChoice), created on the least loaded one; null = no fleet
  * @param passphraseFile from --passphrase-file; null = environment or terminal
  * @param blockSize      from --block-size; 0 = not given (4096 for a new namespace, else the namespace's)
  * @param ownerUid       -1 = the calling user
@@ -47,6 +50,7 @@ public record MountSettings(
         String namespace,
         Path mountPoint,
         String databaseUrl,
+        Path fleetFile,
         Path passphraseFile,
         int blockSize,
         long cacheBytes,
@@ -95,6 +99,9 @@ public record MountSettings(
               --db URL               PostgreSQL to use (postgresql://user:pass@host:port/db?sslmode=...
                                      or jdbc:postgresql://...); default: $psql_url, else a local
                                      PostgreSQL started for this mount (data kept under --state-dir)
+              --fleet FILE           the namespace is on one of the servers a fleet file lists (one
+                                     "NAME URL" per line): the one that holds it, found by asking
+                                     each; a new one is created on the server holding the fewest
               --passphrase-file F    read the passphrase from file F (default: $encryption_pass, else
                                      a prompt on the terminal)
               --block-size N         block size of a new namespace: 4K..1M, a power of two (default
@@ -155,6 +162,8 @@ public record MountSettings(
     /** Parses the arguments after {@code mount}. */
     public static MountSettings parse(List<String> args, Map<String, String> env) {
         String db = env.get("psql_url");
+        String dbGiven = null;
+        Path fleet = null;
         Path passFile = null;
         int blockSize = 0;
         long cache = DEFAULT_CACHE_BYTES;
@@ -195,7 +204,8 @@ public record MountSettings(
             String a = o.next();
             boolean forHost = !CLIENT_ONLY.contains(a);
             switch (a) {
-                case "--db" -> db = o.value(a);
+                case "--db" -> db = dbGiven = o.value(a);
+                case "--fleet" -> fleet = Path.of(o.value(a));
                 case "--passphrase-file" -> passFile = Path.of(o.value(a));
                 case "--block-size" -> blockSize = blockSize(Sizes.parse(a, o.value(a)));
                 case "--cache-size" -> {
@@ -242,6 +252,7 @@ public record MountSettings(
                 // the host runs elsewhere: a relative --state-dir means the one seen from here
                 hostOptions.addAll(a.equals("--state-dir") ? List.of(a, stateDir.toAbsolutePath().toString())
                         : a.equals("--anchor-dir") ? List.of(a, anchorDir.toAbsolutePath().toString())
+                        : a.equals("--fleet") ? List.of(a, fleet.toAbsolutePath().toString())
                         : separated(args.subList(from, o.position())));
             }
         }
@@ -287,11 +298,18 @@ public record MountSettings(
         if (db != null && db.isBlank()) {
             db = null;
         }
+        if (fleet != null) {
+            if (dbGiven != null) {
+                throw new CliException(ExitCode.USAGE, "--db and --fleet: choose one");
+            }
+            db = null;
+        }
         if (sealNames && readOnly) {
             throw new CliException(ExitCode.USAGE, "--seal-names chooses how a new namespace stores its names, and"
                     + " --read-only creates none");
         }
-        return new MountSettings(positional.get(0), Path.of(positional.get(1)), db, passFile, blockSize, cache,
+        return new MountSettings(positional.get(0), Path.of(positional.get(1)), db,
+                fleet == null ? null : fleet.toAbsolutePath(), passFile, blockSize, cache,
                 writeBuffer, allowOther, uid, gid, readOnly, mkdir, fuseOptions, logLevel, stateDir, kdf, quota, ttl,
                 dbTimeout, writeback, threads, allowNonEmpty, orderedJournals,
                 anchorDir == null ? null : anchorDir.toAbsolutePath(), anchorCommand, anchorInterval, acceptRollback,

@@ -13,7 +13,8 @@ import java.util.Map;
 
 /**
  * What every command on one namespace that is not mounted (fsck, passwd, upgrade) shares: its
- * options, and the way it opens the namespace. Options: the database ({@code --db}, else
+ * options, and the way it opens the namespace. Options: the database ({@code --db}, or the server
+ * of {@code --fleet} that holds the namespace, else
  * {@code $psql_url}, else the local PostgreSQL under {@code --state-dir}), where the current
  * passphrase comes from ({@code --passphrase-file}, else {@code $encryption_pass}, else the
  * terminal) and the namespace's name; a command's own options are handed to {@code extra}.
@@ -22,7 +23,8 @@ import java.util.Map;
  * {@link SealedNamespace} with {@link #passphrases}; the passphrase is asked for only if that
  * needs it.
  */
-record NamespaceCommand(String databaseUrl, Path stateDir, NamespaceName namespace, Path passphraseFile) {
+record NamespaceCommand(String databaseUrl, Path fleetFile, Path stateDir, NamespaceName namespace,
+                        Path passphraseFile) {
 
     /** A command's own options: consumes {@code option} (and its value from {@code values}) or returns false. */
     @FunctionalInterface
@@ -38,6 +40,8 @@ record NamespaceCommand(String databaseUrl, Path stateDir, NamespaceName namespa
 
     static NamespaceCommand parse(List<String> args, Map<String, String> env, String usage, ExtraOptions extra) {
         String url = env.get("psql_url");
+        String urlGiven = null;
+        Path fleetFile = null;
         Path stateDir = null;
         Path passphraseFile = null;
         String namespace = null;
@@ -45,7 +49,8 @@ record NamespaceCommand(String databaseUrl, Path stateDir, NamespaceName namespa
         while (o.hasNext()) {
             String a = o.next();
             switch (a) {
-                case "--db" -> url = o.value(a);
+                case "--db" -> url = urlGiven = o.value(a);
+                case "--fleet" -> fleetFile = Path.of(o.value(a));
                 case "--state-dir" -> stateDir = Path.of(o.value(a));
                 case "--passphrase-file" -> passphraseFile = Path.of(o.value(a));
                 default -> {
@@ -62,7 +67,11 @@ record NamespaceCommand(String databaseUrl, Path stateDir, NamespaceName namespa
         if (namespace == null) {
             throw new CliException(ExitCode.USAGE, usage);
         }
-        return new NamespaceCommand(url, stateDir, NamespaceName.parse(namespace), passphraseFile);
+        if (fleetFile != null && urlGiven != null) {
+            throw new CliException(ExitCode.USAGE, "--db and --fleet: choose one; " + usage);
+        }
+        return new NamespaceCommand(fleetFile != null ? null : url, fleetFile, stateDir, NamespaceName.parse(namespace),
+                passphraseFile);
     }
 
     /** The namespace's current passphrase, from {@code --passphrase-file}, {@code $encryption_pass} or the terminal. */
@@ -79,10 +88,17 @@ record NamespaceCommand(String databaseUrl, Path stateDir, NamespaceName namespa
      */
     int run(Map<String, String> env, PrintStream out, boolean readOnly, String then, Work work) {
         Main.protectSecretsInMemory();
-        try (DatabaseChoice db = DatabaseChoice.of(databaseUrl, stateDir, env, out);
+        try (DatabaseChoice db = fleetFile != null ? DatabaseChoice.of(located().config())
+                : DatabaseChoice.of(databaseUrl, stateDir, env, out);
                 NamespaceStore store = openUnmounted(db.config, namespace, readOnly, then)) {
             return work.run(store);
         }
+    }
+
+    /** The server of the fleet that holds the namespace. */
+    private dev.sqlitesuperfs.fleet.Fleet.Server located() {
+        return FleetChoice.read(fleetFile).locate(namespace).orElseThrow(() -> new CliException(ExitCode.NAMESPACE,
+                "namespace " + namespace + " is on no server of the fleet"));
     }
 
     /**

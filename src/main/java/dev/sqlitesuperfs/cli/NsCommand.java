@@ -1,6 +1,9 @@
 package dev.sqlitesuperfs.cli;
 
+import dev.sqlitesuperfs.anchor.AnchorDirectory;
+import dev.sqlitesuperfs.anchor.Anchors;
 import dev.sqlitesuperfs.crypto.KdfStrength;
+import dev.sqlitesuperfs.fleet.Fleet;
 import dev.sqlitesuperfs.crypto.Passphrase;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.Catalog;
@@ -25,7 +28,7 @@ import java.util.Set;
  */
 final class NsCommand {
     static final String USAGE = """
-            usage: sqlitesuperfs ns SUBCOMMAND [--db URL] [--state-dir D] [--json] ...
+            usage: sqlitesuperfs ns SUBCOMMAND [--db URL | --fleet FILE] [--state-dir D] [--json] ...
               list                        every namespace of the database: format, block size, blocks and
                                           size (approximate), quota, created, and who has it mounted
               info NAMESPACE              its metadata: UUID, format, block size, whether names are sealed,
@@ -33,15 +36,21 @@ final class NsCommand {
               usage NAMESPACE             exact figures: inodes, blocks, bytes stored and on disk, quota
                                           and how much of it is used (reads every row's size)
               create [--passphrase-file F] [--kdf S] [--block-size N] [--quota S] [--uid U --gid G]
-                     [--seal-names] NAMESPACE
+                     [--seal-names] [--server NAME] NAMESPACE
                                           create a namespace without mounting it (its passphrase is
                                           asked for twice on a terminal); --seal-names stores its
-                                          names and symlink targets sealed (see README)
+                                          names and symlink targets sealed (see README); with a
+                                          fleet, on the server holding the fewest namespaces, or on
+                                          --server NAME
+              move --to SERVER [--passphrase-file F] NAMESPACE
+                                          (with --fleet) copy a namespace that is not mounted to
+                                          another server of the fleet, check the copy with the key,
+                                          switch over and drop the old copy; rerun after a failure
               quota NAMESPACE SIZE|none   store the namespace's quota; mounts without --quota use it
               drop [--yes] NAMESPACE      drop a namespace that is not mounted, and all its data, for
                                           good (asks to type its name unless --yes)
             """;
-    private static final String SUBCOMMANDS = "list, info, usage, create, quota, drop";
+    private static final String SUBCOMMANDS = "list, info, usage, create, quota, drop, move";
 
     private NsCommand() {}
 
@@ -49,6 +58,9 @@ final class NsCommand {
     private static final class Args {
         String subcommand;
         String databaseUrl;
+        Path fleetFile;
+        String server;
+        String to;
         Path stateDir;
         boolean json;
         Path passphraseFile;
@@ -65,14 +77,16 @@ final class NsCommand {
         String usage() {
             String options = switch (subcommand) {
                 case "create" -> " [--passphrase-file F] [--kdf S] [--block-size N] [--quota S] [--uid U --gid G]"
-                        + " [--seal-names]"
+                        + " [--seal-names] [--server NAME]"
                         + " NAMESPACE";
+                case "move" -> " --to SERVER [--passphrase-file F] NAMESPACE";
                 case "quota" -> " NAMESPACE SIZE|none";
                 case "drop" -> " [--yes] NAMESPACE";
                 case "list" -> "";
                 default -> " NAMESPACE";
             };
-            return "usage: sqlitesuperfs ns " + subcommand + " [--db URL] [--state-dir D] [--json]" + options;
+            return "usage: sqlitesuperfs ns " + subcommand + " [--db URL | --fleet FILE] [--state-dir D] [--json]"
+                    + options;
         }
 
         CliException wrong(String what) {
@@ -85,13 +99,15 @@ final class NsCommand {
             "list", Set.of(),
             "info", Set.of(),
             "usage", Set.of(),
-            "create", Set.of("--passphrase-file", "--kdf", "--block-size", "--quota", "--uid", "--gid", "--seal-names"),
+            "create", Set.of("--passphrase-file", "--kdf", "--block-size", "--quota", "--uid", "--gid", "--seal-names",
+                    "--server"),
             "quota", Set.of(),
-            "drop", Set.of("--yes"));
+            "drop", Set.of("--yes"),
+            "move", Set.of("--to", "--passphrase-file"));
 
     /** How many names and values after the options each subcommand takes. */
     private static final Map<String, Integer> POSITIONAL = Map.of(
-            "list", 0, "info", 1, "usage", 1, "create", 1, "quota", 2, "drop", 1);
+            "list", 0, "info", 1, "usage", 1, "create", 1, "quota", 2, "drop", 1, "move", 1);
 
     static int run(List<String> argv, Map<String, String> env, PrintStream out, PrintStream err) {
         if (argv.isEmpty()) {
@@ -107,8 +123,10 @@ final class NsCommand {
         return switch (args.subcommand) {
             case "create" -> create(args, name, env, out, err);
             case "drop" -> drop(args, name, env, out, err);
+            case "move" -> move(args, name, env, out, err);
+            case "list" -> args.fleetFile != null ? listFleet(args, out)
+                    : withCatalog(args, env, out, err, catalog -> NsReport.list(catalog.list(), args.json, out));
             default -> withCatalog(args, env, out, err, catalog -> switch (args.subcommand) {
-                case "list" -> NsReport.list(catalog.list(), args.json, out);
                 case "info" -> NsReport.info(catalog.info(name).orElseThrow(() -> missing(name)), args.json, out);
                 case "usage" -> NsReport.usage(name, catalog.usage(name).orElseThrow(() -> missing(name)),
                         args.json, out);
@@ -126,9 +144,10 @@ final class NsCommand {
         int i = 0;
         while (i < argv.size()) {
             String a = argv.get(i);
-            if (a.equals("--db") || a.equals("--state-dir")) {
+            if (a.equals("--db") || a.equals("--state-dir") || a.equals("--fleet")) {
                 i += 2;
-            } else if (a.equals("--json") || a.startsWith("--db=") || a.startsWith("--state-dir=")) {
+            } else if (a.equals("--json") || a.startsWith("--db=") || a.startsWith("--state-dir=")
+                    || a.startsWith("--fleet=")) {
                 i++;
             } else {
                 break;
@@ -157,10 +176,11 @@ final class NsCommand {
         }
         args.databaseUrl = env.get("psql_url");
         String quotaText = null;
+        String dbGiven = null;
         MountSettings.Options o = new MountSettings.Options(argv.subList(1, argv.size()));
         while (o.hasNext()) {
             String a = o.next();
-            boolean common = a.equals("--db") || a.equals("--state-dir") || a.equals("--json");
+            boolean common = a.equals("--db") || a.equals("--state-dir") || a.equals("--json") || a.equals("--fleet");
             // "-5M" is a (negative) size given to ns quota, refused as such, not an unknown option
             if (!common && a.startsWith("-") && !a.matches("-[0-9].*")) {
                 if (!OWN_OPTIONS.get(args.subcommand).contains(a)) {
@@ -168,7 +188,10 @@ final class NsCommand {
                 }
             }
             switch (a) {
-                case "--db" -> args.databaseUrl = o.value(a);
+                case "--db" -> dbGiven = args.databaseUrl = o.value(a);
+                case "--fleet" -> args.fleetFile = Path.of(o.value(a));
+                case "--server" -> args.server = o.value(a);
+                case "--to" -> args.to = o.value(a);
                 case "--state-dir" -> args.stateDir = Path.of(o.value(a));
                 case "--json" -> args.json = true;
                 case "--passphrase-file" -> args.passphraseFile = Path.of(o.value(a));
@@ -188,6 +211,15 @@ final class NsCommand {
         }
         if (args.positional.size() > wanted) {
             throw args.wrong("unexpected '" + args.positional.get(wanted) + "'");
+        }
+        if (args.fleetFile != null && dbGiven != null) {
+            throw args.wrong("--db and --fleet: choose one");
+        }
+        if (args.server != null && args.fleetFile == null) {
+            throw args.wrong("--server names a server of a fleet: give --fleet FILE");
+        }
+        if (args.subcommand.equals("move") && (args.fleetFile == null || args.to == null)) {
+            throw args.wrong("a move goes to --to SERVER of a fleet (--fleet FILE)");
         }
         if (quotaText != null) {
             args.quotaBytes = quota("--quota", quotaText, args.blockSize);
@@ -220,10 +252,37 @@ final class NsCommand {
     /** The database as every command chooses it; with --json the local server's notice goes to stderr. */
     private static int withCatalog(Args args, Map<String, String> env, PrintStream out, PrintStream err,
             CatalogWork work) {
+        if (args.fleetFile != null) {
+            NamespaceName name = NamespaceName.parse(args.positional.getFirst());
+            Fleet.Server server = FleetChoice.read(args.fleetFile).locate(name)
+                    .orElseThrow(() -> missing(name));
+            try (Catalog catalog = Catalog.open(server.config())) {
+                return work.run(catalog);
+            }
+        }
         try (DatabaseChoice db = DatabaseChoice.of(args.databaseUrl, args.stateDir, env, args.json ? err : out);
                 Catalog catalog = Catalog.open(db.config)) {
             return work.run(catalog);
         }
+    }
+
+    /** Every server's namespaces, by server, in the fleet file's order. */
+    private static int listFleet(Args args, PrintStream out) {
+        Map<String, List<Catalog.Entry>> byServer = new java.util.LinkedHashMap<>();
+        FleetChoice.read(args.fleetFile).listAll().forEach((server, entries) -> byServer.put(server.name(), entries));
+        return NsReport.list(byServer, args.json, out);
+    }
+
+    /** {@code ns move}: see {@link NsMove}; progress goes to standard error with --json. */
+    private static int move(Args args, NamespaceName name, Map<String, String> env, PrintStream out, PrintStream err) {
+        Fleet fleet = FleetChoice.read(args.fleetFile);
+        fleet.server(args.to);
+        Main.protectSecretsInMemory();
+        PassphraseSource passphrases = PassphraseSource.current(args.passphraseFile, env);
+        Anchors anchors = new AnchorDirectory((args.stateDir != null ? args.stateDir : Main.defaultStateDir(env))
+                .resolve("anchors"));
+        NsMove.Result r = NsMove.run(fleet, name, args.to, passphrases, anchors, env, args.json ? err : out);
+        return NsReport.moved(name, r, args.json, out);
     }
 
     private static CliException missing(NamespaceName name) {
@@ -249,7 +308,18 @@ final class NsCommand {
         PassphraseSource passphrases = new PassphraseSource(args.passphraseFile, env);
         passphrases.checkAvailable();
         Main.protectSecretsInMemory();
-        try (DatabaseChoice db = DatabaseChoice.of(args.databaseUrl, args.stateDir, env, args.json ? err : out);
+        Fleet.Server placed = null;
+        if (args.fleetFile != null) {
+            Fleet fleet = FleetChoice.read(args.fleetFile);
+            Fleet.Server chosen = args.server != null ? fleet.server(args.server) : null;
+            fleet.locate(name).ifPresent(holder -> {
+                throw new CliException(ExitCode.NAMESPACE, "namespace " + name + " already exists (on server "
+                        + holder + ")");
+            });
+            placed = chosen != null ? chosen : fleet.leastLoaded();
+        }
+        try (DatabaseChoice db = placed != null ? DatabaseChoice.of(placed.config())
+                : DatabaseChoice.of(args.databaseUrl, args.stateDir, env, args.json ? err : out);
                 NamespaceStore store = NamespaceCommand.openUnmounted(db.config, name, false, "create it")) {
             if (store.meta().isPresent()) {
                 throw new CliException(ExitCode.NAMESPACE, "namespace " + name + " already exists");
@@ -260,7 +330,8 @@ final class NsCommand {
                     args.quotaBytes, args.sealNames);
             try (Passphrase passphrase = passphrases.obtain(name.value(), true);
                     SealedNamespace _ = SealedNamespace.create(store, name.value(), spec, passphrase)) {
-                return NsReport.created(name, store.meta().orElseThrow(), args.json, out);
+                return NsReport.created(name, store.meta().orElseThrow(), placed == null ? null : placed.name(),
+                        args.json, out);
             }
         }
     }

@@ -7,7 +7,10 @@ import java.io.PrintStream;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 
 /**
@@ -26,30 +29,58 @@ final class NsReport {
     private NsReport() {}
 
     static int list(List<Catalog.Entry> entries, boolean json, PrintStream out) {
-        long mounted = entries.stream().filter(e -> e.holder() != null).count();
+        Map<String, List<Catalog.Entry>> one = new LinkedHashMap<>();
+        one.put(null, entries);
+        return list(one, json, out);
+    }
+
+    /**
+     * The namespaces of each server of a fleet, by the server's name, or of one server (the one
+     * key null): with a fleet, a column (a JSON field) says which server holds each.
+     */
+    static int list(Map<String, List<Catalog.Entry>> byServer, boolean json, PrintStream out) {
+        boolean fleet = !byServer.containsKey(null);
+        List<Map.Entry<String, Catalog.Entry>> entries = new ArrayList<>();
+        byServer.forEach((server, list) -> list.forEach(e -> entries.add(Map.entry(server == null ? "" : server, e))));
+        long mounted = entries.stream().filter(e -> e.getValue().holder() != null).count();
         if (json) {
-            out.println(Json.object()
-                    .put("namespaces", entries.stream().map(NsReport::entryJson).toList())
+            Json.Obj document = Json.object()
+                    .put("namespaces", entries.stream().map(e -> {
+                        Json.Obj o = entryJson(e.getValue());
+                        return fleet ? o.put("server", e.getKey()) : o;
+                    }).toList())
                     .put("count", entries.size())
                     .put("mounted", mounted)
-                    .put("approximate", APPROXIMATE));
+                    .put("approximate", APPROXIMATE);
+            out.println(document);
             return ExitCode.OK.code();
         }
-        int width = Math.max(4, entries.stream().mapToInt(e -> e.name().length()).max().orElse(0));
-        String row = "%-" + width + "s  %6s  %6s  %9s  %10s  %10s  %-16s  %s%n";
+        int width = Math.max(4, entries.stream().mapToInt(e -> e.getValue().name().length()).max().orElse(0));
+        int serverWidth = Math.max(6, byServer.keySet().stream().mapToInt(k -> k == null ? 0 : k.length()).max()
+                .orElse(0));
+        String row = (fleet ? "%-" + serverWidth + "s  " : "%s") + "%-" + width
+                + "s  %6s  %6s  %9s  %10s  %10s  %-16s  %s%n";
         // One write for the whole table: printing 10,000 rows one by one to an auto-flushing
         // stream cost more than a second (a write per row).
         StringBuilder table = new StringBuilder();
         java.util.Formatter rows = new java.util.Formatter(table);
-        rows.format(row, "NAME", "FORMAT", "BLOCK", "~BLOCKS", "~SIZE", "QUOTA", "CREATED (UTC)", "MOUNTED BY");
-        for (Catalog.Entry e : entries) {
-            rows.format(row, e.name(), e.formatVersion(), size(e.blockSize()),
+        rows.format(row, fleet ? "SERVER" : "", "NAME", "FORMAT", "BLOCK", "~BLOCKS", "~SIZE", "QUOTA", "CREATED (UTC)",
+                "MOUNTED BY");
+        for (Map.Entry<String, Catalog.Entry> listed : entries) {
+            Catalog.Entry e = listed.getValue();
+            rows.format(row, listed.getKey(), e.name(), e.formatVersion(), size(e.blockSize()),
                     e.approximateBlocks() < 0 ? "?" : Long.toString(e.approximateBlocks()), approximateSize(e),
                     quota(e.quotaBytes()), time(e.createdAt()),
-                    e.holder() == null ? "-" : Catalog.describe(e.holder()));
+                    (e.moving() ? "(a copy of a move under way) " : "")
+                            + (e.holder() == null ? "-" : Catalog.describe(e.holder())));
         }
-        table.append(entries.size()).append(" namespace(s), ").append(mounted).append(" mounted; ")
-                .append(APPROXIMATE).append(System.lineSeparator());
+        table.append(entries.size()).append(" namespace(s), ").append(mounted).append(" mounted");
+        if (fleet) {
+            table.append(", on ").append(byServer.size()).append(" server(s): ");
+            table.append(String.join(", ", byServer.entrySet().stream()
+                    .map(e -> e.getKey() + " " + e.getValue().size()).toList()));
+        }
+        table.append("; ").append(APPROXIMATE).append(System.lineSeparator());
         out.print(table);
         out.flush();
         return ExitCode.OK.code();
@@ -117,17 +148,43 @@ final class NsReport {
         return ExitCode.OK.code();
     }
 
-    static int created(NamespaceName name, NamespaceMeta meta, boolean json, PrintStream out) {
+    /** @param server the fleet's server it was made on; null without a fleet */
+    static int created(NamespaceName name, NamespaceMeta meta, String server, boolean json, PrintStream out) {
         if (json) {
-            out.println(Json.object()
-                    .put("created", name.value())
+            Json.Obj document = Json.object()
+                    .put("created", name.value());
+            if (server != null) {
+                document.put("server", server);
+            }
+            out.println(document
                     .put("uuid", meta.uuid().toString())
                     .put("block_size", meta.blockSize())
                     .put("names_sealed", meta.sealNames())
                     .put("quota_bytes", meta.quotaBytes() == 0 ? null : meta.quotaBytes()));
         } else {
-            out.println("created namespace " + name + " (block size " + meta.blockSize() + ", quota "
-                    + quota(meta.quotaBytes()) + (meta.sealNames() ? ", names sealed" : "") + ")");
+            out.println("created namespace " + name + (server != null ? " on server " + server : "") + " (block size "
+                    + meta.blockSize() + ", quota " + quota(meta.quotaBytes()) + (meta.sealNames() ? ", names sealed" : "")
+                    + ")");
+        }
+        return ExitCode.OK.code();
+    }
+
+    static int moved(NamespaceName name, NsMove.Result r, boolean json, PrintStream out) {
+        if (json) {
+            out.println(Json.object()
+                    .put("moved", name.value())
+                    .put("from", r.from())
+                    .put("to", r.to())
+                    .put("already_there", r.already())
+                    .put("rows", r.rows())
+                    .put("bytes", r.bytes())
+                    .put("seconds", Math.round(r.seconds() * 1000) / 1000.0)
+                    .put("freed_bytes", r.freedBytes()));
+        } else if (r.already()) {
+            out.println("namespace " + name + ": nothing to move");
+        } else {
+            out.println("moved namespace " + name + " from server " + r.from() + " to server " + r.to()
+                    + String.format(Locale.ROOT, " in %.1f s", r.seconds()));
         }
         return ExitCode.OK.code();
     }
@@ -168,7 +225,8 @@ final class NsReport {
                 .put("approximate_bytes", blocks < 0 ? null : blocks * e.blockSize())
                 .put("quota_bytes", e.quotaBytes() == 0 ? null : e.quotaBytes())
                 .put("created_at", iso(e.createdAt()))
-                .put("mounted", holderJson(e.holder()));
+                .put("mounted", holderJson(e.holder()))
+                .put("moving", e.moving());
     }
 
     private static Json.Obj holderJson(Catalog.Holder h) {

@@ -20,7 +20,7 @@ import java.util.Map;
  * about which passphrase the next mount needs.)
  */
 final class Passwd {
-    static final String USAGE = "usage: sqlitesuperfs passwd [--db URL] [--state-dir D] [--passphrase-file F]"
+    static final String USAGE = "usage: sqlitesuperfs passwd [--db URL | --fleet FILE] [--state-dir D] [--passphrase-file F]"
             + " [--new-passphrase-file F] [--kdf interactive|moderate|sensitive] NAMESPACE";
 
     private Passwd() {}

@@ -20,7 +20,7 @@ import java.util.Map;
  * to look old by someone who changed it, and would seal their changes as authentic.
  */
 public final class Upgrade {
-    static final String USAGE = "usage: sqlitesuperfs upgrade [--db URL] [--state-dir D] [--passphrase-file F] NAMESPACE";
+    static final String USAGE = "usage: sqlitesuperfs upgrade [--db URL | --fleet FILE] [--state-dir D] [--passphrase-file F] NAMESPACE";
 
     private Upgrade() {}
 

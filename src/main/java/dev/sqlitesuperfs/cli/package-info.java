@@ -4,7 +4,9 @@
  * that says the mount is ready, and turns every expected failure into one line on stderr and a
  * distinct exit code ({@link dev.sqlitesuperfs.cli.ExitCode}). Commands: mount, unmount, fsck,
  * passwd, upgrade, and ns (list, info, usage, create, quota, drop: the administration of a
- * database's namespaces, through the store's catalog); fsck, passwd and upgrade share their options
+ * database's namespaces, through the store's catalog; move, between the servers of a fleet,
+ * {@code NsMove}); with {@code --fleet} every command reaches its namespace on the server of the
+ * {@link dev.sqlitesuperfs.fleet} that holds it ({@code FleetChoice}); fsck, passwd and upgrade share their options
  * and their way of opening a namespace ({@code NamespaceCommand}). {@code serve}, {@code status}
  * and {@code mount --host} are the {@link dev.sqlitesuperfs.host} package's, which opens
  * namespaces through {@link dev.sqlitesuperfs.cli.NamespaceMount} on shared connections and caches.

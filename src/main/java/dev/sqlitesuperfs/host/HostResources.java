@@ -2,6 +2,7 @@ package dev.sqlitesuperfs.host;
 
 import dev.sqlitesuperfs.cli.CliException;
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.cli.FleetChoice;
 import dev.sqlitesuperfs.cli.MountSettings;
 import dev.sqlitesuperfs.cli.NamespaceMount;
 import dev.sqlitesuperfs.cli.PassphraseSource;
@@ -175,7 +176,10 @@ public final class HostResources implements AutoCloseable {
         reserve();
         try {
             NamespaceMount mount;
-            if (settings.databaseUrl() != null) {
+            if (settings.fleetFile() != null) {
+                mount = NamespaceMount.open(settings, server(FleetChoice.forMount(settings).config()), fs, requests,
+                        passphrases, OptionalLong::empty, ownerUid, ownerGid);
+            } else if (settings.databaseUrl() != null) {
                 mount = NamespaceMount.open(settings, server(DatabaseConfig.parse(settings.databaseUrl())), fs,
                         requests, passphrases, OptionalLong::empty, ownerUid, ownerGid);
             } else {

@@ -35,9 +35,11 @@ public final class Catalog implements AutoCloseable {
      *
      * @param approximateBlocks block rows by PostgreSQL's statistics, -1 when it has none
      * @param holder            who holds its lock, or null when nobody does (not mounted)
+     * @param moving            whether a move between servers has marked this copy (see {@link Placement}):
+     *                          the new copy not yet switched to, or the old one not yet dropped
      */
     public record Entry(String name, UUID uuid, int formatVersion, int blockSize, long quotaBytes,
-            OffsetDateTime createdAt, long approximateBlocks, Holder holder) {}
+            OffsetDateTime createdAt, long approximateBlocks, Holder holder, boolean moving) {}
 
     /**
      * A namespace's exact figures, counted in one snapshot.
@@ -95,6 +97,11 @@ public final class Catalog implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------ reading
+
+    /** What this server holds of {@code name}: nothing, the namespace, or a copy a move left or is making. */
+    public Placement placement(NamespaceName name) {
+        return work("looking for namespace " + name, () -> Placement.read(connection, name, new NamespaceSql(name)));
+    }
 
     /**
      * Every namespace of the database, by name. First brings the catalog up to date: rows whose
@@ -275,6 +282,18 @@ public final class Catalog implements AutoCloseable {
         }
     }
 
+    /**
+     * Registers a namespace copied here from another server, from its meta row (its creation time
+     * stays the original's), in the copying transaction on {@code connection}.
+     */
+    static void registerCopied(Connection connection, NamespaceName name, NamespaceSql sql) throws SQLException {
+        ensureCatalog(connection);
+        try (PreparedStatement insert = connection.prepareStatement(CatalogSql.registerCopied(sql))) {
+            insert.setString(1, name.value());
+            insert.executeUpdate();
+        }
+    }
+
     /** Keeps the catalog's copy of the format version, in the upgrade's transaction; nothing if there is no catalog. */
     static void recordFormat(Connection connection, NamespaceName name, int version) throws SQLException {
         if (!catalogExists(connection)) {
@@ -410,7 +429,7 @@ public final class Catalog implements AutoCloseable {
         Holder holder = rows.wasNull() ? null
                 : new Holder(pid, rows.getString(9), rows.getString(10), rows.getObject(11, OffsetDateTime.class));
         return new Entry(rows.getString(1), rows.getObject(2, UUID.class), rows.getInt(3), rows.getInt(4),
-                rows.getLong(5), rows.getObject(6, OffsetDateTime.class), blocks, holder);
+                rows.getLong(5), rows.getObject(6, OffsetDateTime.class), blocks, holder, rows.getBoolean(12));
     }
 
     /** True for a namespace, false when nothing has the name; a schema of that name that is not one is refused. */
@@ -457,13 +476,18 @@ public final class Catalog implements AutoCloseable {
     }
 
     private Void unregister(NamespaceName name) throws SQLException {
+        unregisterIn(connection, name);
+        return null;
+    }
+
+    /** Removes {@code name}'s row, inside the caller's transaction on {@code connection}; nothing if there is no catalog. */
+    static void unregisterIn(Connection connection, NamespaceName name) throws SQLException {
         if (catalogExists(connection)) {
             try (PreparedStatement delete = connection.prepareStatement(CatalogSql.UNREGISTER)) {
                 delete.setString(1, name.value());
                 delete.executeUpdate();
             }
         }
-        return null;
     }
 
     private static StoreException.NoSuchNamespace noSuch(NamespaceName name) {

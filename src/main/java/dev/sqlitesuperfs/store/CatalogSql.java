@@ -60,6 +60,15 @@ final class CatalogSql {
     static final String REGISTER_FOUND = "INSERT INTO " + TABLE
             + " (name, namespace_uuid, format_version, block_size, quota_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)"
             + " ON CONFLICT (name) DO NOTHING";
+    /** A namespace copied from another server: its row from its meta row, replacing one left behind. */
+    static String registerCopied(NamespaceSql sql) {
+        return "INSERT INTO " + TABLE + " (name, namespace_uuid, format_version, block_size, quota_bytes, created_at)"
+                + " SELECT ?, namespace_uuid, format_version, block_size, quota_bytes, created_at FROM "
+                + sql.table("meta") + " ON CONFLICT (name) DO UPDATE SET namespace_uuid = EXCLUDED.namespace_uuid,"
+                + " format_version = EXCLUDED.format_version, block_size = EXCLUDED.block_size,"
+                + " quota_bytes = EXCLUDED.quota_bytes, created_at = EXCLUDED.created_at, registered_at = now()";
+    }
+
     static final String SET_FORMAT = "UPDATE " + TABLE + " SET format_version = ? WHERE name = ?";
     static final String SET_QUOTA = "UPDATE " + TABLE + " SET quota_bytes = ? WHERE name = ?";
     static final String UNREGISTER = "DELETE FROM " + TABLE + " WHERE name = ?";
@@ -111,7 +120,9 @@ final class CatalogSql {
                  WHERE c.relname = 'blocks' AND c.relkind = 'r'
             )
             SELECT k.name, k.namespace_uuid, k.format_version, k.block_size, k.quota_bytes, k.created_at,
-                   b.blocks, h.pid, a.application_name, host(a.client_addr), a.backend_start
+                   b.blocks, h.pid, a.application_name, host(a.client_addr), a.backend_start,
+                   EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                            WHERE n.nspname = k.name AND c.relname = 'placement' AND c.relkind = 'r') AS moving
               FROM keyed k
               LEFT JOIN live_blocks b ON b.nspname = k.name
               LEFT JOIN holders h ON h.high = ((k.lock_key >> 32) & 4294967295) AND h.low = (k.lock_key & 4294967295)

@@ -92,6 +92,7 @@ final class NamespaceOpening {
             try (ResultSet rows = meta.executeQuery()) {
                 rows.next();
                 if (!rows.getBoolean(1)) {
+                    Placement.requireCurrent(connection, namespace, sql);
                     throw new StoreException.NotANamespace("schema " + namespace
                             + " exists but is not a sqlitesuperfs namespace; choose another name");
                 }

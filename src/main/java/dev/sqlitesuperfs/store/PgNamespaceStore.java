@@ -73,9 +73,23 @@ public final class PgNamespaceStore implements NamespaceStore {
 
     static PgNamespaceStore open(DatabaseConfig config, NamespaceName namespace, boolean readOnly,
                                  SchemaMigrations migrations) {
+        return openDedicated(config, namespace, readOnly, migrations, false);
+    }
+
+    /**
+     * Opens, read-only, the copy of {@code namespace} that a move between servers has made on
+     * {@code config}'s server and not yet switched to ({@link Placement.Copy#INCOMING}), which
+     * {@link #open} refuses: so that the move can check it with the key before switching over.
+     */
+    public static PgNamespaceStore openIncomingCopy(DatabaseConfig config, NamespaceName namespace) {
+        return openDedicated(config, namespace, true, SchemaMigrations.CURRENT, true);
+    }
+
+    private static PgNamespaceStore openDedicated(DatabaseConfig config, NamespaceName namespace, boolean readOnly,
+                                                  SchemaMigrations migrations, boolean incomingCopy) {
         PgServer own = PgServer.dedicated(config, namespace);
         try {
-            return open(own, namespace, readOnly, migrations);
+            return open(own, namespace, readOnly, migrations, incomingCopy);
         } catch (RuntimeException e) {
             own.close();
             throw e;
@@ -85,6 +99,15 @@ public final class PgNamespaceStore implements NamespaceStore {
     /** Opens {@code namespace} on {@code server}'s connections (see {@link PgServer#open}). */
     static PgNamespaceStore open(PgServer server, NamespaceName namespace, boolean readOnly,
                                  SchemaMigrations migrations) {
+        return open(server, namespace, readOnly, migrations, false);
+    }
+
+    /**
+     * With {@code incomingCopy} the namespace must be a move's copy not yet switched to; without,
+     * it must not be a copy a move left or has not switched to yet ({@link Placement}).
+     */
+    private static PgNamespaceStore open(PgServer server, NamespaceName namespace, boolean readOnly,
+                                         SchemaMigrations migrations, boolean incomingCopy) {
         DatabaseConfig config = server.config();
         NamespaceSql sql = new NamespaceSql(namespace);
         WriterSession session = NamespaceOpening.connect(server, namespace, sql);
@@ -94,6 +117,15 @@ public final class PgNamespaceStore implements NamespaceStore {
             try {
                 NamespaceOpening.checkServerVersion(session.connection(), config);
                 version = NamespaceOpening.checkFormat(session.connection(), namespace, sql, migrations, readOnly);
+                if (incomingCopy) {
+                    Placement placement = Placement.read(session.connection(), namespace, sql);
+                    if (placement.copy() != Placement.Copy.INCOMING) {
+                        throw new StoreException.NotCurrent("namespace " + namespace + " on this server is "
+                                + placement + ", not a copy being moved here");
+                    }
+                } else if (version != 0) {
+                    Placement.requireCurrent(session.connection(), namespace, sql);
+                }
             } finally {
                 session.release();
             }

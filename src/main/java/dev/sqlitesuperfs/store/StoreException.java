@@ -96,4 +96,14 @@ public class StoreException extends RuntimeException {
             super(message);
         }
     }
+
+    /**
+     * The server holds a copy of the namespace that a move between servers has left or not yet
+     * switched to (see {@link Placement}): the namespace is served from the other server.
+     */
+    public static final class NotCurrent extends StoreException {
+        public NotCurrent(String message) {
+            super(message);
+        }
+    }
 }

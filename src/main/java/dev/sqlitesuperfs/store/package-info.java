@@ -19,6 +19,11 @@
  * standby promoted). {@link dev.sqlitesuperfs.store.Replication} says whether the server's commits
  * wait for a standby.
  *
+ * <p>Moving a namespace between servers ({@link dev.sqlitesuperfs.store.NamespaceMove}): a copy in
+ * one transaction from one snapshot, the switch-over and the freeing of the old copy, each a
+ * transaction of its own; {@link dev.sqlitesuperfs.store.Placement} marks every copy that is not the
+ * namespace, which opening refuses.
+ *
  * <p>Knows nothing of POSIX rules or of cryptography: it stores rows, and payloads and
  * authenticators arrive sealed; the keyed step of a format upgrade gets them from its caller, and
  * each transaction's commit seal from its {@link dev.sqlitesuperfs.store.CommitSeals}, which it

@@ -1,0 +1,307 @@
+package dev.sqlitesuperfs.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.localpg.LocalFleet;
+import dev.sqlitesuperfs.testing.CliProcess;
+import dev.sqlitesuperfs.testing.Shell;
+import dev.sqlitesuperfs.testing.StrictJson;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Namespaces spread over a fleet of three real PostgreSQL clusters, through the command line as an
+ * operator runs it: {@code ns create} places, {@code mount --fleet} finds, {@code ns list} shows
+ * the server, and {@code ns move} copies, checks, switches over and frees, surviving a SIGKILL
+ * after each of its steps (a rerun finishes it, and exactly one copy is ever authoritative).
+ */
+class FleetTest {
+    private static final Duration GENEROUS = Duration.ofSeconds(120);
+    private static final String PASS = "a passphrase for the fleet tests";
+    private static final AtomicInteger NAMES = new AtomicInteger();
+
+    @TempDir
+    static Path state;
+    private static LocalFleet fleet;
+
+    private final List<Path> mountDirs = new ArrayList<>();
+
+    @BeforeAll
+    static void startFleet() {
+        fleet = LocalFleet.start(state, 3);
+    }
+
+    @AfterAll
+    static void stopFleet() {
+        if (fleet != null) {
+            fleet.close();
+        }
+    }
+
+    @AfterEach
+    void unmountWhatIsLeft() throws IOException {
+        for (Path dir : mountDirs) {
+            Shell.unmountLazilyIfMounted(dir);
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private static String freshName() {
+        return "fleet" + ProcessHandle.current().pid() + "_" + NAMES.incrementAndGet();
+    }
+
+    private static Map<String, String> env() {
+        return Map.of("encryption_pass", PASS);
+    }
+
+    /** {@code sqlitesuperfs ARGS... } with the fleet and this test's state directory, run to its end. */
+    private static CliProcess cli(Map<String, String> env, String command, String... args) {
+        List<String> all = new ArrayList<>(List.of(command.split(" ")));
+        all.addAll(List.of("--fleet", fleet.file().toString(), "--state-dir", state.resolve("client").toString()));
+        all.addAll(List.of(args));
+        return CliProcess.run(env, GENEROUS, all.toArray(String[]::new));
+    }
+
+    private static CliProcess ok(String command, String... args) {
+        CliProcess p = cli(env(), command, args);
+        assertThat(p.exitCode()).as(command + " " + String.join(" ", args) + "\nstdout: " + p.stdout() + "\nstderr: "
+                + p.stderr()).isZero();
+        return p;
+    }
+
+    private CliProcess mount(String namespace, String... options) throws IOException {
+        Path dir = Files.createTempDirectory("sqlitesuperfs-fleet-");
+        mountDirs.add(dir);
+        List<String> args = new ArrayList<>(List.of("mount", "--kdf", "interactive", "--fleet", fleet.file().toString(),
+                "--state-dir", state.resolve("client").toString()));
+        args.addAll(List.of(options));
+        args.addAll(List.of(namespace, dir.toString()));
+        return CliProcess.start(env(), args.toArray(String[]::new)).awaitMounted(GENEROUS);
+    }
+
+    private static Path dirOf(CliProcess mount) {
+        String line = mount.stdout().lines().filter(l -> l.startsWith("mounted namespace")).findFirst().orElseThrow();
+        return Path.of(line.substring(line.indexOf(" at ") + 4));
+    }
+
+    private static void unmount(CliProcess mount) {
+        mount.signal("TERM");
+        assertThat(mount.waitFor(GENEROUS)).isZero();
+    }
+
+    /** Each server's namespaces by name, from {@code ns list --json}, without the copies of moves under way. */
+    @SuppressWarnings("unchecked")
+    private static Map<String, List<String>> listed() {
+        Map<String, Object> doc = StrictJson.object(ok("ns list", "--json").stdout());
+        Map<String, List<String>> byServer = new HashMap<>(Map.of("s1", new ArrayList<>(), "s2", new ArrayList<>(),
+                "s3", new ArrayList<>()));
+        for (Map<String, Object> n : (List<Map<String, Object>>) doc.get("namespaces")) {
+            if (!(Boolean) n.get("moving")) {
+                byServer.get((String) n.get("server")).add((String) n.get("name"));
+            }
+        }
+        return byServer;
+    }
+
+    /** The server (s1 to s3) whose list has {@code name}; fails if it is on none or on several. */
+    private static String serverOf(String name) {
+        List<String> on = listed().entrySet().stream().filter(e -> e.getValue().contains(name)).map(Map.Entry::getKey)
+                .toList();
+        assertThat(on).as("servers listing " + name).hasSize(1);
+        return on.getFirst();
+    }
+
+    @Test
+    void createPlacesEachNewNamespaceOnTheServerHoldingFewestAndListShowsWhere() {
+        Map<String, List<String>> before = listed();
+        int most = before.values().stream().mapToInt(List::size).max().orElseThrow();
+        int total = before.values().stream().mapToInt(List::size).sum();
+        // enough to bring every server to the fullest one's count, then two more rounds
+        int creations = 3 * most - total + 6;
+        for (int i = 0; i < creations; i++) {
+            CliProcess created = ok("ns create", "--kdf", "interactive", freshName());
+            assertThat(created.stdout()).matches("(?s)created namespace \\S+ on server s[123] .*");
+        }
+        Map<String, List<String>> after = listed();
+        assertThat(after.values().stream().map(List::size).toList()).as("namespaces per server after " + creations
+                + " creations from " + before).containsOnly(most + 2);
+
+        String named = freshName();
+        ok("ns create", "--kdf", "interactive", "--server", "s3", named);
+        assertThat(serverOf(named)).isEqualTo("s3");
+        CliProcess again = cli(env(), "ns create", "--kdf", "interactive", "--server", "s1", named);
+        assertThat(again.exitCode()).isEqualTo(ExitCode.NAMESPACE.code());
+        assertThat(again.stderr()).contains("already exists (on server s3)");
+    }
+
+    @Test
+    void aMovedNamespaceServesEveryByteFromItsNewServerAndTheOldOneRefusesIt() throws Exception {
+        String name = freshName();
+        String checksum;
+        try (CliProcess mount = mount(name)) {
+            checksum = writeData(dirOf(mount), 300, 3 << 20);
+            unmount(mount);
+        }
+        String from = serverOf(name);
+        String to = from.equals("s1") ? "s2" : "s1";
+
+        CliProcess busy;
+        try (CliProcess mount = mount(name)) {
+            busy = cli(env(), "ns move", "--to", to, name);
+            unmount(mount);
+        }
+        assertThat(busy.exitCode()).as("a mounted namespace is not moved").isEqualTo(ExitCode.BUSY.code());
+        assertThat(busy.stderr().strip()).contains("unmount it first").doesNotContain("\n");
+
+        CliProcess moved = ok("ns move", "--to", to, name);
+        assertThat(moved.stdout()).contains("checked the copy with the key", "moved namespace " + name + " from server "
+                + from + " to server " + to);
+        assertThat(serverOf(name)).isEqualTo(to);
+        assertThat(fleet.tablesOf(number(from), name)).as("the old server keeps only where it went")
+                .containsExactly("placement");
+
+        try (CliProcess mount = mount(name)) {
+            assertThat(readData(dirOf(mount), 300)).isEqualTo(checksum);
+            unmount(mount);
+        }
+        assertThat(ok("fsck --verify", name).stdout()).contains("clean, every row authentic");
+
+        // straight to the old server: told where it went, not given a new empty namespace
+        Path dir = Files.createTempDirectory("sqlitesuperfs-fleet-");
+        mountDirs.add(dir);
+        CliProcess direct = CliProcess.run(env(), GENEROUS, "mount", "--kdf", "interactive", "--db",
+                fleet.url(number(from)), "--state-dir", state.resolve("client").toString(), name, dir.toString());
+        assertThat(direct.exitCode()).isEqualTo(ExitCode.NAMESPACE.code());
+        assertThat(direct.stderr()).contains("was moved to server " + to);
+
+        CliProcess back = ok("ns move", "--to", from, name);
+        assertThat(back.stdout()).contains("moved namespace " + name);
+        assertThat(fleet.tablesOf(number(to), name)).containsExactly("placement");
+        assertThat(fleet.tablesOf(number(from), name)).contains("meta", "blocks").doesNotContain("placement");
+    }
+
+    @Test
+    void aMoveKilledAfterAnyStepLeavesOneAuthoritativeCopyAndARerunFinishesIt() throws Exception {
+        for (String step : List.of("copied", "verified", "switched", "activated")) {
+            String name = freshName();
+            String checksum;
+            try (CliProcess mount = mount(name)) {
+                checksum = writeData(dirOf(mount), 200, 1 << 20);
+                unmount(mount);
+            }
+            String from = serverOf(name);
+            String to = from.equals("s3") ? "s2" : "s3";
+            Map<String, String> halting = new HashMap<>(env());
+            halting.put("SQLITESUPERFS_MOVE_HALT_AFTER", step);
+            List<String> args = List.of("ns", "move", "--fleet", fleet.file().toString(), "--state-dir",
+                    state.resolve("client").toString(), "--to", to, name);
+            try (CliProcess move = CliProcess.start(halting, args.toArray(String[]::new))) {
+                move.awaitOutput("halted after " + step, GENEROUS);
+                move.signal("KILL");
+                move.waitFor(GENEROUS);
+            }
+            boolean switched = !step.equals("copied") && !step.equals("verified");
+
+            // one authoritative copy: before the switch the old one mounts; between the switch and
+            // the new copy's activation none does (a mount is told to rerun the move); after the
+            // activation the new one does
+            if (!switched || step.equals("activated")) {
+                try (CliProcess mount = mount(name)) {
+                    assertThat(readData(dirOf(mount), 200)).as("killed after " + step).isEqualTo(checksum);
+                    unmount(mount);
+                }
+                assertThat(serverOf(name)).as("killed after " + step).isEqualTo(switched ? to : from);
+            } else {
+                Path dir = Files.createTempDirectory("sqlitesuperfs-fleet-");
+                mountDirs.add(dir);
+                CliProcess refused = CliProcess.run(env(), GENEROUS, "mount", "--fleet", fleet.file().toString(),
+                        "--state-dir", state.resolve("client").toString(), name, dir.toString());
+                assertThat(refused.exitCode()).as("killed after " + step + ": " + refused.stderr())
+                        .isEqualTo(ExitCode.NAMESPACE.code());
+                assertThat(refused.stderr()).contains("did not finish; rerun `sqlitesuperfs ns move " + name
+                        + " --to " + to + "`");
+            }
+
+            CliProcess rerun = ok("ns move", "--to", to, name);
+            assertThat(rerun.stdout()).as("killed after " + step).contains(switched ? "finishing an earlier move"
+                    : "dropped the unfinished copy");
+            assertThat(serverOf(name)).as("killed after " + step).isEqualTo(to);
+            assertThat(fleet.tablesOf(number(from), name)).containsExactly("placement");
+            try (CliProcess mount = mount(name)) {
+                assertThat(readData(dirOf(mount), 200)).as("killed after " + step).isEqualTo(checksum);
+                unmount(mount);
+            }
+        }
+    }
+
+    @Test
+    void aBadFleetFileIsOneLineAndAUsageError() throws Exception {
+        Path bad = state.resolve("bad-fleet");
+        Files.writeString(bad, "s1 postgresql://a@127.0.0.1/x\nS2 nothing\n");
+        CliProcess p = CliProcess.run(env(), GENEROUS, "ns", "list", "--fleet", bad.toString());
+        assertThat(p.exitCode()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(p.stderr().strip()).isEqualTo("sqlitesuperfs: fleet file " + bad
+                + " line 2: server name 'S2' is not 1 to 32 lower-case letters, digits, '-' or '_' (starting with a"
+                + " letter or digit)");
+        CliProcess unknown = cli(env(), "ns move", "--to", "s9", "whatever");
+        assertThat(unknown.exitCode()).isEqualTo(ExitCode.USAGE.code());
+        assertThat(unknown.stderr()).contains("server 's9' is not in fleet file");
+    }
+
+    private static int number(String server) {
+        return Integer.parseInt(server.substring(1));
+    }
+
+    /** A SQLite database of {@code rows} rows in WAL mode and a file of random bytes; returns their digest. */
+    private static String writeData(Path dir, int rows, int fileBytes) throws Exception {
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+                Statement s = db.createStatement()) {
+            s.execute("PRAGMA journal_mode=WAL");
+            s.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)");
+            for (int i = 0; i < rows; i++) {
+                s.execute("INSERT INTO t (v) VALUES ('row " + i + "')");
+            }
+        }
+        byte[] bytes = new byte[fileBytes];
+        new Random(fileBytes).nextBytes(bytes);
+        Files.write(dir.resolve("blob"), bytes);
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+    }
+
+    /** Checks the database ({@code rows} rows, integrity ok) and returns the file's digest. */
+    private static String readData(Path dir, int rows) throws Exception {
+        try (Connection db = DriverManager.getConnection("jdbc:sqlite:" + dir.resolve("app.db"));
+                Statement s = db.createStatement()) {
+            try (ResultSet r = s.executeQuery("PRAGMA integrity_check")) {
+                r.next();
+                assertThat(r.getString(1)).isEqualTo("ok");
+            }
+            try (ResultSet r = s.executeQuery("SELECT count(*) FROM t")) {
+                r.next();
+                assertThat(r.getInt(1)).isEqualTo(rows);
+            }
+        }
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(
+                Files.readAllBytes(dir.resolve("blob"))));
+    }
+}
