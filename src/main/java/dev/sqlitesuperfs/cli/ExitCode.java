@@ -73,6 +73,7 @@ public enum ExitCode {
             case StoreException.NotANamespace n -> NAMESPACE;
             case StoreException.NoSuchNamespace n -> NAMESPACE;
             case StoreException.NotCurrent n -> NAMESPACE;
+            case StoreException.NamespaceExists n -> NAMESPACE;
             case StoreException.DamagedMetadata d -> DAMAGED;
             case TamperedException t -> DAMAGED;
             case StoreException.UnsupportedServer u -> DATABASE;

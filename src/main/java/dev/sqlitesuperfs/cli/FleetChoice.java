@@ -37,7 +37,7 @@ public final class FleetChoice {
                 throw new StoreException.NoSuchNamespace("namespace " + name + " is on no server of the fleet ("
                         + fleet.names() + ")");
             }
-            server = fleet.leastLoaded();
+            server = fleet.placeNew(name, null);
             LoggerFactory.getLogger(FleetChoice.class).info("Namespace {} is on no server of the fleet: creating it"
                     + " on server {}, which holds the fewest", name, server);
         } else {

@@ -311,12 +311,7 @@ final class NsCommand {
         Fleet.Server placed = null;
         if (args.fleetFile != null) {
             Fleet fleet = FleetChoice.read(args.fleetFile);
-            Fleet.Server chosen = args.server != null ? fleet.server(args.server) : null;
-            fleet.locate(name).ifPresent(holder -> {
-                throw new CliException(ExitCode.NAMESPACE, "namespace " + name + " already exists (on server "
-                        + holder + ")");
-            });
-            placed = chosen != null ? chosen : fleet.leastLoaded();
+            placed = fleet.placeNew(name, args.server != null ? fleet.server(args.server) : null);
         }
         try (DatabaseChoice db = placed != null ? DatabaseChoice.of(placed.config())
                 : DatabaseChoice.of(args.databaseUrl, args.stateDir, env, args.json ? err : out);

@@ -171,15 +171,34 @@ public record Fleet(Path file, List<Server> servers) {
         return askAll(p -> false, Catalog::list);
     }
 
+    /** What one server said of a new namespace's name: what it holds of it, and how many namespaces it holds. */
+    private record Answer(Placement placement, int namespaces) {}
+
     /**
-     * The server a new namespace goes to: the one holding the fewest namespaces (the first listed
-     * of those). Every server must answer: a fleet that cannot be surveyed places nothing.
+     * The server a new namespace {@code name} goes to: {@code chosen}, or else the one holding the
+     * fewest namespaces (the first listed of those). One question to every server, which must all
+     * answer: a fleet that cannot be surveyed places nothing, and a name that is already in use
+     * anywhere is refused.
+     *
+     * @throws StoreException.NamespaceExists when a server holds a namespace of that name, or a
+     *                                        copy of one, or a tombstone of one moved elsewhere
      */
-    public Server leastLoaded() {
-        Map<Server, List<Catalog.Entry>> all = listAll();
+    public Server placeNew(NamespaceName name, Server chosen) {
+        Map<Server, Answer> all = askAll(a -> false, catalog -> new Answer(catalog.placement(name),
+                catalog.list().size()));
+        for (Map.Entry<Server, Answer> e : all.entrySet()) {
+            Placement p = e.getValue().placement();
+            if (p.copy() != Placement.Copy.ABSENT && p.copy() != Placement.Copy.LEFT) {
+                throw new StoreException.NamespaceExists("namespace " + name + " already exists (on server "
+                        + e.getKey() + (p.copy() == Placement.Copy.CURRENT ? "" : ", " + p) + ")");
+            }
+        }
+        if (chosen != null) {
+            return chosen;
+        }
         Server best = null;
         for (Server s : servers) {
-            if (best == null || all.get(s).size() < all.get(best).size()) {
+            if (best == null || all.get(s).namespaces() < all.get(best).namespaces()) {
                 best = s;
             }
         }

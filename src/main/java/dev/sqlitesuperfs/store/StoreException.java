@@ -106,4 +106,11 @@ public class StoreException extends RuntimeException {
             super(message);
         }
     }
+
+    /** A namespace of that name exists already (for commands that only create one). */
+    public static final class NamespaceExists extends StoreException {
+        public NamespaceExists(String message) {
+            super(message);
+        }
+    }
 }

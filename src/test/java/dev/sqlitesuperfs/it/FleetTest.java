@@ -255,6 +255,42 @@ class FleetTest {
     }
 
     @Test
+    void aHostFindsEachNamespaceOnTheServerThatHoldsIt() throws Exception {
+        Path socket = state.resolve("host-" + NAMES.incrementAndGet() + ".sock");
+        String onS1 = freshName();
+        String onS2 = freshName();
+        ok("ns create", "--kdf", "interactive", "--server", "s1", onS1);
+        ok("ns create", "--kdf", "interactive", "--server", "s2", onS2);
+        try (CliProcess host = CliProcess.start(Map.of(), "serve", "--socket", socket.toString())) {
+            host.awaitOutput("serving on " + socket, GENEROUS);
+            for (String name : List.of(onS1, onS2)) {
+                Path dir = Files.createTempDirectory("sqlitesuperfs-fleet-");
+                mountDirs.add(dir);
+                CliProcess mount = CliProcess.run(env(), GENEROUS, "mount", "--host", "--socket", socket.toString(),
+                        "--fleet", fleet.file().toString(), "--state-dir", state.resolve("client").toString(), name,
+                        dir.toString());
+                assertThat(mount.exitCode()).as(mount.stderr()).isZero();
+                Files.writeString(dir.resolve("hello"), "from " + name);
+            }
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> all = (List<Map<String, Object>>) StrictJson.object(ok("ns list", "--json")
+                    .stdout()).get("namespaces");
+            for (Map<String, Object> n : all) {
+                if (n.get("name").equals(onS1) || n.get("name").equals(onS2)) {
+                    assertThat(n.get("server")).isEqualTo(n.get("name").equals(onS1) ? "s1" : "s2");
+                    assertThat(n.get("mounted")).as("mounted by the host: " + n).isNotNull();
+                }
+            }
+            host.signal("TERM");
+            assertThat(host.waitFor(GENEROUS)).isZero();
+        }
+        try (CliProcess mount = mount(onS2)) {
+            assertThat(Files.readString(dirOf(mount).resolve("hello"))).isEqualTo("from " + onS2);
+            unmount(mount);
+        }
+    }
+
+    @Test
     void aBadFleetFileIsOneLineAndAUsageError() throws Exception {
         Path bad = state.resolve("bad-fleet");
         Files.writeString(bad, "s1 postgresql://a@127.0.0.1/x\nS2 nothing\n");
