@@ -1,5 +1,6 @@
 package dev.sqlitesuperfs.cli;
 
+import dev.sqlitesuperfs.anchor.AnchorCommand;
 import dev.sqlitesuperfs.anchor.AnchorDirectory;
 import dev.sqlitesuperfs.anchor.Anchors;
 import dev.sqlitesuperfs.sealed.FreshnessPolicy;
@@ -22,13 +23,14 @@ import java.util.Map;
  */
 public final class Fsck {
     static final String USAGE = "usage: sqlitesuperfs fsck [--db URL | --fleet FILE] [--state-dir D] [--verify [--passphrase-file F]"
-            + " [--anchor-dir D]] NAMESPACE";
+            + " [--anchor-dir D | --anchor-command CMD]] NAMESPACE";
 
     private Fsck() {}
 
     private static final class Options implements NamespaceCommand.ExtraOptions {
         boolean verify;
         Path anchorDir;
+        String anchorCommand;
 
         @Override
         public boolean accept(String option, MountSettings.Options values) {
@@ -38,6 +40,10 @@ public final class Fsck {
             }
             if (option.equals("--anchor-dir")) {
                 anchorDir = Path.of(values.value(option));
+                return true;
+            }
+            if (option.equals("--anchor-command")) {
+                anchorCommand = values.value(option);
                 return true;
             }
             return false;
@@ -51,13 +57,23 @@ public final class Fsck {
             throw new CliException(ExitCode.USAGE, "--passphrase-file is for --verify; " + USAGE);
         }
         NamespaceName name = command.namespace();
-        if (options.anchorDir != null && !options.verify) {
-            throw new CliException(ExitCode.USAGE, "--anchor-dir is for --verify; " + USAGE);
+        if ((options.anchorDir != null || options.anchorCommand != null) && !options.verify) {
+            throw new CliException(ExitCode.USAGE, (options.anchorDir != null ? "--anchor-dir" : "--anchor-command")
+                    + " is for --verify; " + USAGE);
+        }
+        if (options.anchorDir != null && options.anchorCommand != null) {
+            throw new CliException(ExitCode.USAGE, "--anchor-dir and --anchor-command: choose one; " + USAGE);
+        }
+        if (options.anchorCommand != null && options.anchorCommand.isBlank()) {
+            throw new CliException(ExitCode.USAGE, "--anchor-command needs a program; " + USAGE);
         }
         PassphraseSource passphrases = options.verify ? command.passphrases(env) : null;
         // this machine's anchor, as a mount with the same options would use it
-        Anchors anchors = new AnchorDirectory(options.anchorDir != null ? options.anchorDir
-                : (command.stateDir() != null ? command.stateDir() : Main.defaultStateDir(env)).resolve("anchors"));
+        Anchors anchors = options.anchorCommand != null
+                ? new AnchorCommand(options.anchorCommand, DatabaseConfig.DEFAULT_RETRY_TIMEOUT)
+                : new AnchorDirectory(options.anchorDir != null ? options.anchorDir
+                        : (command.stateDir() != null ? command.stateDir() : Main.defaultStateDir(env))
+                                .resolve("anchors"));
         return command.run(env, out, true, "check it", store -> {
             List<String> problems = problems(store, name, passphrases, anchors);
             for (String p : problems) {

@@ -104,6 +104,7 @@ final class NsReport {
                             .put("mem_limit_bytes", m.kdfMemLimit()))
                     .put("key_check", m.keyCheck() != null)
                     .put("mounts", info.mountEpoch())
+                    .put("last_commit", info.lastCommit())
                     .put("mounted", holderJson(e.holder())));
             return ExitCode.OK.code();
         }
@@ -117,6 +118,8 @@ final class NsReport {
         out.println("key derivation: " + m.kdfAlgorithm() + ", " + m.kdfOpsLimit() + " passes, "
                 + size(m.kdfMemLimit()) + (m.keyCheck() != null ? ", with a key check" : ", no key check yet"));
         out.println("mounts so far:  " + info.mountEpoch());
+        out.println("last commit:    " + (info.lastCommit() == 0 ? "none yet" : "number " + info.lastCommit()
+                + " (as stored; a mount or fsck --verify checks it with the key)"));
         out.println("mounted by:     " + (e.holder() == null ? "nobody" : Catalog.describe(e.holder())
                 + " since " + time(e.holder().since()) + " UTC"));
         return ExitCode.OK.code();

@@ -97,7 +97,7 @@ final class SealedUpgrade {
             auth.put(r.ino(), sealer.sealInode(r.ino(), InodeAuth.plaintext(r, fresh, xattrs)));
         }
         if (!problems.isEmpty()) {
-            String message = "namespace " + namespace + " cannot be upgraded to format 4, it does not check out ("
+            String message = "namespace " + namespace + " cannot be upgraded to the current format, it does not check out ("
                     + problems.size() + " problem(s); the first: " + problems.get(0) + "); nothing was changed";
             problems.forEach(p -> log.error("namespace {}: {}", namespace, p));
             throw new TamperedException(message);

@@ -58,8 +58,12 @@ public final class Catalog implements AutoCloseable {
         }
     }
 
-    /** What {@code ns info} shows: the catalog's entry, the meta row (checked) and how often it was mounted. */
-    public record Info(Entry entry, NamespaceMeta meta, long mountEpoch) {}
+    /**
+     * What {@code ns info} shows: the catalog's entry, the meta row (checked), how often it was
+     * mounted, and the number of its newest commit as stored (0: none yet; checked only by a mount
+     * or {@code fsck --verify}, with the key).
+     */
+    public record Info(Entry entry, NamespaceMeta meta, long mountEpoch, long lastCommit) {}
 
     /** Insufficient privilege; a read-only transaction (a standby, or default_transaction_read_only). */
     private static final Set<String> READ_ONLY_STATES = Set.of("42501", "25006");
@@ -141,7 +145,8 @@ public final class Catalog implements AutoCloseable {
             return inSnapshot(() -> {
                 NamespaceMeta meta = MetaRow.read(connection, name, sql);
                 long epoch = singleLong(CatalogSql.readMountEpoch(sql));
-                return Optional.of(new Info(entry, meta, epoch));
+                long lastCommit = singleLong(CatalogSql.readLastCommit(sql));
+                return Optional.of(new Info(entry, meta, epoch, lastCommit));
             });
         });
     }

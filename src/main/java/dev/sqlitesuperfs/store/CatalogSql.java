@@ -157,6 +157,10 @@ final class CatalogSql {
         return "SELECT mount_epoch FROM " + sql.table("meta");
     }
 
+    static String readLastCommit(NamespaceSql sql) {
+        return "SELECT coalesce(last_commit, 0) FROM " + sql.table("meta");
+    }
+
     static String dropSchema(NamespaceSql sql) {
         return "DROP SCHEMA " + sql.schema + " CASCADE";
     }

@@ -136,9 +136,11 @@ class NamespaceAdminTest {
             Map<String, Object> info = StrictJson.object(nsOk("info", "--json", mounted).stdout());
             assertThat(info).containsEntry("name", mounted).containsEntry("format", (long) PgNamespaceStore.FORMAT_VERSION).containsEntry("key_check", true)
                     .containsEntry("mounts", 1L);
+            assertThat((Long) info.get("last_commit")).as("the fsync of three blocks was committed").isPositive();
             assertThat(info.get("mounted")).isNotNull();
             assertThat((String) info.get("uuid")).matches("[0-9a-f-]{36}");
-            assertThat(nsOk("info", created).stdout()).contains("quota:          1 MiB", "mounted by:     nobody");
+            assertThat(nsOk("info", created).stdout()).contains("quota:          1 MiB", "mounted by:     nobody",
+                    "last commit:    ");
 
             Map<String, Object> usage = StrictJson.object(nsOk("usage", "--json", mounted).stdout());
             assertThat(usage).containsEntry("inodes", 2L).containsEntry("blocks", 3L)

@@ -98,6 +98,12 @@ class RollbackTest {
             Files.writeString(mount.path("f"), "2");
             mount.unmount();
             restore(mount.namespace(), dump);
+            // fsck --verify asks the same program
+            CliProcess fsck = CliProcess.run(Map.of("psql_url", TestPostgres.url(), "encryption_pass",
+                    TestMount.PASSPHRASE), Duration.ofSeconds(120), "fsck", "--verify", "--anchor-command", command,
+                    mount.namespace());
+            assertThat(fsck.exitCode()).as(fsck.stdout() + fsck.stderr()).isNotZero();
+            assertThat(fsck.stdout() + fsck.stderr()).contains("anchor command python3");
             RuntimeException refused = catchThrowableOfType(RuntimeException.class, mount::mountAgain);
             assertThat(refused).isInstanceOf(SealedNamespaceException.RolledBack.class);
             assertThat(refused.getMessage()).contains("(anchor command python3");
