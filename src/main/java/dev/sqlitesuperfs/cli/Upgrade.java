@@ -28,7 +28,12 @@ public final class Upgrade {
         NamespaceCommand command = NamespaceCommand.parse(args, env, USAGE, (option, values) -> false);
         NamespaceName name = command.namespace();
         return command.run(env, out, false, "upgrade it", store -> {
-            int from = SealedNamespace.upgrade(store, name.value(), command.passphrases(env).prompt(name.value()));
+            long started = System.nanoTime();
+            int from = SealedNamespace.upgrade(store, name.value(), command.passphrases(env).prompt(name.value()),
+                    step -> {
+                        out.printf(java.util.Locale.ROOT, "  %6.1f s  %s%n", (System.nanoTime() - started) / 1e9, step);
+                        out.flush();
+                    });
             out.println(from == 0 ? "namespace " + name.value() + " is already in the current format"
                     : from >= 3 ? "upgraded namespace " + name.value() + " from format " + from + ": checked, and resealed"
                             + " as format " + PgNamespaceStore.FORMAT_VERSION

@@ -226,7 +226,7 @@ public final class SealedNamespace implements AutoCloseable {
                     + ", which a read-only mount cannot upgrade; mount it once without --read-only (or run"
                     + " `sqlitesuperfs upgrade " + name + "`)");
         }
-        SealedUpgrade.run(store, sealer, name);
+        SealedUpgrade.run(store, sealer, name, step -> log.debug("namespace {}: upgrade: {}", name, step));
         log.info("namespace {}: checked and upgraded from format {} to {}", name, from, store.formatVersion());
     }
 
@@ -285,13 +285,20 @@ public final class SealedNamespace implements AutoCloseable {
      * @throws TamperedException if a format 3 namespace does not check out (nothing is changed)
      */
     public static int upgrade(NamespaceStore store, String name, PassphrasePrompt passphrases) {
+        return upgrade(store, name, passphrases, step -> { });
+    }
+
+    /** {@link #upgrade}, telling {@code progress} each step as it is done (nothing if there is nothing to do). */
+    public static int upgrade(NamespaceStore store, String name, PassphrasePrompt passphrases,
+                              java.util.function.Consumer<String> progress) {
         NamespaceMeta meta = store.meta().orElseThrow(() -> missing(name));
         if (!store.needsSealingUpgrade()) {
             return 0;
         }
         int from = store.formatVersion();
         try (SealedNamespace opened = unlock(store, name, meta, passphrases, true)) {
-            SealedUpgrade.run(store, opened.sealer, name);
+            progress.accept("opened the key; reading every row in one transaction");
+            SealedUpgrade.run(store, opened.sealer, name, progress);
         }
         return from;
     }

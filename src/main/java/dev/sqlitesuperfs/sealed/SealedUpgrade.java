@@ -15,6 +15,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,12 +41,24 @@ final class SealedUpgrade {
      *
      * @throws TamperedException if a format 3 namespace does not check out (nothing is changed)
      */
-    static void run(NamespaceStore store, Sealer sealer, String namespace) {
-        if (store.formatVersion() >= 3) {
-            store.upgradeSealing((inodes, tags, entries, xattrs) -> resealEntries(sealer, namespace, inodes, entries));
-        } else {
-            store.upgradeSealing((inodes, tags, entries, xattrs) -> vouchForAll(sealer, inodes, tags, entries, xattrs));
-        }
+    static void run(NamespaceStore store, Sealer sealer, String namespace, Consumer<String> progress) {
+        boolean checked = store.formatVersion() >= 3;
+        store.upgradeSealing(new NamespaceStore.SealingUpgrade() {
+            @Override
+            public Sealed seal(List<InodeRecord> inodes, List<BlockTag> tags, List<EntryRow> entries,
+                               List<XattrRow> xattrs) {
+                Sealed sealed = checked ? resealEntries(sealer, namespace, inodes, entries)
+                        : vouchForAll(sealer, inodes, tags, entries, xattrs);
+                progress.accept((checked ? "checked and sealed " : "sealed ") + sealed.auth().size()
+                        + " inode authenticators and " + sealed.macs().size() + " entry MACs");
+                return sealed;
+            }
+
+            @Override
+            public void progress(String step) {
+                progress.accept(step);
+            }
+        });
     }
 
     private static Sealed resealEntries(Sealer sealer, String namespace, List<InodeRecord> inodes,

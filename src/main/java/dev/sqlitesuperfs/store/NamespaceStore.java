@@ -120,6 +120,9 @@ public interface NamespaceStore extends AutoCloseable {
          * change: inodes left out keep theirs).
          */
         Sealed seal(List<InodeRecord> inodes, List<BlockTag> tags, List<EntryRow> entries, List<XattrRow> xattrs);
+
+        /** Told what the upgrade has done so far, one short line per step (and during long reads). */
+        default void progress(String step) {}
     }
 
     /**

@@ -192,13 +192,23 @@ public final class PgNamespaceStore implements NamespaceStore {
                 inodes.add(StoredRows.inodeRow(rows));
             }
         }
+        upgrade.progress("read " + inodes.size() + " inodes");
         List<SealingUpgrade.BlockTag> tags = new ArrayList<>();
-        try (PreparedStatement read = connection.prepareStatement(sql.allBlockTags);
-             ResultSet rows = read.executeQuery()) {
-            while (rows.next()) {
-                tags.add(new SealingUpgrade.BlockTag(rows.getLong(1), rows.getLong(2), rows.getBytes(3)));
+        try (PreparedStatement read = connection.prepareStatement(sql.allBlockTags)) {
+            // streamed (a cursor, inside the upgrade's transaction): a large namespace's tags need not arrive at once
+            read.setFetchSize(10_000);
+            try (ResultSet rows = read.executeQuery()) {
+                long reported = System.nanoTime();
+                while (rows.next()) {
+                    tags.add(new SealingUpgrade.BlockTag(rows.getLong(1), rows.getLong(2), rows.getBytes(3)));
+                    if (System.nanoTime() - reported > 1_000_000_000L) {
+                        reported = System.nanoTime();
+                        upgrade.progress("reading block tags: " + tags.size() + " so far");
+                    }
+                }
             }
         }
+        upgrade.progress("read " + tags.size() + " block tags");
         List<SealingUpgrade.EntryRow> entries = new ArrayList<>();
         try (PreparedStatement read = connection.prepareStatement(sql.allEntries); ResultSet rows = read.executeQuery()) {
             while (rows.next()) {
@@ -212,6 +222,7 @@ public final class PgNamespaceStore implements NamespaceStore {
                 xattrs.add(new SealingUpgrade.XattrRow(rows.getLong(1), rows.getBytes(2), rows.getBytes(3)));
             }
         }
+        upgrade.progress("read " + entries.size() + " entries and " + xattrs.size() + " extended attributes");
         SealingUpgrade.Sealed sealed = upgrade.seal(inodes, tags, entries, xattrs);
         try (PreparedStatement update = connection.prepareStatement(sql.setAuth)) {
             for (var e : sealed.auth().entrySet()) {
@@ -230,6 +241,8 @@ public final class PgNamespaceStore implements NamespaceStore {
             }
             update.executeBatch();
         }
+        upgrade.progress("stored " + sealed.auth().size() + " inode authenticators and " + sealed.macs().size()
+                + " entry MACs");
     }
 
     public NamespaceName namespace() {

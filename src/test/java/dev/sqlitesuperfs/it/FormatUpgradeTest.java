@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
 import dev.sqlitesuperfs.sealed.TamperedException;
+import dev.sqlitesuperfs.testing.CliProcess;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
@@ -14,6 +15,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -70,6 +73,29 @@ class FormatUpgradeTest {
             TestPostgres.update("DELETE FROM " + dirents + " WHERE name = 'copy'::bytea");
             mount.mountAgain();
             assertThat(formatOf(mount)).isEqualTo(PgNamespaceStore.FORMAT_VERSION);
+            checkTree(mount);
+        }
+    }
+
+    /** {@code sqlitesuperfs upgrade} brings a format 1 namespace to the current format in one step, saying each step. */
+    @Test
+    void theUpgradeCommandShowsItsProgressAndReachesTheCurrentFormatInOneStep() throws IOException {
+        try (TestMount mount = TestMount.fresh()) {
+            writeTree(mount);
+            mount.unmount();
+            mount.downgradeToFormatOne();
+            CliProcess upgrade = CliProcess.run(Map.of("psql_url", TestPostgres.url(), "encryption_pass",
+                    TestMount.PASSPHRASE), Duration.ofSeconds(120), "upgrade", mount.namespace());
+            assertThat(upgrade.exitCode()).as(upgrade.stderr()).isZero();
+            assertThat(upgrade.stdout()).containsPattern("\\d s  opened the key")
+                    .containsPattern("\\d s  read 7 inodes")
+                    .containsPattern("\\d s  read \\d+ block tags")
+                    .containsPattern("\\d s  sealed 7 inode authenticators")
+                    .containsPattern("\\d s  stored 7 inode authenticators")
+                    .contains("upgraded namespace " + mount.namespace());
+            assertThat(formatOf(mount)).isEqualTo(PgNamespaceStore.FORMAT_VERSION);
+            assertThat(mount.verify()).isEmpty();
+            mount.mountAgain();
             checkTree(mount);
         }
     }
