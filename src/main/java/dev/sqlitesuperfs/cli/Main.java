@@ -116,12 +116,21 @@ public final class Main {
         // SIGTERM stops a mount however it was started; SIGINT and SIGHUP as the caller left them.
         Signals.takeTermination();
 
-        try (DatabaseChoice db = settings.fleetFile() != null ? DatabaseChoice.of(FleetChoice.forMount(settings).config())
+        // with a fleet there is no database to choose (nor a local one to stop): FleetChoice finds it
+        try (DatabaseChoice db = settings.fleetFile() != null ? null
                 : DatabaseChoice.of(settings.databaseUrl(), settings.stateDir(), env, out)) {
-            DatabaseConfig database = db.config.withRetryTimeout(settings.databaseTimeout());
-            Supplier<OptionalLong> hostFree = db.local != null ? freeSpaceOf(db.local.dataDirectory()) : OptionalLong::empty;
             PassphraseSource passphrases = new PassphraseSource(settings.passphraseFile(), env);
-            NamespaceMount mount = NamespaceMount.open(settings, database, passphrases, hostFree, Libc.geteuid(), Libc.getegid());
+            NamespaceMount mount;
+            if (db == null) {
+                mount = FleetChoice.forMount(settings, server -> NamespaceMount.open(settings,
+                        server.config().withRetryTimeout(settings.databaseTimeout()), passphrases, OptionalLong::empty,
+                        Libc.geteuid(), Libc.getegid()));
+            } else {
+                DatabaseConfig database = db.config.withRetryTimeout(settings.databaseTimeout());
+                Supplier<OptionalLong> hostFree = db.local != null ? freeSpaceOf(db.local.dataDirectory())
+                        : OptionalLong::empty;
+                mount = NamespaceMount.open(settings, database, passphrases, hostFree, Libc.geteuid(), Libc.getegid());
+            }
             NamespaceMount running = mount;
             Runnable stop = () -> {
                 running.close();

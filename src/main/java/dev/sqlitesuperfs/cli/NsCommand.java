@@ -308,13 +308,19 @@ final class NsCommand {
         PassphraseSource passphrases = new PassphraseSource(args.passphraseFile, env);
         passphrases.checkAvailable();
         Main.protectSecretsInMemory();
-        Fleet.Server placed = null;
         if (args.fleetFile != null) {
             Fleet fleet = FleetChoice.read(args.fleetFile);
-            placed = fleet.placeNew(name, args.server != null ? fleet.server(args.server) : null);
+            return fleet.createLocked(name, args.server != null ? fleet.server(args.server) : null, false,
+                    server -> createIn(args, name, DatabaseChoice.of(server.config()), server.name(), passphrases, out));
         }
-        try (DatabaseChoice db = placed != null ? DatabaseChoice.of(placed.config())
-                : DatabaseChoice.of(args.databaseUrl, args.stateDir, env, args.json ? err : out);
+        return createIn(args, name, DatabaseChoice.of(args.databaseUrl, args.stateDir, env, args.json ? err : out), null,
+                passphrases, out);
+    }
+
+    /** Creates the namespace on {@code database} (closed afterwards); {@code server} names it in a fleet, else null. */
+    private static int createIn(Args args, NamespaceName name, DatabaseChoice database, String server,
+                                PassphraseSource passphrases, PrintStream out) {
+        try (DatabaseChoice db = database;
                 NamespaceStore store = NamespaceCommand.openUnmounted(db.config, name, false, "create it")) {
             if (store.meta().isPresent()) {
                 throw new CliException(ExitCode.NAMESPACE, "namespace " + name + " already exists");
@@ -325,8 +331,7 @@ final class NsCommand {
                     args.quotaBytes, args.sealNames);
             try (Passphrase passphrase = passphrases.obtain(name.value(), true);
                     SealedNamespace _ = SealedNamespace.create(store, name.value(), spec, passphrase)) {
-                return NsReport.created(name, store.meta().orElseThrow(), placed == null ? null : placed.name(),
-                        args.json, out);
+                return NsReport.created(name, store.meta().orElseThrow(), server, args.json, out);
             }
         }
     }

@@ -193,16 +193,46 @@ public record Fleet(Path file, List<Server> servers) {
                         + e.getKey() + (p.copy() == Placement.Copy.CURRENT ? "" : ", " + p) + ")");
             }
         }
-        if (chosen != null) {
-            return chosen;
-        }
-        Server best = null;
+        Server best = chosen;
         for (Server s : servers) {
-            if (best == null || all.get(s).namespaces() < all.get(best).namespaces()) {
+            if (chosen == null && (best == null || all.get(s).namespaces() < all.get(best).namespaces())) {
                 best = s;
             }
         }
+        if (all.get(best).placement().copy() == Placement.Copy.LEFT) {
+            // a namespace of that name moved away from here once and is gone now: its tombstone goes
+            try (Catalog catalog = Catalog.open(best.config())) {
+                catalog.dropTombstone(name);
+            }
+        }
         return best;
+    }
+
+    /**
+     * A new namespace {@code name}, made while holding the fleet-wide lock of its name (on the
+     * fleet's first server): {@code create} gets the server {@link #placeNew} chose and makes the
+     * namespace there. Two processes creating the same name at once do so one after the other, and
+     * the second finds the first's namespace: refused ({@link StoreException.NamespaceExists}), or
+     * with {@code joinExisting} handed to {@code create} where it is (a mount that creates its
+     * namespace if it is missing). The first server must be reachable to create anything.
+     */
+    public <T> T createLocked(NamespaceName name, Server chosen, boolean joinExisting,
+                              java.util.function.Function<Server, T> create) {
+        try (Catalog first = Catalog.open(servers.getFirst().config());
+                AutoCloseable locked = first.lockFleetName(name)) {
+            if (joinExisting) {
+                // made by another process while this one waited for the lock
+                Optional<Server> made = locate(name);
+                if (made.isPresent()) {
+                    return create.apply(made.get());
+                }
+            }
+            return create.apply(placeNew(name, chosen));
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new StoreException("releasing the fleet's lock of the name " + name + " failed: " + e.getMessage(), e);
+        }
     }
 
     @FunctionalInterface

@@ -177,8 +177,8 @@ public final class HostResources implements AutoCloseable {
         try {
             NamespaceMount mount;
             if (settings.fleetFile() != null) {
-                mount = NamespaceMount.open(settings, server(FleetChoice.forMount(settings).config()), fs, requests,
-                        passphrases, OptionalLong::empty, ownerUid, ownerGid);
+                mount = FleetChoice.forMount(settings, located -> NamespaceMount.open(settings,
+                        server(located.config()), fs, requests, passphrases, OptionalLong::empty, ownerUid, ownerGid));
             } else if (settings.databaseUrl() != null) {
                 mount = NamespaceMount.open(settings, server(DatabaseConfig.parse(settings.databaseUrl())), fs,
                         requests, passphrases, OptionalLong::empty, ownerUid, ownerGid);

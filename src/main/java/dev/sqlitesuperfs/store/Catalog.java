@@ -102,6 +102,46 @@ public final class Catalog implements AutoCloseable {
 
     // ------------------------------------------------------------------ reading
 
+    /**
+     * Drops the tombstone a move left for {@code name} (a schema with nothing but a placement row
+     * that says where the namespace went), so that a new namespace of that name can be made here;
+     * only when the caller knows the namespace it names is gone (no server of the fleet holds it).
+     */
+    public void dropTombstone(NamespaceName name) {
+        NamespaceSql sql = new NamespaceSql(name);
+        work("dropping the tombstone of namespace " + name, () -> inTransaction(() -> {
+            if (Placement.read(connection, name, sql).copy() != Placement.Copy.LEFT) {
+                throw new StoreException("schema " + name + " is not the tombstone of a namespace moved away;"
+                        + " it was left alone");
+            }
+            try (Statement drop = connection.createStatement()) {
+                drop.execute(CatalogSql.dropSchema(sql));
+            }
+            return null;
+        }));
+    }
+
+    /**
+     * Holds, until closed, the fleet-wide lock of the name {@code name}: the one place two
+     * processes creating a namespace of the same name on different servers of a fleet meet. A
+     * session-level advisory lock on a connection of its own, waited for (the other creation
+     * takes a moment).
+     */
+    public AutoCloseable lockFleetName(NamespaceName name) {
+        return work("locking the name " + name + " in the fleet", () -> {
+            try (PreparedStatement lock = connection.prepareStatement(CatalogSql.FLEET_NAME_LOCK)) {
+                lock.setString(1, name.value());
+                lock.execute();
+            }
+            return (AutoCloseable) () -> {
+                try (PreparedStatement unlock = connection.prepareStatement(CatalogSql.FLEET_NAME_UNLOCK)) {
+                    unlock.setString(1, name.value());
+                    unlock.execute();
+                }
+            };
+        });
+    }
+
     /** What this server holds of {@code name}: nothing, the namespace, or a copy a move left or is making. */
     public Placement placement(NamespaceName name) {
         return work("looking for namespace " + name, () -> Placement.read(connection, name, new NamespaceSql(name)));
@@ -499,8 +539,9 @@ public final class Catalog implements AutoCloseable {
         return new StoreException.NoSuchNamespace("namespace " + name + " does not exist");
     }
 
+    /** Work on the database that may fail with an {@link SQLException}. */
     @FunctionalInterface
-    private interface Work<T> {
+    interface Work<T> {
         T run() throws SQLException;
     }
 
@@ -518,6 +559,14 @@ public final class Catalog implements AutoCloseable {
 
     /** Runs {@code work} in one transaction, rolled back on any failure. */
     private <T> T inTransaction(Work<T> work) throws SQLException {
+        return inTransaction(connection, work);
+    }
+
+    /**
+     * Runs {@code work} in one transaction on {@code connection} (in auto-commit mode, and left so),
+     * rolled back on any failure. Also {@link NamespaceMove}'s, on its two connections.
+     */
+    static <T> T inTransaction(Connection connection, Work<T> work) throws SQLException {
         connection.setAutoCommit(false);
         try {
             T result = work.run();

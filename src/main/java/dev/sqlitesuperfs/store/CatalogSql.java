@@ -28,6 +28,14 @@ final class CatalogSql {
      * "sqlitesuperfs:" and a name, and no name contains '/'.
      */
     static final String CREATION_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('sqlitesuperfs/catalog', 0))";
+    /**
+     * The fleet-wide lock of a namespace name, taken on a fleet's first server by whoever creates a
+     * namespace in the fleet. Its key's text cannot be a namespace lock's ("sqlitesuperfs:" and a
+     * name) nor the catalog's.
+     */
+    static final String FLEET_NAME_LOCK = "SELECT pg_advisory_lock(hashtextextended('sqlitesuperfs/fleet:' || ?, 0))";
+    static final String FLEET_NAME_UNLOCK =
+            "SELECT pg_advisory_unlock(hashtextextended('sqlitesuperfs/fleet:' || ?, 0))";
     static final String TABLE_EXISTS = "SELECT to_regclass(?) IS NOT NULL";
     static final String CREATE_SCHEMA = "CREATE SCHEMA IF NOT EXISTS " + SCHEMA;
     static final String COMMENT_SCHEMA = "COMMENT ON SCHEMA " + SCHEMA

@@ -344,12 +344,7 @@ public final class NamespaceMove implements AutoCloseable {
         }
     }
 
-    @FunctionalInterface
-    private interface Work<T> {
-        T run() throws SQLException;
-    }
-
-    private static <T> T work(String action, Work<T> work) {
+    private static <T> T work(String action, Catalog.Work<T> work) {
         try {
             return work.run();
         } catch (SQLException e) {
@@ -364,23 +359,8 @@ public final class NamespaceMove implements AutoCloseable {
         return SqlFailures.describeServerWork(action, e);
     }
 
-    /** Runs {@code work} in one transaction on {@code connection}, rolled back on any failure. */
-    private static <T> T inTransaction(Connection connection, Work<T> work) throws SQLException {
-        connection.setAutoCommit(false);
-        try {
-            T result = work.run();
-            connection.commit();
-            return result;
-        } catch (Throwable e) {
-            try {
-                connection.rollback();
-            } catch (SQLException rollback) {
-                e.addSuppressed(rollback);
-            }
-            throw e;
-        } finally {
-            connection.setAutoCommit(true);
-        }
+    private static <T> T inTransaction(Connection connection, Catalog.Work<T> work) throws SQLException {
+        return Catalog.inTransaction(connection, work);
     }
 
     private static void closeQuietly(Connection connection) {

@@ -3,7 +3,15 @@ package dev.sqlitesuperfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.sqlitesuperfs.cli.ExitCode;
+import dev.sqlitesuperfs.crypto.KdfStrength;
+import dev.sqlitesuperfs.crypto.Passphrase;
+import dev.sqlitesuperfs.fleet.Fleet;
 import dev.sqlitesuperfs.localpg.LocalFleet;
+import dev.sqlitesuperfs.sealed.SealedNamespace;
+import dev.sqlitesuperfs.store.NamespaceName;
+import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.PgNamespaceStore;
+import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.testing.CliProcess;
 import dev.sqlitesuperfs.testing.Shell;
 import dev.sqlitesuperfs.testing.StrictJson;
@@ -22,10 +30,14 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -157,11 +169,7 @@ class FleetTest {
     @Test
     void aMovedNamespaceServesEveryByteFromItsNewServerAndTheOldOneRefusesIt() throws Exception {
         String name = freshName();
-        String checksum;
-        try (CliProcess mount = mount(name)) {
-            checksum = writeData(dirOf(mount), 300, 3 << 20);
-            unmount(mount);
-        }
+        String checksum = mountAndWrite(name, 300, 3 << 20);
         String from = serverOf(name);
         String to = from.equals("s1") ? "s2" : "s1";
 
@@ -198,17 +206,73 @@ class FleetTest {
         assertThat(back.stdout()).contains("moved namespace " + name);
         assertThat(fleet.tablesOf(number(to), name)).containsExactly("placement");
         assertThat(fleet.tablesOf(number(from), name)).contains("meta", "blocks").doesNotContain("placement");
+
+        // once the namespace is dropped, its name is free again everywhere, tombstones included
+        ok("ns drop", "--yes", name);
+        assertThat(fleet.hasSchema(number(from), name)).isFalse();
+        CliProcess again = ok("ns create", "--kdf", "interactive", "--server", to, name);
+        assertThat(again.stdout()).contains("created namespace " + name + " on server " + to);
+        assertThat(fleet.tablesOf(number(to), name)).contains("meta").doesNotContain("placement");
     }
 
     @Test
-    void aMoveKilledAfterAnyStepLeavesOneAuthoritativeCopyAndARerunFinishesIt() throws Exception {
-        for (String step : List.of("copied", "verified", "switched", "activated")) {
-            String name = freshName();
-            String checksum;
-            try (CliProcess mount = mount(name)) {
-                checksum = writeData(dirOf(mount), 200, 1 << 20);
-                unmount(mount);
+    void twoCreationsOfOneNameOnTwoServersMakeOneNamespace() throws Exception {
+        Fleet servers = Fleet.read(fleet.file());
+        NamespaceName name = NamespaceName.parse(freshName());
+        CountDownLatch firstInside = new CountDownLatch(1);
+        CountDownLatch letFirstFinish = new CountDownLatch(1);
+        AtomicInteger secondInside = new AtomicInteger();
+        Thread first = Thread.ofVirtual().start(() -> servers.createLocked(name, servers.server("s1"), false, s -> {
+            firstInside.countDown();
+            try {
+                letFirstFinish.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
+            try (NamespaceStore store = PgNamespaceStore.open(s.config(), name, false)) {
+                SealedNamespace.create(store, name.value(), new SealedNamespace.NewNamespace(4096,
+                        KdfStrength.INTERACTIVE, 0, 0, 0, false), Passphrase.fromBytes(PASS.getBytes(java.nio.charset.StandardCharsets.UTF_8))).close();
+            }
+            return s;
+        }));
+        assertThat(firstInside.await(120, TimeUnit.SECONDS)).isTrue();
+        AtomicReference<Throwable> secondFailure = new AtomicReference<>();
+        Thread second = Thread.ofVirtual().start(() -> {
+            try {
+                servers.createLocked(name, servers.server("s2"), false, s -> secondInside.incrementAndGet());
+            } catch (Throwable e) {
+                secondFailure.set(e);
+            }
+        });
+        // the second waits for the name's lock while the first is inside
+        assertThat(second.join(Duration.ofSeconds(2))).as("the second creation waits").isFalse();
+        assertThat(secondInside).hasValue(0);
+        letFirstFinish.countDown();
+        first.join();
+        second.join();
+        assertThat(secondInside).as("never placed a second namespace of that name").hasValue(0);
+        assertThat(secondFailure.get()).isInstanceOf(StoreException.NamespaceExists.class)
+                .hasMessageContaining("already exists (on server s1)");
+        assertThat(serverOf(name.value())).isEqualTo("s1");
+    }
+
+    /** The two states a kill can leave that differ: before the switch-over, and between it and the activation. */
+    @Test
+    void aMoveKilledBeforeOrAfterItsSwitchOverLeavesOneAuthoritativeCopyAndARerunFinishesIt() throws Exception {
+        killAfterEachOf(List.of("copied", "switched"));
+    }
+
+    @Test
+    @Tag("slow")
+    void aMoveKilledAfterAnyStepLeavesOneAuthoritativeCopyAndARerunFinishesIt() throws Exception {
+        killAfterEachOf(List.of("copied", "verified", "switched", "activated"));
+    }
+
+    /** For each step: a namespace with data, its move killed right after that step, checked, the move rerun. */
+    private void killAfterEachOf(List<String> steps) throws Exception {
+        for (String step : steps) {
+            String name = freshName();
+            String checksum = mountAndWrite(name, 200, 1 << 20);
             String from = serverOf(name);
             String to = from.equals("s3") ? "s2" : "s3";
             Map<String, String> halting = new HashMap<>(env());
@@ -306,6 +370,15 @@ class FleetTest {
 
     private static int number(String server) {
         return Integer.parseInt(server.substring(1));
+    }
+
+    /** Mounts {@code name} (made where the fleet places it), writes {@link #writeData} there, unmounts. */
+    private String mountAndWrite(String name, int rows, int fileBytes) throws Exception {
+        try (CliProcess mount = mount(name)) {
+            String checksum = writeData(dirOf(mount), rows, fileBytes);
+            unmount(mount);
+            return checksum;
+        }
     }
 
     /** A SQLite database of {@code rows} rows in WAL mode and a file of random bytes; returns their digest. */
