@@ -9,6 +9,7 @@ import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.Catalog;
 import dev.sqlitesuperfs.store.NamespaceName;
 import dev.sqlitesuperfs.store.NamespaceStore;
+import dev.sqlitesuperfs.store.Placement;
 import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.sys.Libc;
 import java.io.Console;
@@ -366,10 +367,40 @@ final class NsCommand {
             long freed;
             try {
                 freed = catalog.drop(name);
+                if (args.fleetFile != null) {
+                    freed += dropElsewhere(FleetChoice.read(args.fleetFile), name, args.json ? err : out);
+                }
             } catch (StoreException.NamespaceBusy e) {
                 throw new CliException(ExitCode.BUSY, e.getMessage());
             }
             return NsReport.dropped(name, freed, args.json, out);
         });
+    }
+
+    /**
+     * With a fleet, what a move left of the dropped namespace on the other servers goes too: the
+     * copy of a move that did not finish (dropped like a namespace, under its lock) and the
+     * tombstones that said where it had gone. Returns the bytes freed.
+     */
+    private static long dropElsewhere(Fleet fleet, NamespaceName name, PrintStream progress) {
+        long freed = 0;
+        for (var e : fleet.survey(name, false).entrySet()) {
+            Placement.Copy copy = e.getValue().copy();
+            if (copy == Placement.Copy.ABSENT) {
+                continue;
+            }
+            try (Catalog there = Catalog.open(e.getKey().config())) {
+                if (copy == Placement.Copy.LEFT) {
+                    there.dropTombstone(name);
+                } else {
+                    freed += there.drop(name);
+                }
+            }
+            progress.println(copy == Placement.Copy.LEFT
+                    ? "dropped the tombstone of namespace " + name + " on server " + e.getKey() + " (" + e.getValue() + ")"
+                    : "dropped the copy of namespace " + name + " a move left on server " + e.getKey() + " ("
+                            + e.getValue() + ")");
+        }
+        return freed;
     }
 }

@@ -207,12 +207,23 @@ class FleetTest {
         assertThat(fleet.tablesOf(number(to), name)).containsExactly("placement");
         assertThat(fleet.tablesOf(number(from), name)).contains("meta", "blocks").doesNotContain("placement");
 
-        // once the namespace is dropped, its name is free again everywhere, tombstones included
-        ok("ns drop", "--yes", name);
-        assertThat(fleet.hasSchema(number(from), name)).isFalse();
+        // dropped behind the fleet's back (on its server alone), its name is free again: a new
+        // namespace placed where the tombstone is takes its place
+        CliProcess dropped = CliProcess.run(env(), GENEROUS, "ns", "drop", "--yes", "--db", fleet.url(number(from)),
+                name);
+        assertThat(dropped.exitCode()).as(dropped.stderr()).isZero();
         CliProcess again = ok("ns create", "--kdf", "interactive", "--server", to, name);
         assertThat(again.stdout()).contains("created namespace " + name + " on server " + to);
         assertThat(fleet.tablesOf(number(to), name)).contains("meta").doesNotContain("placement");
+
+        // ns drop through the fleet leaves nothing of the name anywhere, tombstones included
+        ok("ns move", "--to", from, name);
+        assertThat(fleet.tablesOf(number(to), name)).containsExactly("placement");
+        CliProcess gone = ok("ns drop", "--yes", name);
+        assertThat(gone.stdout()).contains("dropped the tombstone of namespace " + name + " on server " + to
+                + " (left for " + from + ")");
+        assertThat(fleet.hasSchema(number(from), name)).isFalse();
+        assertThat(fleet.hasSchema(number(to), name)).isFalse();
     }
 
     @Test
