@@ -125,7 +125,7 @@ final class NsCommand {
             case "create" -> create(args, name, env, out, err);
             case "drop" -> drop(args, name, env, out, err);
             case "move" -> move(args, name, env, out, err);
-            case "list" -> args.fleetFile != null ? listFleet(args, out)
+            case "list" -> args.fleetFile != null ? listFleet(args, out, err)
                     : withCatalog(args, env, out, err, catalog -> NsReport.list(catalog.list(), args.json, out));
             default -> withCatalog(args, env, out, err, catalog -> switch (args.subcommand) {
                 case "info" -> NsReport.info(catalog.info(name).orElseThrow(() -> missing(name)), args.json, out);
@@ -267,11 +267,19 @@ final class NsCommand {
         }
     }
 
-    /** Every server's namespaces, by server, in the fleet file's order. */
-    private static int listFleet(Args args, PrintStream out) {
+    /**
+     * Every server's namespaces, by server, in the fleet file's order. A server that cannot be
+     * reached within 10 s is left out with a line on stderr (the JSON names it under
+     * "unreachable"), and the exit code is 5: the list is not the whole fleet's.
+     */
+    private static int listFleet(Args args, PrintStream out, PrintStream err) {
         Map<String, List<Catalog.Entry>> byServer = new java.util.LinkedHashMap<>();
-        FleetChoice.read(args.fleetFile).listAll().forEach((server, entries) -> byServer.put(server.name(), entries));
-        return NsReport.list(byServer, args.json, out);
+        Map<Fleet.Server, RuntimeException> unreachable = new java.util.LinkedHashMap<>();
+        FleetChoice.read(args.fleetFile).withRetryTimeout(java.time.Duration.ofSeconds(10)).listAll(unreachable)
+                .forEach((server, entries) -> byServer.put(server.name(), entries));
+        unreachable.forEach((server, failure) -> err.println("sqlitesuperfs: " + failure.getMessage()));
+        NsReport.list(byServer, unreachable.keySet().stream().map(Fleet.Server::name).toList(), args.json, out);
+        return unreachable.isEmpty() ? ExitCode.OK.code() : ExitCode.DATABASE.code();
     }
 
     /** {@code ns move}: see {@link NsMove}; progress goes to standard error with --json. */

@@ -31,14 +31,16 @@ final class NsReport {
     static int list(List<Catalog.Entry> entries, boolean json, PrintStream out) {
         Map<String, List<Catalog.Entry>> one = new LinkedHashMap<>();
         one.put(null, entries);
-        return list(one, json, out);
+        return list(one, List.of(), json, out);
     }
 
     /**
      * The namespaces of each server of a fleet, by the server's name, or of one server (the one
-     * key null): with a fleet, a column (a JSON field) says which server holds each.
+     * key null): with a fleet, a column (a JSON field) says which server holds each, and
+     * {@code unreachable} names the servers left out.
      */
-    static int list(Map<String, List<Catalog.Entry>> byServer, boolean json, PrintStream out) {
+    static int list(Map<String, List<Catalog.Entry>> byServer, List<String> unreachable, boolean json,
+                    PrintStream out) {
         boolean fleet = !byServer.containsKey(null);
         List<Map.Entry<String, Catalog.Entry>> entries = new ArrayList<>();
         byServer.forEach((server, list) -> list.forEach(e -> entries.add(Map.entry(server == null ? "" : server, e))));
@@ -52,6 +54,9 @@ final class NsReport {
                     .put("count", entries.size())
                     .put("mounted", mounted)
                     .put("approximate", APPROXIMATE);
+            if (fleet) {
+                document.put("unreachable", unreachable);
+            }
             out.println(document);
             return ExitCode.OK.code();
         }
@@ -79,6 +84,9 @@ final class NsReport {
             table.append(", on ").append(byServer.size()).append(" server(s): ");
             table.append(String.join(", ", byServer.entrySet().stream()
                     .map(e -> e.getKey() + " " + e.getValue().size()).toList()));
+            if (!unreachable.isEmpty()) {
+                table.append(" (not reached: ").append(String.join(", ", unreachable)).append(")");
+            }
         }
         table.append("; ").append(APPROXIMATE).append(System.lineSeparator());
         out.print(table);

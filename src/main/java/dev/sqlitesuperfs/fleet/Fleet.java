@@ -163,12 +163,15 @@ public record Fleet(Path file, List<Server> servers) {
      */
     public Map<Server, Placement> survey(NamespaceName name, boolean untilCurrent) {
         return askAll(untilCurrent ? p -> p.copy() == Placement.Copy.CURRENT : p -> false,
-                catalog -> catalog.placement(name));
+                catalog -> catalog.placement(name), null);
     }
 
-    /** How many namespaces each server holds (its catalog, brought up to date). */
-    public Map<Server, List<Catalog.Entry>> listAll() {
-        return askAll(p -> false, Catalog::list);
+    /**
+     * Each server's namespaces (its catalog, brought up to date); a server that cannot be reached
+     * within the fleet's retry timeout is left out and its failure put in {@code unreachable}.
+     */
+    public Map<Server, List<Catalog.Entry>> listAll(Map<Server, RuntimeException> unreachable) {
+        return askAll(p -> false, Catalog::list, unreachable);
     }
 
     /** What one server said of a new namespace's name: what it holds of it, and how many namespaces it holds. */
@@ -185,7 +188,7 @@ public record Fleet(Path file, List<Server> servers) {
      */
     public Server placeNew(NamespaceName name, Server chosen) {
         Map<Server, Answer> all = askAll(a -> false, catalog -> new Answer(catalog.placement(name),
-                catalog.list().size()));
+                catalog.list().size()), null);
         for (Map.Entry<Server, Answer> e : all.entrySet()) {
             Placement p = e.getValue().placement();
             if (p.copy() != Placement.Copy.ABSENT && p.copy() != Placement.Copy.LEFT) {
@@ -247,9 +250,11 @@ public record Fleet(Path file, List<Server> servers) {
 
     /**
      * Asks every server {@code question} in parallel (a virtual thread each), in the fleet's
-     * order; returns early, with the answers so far, once one is {@code enough}.
+     * order; returns early, with the answers so far, once one is {@code enough}. A server that
+     * fails makes the whole question fail (its failure names it), unless {@code failures} is given:
+     * then the failure goes there and the other answers are returned.
      */
-    private <T> Map<Server, T> askAll(Enough<T> enough, Question<T> question) {
+    private <T> Map<Server, T> askAll(Enough<T> enough, Question<T> question, Map<Server, RuntimeException> failures) {
         ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
         try {
             ExecutorCompletionService<Map.Entry<Server, T>> answers = new ExecutorCompletionService<>(threads);
@@ -257,6 +262,8 @@ public record Fleet(Path file, List<Server> servers) {
                 answers.submit(() -> {
                     try (Catalog catalog = Catalog.open(server.config())) {
                         return Map.entry(server, question.ask(catalog));
+                    } catch (RuntimeException e) {
+                        throw new ServerFailure(server, e);
                     }
                 });
             }
@@ -271,9 +278,18 @@ public record Fleet(Path file, List<Server> servers) {
                         return ordered(answered);
                     }
                 } catch (ExecutionException e) {
-                    if (failure == null) {
-                        failure = e.getCause() instanceof RuntimeException r ? r : new StoreException(
-                                "asking the fleet's servers failed: " + e.getCause(), e.getCause());
+                    if (!(e.getCause() instanceof ServerFailure f)) {
+                        throw new StoreException("asking the fleet's servers failed: " + e.getCause(), e.getCause());
+                    }
+                    // an unreachable server is named: any of them might be the one that matters
+                    RuntimeException cause = f.failure instanceof StoreException.Unavailable u
+                            ? new StoreException.Unavailable("server " + f.server + " of the fleet: " + u.getMessage(),
+                                    u.getCause())
+                            : f.failure;
+                    if (failures != null) {
+                        failures.put(f.server, cause);
+                    } else if (failure == null) {
+                        failure = cause;
                     }
                 }
             }
@@ -287,6 +303,18 @@ public record Fleet(Path file, List<Server> servers) {
         } finally {
             // a server still connecting after an early answer is left to time out on its own
             threads.shutdownNow();
+        }
+    }
+
+    /** A server's failure, with the server it came from. */
+    private static final class ServerFailure extends RuntimeException {
+        final Server server;
+        final RuntimeException failure;
+
+        ServerFailure(Server server, RuntimeException failure) {
+            super(failure.getMessage(), failure, false, false);
+            this.server = server;
+            this.failure = failure;
         }
     }
 

@@ -366,6 +366,32 @@ class FleetTest {
     }
 
     @Test
+    void aServerThatIsDownLeavesTheOthersListedAndTheirNamespacesMountable() throws Exception {
+        String name = freshName();
+        ok("ns create", "--kdf", "interactive", "--server", "s2", name);
+        Path withDown = state.resolve("fleet-with-a-down-server");
+        Files.writeString(withDown, Files.readString(fleet.file()) + "s4 postgresql://nobody@127.0.0.1:1/postgres\n");
+
+        CliProcess list = CliProcess.run(env(), GENEROUS, "ns", "list", "--json", "--fleet", withDown.toString());
+        assertThat(list.exitCode()).as("the list is not the whole fleet's").isEqualTo(ExitCode.DATABASE.code());
+        assertThat(list.stderr().strip()).startsWith("sqlitesuperfs: server s4 of the fleet: ").doesNotContain("\n");
+        Map<String, Object> doc = StrictJson.object(list.stdout());
+        assertThat(doc.get("unreachable")).isEqualTo(List.of("s4"));
+        @SuppressWarnings("unchecked")
+        List<Map<String, Object>> listed = (List<Map<String, Object>>) doc.get("namespaces");
+        assertThat(listed).anySatisfy(n -> assertThat(n).containsEntry("name", name).containsEntry("server", "s2"));
+
+        // a namespace on a server that answers is found without waiting for the one that does not
+        Path dir = Files.createTempDirectory("sqlitesuperfs-fleet-");
+        mountDirs.add(dir);
+        try (CliProcess mount = CliProcess.start(env(), "mount", "--fleet", withDown.toString(), "--state-dir",
+                state.resolve("client").toString(), name, dir.toString()).awaitMounted(GENEROUS)) {
+            Files.writeString(dir.resolve("f"), "x");
+            unmount(mount);
+        }
+    }
+
+    @Test
     void aBadFleetFileIsOneLineAndAUsageError() throws Exception {
         Path bad = state.resolve("bad-fleet");
         Files.writeString(bad, "s1 postgresql://a@127.0.0.1/x\nS2 nothing\n");
