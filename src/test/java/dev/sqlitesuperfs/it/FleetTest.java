@@ -202,8 +202,10 @@ class FleetTest {
         assertThat(direct.exitCode()).isEqualTo(ExitCode.NAMESPACE.code());
         assertThat(direct.stderr()).contains("was moved to server " + to);
 
-        CliProcess back = ok("ns move", "--to", from, name);
-        assertThat(back.stdout()).contains("moved namespace " + name);
+        CliProcess back = ok("ns move", "--json", "--to", from, name);
+        assertThat(StrictJson.object(back.stdout())).containsEntry("moved", name).containsEntry("from", to)
+                .containsEntry("to", from).containsEntry("already_there", false);
+        assertThat(back.stderr()).as("progress goes to stderr with --json").contains("checked the copy with the key");
         assertThat(fleet.tablesOf(number(to), name)).containsExactly("placement");
         assertThat(fleet.tablesOf(number(from), name)).contains("meta", "blocks").doesNotContain("placement");
 
