@@ -128,14 +128,16 @@ public final class NamespaceMove implements AutoCloseable {
                 () -> {
                     require(Placement.read(source, name, sql), Placement.Copy.CURRENT, sourceServer);
                     Placement there = Placement.read(target, name, sql);
-                    if (there.copy() != Placement.Copy.LEFT) {
+                    boolean tombstone = there.copy() == Placement.Copy.LEFT;
+                    if (!tombstone) {
                         require(there, Placement.Copy.ABSENT, targetServer);
                     }
                     epoch = bumpEpoch();
                     source.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
                     source.setReadOnly(true);
                     try {
-                        return inTransaction(source, () -> inTransaction(target, () -> copyRows(progress)));
+                        return inTransaction(source, () -> inTransaction(target,
+                                () -> copyRows(tombstone, progress)));
                     } finally {
                         source.setReadOnly(false);
                         source.setTransactionIsolation(Connection.TRANSACTION_READ_COMMITTED);
@@ -209,8 +211,9 @@ public final class NamespaceMove implements AutoCloseable {
 
     // ------------------------------------------------------------------ inside
 
-    private Figures copyRows(Progress progress) throws SQLException {
-        if (Placement.read(target, name, sql).copy() == Placement.Copy.LEFT) {
+    /** The copy's transaction on both servers; {@code tombstone}: the target has one of the namespace, to replace. */
+    private Figures copyRows(boolean tombstone, Progress progress) throws SQLException {
+        if (tombstone) {
             // the namespace comes back to a server it left: its tombstone goes
             try (Statement drop = target.createStatement()) {
                 drop.execute(CatalogSql.dropSchema(sql));
