@@ -112,7 +112,9 @@ final class CatalogSql {
      * ({@code pg_stat_get_live_tuples}), kept up to date by every commit (within about a second)
      * and reset with the statistics: cheap and approximate. The lock holder is found by splitting
      * the lock's bigint key into pg_locks' classid (high half) and objid (low half), as
-     * {@link NamespaceSql#LOCK_HOLDER} does, for every namespace at once.
+     * {@link NamespaceSql#LOCK_HOLDER} does, for every namespace at once. Whether a move marked the
+     * copy ({@link Placement}) is whether its schema has a placement table, also found for all at
+     * once (a hash join, not a lookup per namespace).
      */
     private static final String LIST_BASE = """
             WITH holders AS (
@@ -126,13 +128,17 @@ final class CatalogSql {
                 SELECT n.nspname, pg_stat_get_live_tuples(c.oid) AS blocks
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relname = 'blocks' AND c.relkind = 'r'
+            ), placed AS (
+                SELECT n.nspname
+                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relname = 'placement' AND c.relkind = 'r'
             )
             SELECT k.name, k.namespace_uuid, k.format_version, k.block_size, k.quota_bytes, k.created_at,
                    b.blocks, h.pid, a.application_name, host(a.client_addr), a.backend_start,
-                   EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                            WHERE n.nspname = k.name AND c.relname = 'placement' AND c.relkind = 'r') AS moving
+                   p.nspname IS NOT NULL AS moving
               FROM keyed k
               LEFT JOIN live_blocks b ON b.nspname = k.name
+              LEFT JOIN placed p ON p.nspname = k.name
               LEFT JOIN holders h ON h.high = ((k.lock_key >> 32) & 4294967295) AND h.low = (k.lock_key & 4294967295)
               LEFT JOIN pg_stat_activity a ON a.pid = h.pid
             """.replace("LOCK_KEY", lockKeyOf("r.name")).replace("CATALOG_TABLE", TABLE);
