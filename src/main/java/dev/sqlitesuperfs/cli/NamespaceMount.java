@@ -1,5 +1,6 @@
 package dev.sqlitesuperfs.cli;
 
+import dev.sqlitesuperfs.follow.WriterFollower;
 import dev.sqlitesuperfs.fs.Filesystem;
 import dev.sqlitesuperfs.fs.FsConfig;
 import dev.sqlitesuperfs.fs.FsResources;
@@ -24,6 +25,7 @@ import dev.sqlitesuperfs.store.StoreMetrics;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.OptionalLong;
 import java.util.function.BiFunction;
 import java.util.function.Function;
@@ -47,10 +49,16 @@ public final class NamespaceMount implements AutoCloseable {
     private final SealedNamespace opened;
     private final Filesystem filesystem;
     private final FuseSession session;
+    /** A read-only standalone mount's follower of the namespace's writer; null otherwise. */
+    private final WriterFollower follower;
     private boolean closed;
 
+    /** How often a read-only mount asks whether its namespace's writer committed. */
+    static final Duration FOLLOW_INTERVAL = Duration.ofMillis(50);
+
     private NamespaceMount(String namespace, Path mountPoint, NamespaceStore store, SealedNamespace opened,
-            Filesystem filesystem, FuseSession session) {
+            Filesystem filesystem, FuseSession session, WriterFollower follower) {
+        this.follower = follower;
         this.namespace = namespace;
         this.mountPoint = mountPoint;
         this.store = store;
@@ -72,7 +80,9 @@ public final class NamespaceMount implements AutoCloseable {
      */
     public static NamespaceMount open(MountSettings settings, DatabaseConfig database, PassphraseSource passphrases,
             Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
-        return open(settings, name -> PgNamespaceStore.open(database, name, settings.readOnly()), Filesystem::open,
+        // Read-only: beside the namespace's writer, following its commits (see WriterFollower).
+        return open(settings, name -> settings.readOnly() ? PgNamespaceStore.openFollower(database, name)
+                        : PgNamespaceStore.open(database, name, false), Filesystem::open,
                 null, passphrases, hostFreeBytes, callerUid, callerGid);
     }
 
@@ -146,8 +156,12 @@ public final class NamespaceMount implements AutoCloseable {
             }
             // The namespace's stored quota (ns create, ns quota), unless --quota overrides it for this mount.
             long quotaBytes = settings.quotaBytes() != 0 ? settings.quotaBytes() : opened.quotaBytes();
+            boolean follows = settings.readOnly() && pool == null;
+            // A follower's names change underneath the kernel: it asks again at every lookup and
+            // stat, and is told to drop the pages of what changed (Filesystem.followWriter).
+            Duration cacheTtl = follows ? Duration.ZERO : settings.cacheTtl();
             FsConfig fsConfig = new FsConfig(name.value(), opened.blockSize(), settings.cacheBytes(),
-                    settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
+                    settings.writeBufferBytes(), settings.writebackDelay(), cacheTtl, settings.readOnly(),
                     quotaBytes, hostFreeBytes, settings.orderedJournals());
             Filesystem fs = filesystems.apply(fsConfig, opened.store());
             // With a quota, every write(2) must reach the mount while the writer waits, so that one
@@ -173,7 +187,9 @@ public final class NamespaceMount implements AutoCloseable {
                 closeQuietly(session);
                 throw new CliException(ExitCode.MOUNT, "cannot serve " + dir + ": " + e.getMessage());
             }
-            return new NamespaceMount(name.value(), dir, store, opened, fs, session);
+            WriterFollower follower = follows
+                    ? WriterFollower.start(name.value(), store, opened, fs, FOLLOW_INTERVAL) : null;
+            return new NamespaceMount(name.value(), dir, store, opened, fs, session, follower);
         } catch (RuntimeException e) {
             if (opened != null) {
                 opened.close();
@@ -283,6 +299,9 @@ public final class NamespaceMount implements AutoCloseable {
             return;
         }
         closed = true;
+        if (follower != null) {
+            follower.close();
+        }
         try {
             try {
                 session.syncKernelCaches();

@@ -22,7 +22,10 @@ import dev.sqlitesuperfs.store.Usage;
 import dev.sqlitesuperfs.sys.FileType;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,6 +82,13 @@ public final class Filesystem implements FuseFilesystem {
     private final boolean ownsResources;
     private final BlockCache.Tenant cache;
     private final FsMetrics metrics;
+    /**
+     * Read-only mounts: held shared by every request, exclusively by a step that follows the
+     * namespace's writer ({@link #followWriter}), so that no request mixes two of its commits.
+     * Null when writable.
+     */
+    private final ReentrantReadWriteLock view;
+    private volatile KernelChannel kernel;
 
     private Filesystem(FsConfig config, SealedStore store, FsResources resources, boolean ownsResources) {
         this.config = config;
@@ -98,6 +108,7 @@ public final class Filesystem implements FuseFilesystem {
         this.attributes = new AttributeOps(config, store, nodes, buffer, xattrs, replies, space, tree);
         this.files = new FileOps(config, store, nodes, handles, contents, buffer, xattrs, tree, ordering);
         this.directories = new DirectoryOps(store, nodes, handles, replies, ordering);
+        this.view = config.readOnly() ? new ReentrantReadWriteLock() : null;
     }
 
     /** What this namespace's filesystem has counted since it was opened. */
@@ -157,9 +168,42 @@ public final class Filesystem implements FuseFilesystem {
 
     @Override
     public void init(KernelConnection connection, KernelChannel kernel) {
+        this.kernel = kernel;
         buffer.connect(kernel);
         log.debug("kernel connection: protocol 7.{}, writeback cache {}", connection.minor(),
                 connection.has(KernelConnection.WRITEBACK_CACHE));
+    }
+
+    /**
+     * For a read-only mount beside the namespace's writer: runs {@code step}, which moves the
+     * storage below to the writer's newest commit and returns the inodes that commit changed
+     * ({@code SealedNamespace.followWriter}), while no request runs; loads those inodes again
+     * (names, attributes, targets, xattrs; cached blocks dropped), then has the kernel drop what it
+     * caches of them. Returns how many inodes changed.
+     */
+    public int followWriter(Supplier<Set<Long>> step) {
+        if (view == null) {
+            throw new IllegalStateException("namespace " + config.namespace() + " is mounted writable");
+        }
+        Set<Long> changed;
+        view.writeLock().lock();
+        try {
+            changed = step.get();
+            for (Long ino : changed) {
+                cache.invalidate(ino, 0);
+            }
+            nodes.reload(changed);
+        } finally {
+            view.writeLock().unlock();
+        }
+        // Outside the lock: the kernel may wait for requests in flight (a read holding a page).
+        KernelChannel k = kernel;
+        if (k != null) {
+            for (Long ino : changed) {
+                k.dropCached(ino);
+            }
+        }
+        return changed.size();
     }
 
     /** Inodes held in memory: those the kernel knows, open ones, and ones with unstored changes. */
@@ -458,9 +502,16 @@ public final class Filesystem implements FuseFilesystem {
      * go, the kernel drops what it caches of files whose written data the request lost.
      */
     private <T> T guard(String op, long ino, Supplier<T> body) {
+        Lock shared = view == null ? null : view.readLock();
+        if (shared != null) {
+            shared.lock();
+        }
         try {
             return mapFailures(op, ino, body);
         } finally {
+            if (shared != null) {
+                shared.unlock();
+            }
             buffer.dropLostPages(op.equals("write"));
         }
     }

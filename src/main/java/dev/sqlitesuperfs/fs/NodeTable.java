@@ -8,6 +8,8 @@ import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -79,6 +81,40 @@ final class NodeTable {
             });
             if (winner != null) {
                 return winner;
+            }
+        }
+    }
+
+    /**
+     * A read-only mount's step after the namespace's writer: the nodes in memory among
+     * {@code changed} take their stored state again (attributes, sizes, parent), forget what they
+     * had loaded on first use (entries, symlink target, xattrs), and those no longer stored are
+     * marked removed. Nodes stay (the kernel and open handles refer to them). Call while no other
+     * operation runs.
+     */
+    void reload(Set<Long> changed) {
+        for (Long ino : changed) {
+            Node n = nodes.get(ino);
+            if (n == null) {
+                continue;
+            }
+            Optional<InodeRecord> stored = store.inode(ino);
+            n.entries = null;
+            n.symlinkTarget = null;
+            n.xattrs = null;
+            if (stored.isEmpty()) {
+                n.removed = true;
+                n.attrs.nlink = 0;
+                continue;
+            }
+            Attrs fresh = Attrs.from(stored.get());
+            fresh.applyTo(n);
+            n.attrs.size = fresh.size;
+            n.attrs.nblocks = fresh.nblocks;
+            n.storedSize = fresh.size;
+            n.keptSize = fresh.size;
+            if (n.isDir() && ino != ROOT) {
+                n.parent = store.parentOf(ino).orElse(n.parent);
             }
         }
     }

@@ -240,6 +240,11 @@ public final class FuseSession implements AutoCloseable {
             }
         }
 
+        @Override
+        public void dropCached(long ino) {
+            notifyInvalInode(ino, true);
+        }
+
         private void notifyInvalInode(long ino, boolean pages) {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment message = arena.allocate(Wire.NOTIFY_INVAL_INODE_SIZE);

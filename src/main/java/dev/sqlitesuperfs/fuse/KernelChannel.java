@@ -26,4 +26,13 @@ public interface KernelChannel {
      * have to wait here until fewer of them do (see the pool's bounds).
      */
     void writeBackPages(long ino);
+
+    /**
+     * Drops the kernel's cached attributes and pages of {@code ino} without waiting for anything
+     * (FUSE_NOTIFY_INVAL_INODE over the whole file): for a mount whose files change underneath it
+     * (one following another process's writes), which has no dirty pages to write back.
+     */
+    default void dropCached(long ino) {
+        writeBackPages(ino);
+    }
 }

@@ -12,7 +12,9 @@ import java.io.IOException;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
@@ -113,6 +115,9 @@ final class Freshness implements CommitSeals, SealedStore.CommitRecord {
     }
 
     private void verify(NamespaceStore store, FreshnessPolicy policy, boolean writable) {
+        // The anchor's number was read when it was opened, before the state below: a writer beside
+        // a read-only opening may commit and advance it meanwhile, and must not look rolled back.
+        long anchored = anchor == null ? -1 : anchor.recorded();
         CommitState state = loadAsOfOneCommit(store);
         long stored = state.lastCommit();
         if (state.seal() != null && !sealer.commitSealMatches(stored, root, state.seal())) {
@@ -127,7 +132,7 @@ final class Freshness implements CommitSeals, SealedStore.CommitRecord {
         }
         if (anchor != null) {
             try {
-                compareWithAnchor(state, policy, writable);
+                compareWithAnchor(state, anchored, policy, writable);
             } catch (IOException e) {
                 throw unavailable(namespace, anchor.describe(), e);
             }
@@ -160,6 +165,65 @@ final class Freshness implements CommitSeals, SealedStore.CommitRecord {
         }
     }
 
+    /**
+     * A follower's step to the state its store's snapshot shows now ({@link NamespaceStore#renewSnapshot}):
+     * reads every inode's authenticator as of that state and takes them as current only once the
+     * commit's seal proves them, the commit is not older than the one followed so far and not
+     * older than the anchor (read, never written: the writer owns it). Returns the inodes whose
+     * authenticator changed, appeared or went; empty if the snapshot shows the commit already
+     * followed. On a failure nothing changes here, so the reads of what changed are refused.
+     *
+     * @throws TamperedException                   if the seal does not match the inodes
+     * @throws SealedNamespaceException.RolledBack if the commit is older than one seen before
+     */
+    Set<Long> follow(NamespaceStore store) {
+        // what this process read or recorded, never ahead of the state below (see verify)
+        long anchored = anchor == null ? -1 : anchor.recorded();
+        CommitState state = store.commitState();
+        long followed;
+        synchronized (lock) {
+            followed = loadedCommit;
+        }
+        if (state.lastCommit() == followed) {
+            return Set.of();
+        }
+        if (state.lastCommit() < followed || (state.seal() != null && state.lastCommit() < anchored)) {
+            throw new SealedNamespaceException.RolledBack("namespace " + namespace + " went back to commit "
+                    + state.lastCommit() + " after this mount had followed it to commit "
+                    + Math.max(followed, anchored) + "; the older state is not served");
+        }
+        Map<Long, byte[]> next = new HashMap<>();
+        byte[] nextRoot = new byte[Sealer.DIGEST_BYTES];
+        for (Map.Entry<Long, byte[]> e : store.inodeAuthenticators().entrySet()) {
+            byte[] term = term(e.getKey(), e.getValue());
+            next.put(e.getKey(), term);
+            InodeAuth.xor(nextRoot, term);
+        }
+        if (state.seal() != null && !sealer.commitSealMatches(state.lastCommit(), nextRoot, state.seal())) {
+            throw new TamperedException("namespace " + namespace + ": commit " + state.lastCommit()
+                    + " does not seal the inodes stored with it (" + next.size() + "); not followed");
+        }
+        Set<Long> changed = new HashSet<>();
+        synchronized (lock) {
+            for (Map.Entry<Long, byte[]> e : next.entrySet()) {
+                if (!Arrays.equals(terms.get(e.getKey()), e.getValue())) {
+                    changed.add(e.getKey());
+                }
+            }
+            for (Long ino : terms.keySet()) {
+                if (!next.containsKey(ino)) {
+                    changed.add(ino);
+                }
+            }
+            terms.clear();
+            terms.putAll(next);
+            root = nextRoot;
+            loadedCommit = state.lastCommit();
+            lastCommitted = Math.max(lastCommitted, state.seal() != null ? state.lastCommit() : 0);
+        }
+        return changed;
+    }
+
     private void load(Map<Long, byte[]> auths) {
         synchronized (lock) {
             terms.clear();
@@ -178,9 +242,9 @@ final class Freshness implements CommitSeals, SealedStore.CommitRecord {
         return term;
     }
 
-    private void compareWithAnchor(CommitState state, FreshnessPolicy policy, boolean writable) throws IOException {
+    private void compareWithAnchor(CommitState state, long anchored, FreshnessPolicy policy, boolean writable)
+            throws IOException {
         long stored = state.lastCommit();
-        long anchored = anchor.recorded();
         // A number without a seal (format 4, before any commit of format 5) proves nothing.
         long proven = state.seal() != null ? stored : 0;
         if (proven < anchored) {

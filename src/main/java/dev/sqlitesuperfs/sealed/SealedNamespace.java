@@ -9,6 +9,7 @@ import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceMeta;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import java.util.List;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -228,6 +229,24 @@ public final class SealedNamespace implements AutoCloseable {
         }
         SealedUpgrade.run(store, sealer, name, step -> log.debug("namespace {}: upgrade: {}", name, step));
         log.info("namespace {}: checked and upgraded from format {} to {}", name, from, store.formatVersion());
+    }
+
+    /**
+     * A follower's step (a read-only mount beside the namespace's writer, opened on a store that
+     * follows it, see {@link NamespaceStore#renewSnapshot}): from now on every read sees the
+     * writer's newest commit, whose seal must prove what it shows (see {@link Freshness#follow}).
+     * Returns the inodes that commit changed since the last step (empty if there was none); what
+     * was known of them is forgotten, so the filesystem must load them again. Call it while no
+     * read runs.
+     */
+    public Set<Long> followWriter() {
+        NamespaceStore store = sealed.store;
+        store.renewSnapshot();
+        Set<Long> changed = freshness.follow(store);
+        for (Long ino : changed) {
+            sealed.forget(ino);
+        }
+        return changed;
     }
 
     /** The storage the filesystem works on: plaintext in and out, checked as it is read. */

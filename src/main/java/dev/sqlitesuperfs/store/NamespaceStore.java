@@ -143,6 +143,22 @@ public interface NamespaceStore extends AutoCloseable {
     CommitState commitState();
 
     /**
+     * The number of the newest commit stored now. A follower's other reads see the state of its
+     * snapshot; this one reads outside it, to learn whether there is anything new to follow.
+     */
+    default long newestCommit() {
+        return commitState().lastCommit();
+    }
+
+    /**
+     * Followers only (a read-only store opened beside the namespace's writer): every read from now
+     * on sees the newest committed state, and keeps seeing that same one until the next renewal.
+     */
+    default void renewSnapshot() {
+        throw new UnsupportedOperationException("this store does not follow a writer");
+    }
+
+    /**
      * Who seals each transaction's number and hears of each one committed; before
      * {@link #startWriting()}. Without it, commits store no seal.
      */

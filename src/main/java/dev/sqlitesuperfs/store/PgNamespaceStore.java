@@ -85,6 +85,37 @@ public final class PgNamespaceStore implements NamespaceStore {
         return openDedicated(config, namespace, true, SchemaMigrations.CURRENT, true);
     }
 
+    /**
+     * Opens {@code namespace} to follow the process that writes it (a read-only mount beside the
+     * writer): no lock is taken, and every read runs in one snapshot of a committed state, which
+     * {@link #renewSnapshot} moves to the newest commit ({@link SnapshotReads}). Nothing can be
+     * written through it.
+     *
+     * @throws StoreException.UnsupportedFormat if a newer program wrote it, or it needs an upgrade
+     */
+    public static PgNamespaceStore openFollower(DatabaseConfig config, NamespaceName namespace) {
+        PgServer own = PgServer.dedicated(config, namespace);
+        SnapshotReads snapshot = new SnapshotReads(config.dataSource(":" + namespace + ":follow"), namespace);
+        try {
+            NamespaceSql sql = new NamespaceSql(namespace);
+            ReadPool reads = own.readsFor(namespace).inSnapshot(snapshot);
+            int version = reads.readNewest("opening", connection -> {
+                NamespaceOpening.checkServerVersion(connection, config);
+                int found = NamespaceOpening.checkFormat(connection, namespace, sql, SchemaMigrations.CURRENT, true);
+                if (found != 0) {
+                    Placement.requireCurrent(connection, namespace, sql);
+                }
+                return found;
+            });
+            snapshot.renew();
+            return new PgNamespaceStore(own, namespace, true, sql, SchemaMigrations.CURRENT, null, reads, version);
+        } catch (RuntimeException e) {
+            snapshot.close();
+            own.close();
+            throw e;
+        }
+    }
+
     private static PgNamespaceStore openDedicated(DatabaseConfig config, NamespaceName namespace, boolean readOnly,
                                                   SchemaMigrations migrations, boolean incomingCopy) {
         PgServer own = PgServer.dedicated(config, namespace);
@@ -278,6 +309,30 @@ public final class PgNamespaceStore implements NamespaceStore {
                 return new CommitState(rows.getLong(1), rows.getBytes(2));
             }
         });
+    }
+
+    @Override
+    public long newestCommit() {
+        ensureOpen();
+        return reads.readNewest("reading the newest commit", connection -> {
+            try (PreparedStatement read = connection.prepareStatement(sql.readCommitState);
+                 ResultSet rows = read.executeQuery()) {
+                if (!rows.next()) {
+                    throw new StoreException("namespace " + namespace + " has no metadata row");
+                }
+                return rows.getLong(1);
+            }
+        });
+    }
+
+    @Override
+    public void renewSnapshot() {
+        ensureOpen();
+        SnapshotReads snapshot = reads.snapshot();
+        if (snapshot == null) {
+            throw new IllegalStateException("namespace " + namespace + " was not opened to follow its writer");
+        }
+        snapshot.renew();
     }
 
     @Override
@@ -571,7 +626,9 @@ public final class PgNamespaceStore implements NamespaceStore {
             }
         } finally {
             synchronized (this) {
-                session.close();
+                if (session != null) {
+                    session.close();
+                }
             }
             reads.close();
             if (server.dedicated()) {

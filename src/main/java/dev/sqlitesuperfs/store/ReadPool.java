@@ -27,16 +27,34 @@ final class ReadPool implements AutoCloseable {
     private final Duration retryTimeout;
     private final HikariDataSource pool;
     private final boolean owned;
+    /** A follower's snapshot, which every read but {@link #readNewest} runs in; null for any other store. */
+    private final SnapshotReads snapshot;
 
     /**
      * The reads of {@code namespace} on {@code pool}; {@code owned}: the pool is this namespace's
      * own and closes with it (a standalone mount), else it is shared by every namespace of a host.
      */
     ReadPool(HikariDataSource pool, NamespaceName namespace, Duration retryTimeout, boolean owned) {
+        this(pool, namespace, retryTimeout, owned, null);
+    }
+
+    private ReadPool(HikariDataSource pool, NamespaceName namespace, Duration retryTimeout, boolean owned,
+                     SnapshotReads snapshot) {
         this.pool = pool;
         this.namespace = namespace;
         this.retryTimeout = retryTimeout;
         this.owned = owned;
+        this.snapshot = snapshot;
+    }
+
+    /** These reads, but in {@code snapshot} (closed with them); {@link #readNewest} still reads outside it. */
+    ReadPool inSnapshot(SnapshotReads snapshot) {
+        return new ReadPool(pool, namespace, retryTimeout, owned, snapshot);
+    }
+
+    /** The follower's snapshot, or null. */
+    SnapshotReads snapshot() {
+        return snapshot;
     }
 
     /** A pool of up to {@code size} read connections named {@code label} (for its threads and logs). */
@@ -55,8 +73,16 @@ final class ReadPool implements AutoCloseable {
         return new HikariDataSource(hikari);
     }
 
-    /** Runs {@code read}, retrying transient failures; {@code what} names it in error messages. */
+    /**
+     * Runs {@code read}, retrying transient failures; {@code what} names it in error messages. A
+     * follower's read runs in its snapshot, unretried (see {@link SnapshotReads}).
+     */
     <T> T read(String what, Read<T> read) {
+        return snapshot != null ? snapshot.read(what, read) : readNewest(what, read);
+    }
+
+    /** As {@link #read}, always on a pooled connection: what is committed now, even for a follower. */
+    <T> T readNewest(String what, Read<T> read) {
         long deadline = System.nanoTime() + retryTimeout.toNanos();
         Backoff backoff = new Backoff();
         while (true) {
@@ -84,6 +110,9 @@ final class ReadPool implements AutoCloseable {
 
     @Override
     public void close() {
+        if (snapshot != null) {
+            snapshot.close();
+        }
         if (owned) {
             pool.close();
         }

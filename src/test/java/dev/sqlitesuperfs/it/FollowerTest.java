@@ -1,0 +1,113 @@
+package dev.sqlitesuperfs.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.sqlitesuperfs.testing.TestMount;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A read-only mount beside the namespace's writer follows its commits: new contents, new and
+ * removed names, also through a file it keeps open; each read of one request sees one commit
+ * whole; what it serves never goes back to an older commit.
+ */
+class FollowerTest {
+    private static final int FILE_BYTES = 64 * 1024;
+    private static final long DEADLINE_NANOS = 30_000_000_000L;
+
+    @Test
+    void followsTheWritersCommitsWholeAndInOrder() throws Exception {
+        try (TestMount writer = TestMount.fresh()) {
+            writeVersion(writer.path("data"), 1);
+            writeDurably(writer.path("name-1"), "1");
+            try (TestMount follower = writer.sameNamespaceElsewhere("--read-only");
+                 FileChannel kept = FileChannel.open(follower.path("data"), StandardOpenOption.READ)) {
+                assertThat(versionOf(kept)).isEqualTo(1);
+                int seen = 1;
+                int changes = 0;
+                for (int v = 2; v <= 40; v++) {
+                    writeVersion(writer.path("data"), v);
+                    if (v % 10 == 0) {
+                        // a name comes, another goes, in one commit each
+                        writeDurably(writer.path("name-" + v), Integer.toString(v));
+                        syncDirectory(writer.root());
+                        Files.delete(writer.path("name-" + (v == 10 ? 1 : v - 10)));
+                    }
+                    // read while the writer goes on: every read one commit's version, never an older one
+                    int now = versionOf(kept);
+                    assertThat(now).isBetween(seen, v);
+                    if (now != seen) {
+                        changes++;
+                    }
+                    seen = now;
+                }
+                // the last commit arrives, through the file kept open and through a fresh open
+                long deadline = System.nanoTime() + DEADLINE_NANOS;
+                while (versionOf(kept) != 40 && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertThat(versionOf(kept)).isEqualTo(40);
+                try (FileChannel fresh = FileChannel.open(follower.path("data"), StandardOpenOption.READ)) {
+                    assertThat(versionOf(fresh)).isEqualTo(40);
+                }
+                while (!namesAt(follower).equals("data name-40") && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertThat(namesAt(follower)).isEqualTo("data name-40");
+                assertThat(Files.readString(follower.path("name-40"))).isEqualTo("40");
+                assertThat(Files.exists(follower.path("name-30"))).isFalse();
+                assertThat(changes).as("versions seen change while the writer writes").isPositive();
+            }
+        }
+    }
+
+    /** The whole file, one byte value throughout, written and made durable in one commit. */
+    private static void writeVersion(Path file, int version) throws IOException {
+        byte[] bytes = new byte[FILE_BYTES];
+        Arrays.fill(bytes, (byte) version);
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            out.write(ByteBuffer.wrap(bytes), 0);
+            out.force(true);
+        }
+    }
+
+    /** The version in one read of the whole file, which must hold one version throughout. */
+    private static int versionOf(FileChannel in) throws IOException {
+        ByteBuffer buffer = ByteBuffer.allocate(FILE_BYTES);
+        int n = in.read(buffer, 0);
+        assertThat(n).isEqualTo(FILE_BYTES);
+        byte[] bytes = buffer.array();
+        for (byte b : bytes) {
+            assertThat(b).as("one read, one commit").isEqualTo(bytes[0]);
+        }
+        return bytes[0];
+    }
+
+    private static void writeDurably(Path file, String content) throws IOException {
+        try (FileChannel out = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            out.write(ByteBuffer.wrap(content.getBytes()));
+            out.force(true);
+        }
+    }
+
+    private static String namesAt(TestMount mount) throws IOException {
+        try (var names = Files.list(mount.root())) {
+            return String.join(" ", names.map(p -> p.getFileName().toString()).sorted().toList());
+        } catch (NoSuchFileException e) {
+            return "";
+        }
+    }
+
+    private static void syncDirectory(Path dir) throws IOException {
+        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
+            d.force(true);
+        }
+    }
+}
