@@ -167,7 +167,9 @@ public final class NamespaceMount implements AutoCloseable {
             // With a quota, every write(2) must reach the mount while the writer waits, so that one
             // that does not fit fails itself: the kernel's writeback cache would accept it and
             // send it long after. (Measured: the SQLite commit loop is as fast either way.)
-            boolean writebackCache = quotaBytes == 0;
+            // A read-only mount writes nothing, and a follower's files change size underneath the
+            // kernel, which with the writeback cache would keep its own size of them.
+            boolean writebackCache = quotaBytes == 0 && !settings.readOnly();
             MountOptions options = new MountOptions(dir, name.value(), SUBTYPE, uid, gid,
                     settings.allowOther(), true, settings.readOnly(), settings.fuseOptions(),
                     MountOptions.MAX_WRITE_LIMIT, settings.threads(), writebackCache);

@@ -11,11 +11,14 @@ import org.slf4j.LoggerFactory;
 /**
  * Keeps a read-only mount on its namespace's newest commit. Every interval it asks PostgreSQL for
  * the newest commit number (one indexed read, outside the mount's snapshot); when that moved, it
- * takes one step: the filesystem stops requests, the sealed namespace moves the snapshot to the
- * newest commit and checks that commit's seal over the inodes it shows, the filesystem reloads the
- * inodes that changed, requests go on, and the kernel drops what it cached of them. So readers
- * see the writer's commits whole and in order, several at once when they come faster than the
- * interval, never a part of one and never an older one after a newer.
+ * takes one step: once no reader is inside a transaction (the filesystem's POSIX locks, which
+ * SQLite takes for each read transaction), the filesystem stops requests, the sealed namespace
+ * moves the snapshot to the newest commit and checks that commit's seal over the inodes it shows,
+ * the filesystem reloads the inodes that changed, requests go on, and the kernel drops what it
+ * cached of them before a transaction may start again. So readers see the writer's commits whole
+ * and in order, several at once when they come faster than the interval, never a part of one and
+ * never an older one after a newer; a SQLite read transaction sees one state from its start to its
+ * end.
  *
  * <p>A step that fails (PostgreSQL away, a seal that does not match, a commit older than one
  * already followed) is logged and tried again at the next interval; meanwhile reads of what the
@@ -97,7 +100,7 @@ public final class WriterFollower implements AutoCloseable {
 
     private void step(long newest) {
         long start = System.nanoTime();
-        int changed = filesystem.followWriter(opened::followWriter);
+        int changed = filesystem.followWriter(opened::followWriter, () -> stopped);
         long now = store.commitState().lastCommit();
         followed.set(now);
         if (log.isDebugEnabled()) {

@@ -7,6 +7,7 @@ import dev.sqlitesuperfs.fuse.DirPlusSink;
 import dev.sqlitesuperfs.fuse.DirSink;
 import dev.sqlitesuperfs.fuse.Entry;
 import dev.sqlitesuperfs.fuse.Errno;
+import dev.sqlitesuperfs.fuse.FileLock;
 import dev.sqlitesuperfs.fuse.FuseException;
 import dev.sqlitesuperfs.fuse.FuseFilesystem;
 import dev.sqlitesuperfs.fuse.KernelChannel;
@@ -20,12 +21,15 @@ import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.store.Usage;
 import dev.sqlitesuperfs.sys.FileType;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -89,6 +93,12 @@ public final class Filesystem implements FuseFilesystem {
      */
     private final ReentrantReadWriteLock view;
     private volatile KernelChannel kernel;
+    /** Read-only mounts: the POSIX locks readers take, and the gate that keeps steps out of their transactions. */
+    private final PosixLocks locks = new PosixLocks();
+    /** Read-only mounts: the hot journals of the state served. Guarded by {@link #view}'s write lock. */
+    private final SqliteFiles sqlite = new SqliteFiles();
+    private final FileContents contents;
+    private final SealedStore store;
 
     private Filesystem(FsConfig config, SealedStore store, FsResources resources, boolean ownsResources) {
         this.config = config;
@@ -99,6 +109,8 @@ public final class Filesystem implements FuseFilesystem {
         this.cache = resources.cache.tenant();
         this.metrics = new FsMetrics(cache);
         FileContents contents = new FileContents(store, cache, config.blockSize());
+        this.contents = contents;
+        this.store = store;
         this.replies = new Replies(nodes, contents, config);
         this.space = new Space(config.quotaBytes() / config.blockSize());
         JournalOrdering ordering = new JournalOrdering(config.orderedJournals());
@@ -177,31 +189,42 @@ public final class Filesystem implements FuseFilesystem {
     /**
      * For a read-only mount beside the namespace's writer: runs {@code step}, which moves the
      * storage below to the writer's newest commit and returns the inodes that commit changed
-     * ({@code SealedNamespace.followWriter}), while no request runs; loads those inodes again
-     * (names, attributes, targets, xattrs; cached blocks dropped), then has the kernel drop what it
-     * caches of them. Returns how many inodes changed.
+     * ({@code SealedNamespace.followWriter}), while no request runs and no reader is inside a
+     * transaction ({@link PosixLocks}); loads those inodes again (names, attributes, targets,
+     * xattrs; cached blocks dropped), then has the kernel drop what it caches of them. Returns how
+     * many inodes changed (0 also when {@code stop} said to give up while readers were inside).
      */
-    public int followWriter(Supplier<Set<Long>> step) {
+    public int followWriter(Supplier<Set<Long>> step, BooleanSupplier stop) {
         if (view == null) {
             throw new IllegalStateException("namespace " + config.namespace() + " is mounted writable");
         }
-        Set<Long> changed;
-        view.writeLock().lock();
-        try {
-            changed = step.get();
-            for (Long ino : changed) {
-                cache.invalidate(ino, 0);
-            }
-            nodes.reload(changed);
-        } finally {
-            view.writeLock().unlock();
+        if (!locks.awaitQuiet(stop)) {
+            return 0;
         }
-        // Outside the lock: the kernel may wait for requests in flight (a read holding a page).
-        KernelChannel k = kernel;
-        if (k != null) {
-            for (Long ino : changed) {
-                k.dropCached(ino);
+        Set<Long> changed = Set.of();
+        boolean hot = sqlite.anyHotJournal();
+        try {
+            view.writeLock().lock();
+            try {
+                changed = step.get();
+                for (Long ino : changed) {
+                    cache.invalidate(ino, 0);
+                }
+                nodes.reload(changed);
+                hot = sqlite.updateHotJournals(store, changed);
+            } finally {
+                view.writeLock().unlock();
             }
+            // Outside the view lock (the kernel may wait for a request in flight, a read holding
+            // a page), but before any transaction starts: none may read a page of the old state.
+            KernelChannel k = kernel;
+            if (k != null) {
+                for (Long ino : changed) {
+                    k.dropCached(ino);
+                }
+            }
+        } finally {
+            locks.reopen(hot);
         }
         return changed.size();
     }
@@ -408,7 +431,67 @@ public final class Filesystem implements FuseFilesystem {
      */
     @Override
     public void flush(Caller caller, long ino, long fh, long lockOwner) {
+        if (view != null) {
+            locks.releaseAll(ino, lockOwner);
+        }
         run("flush", ino, () -> files.flush(ino, fh));
+    }
+
+    // ------------------------------------------------------------------ locks (read-only mounts)
+
+    /** A read-only mount takes the POSIX locks itself: they tell when a step to a newer commit may come. */
+    @Override
+    public boolean posixLocks() {
+        return view != null;
+    }
+
+    @Override
+    public FileLock getlk(Caller caller, long ino, long fh, long owner, FileLock lock) {
+        return locks.test(ino, owner, lock);
+    }
+
+    /**
+     * Outside {@link #guard}'s hold on the view: a lock may wait for a step to end, and the step
+     * for every request to leave.
+     */
+    @Override
+    public void setlk(Caller caller, long ino, long fh, long owner, FileLock lock, boolean wait) {
+        if (view == null) {
+            throw new FuseException(Errno.ENOSYS);
+        }
+        boolean counts = lock.type() == FileLock.UNLOCK || !guard("setlk", ino, () -> isWalDatabase(ino));
+        if (log.isTraceEnabled()) {
+            log.trace("setlk inode {} owner {}: {} {}-{}{}", ino, Long.toHexString(owner),
+                    lock.type() == FileLock.READ ? "read" : lock.type() == FileLock.WRITE ? "write" : "unlock",
+                    lock.start(), lock.end(), counts ? "" : " (WAL database: no transaction)");
+        }
+        try {
+            locks.set(ino, owner, lock, counts);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FuseException(Errno.EINTR);
+        }
+    }
+
+    private boolean isWalDatabase(long ino) {
+        Node n = nodes.acquire(ino, 0);
+        try {
+            n.lock.readLock().lock();
+            try {
+                if (!n.isRegular()) {
+                    return false;
+                }
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment header = arena.allocate(20);
+                    int length = contents.read(n, 0, 20, header);
+                    return SqliteFiles.isWalDatabase(header.toArray(ValueLayout.JAVA_BYTE), length);
+                }
+            } finally {
+                n.lock.readLock().unlock();
+            }
+        } finally {
+            nodes.release(n);
+        }
     }
 
     /** Stores the file's data and metadata, and every change made before this call. */

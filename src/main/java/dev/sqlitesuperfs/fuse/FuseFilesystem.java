@@ -164,6 +164,32 @@ public interface FuseFilesystem {
     }
 
     /** SEEK_DATA (3) and SEEK_HOLE (4); the kernel handles the other whence values itself. */
+    /**
+     * Whether the kernel is to hand POSIX locks (fcntl F_SETLK, F_SETLKW, F_GETLK) to this
+     * filesystem ({@link #getlk}, {@link #setlk}) instead of keeping them itself. Asked once, at INIT.
+     */
+    default boolean posixLocks() {
+        return false;
+    }
+
+    /**
+     * F_GETLK: a lock held by another owner that stands in the way of {@code lock} from
+     * {@code owner}, or {@link FileLock#none} if none does.
+     */
+    default FileLock getlk(Caller caller, long ino, long fh, long owner, FileLock lock) {
+        throw new FuseException(Errno.ENOSYS);
+    }
+
+    /**
+     * F_SETLK ({@code wait} false) and F_SETLKW: takes, changes or (type {@link FileLock#UNLOCK})
+     * lets go of {@code owner}'s lock over the range. A lock that is in the way fails with EAGAIN,
+     * or, with {@code wait}, is waited for. The kernel lets go of an owner's locks on a file by
+     * {@link #flush} with that owner when any of its descriptors of the file is closed.
+     */
+    default void setlk(Caller caller, long ino, long fh, long owner, FileLock lock, boolean wait) {
+        throw new FuseException(Errno.ENOSYS);
+    }
+
     default long lseek(Caller caller, long ino, long fh, long offset, int whence) {
         throw new FuseException(Errno.ENOSYS);
     }

@@ -4,7 +4,8 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * What this session answers to the kernel's INIT: the protocol version, and of the capabilities
- * the kernel offers, only those this session wants. Locks (POSIX and flock) stay in the kernel, and
+ * the kernel offers, only those this session wants. Locks (POSIX and flock) stay in the kernel
+ * unless the filesystem takes POSIX locks itself ({@link FuseFilesystem#posixLocks}), and
  * the kernel keeps applying the umask. Set-ID bits and security.capability are dropped by the
  * filesystem (HANDLE_KILLPRIV_V2): otherwise the kernel asks for security.capability before every
  * write, one round trip each.
@@ -37,11 +38,15 @@ final class InitNegotiation {
         return options.writebackCache() ? ALWAYS_WANTED | KernelConnection.WRITEBACK_CACHE : ALWAYS_WANTED;
     }
 
-    /** The connection both sides agree on, given what the kernel offered (minor at least {@link #MIN_MINOR}). */
-    static KernelConnection agree(int kernelMinor, int kernelMaxReadahead, long offeredFlags, MountOptions options) {
+    /**
+     * The connection both sides agree on, given what the kernel offered (minor at least
+     * {@link #MIN_MINOR}); with {@code posixLocks} the filesystem also takes the POSIX locks.
+     */
+    static KernelConnection agree(int kernelMinor, int kernelMaxReadahead, long offeredFlags, MountOptions options,
+            boolean posixLocks) {
         int minor = Math.min(kernelMinor, MAX_MINOR);
         long readahead = Math.min(Integer.toUnsignedLong(kernelMaxReadahead), MAX_READAHEAD_LIMIT);
-        long flags = wantedFlags(options) & offeredFlags;
+        long flags = (wantedFlags(options) | (posixLocks ? KernelConnection.POSIX_LOCKS : 0)) & offeredFlags;
         return new KernelConnection(MAJOR, minor, flags, options.maxWrite(), (int) readahead);
     }
 

@@ -7,6 +7,7 @@ package dev.sqlitesuperfs.fuse;
  */
 public record KernelConnection(int major, int minor, long flags, int maxWrite, int maxReadahead) {
     public static final long ASYNC_READ = 1L;
+    public static final long POSIX_LOCKS = 1L << 1;
     public static final long ATOMIC_O_TRUNC = 1L << 3;
     public static final long BIG_WRITES = 1L << 5;
     public static final long DO_READDIRPLUS = 1L << 13;

@@ -14,6 +14,8 @@ import dev.sqlitesuperfs.fuse.Wire.GetxattrIn;
 import dev.sqlitesuperfs.fuse.Wire.GetxattrOut;
 import dev.sqlitesuperfs.fuse.Wire.InitIn;
 import dev.sqlitesuperfs.fuse.Wire.LinkIn;
+import dev.sqlitesuperfs.fuse.Wire.LkIn;
+import dev.sqlitesuperfs.fuse.Wire.LkOut;
 import dev.sqlitesuperfs.fuse.Wire.LseekIn;
 import dev.sqlitesuperfs.fuse.Wire.LseekOut;
 import dev.sqlitesuperfs.fuse.Wire.MkdirIn;
@@ -54,6 +56,8 @@ final class RequestDispatcher {
     private final FuseFilesystem fs;
     private final MountOptions options;
     private final boolean readdirplus;
+    /** Whether the filesystem takes POSIX locks (asked once: INIT tells the kernel). */
+    private final boolean posixLocks;
     private volatile KernelConnection connection;
     private volatile String initFailure;
     private final RequestCounts counts = new RequestCounts();
@@ -62,6 +66,7 @@ final class RequestDispatcher {
         this.fs = fs;
         this.options = options;
         this.readdirplus = implementsReaddirplus(fs);
+        this.posixLocks = fs.posixLocks();
     }
 
     /** The connection INIT settled, or null before a successful INIT. */
@@ -236,6 +241,7 @@ final class RequestDispatcher {
                 yield ok(reply, r.unique(), 0);
             }
             case Opcode.LSEEK -> lseek(r, reply);
+            case Opcode.GETLK, Opcode.SETLK, Opcode.SETLKW -> locks(r, reply);
             // Requests are not aborted midway: a filesystem call always runs to its end.
             case Opcode.INTERRUPT, Opcode.NOTIFY_REPLY -> 0;
             // The filesystem's destroy() belongs to the session's close(), which knows no request follows.
@@ -265,7 +271,8 @@ final class RequestDispatcher {
         if (!readdirplus) {
             offered &= ~(KernelConnection.DO_READDIRPLUS | KernelConnection.READDIRPLUS_AUTO);
         }
-        KernelConnection agreed = InitNegotiation.agree(minor, r.u32(InitIn.MAX_READAHEAD), offered, options);
+        KernelConnection agreed = InitNegotiation.agree(minor, r.u32(InitIn.MAX_READAHEAD), offered, options,
+                posixLocks);
         int length = ok(reply, r.unique(), InitNegotiation.putInitOut(reply, BODY, agreed));
         connection = agreed;
         return length;
@@ -469,6 +476,35 @@ final class RequestDispatcher {
         Wire.putEntryOut(reply, BODY, created.entry());
         Wire.putOpenOut(reply, BODY + EntryOut.SIZE, created.open());
         return ok(reply, r.unique(), EntryOut.SIZE + Wire.OpenOut.SIZE);
+    }
+
+    /** Only for a filesystem that takes POSIX locks; the kernel keeps them itself for any other. */
+    private int locks(FuseRequest r, MemorySegment reply) {
+        if (!posixLocks) {
+            return error(reply, r.unique(), Errno.ENOSYS);
+        }
+        if (r.opcode() == Opcode.GETLK) {
+            return getlk(r, reply);
+        }
+        fs.setlk(r.caller(), r.nodeId(), r.u64(LkIn.FH), r.u64(LkIn.OWNER), fileLock(r), r.opcode() == Opcode.SETLKW);
+        return ok(reply, r.unique(), 0);
+    }
+
+    private int getlk(FuseRequest r, MemorySegment reply) {
+        FileLock found = fs.getlk(r.caller(), r.nodeId(), r.u64(LkIn.FH), r.u64(LkIn.OWNER), fileLock(r));
+        Wire.putU64(reply, BODY + LkOut.START, found.start());
+        Wire.putU64(reply, BODY + LkOut.END, found.end());
+        Wire.putU32(reply, BODY + LkOut.TYPE, found.type());
+        Wire.putU32(reply, BODY + LkOut.PID, found.pid());
+        return ok(reply, r.unique(), LkOut.SIZE);
+    }
+
+    private static FileLock fileLock(FuseRequest r) {
+        if ((r.u32(LkIn.LK_FLAGS) & LkIn.FLAG_FLOCK) != 0) {
+            // flock(2) locks stay in the kernel: FUSE_FLOCK_LOCKS is never negotiated
+            throw new FuseException(Errno.ENOSYS);
+        }
+        return new FileLock(r.u64(LkIn.START), r.u64(LkIn.END), r.u32(LkIn.TYPE), r.u32(LkIn.PID));
     }
 
     private int lseek(FuseRequest r, MemorySegment reply) {

@@ -222,6 +222,29 @@ final class Wire {
         static final int SIZE = 32;
     }
 
+    /** {@code struct fuse_lk_in}, holding a {@code struct fuse_file_lock} at {@link #START}. */
+    static final class LkIn {
+        static final int FH = 0;
+        static final int OWNER = 8;
+        static final int START = 16;
+        static final int END = 24;
+        static final int TYPE = 32;
+        static final int PID = 36;
+        static final int LK_FLAGS = 40;
+        static final int SIZE = 48;
+        /** A flock(2) lock rather than a POSIX one (never negotiated here). */
+        static final int FLAG_FLOCK = 1;
+    }
+
+    /** {@code struct fuse_lk_out}: one {@code struct fuse_file_lock}. */
+    static final class LkOut {
+        static final int START = 0;
+        static final int END = 8;
+        static final int TYPE = 16;
+        static final int PID = 20;
+        static final int SIZE = 24;
+    }
+
     static final class LseekIn {
         static final int FH = 0;
         static final int OFFSET = 8;

@@ -47,7 +47,7 @@ class RecordingFilesystem implements FuseFilesystem {
         return calls.getLast();
     }
 
-    private void record(String method, Object... args) {
+    void record(String method, Object... args) {
         calls.add(new Call(method, List.of(args)));
         if (failure != null) {
             throw failure;

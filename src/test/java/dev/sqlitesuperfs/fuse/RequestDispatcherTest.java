@@ -776,6 +776,52 @@ class RequestDispatcherTest {
                     .isEqualTo(-Errno.EOPNOTSUPP);
         }
 
+        @Test
+        void posixLocksReachAFilesystemThatTakesThem() {
+            RecordingFilesystem locking = new RecordingFilesystem() {
+                @Override
+                public boolean posixLocks() {
+                    return true;
+                }
+
+                @Override
+                public FileLock getlk(Caller caller, long ino, long fh, long owner, FileLock lock) {
+                    record("getlk", caller, ino, fh, owner, lock);
+                    return new FileLock(100, 199, FileLock.READ, 4321);
+                }
+
+                @Override
+                public void setlk(Caller caller, long ino, long fh, long owner, FileLock lock, boolean wait) {
+                    record("setlk", caller, ino, fh, owner, lock, wait);
+                }
+            };
+            fs = locking;
+            dispatcher = new RequestDispatcher(fs, options(true));
+            KernelReply init = send(init(7, 38, 128 * 1024, 0xffff_ffffL, 0));
+            assertThat(init.u32(12) & KernelConnection.POSIX_LOCKS).as("POSIX_LOCKS agreed").isNotZero();
+
+            KernelReply test = send(KernelRequest.of(Opcode.GETLK, 5).u64(9).u64(0xabcdL).u64(120).u64(127)
+                    .u32(FileLock.WRITE).u32(77).u32(0).u32(0));
+            assertThat(test.error()).isZero();
+            assertThat(test.u64(0)).isEqualTo(100);
+            assertThat(test.u64(8)).isEqualTo(199);
+            assertThat(test.u32(16)).isEqualTo(FileLock.READ);
+            assertThat(test.u32(20)).isEqualTo(4321);
+            assertThat(fs.calls.getLast().arg(4)).isEqualTo(new FileLock(120, 127, FileLock.WRITE, 77));
+
+            KernelReply take = send(KernelRequest.of(Opcode.SETLKW, 5).u64(9).u64(0xabcdL).u64(0)
+                    .u64(FileLock.TO_END).u32(FileLock.UNLOCK).u32(77).u32(0).u32(0));
+            assertThat(take.error()).isZero();
+            assertThat(fs.calls.getLast().method()).isEqualTo("setlk");
+            assertThat(fs.calls.getLast().arg(3)).isEqualTo(0xabcdL);
+            assertThat(fs.calls.getLast().arg(4)).isEqualTo(new FileLock(0, FileLock.TO_END, FileLock.UNLOCK, 77));
+            assertThat(fs.calls.getLast().arg(5)).isEqualTo(true);
+
+            KernelReply flock = send(KernelRequest.of(Opcode.SETLK, 5).u64(9).u64(1).u64(0).u64(0)
+                    .u32(FileLock.READ).u32(77).u32(1).u32(0));
+            assertThat(flock.error()).as("flock(2) locks stay in the kernel").isEqualTo(-Errno.ENOSYS);
+        }
+
         @ParameterizedTest
         @ValueSource(ints = {Opcode.GETLK, Opcode.SETLK, Opcode.SETLKW, Opcode.BMAP, Opcode.IOCTL, Opcode.POLL,
                 Opcode.COPY_FILE_RANGE, Opcode.SETUPMAPPING, Opcode.REMOVEMAPPING, Opcode.SYNCFS, Opcode.TMPFILE,

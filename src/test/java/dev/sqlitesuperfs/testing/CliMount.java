@@ -39,7 +39,7 @@ public final class CliMount implements AutoCloseable {
     /** Where the output of every mount process goes when it ends, one file per process. */
     private static final Path LOGS = Path.of("target", "cli-mount-logs").toAbsolutePath();
 
-    private final String namespace = TestPostgres.freshNamespace();
+    private final String namespace;
     private final Path dir;
     private final List<String> options;
     /** The database, as a URL for the command line and as the tests' own configuration. */
@@ -49,6 +49,11 @@ public final class CliMount implements AutoCloseable {
     private int mounts;
 
     private CliMount(Path dir, List<String> options, String url, DatabaseConfig database) {
+        this(TestPostgres.freshNamespace(), dir, options, url, database);
+    }
+
+    private CliMount(String namespace, Path dir, List<String> options, String url, DatabaseConfig database) {
+        this.namespace = namespace;
         this.dir = dir;
         this.options = options;
         this.url = url;
@@ -69,6 +74,24 @@ public final class CliMount implements AutoCloseable {
                     + LOGS.resolve(mount.namespace + "-N.log"));
             mount.mount();
             return mount;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The same namespace mounted {@code --read-only} on another directory while this mount writes
+     * it: a follower of its commits.
+     */
+    public CliMount follower(String... moreOptions) {
+        List<String> followerOptions = new ArrayList<>(options);
+        followerOptions.add("--read-only");
+        followerOptions.addAll(List.of(moreOptions));
+        try {
+            CliMount follower = new CliMount(namespace, Files.createTempDirectory("sqlitesuperfs-follower-mnt-"),
+                    followerOptions, url, database);
+            follower.mount();
+            return follower;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -185,7 +208,8 @@ public final class CliMount implements AutoCloseable {
     private void keepLog(CliProcess ended) {
         try {
             Files.createDirectories(LOGS);
-            Files.writeString(LOGS.resolve(namespace + "-" + ++mounts + ".log"), ended.stdout() + ended.stderr());
+            String kind = options.contains("--read-only") ? "-follower" : "";
+            Files.writeString(LOGS.resolve(namespace + kind + "-" + ++mounts + ".log"), ended.stdout() + ended.stderr());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
