@@ -49,7 +49,7 @@ public final class NamespaceMount implements AutoCloseable {
     private final SealedNamespace opened;
     private final Filesystem filesystem;
     private final FuseSession session;
-    /** A read-only standalone mount's follower of the namespace's writer; null otherwise. */
+    /** A read-only mount's follower of the namespace's writer; null for a writable one. */
     private final WriterFollower follower;
     private boolean closed;
 
@@ -96,7 +96,7 @@ public final class NamespaceMount implements AutoCloseable {
      */
     public static NamespaceMount open(MountSettings settings, PgServer server, FsResources resources, RequestPool pool,
             PassphraseSource passphrases, Supplier<OptionalLong> hostFreeBytes, int callerUid, int callerGid) {
-        return open(settings, name -> server.open(name, settings.readOnly()),
+        return open(settings, name -> settings.readOnly() ? server.openFollower(name) : server.open(name, false),
                 (config, sealed) -> Filesystem.open(config, sealed, resources), pool, passphrases, hostFreeBytes,
                 callerUid, callerGid);
     }
@@ -156,7 +156,7 @@ public final class NamespaceMount implements AutoCloseable {
             }
             // The namespace's stored quota (ns create, ns quota), unless --quota overrides it for this mount.
             long quotaBytes = settings.quotaBytes() != 0 ? settings.quotaBytes() : opened.quotaBytes();
-            boolean follows = settings.readOnly() && pool == null;
+            boolean follows = settings.readOnly();
             // A follower's names change underneath the kernel: it asks again at every lookup and
             // stat, and is told to drop the pages of what changed (Filesystem.followWriter).
             Duration cacheTtl = follows ? Duration.ZERO : settings.cacheTtl();

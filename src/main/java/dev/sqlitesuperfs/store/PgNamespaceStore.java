@@ -95,10 +95,24 @@ public final class PgNamespaceStore implements NamespaceStore {
      */
     public static PgNamespaceStore openFollower(DatabaseConfig config, NamespaceName namespace) {
         PgServer own = PgServer.dedicated(config, namespace);
+        try {
+            return openFollower(own, namespace);
+        } catch (RuntimeException e) {
+            own.close();
+            throw e;
+        }
+    }
+
+    /**
+     * As {@link #openFollower(DatabaseConfig, NamespaceName)}, on {@code server}'s connections (a
+     * host's), plus the snapshot's own connection, which the server's bound does not count.
+     */
+    static PgNamespaceStore openFollower(PgServer server, NamespaceName namespace) {
+        DatabaseConfig config = server.config();
         SnapshotReads snapshot = new SnapshotReads(config.dataSource(":" + namespace + ":follow"), namespace);
         try {
             NamespaceSql sql = new NamespaceSql(namespace);
-            ReadPool reads = own.readsFor(namespace).inSnapshot(snapshot);
+            ReadPool reads = server.readsFor(namespace).inSnapshot(snapshot);
             int version = reads.readNewest("opening", connection -> {
                 NamespaceOpening.checkServerVersion(connection, config);
                 int found = NamespaceOpening.checkFormat(connection, namespace, sql, SchemaMigrations.CURRENT, true);
@@ -108,10 +122,9 @@ public final class PgNamespaceStore implements NamespaceStore {
                 return found;
             });
             snapshot.renew();
-            return new PgNamespaceStore(own, namespace, true, sql, SchemaMigrations.CURRENT, null, reads, version);
+            return new PgNamespaceStore(server, namespace, true, sql, SchemaMigrations.CURRENT, null, reads, version);
         } catch (RuntimeException e) {
             snapshot.close();
-            own.close();
             throw e;
         }
     }

@@ -73,6 +73,14 @@ public final class PgServer implements AutoCloseable {
         return PgNamespaceStore.open(this, namespace, readOnly, SchemaMigrations.CURRENT);
     }
 
+    /**
+     * Opens {@code namespace} to follow its writer, on this server's connections; see
+     * {@link PgNamespaceStore#openFollower(DatabaseConfig, NamespaceName)}.
+     */
+    public PgNamespaceStore openFollower(NamespaceName namespace) {
+        return PgNamespaceStore.openFollower(this, namespace);
+    }
+
     DatabaseConfig config() {
         return config;
     }

@@ -198,6 +198,29 @@ class HostServeTest {
 
     /** Also: the passphrase handed over the socket is nowhere in the host's log, even at debug level. */
     @Test
+    void aReadOnlyMountThroughTheHostFollowsTheWriterBesideIt() throws Exception {
+        serve();
+        String namespace = TestPostgres.freshNamespace();
+        Path writer = newMountDir("writer");
+        Path follower = newMountDir("follower");
+        mountOk(namespace, writer);
+        writeAndCommit(writer, "first");
+        CliProcess readOnly = mountThroughHost(env(), namespace, follower, "--read-only");
+        assertThat(readOnly.exitCode()).as("mount --host --read-only beside the writer\n%s", readOnly.stderr()).isZero();
+        assertThat(Files.readString(follower.resolve("note.txt"))).isEqualTo("first");
+        writeAndCommit(writer, "second");
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (!Files.readString(follower.resolve("note.txt")).equals("second") && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(Files.readString(follower.resolve("note.txt"))).isEqualTo("second");
+        for (Path m : List.of(follower, writer)) {
+            CliProcess unmount = CliProcess.run(Map.of(), WAIT, "unmount", m.toString());
+            assertThat(unmount.exitCode()).as(unmount.stderr()).isZero();
+        }
+    }
+
+    @Test
     void aWrongPassphraseThroughTheHostExitsAsAStandaloneMountDoes() throws Exception {
         CliProcess host = serve("--log-level", "debug");
         String namespace = TestPostgres.freshNamespace();
