@@ -197,7 +197,7 @@ public final class SealedNamespace implements AutoCloseable {
             if (store.needsSealingUpgrade()) {
                 opened.upgradeCheckedFormat(store, access);
             }
-            opened.freshness = Freshness.check(store, opened.sealer, name, freshness, access == Access.WRITABLE);
+            opened.freshness = checkCaughtUp(store, opened.sealer, name, freshness, access == Access.WRITABLE);
             opened.sealed.useCommitRecord(opened.freshness);
             if (access == Access.WRITABLE) {
                 store.sealCommits(opened.freshness);
@@ -208,6 +208,39 @@ public final class SealedNamespace implements AutoCloseable {
         } catch (RuntimeException e) {
             opened.close();
             throw e;
+        }
+    }
+
+    /**
+     * {@link Freshness#check}; for a follower (read-only, beside the writer, perhaps on a standby
+     * that applies the writer's commits a moment after they are acknowledged), a database older
+     * than the anchor may be one still catching up: it is looked at again in a newer snapshot
+     * until it is not older, for at most the store's {@link NamespaceStore#catchUpTimeout}.
+     */
+    private static Freshness checkCaughtUp(NamespaceStore store, Sealer sealer, String name, FreshnessPolicy policy,
+            boolean writable) {
+        long deadline = System.nanoTime() + store.catchUpTimeout().toNanos();
+        boolean told = false;
+        while (true) {
+            try {
+                return Freshness.check(store, sealer, name, policy, writable);
+            } catch (SealedNamespaceException.RolledBack e) {
+                if (System.nanoTime() - deadline >= 0) {
+                    throw e;
+                }
+                if (!told) {
+                    log.info("namespace {}: the server does not show the newest commit this machine saw yet;"
+                            + " waiting up to {} s for it to catch up", name, store.catchUpTimeout().toSeconds());
+                    told = true;
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                store.renewSnapshot();
+            }
         }
     }
 

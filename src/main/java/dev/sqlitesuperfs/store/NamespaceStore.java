@@ -159,6 +159,15 @@ public interface NamespaceStore extends AutoCloseable {
     }
 
     /**
+     * Followers: how long an opening may wait for the server to show a commit this machine has
+     * already seen (a standby still applying it), renewing the snapshot meanwhile; zero for any
+     * other store.
+     */
+    default java.time.Duration catchUpTimeout() {
+        return java.time.Duration.ZERO;
+    }
+
+    /**
      * Who seals each transaction's number and hears of each one committed; before
      * {@link #startWriting()}. Without it, commits store no seal.
      */

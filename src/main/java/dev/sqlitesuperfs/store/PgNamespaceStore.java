@@ -339,6 +339,11 @@ public final class PgNamespaceStore implements NamespaceStore {
     }
 
     @Override
+    public java.time.Duration catchUpTimeout() {
+        return reads.snapshot() != null ? config.retryTimeout() : java.time.Duration.ZERO;
+    }
+
+    @Override
     public void renewSnapshot() {
         ensureOpen();
         SnapshotReads snapshot = reads.snapshot();

@@ -52,9 +52,12 @@ class RollbackTest {
             assertThat(ExitCode.of(refused)).isEqualTo(ExitCode.ROLLED_BACK);
             assertThat(refused.getMessage()).contains("namespace " + mount.namespace() + " was rolled back: its last"
                     + " commit is number " + then + ", but this machine saw commit " + now);
+            // a read-only mount (a follower) gives a lagging server --db-timeout to catch up first
+            long started = System.nanoTime();
             RuntimeException readOnly = catchThrowableOfType(RuntimeException.class,
-                    () -> mount.sameNamespaceElsewhere("--read-only").close());
+                    () -> mount.sameNamespaceElsewhere("--read-only", "--db-timeout", "2").close());
             assertThat(readOnly).isInstanceOf(SealedNamespaceException.RolledBack.class);
+            assertThat(System.nanoTime() - started).isGreaterThanOrEqualTo(2_000_000_000L);
             assertThat(mount.verify()).as("fsck --verify against this machine's anchor")
                     .anySatisfy(p -> assertThat(p).contains("was rolled back"));
 
