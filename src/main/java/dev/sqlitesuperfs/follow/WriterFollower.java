@@ -36,6 +36,13 @@ public final class WriterFollower implements AutoCloseable {
     private volatile boolean stopped;
     /** The commit the mount serves. */
     private final AtomicLong followed = new AtomicLong();
+    /**
+     * A snapshot is renewed at least this often, also when the writer commits nothing: its open
+     * transaction holds back PostgreSQL's vacuum and keeps the namespace's tables from being
+     * dropped or altered (ns move, ns drop, upgrade) for as long as it lasts.
+     */
+    static final long RENEW_IDLE_NANOS = 5_000_000_000L;
+    private long lastStepNanos = System.nanoTime();
     /** The last failure logged, so that a failure repeated every interval is logged once. */
     private String lastFailure;
 
@@ -77,7 +84,7 @@ public final class WriterFollower implements AutoCloseable {
             }
             try {
                 long newest = store.newestCommit();
-                if (newest != followed.get()) {
+                if (newest != followed.get() || System.nanoTime() - lastStepNanos > RENEW_IDLE_NANOS) {
                     step(newest);
                 }
                 if (lastFailure != null) {
@@ -100,6 +107,7 @@ public final class WriterFollower implements AutoCloseable {
 
     private void step(long newest) {
         long start = System.nanoTime();
+        lastStepNanos = start;
         int changed = filesystem.followWriter(opened::followWriter, () -> stopped);
         long now = store.commitState().lastCommit();
         followed.set(now);

@@ -21,14 +21,11 @@ import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.StoreException;
 import dev.sqlitesuperfs.store.Usage;
 import dev.sqlitesuperfs.sys.FileType;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.Lock;
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -86,19 +83,8 @@ public final class Filesystem implements FuseFilesystem {
     private final boolean ownsResources;
     private final BlockCache.Tenant cache;
     private final FsMetrics metrics;
-    /**
-     * Read-only mounts: held shared by every request, exclusively by a step that follows the
-     * namespace's writer ({@link #followWriter}), so that no request mixes two of its commits.
-     * Null when writable.
-     */
-    private final ReentrantReadWriteLock view;
-    private volatile KernelChannel kernel;
-    /** Read-only mounts: the POSIX locks readers take, and the gate that keeps steps out of their transactions. */
-    private final PosixLocks locks = new PosixLocks();
-    /** Read-only mounts: the hot journals of the state served. Guarded by {@link #view}'s write lock. */
-    private final SqliteFiles sqlite = new SqliteFiles();
-    private final FileContents contents;
-    private final SealedStore store;
+    /** Read-only mounts: following the namespace's writer, and the POSIX locks that tell when. Null when writable. */
+    private final Following following;
 
     private Filesystem(FsConfig config, SealedStore store, FsResources resources, boolean ownsResources) {
         this.config = config;
@@ -109,8 +95,6 @@ public final class Filesystem implements FuseFilesystem {
         this.cache = resources.cache.tenant();
         this.metrics = new FsMetrics(cache);
         FileContents contents = new FileContents(store, cache, config.blockSize());
-        this.contents = contents;
-        this.store = store;
         this.replies = new Replies(nodes, contents, config);
         this.space = new Space(config.quotaBytes() / config.blockSize());
         JournalOrdering ordering = new JournalOrdering(config.orderedJournals());
@@ -120,7 +104,7 @@ public final class Filesystem implements FuseFilesystem {
         this.attributes = new AttributeOps(config, store, nodes, buffer, xattrs, replies, space, tree);
         this.files = new FileOps(config, store, nodes, handles, contents, buffer, xattrs, tree, ordering);
         this.directories = new DirectoryOps(store, nodes, handles, replies, ordering);
-        this.view = config.readOnly() ? new ReentrantReadWriteLock() : null;
+        this.following = config.readOnly() ? new Following(config, store, nodes, cache, contents) : null;
     }
 
     /** What this namespace's filesystem has counted since it was opened. */
@@ -180,7 +164,9 @@ public final class Filesystem implements FuseFilesystem {
 
     @Override
     public void init(KernelConnection connection, KernelChannel kernel) {
-        this.kernel = kernel;
+        if (following != null) {
+            following.connect(kernel);
+        }
         buffer.connect(kernel);
         log.debug("kernel connection: protocol 7.{}, writeback cache {}", connection.minor(),
                 connection.has(KernelConnection.WRITEBACK_CACHE));
@@ -195,38 +181,10 @@ public final class Filesystem implements FuseFilesystem {
      * many inodes changed (0 also when {@code stop} said to give up while readers were inside).
      */
     public int followWriter(Supplier<Set<Long>> step, BooleanSupplier stop) {
-        if (view == null) {
+        if (following == null) {
             throw new IllegalStateException("namespace " + config.namespace() + " is mounted writable");
         }
-        if (!locks.awaitQuiet(stop)) {
-            return 0;
-        }
-        Set<Long> changed = Set.of();
-        boolean hot = sqlite.anyHotJournal();
-        try {
-            view.writeLock().lock();
-            try {
-                changed = step.get();
-                for (Long ino : changed) {
-                    cache.invalidate(ino, 0);
-                }
-                nodes.reload(changed);
-                hot = sqlite.updateHotJournals(store, changed);
-            } finally {
-                view.writeLock().unlock();
-            }
-            // Outside the view lock (the kernel may wait for a request in flight, a read holding
-            // a page), but before any transaction starts: none may read a page of the old state.
-            KernelChannel k = kernel;
-            if (k != null) {
-                for (Long ino : changed) {
-                    k.dropCached(ino);
-                }
-            }
-        } finally {
-            locks.reopen(hot);
-        }
-        return changed.size();
+        return following.step(step, stop);
     }
 
     /** Inodes held in memory: those the kernel knows, open ones, and ones with unstored changes. */
@@ -431,8 +389,8 @@ public final class Filesystem implements FuseFilesystem {
      */
     @Override
     public void flush(Caller caller, long ino, long fh, long lockOwner) {
-        if (view != null) {
-            locks.releaseAll(ino, lockOwner);
+        if (following != null) {
+            following.locks.releaseAll(ino, lockOwner);
         }
         run("flush", ino, () -> files.flush(ino, fh));
     }
@@ -442,12 +400,15 @@ public final class Filesystem implements FuseFilesystem {
     /** A read-only mount takes the POSIX locks itself: they tell when a step to a newer commit may come. */
     @Override
     public boolean posixLocks() {
-        return view != null;
+        return following != null;
     }
 
     @Override
     public FileLock getlk(Caller caller, long ino, long fh, long owner, FileLock lock) {
-        return locks.test(ino, owner, lock);
+        if (following == null) {
+            throw new FuseException(Errno.ENOSYS);
+        }
+        return following.locks.test(ino, owner, lock);
     }
 
     /**
@@ -456,42 +417,12 @@ public final class Filesystem implements FuseFilesystem {
      */
     @Override
     public void setlk(Caller caller, long ino, long fh, long owner, FileLock lock, boolean wait) {
-        if (view == null) {
+        if (following == null) {
             throw new FuseException(Errno.ENOSYS);
         }
-        boolean counts = lock.type() == FileLock.UNLOCK || !guard("setlk", ino, () -> isWalDatabase(ino));
-        if (log.isTraceEnabled()) {
-            log.trace("setlk inode {} owner {}: {} {}-{}{}", ino, Long.toHexString(owner),
-                    lock.type() == FileLock.READ ? "read" : lock.type() == FileLock.WRITE ? "write" : "unlock",
-                    lock.start(), lock.end(), counts ? "" : " (WAL database: no transaction)");
-        }
-        try {
-            locks.set(ino, owner, lock, counts);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new FuseException(Errno.EINTR);
-        }
-    }
-
-    private boolean isWalDatabase(long ino) {
-        Node n = nodes.acquire(ino, 0);
-        try {
-            n.lock.readLock().lock();
-            try {
-                if (!n.isRegular()) {
-                    return false;
-                }
-                try (Arena arena = Arena.ofConfined()) {
-                    MemorySegment header = arena.allocate(20);
-                    int length = contents.read(n, 0, 20, header);
-                    return SqliteFiles.isWalDatabase(header.toArray(ValueLayout.JAVA_BYTE), length);
-                }
-            } finally {
-                n.lock.readLock().unlock();
-            }
-        } finally {
-            nodes.release(n);
-        }
+        boolean counts = lock.type() == FileLock.UNLOCK
+                || !guard("setlk", ino, () -> following.isWalDatabase(ino));
+        following.setLock(ino, owner, lock, counts);
     }
 
     /** Stores the file's data and metadata, and every change made before this call. */
@@ -585,7 +516,7 @@ public final class Filesystem implements FuseFilesystem {
      * go, the kernel drops what it caches of files whose written data the request lost.
      */
     private <T> T guard(String op, long ino, Supplier<T> body) {
-        Lock shared = view == null ? null : view.readLock();
+        Lock shared = following == null ? null : following.requestLock();
         if (shared != null) {
             shared.lock();
         }

@@ -23,6 +23,9 @@ final class SqliteFiles {
         (byte) 0xd9, (byte) 0xd5, 0x05, (byte) 0xf9, 0x20, (byte) 0xa1, 0x63, (byte) 0xd7,
     };
 
+    /** The bytes of a database's header that say whether it is in WAL mode. */
+    static final int HEADER_BYTES = 20;
+
     private final Set<Long> hot = new HashSet<>();
 
     /** Looks again at the inodes that changed; returns whether any hot journal is left. */
@@ -55,7 +58,7 @@ final class SqliteFiles {
     /** Whether {@code header} (a file's first bytes) is a SQLite database's in WAL mode. */
     static boolean isWalDatabase(byte[] header, int length) {
         byte[] signature = "SQLite format 3\0".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-        return length >= 20 && Arrays.equals(header, 0, signature.length, signature, 0, signature.length)
+        return length >= HEADER_BYTES && Arrays.equals(header, 0, signature.length, signature, 0, signature.length)
                 && header[18] == 2 && header[19] == 2;
     }
 }

@@ -2,6 +2,9 @@ package dev.sqlitesuperfs.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.sqlitesuperfs.follow.WriterFollower;
+import dev.sqlitesuperfs.testing.LogCapture;
+import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -65,6 +68,54 @@ class FollowerTest {
                 assertThat(Files.exists(follower.path("name-30"))).isFalse();
                 assertThat(changes).as("versions seen change while the writer writes").isPositive();
             }
+        }
+    }
+
+    /**
+     * An operator puts a file's rows back as an earlier commit left them while a follower reads:
+     * the writer's next commit no longer seals what is stored, and the follower does not step to
+     * it; the old version is never served.
+     */
+    @Test
+    void aFileRolledBackUnderAFollowerIsNeverServed() throws Exception {
+        try (TestMount writer = TestMount.fresh()) {
+            writeVersion(writer.path("data"), 1);
+            long ino = Posix.lstat(writer.path("data")).ino();
+            String side = RollbackTest.saveRows(writer.namespace(), ino);
+            try (TestMount follower = writer.sameNamespaceElsewhere("--read-only");
+                 LogCapture log = LogCapture.of(WriterFollower.class)) {
+                writeVersion(writer.path("data"), 2);
+                long deadline = System.nanoTime() + DEADLINE_NANOS;
+                while (freshVersion(follower) != 2 && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertThat(freshVersion(follower)).isEqualTo(2);
+
+                RollbackTest.putRowsBack(writer.namespace(), ino, side);
+                writeDurably(writer.path("next"), "the writer's next commit");
+                while (log.lines().stream().noneMatch(l -> l.contains("does not seal")) && System.nanoTime() < deadline) {
+                    assertThat(freshVersion(follower)).as("never the version put back").isNotEqualTo(1);
+                    Thread.sleep(20);
+                }
+                assertThat(log.lines()).anySatisfy(l -> assertThat(l).contains("cannot follow its writer past commit")
+                        .contains("does not seal the inodes stored with it"));
+                int now = freshVersion(follower);
+                assertThat(now).as("never the version put back (-1: refused)").isIn(2, -1);
+                assertThat(Files.exists(follower.path("next"))).as("the commit that seals nothing is not followed")
+                        .isFalse();
+            }
+        }
+    }
+
+    /** The version in the follower's file opened afresh, or -1 if reading it fails (EIO). */
+    private static int freshVersion(TestMount mount) throws IOException {
+        try (FileChannel in = FileChannel.open(mount.path("data"), StandardOpenOption.READ)) {
+            return versionOf(in);
+        } catch (IOException e) {
+            if (e instanceof NoSuchFileException) {
+                throw e;
+            }
+            return -1;
         }
     }
 

@@ -193,7 +193,7 @@ class RollbackTest {
     }
 
     /** Copies inode {@code ino}'s row and blocks aside, into a schema of their own; returns its name. */
-    private static String saveRows(String namespace, long ino) {
+    static String saveRows(String namespace, long ino) {
         String side = TestPostgres.freshNamespace();
         TestPostgres.execute("CREATE SCHEMA " + side);
         TestPostgres.execute("CREATE TABLE " + side + ".inode AS SELECT * FROM \"" + namespace + "\".inodes WHERE ino = ?",
@@ -204,7 +204,7 @@ class RollbackTest {
     }
 
     /** Puts inode {@code ino}'s row and blocks back as {@link #saveRows} kept them. */
-    private static void putRowsBack(String namespace, long ino, String side) {
+    static void putRowsBack(String namespace, long ino, String side) {
         String ns = "\"" + namespace + "\"";
         TestPostgres.execute("DELETE FROM " + ns + ".blocks WHERE ino = ?", ino);
         TestPostgres.execute("INSERT INTO " + ns + ".blocks (ino, idx, data) SELECT ino, idx, data FROM " + side

@@ -1,0 +1,126 @@
+package dev.sqlitesuperfs.fs;
+
+import dev.sqlitesuperfs.fuse.Errno;
+import dev.sqlitesuperfs.fuse.FileLock;
+import dev.sqlitesuperfs.fuse.FuseException;
+import dev.sqlitesuperfs.fuse.KernelChannel;
+import dev.sqlitesuperfs.sealed.SealedStore;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Set;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A read-only mount's part in following its namespace's writer: the view lock every request holds
+ * shared and a step holds alone, so that no request mixes two of the writer's commits; the POSIX
+ * locks readers take ({@link PosixLocks}), which keep steps out of SQLite's read transactions; and
+ * the hot journals of the state served ({@link SqliteFiles}).
+ */
+final class Following {
+    private static final Logger log = LoggerFactory.getLogger(Following.class);
+
+    private final FsConfig config;
+    private final SealedStore store;
+    private final NodeTable nodes;
+    private final BlockCache.Tenant cache;
+    private final FileContents contents;
+    private final ReentrantReadWriteLock view = new ReentrantReadWriteLock();
+    final PosixLocks locks = new PosixLocks();
+    /** Guarded by {@link #view}'s write lock. */
+    private final SqliteFiles sqlite = new SqliteFiles();
+    private volatile KernelChannel kernel;
+
+    Following(FsConfig config, SealedStore store, NodeTable nodes, BlockCache.Tenant cache, FileContents contents) {
+        this.config = config;
+        this.store = store;
+        this.nodes = nodes;
+        this.cache = cache;
+        this.contents = contents;
+    }
+
+    void connect(KernelChannel kernel) {
+        this.kernel = kernel;
+    }
+
+    /** What every request holds while it runs. */
+    Lock requestLock() {
+        return view.readLock();
+    }
+
+    /** See {@link Filesystem#followWriter}. */
+    int step(Supplier<Set<Long>> step, BooleanSupplier stop) {
+        if (!locks.awaitQuiet(stop)) {
+            return 0;
+        }
+        Set<Long> changed = Set.of();
+        boolean hot = sqlite.anyHotJournal();
+        try {
+            view.writeLock().lock();
+            try {
+                changed = step.get();
+                for (Long ino : changed) {
+                    cache.invalidate(ino, 0);
+                }
+                nodes.reload(changed);
+                hot = sqlite.updateHotJournals(store, changed);
+            } finally {
+                view.writeLock().unlock();
+            }
+            // Outside the view lock (the kernel may wait for a request in flight, a read holding
+            // a page), but before any transaction starts: none may read a page of the old state.
+            KernelChannel k = kernel;
+            if (k != null) {
+                for (Long ino : changed) {
+                    k.dropCached(ino);
+                }
+            }
+        } finally {
+            locks.reopen(hot);
+        }
+        return changed.size();
+    }
+
+    /** Takes or lets go of a POSIX lock; {@code counts}: whether it marks a transaction (see {@link PosixLocks}). */
+    void setLock(long ino, long owner, FileLock lock, boolean counts) {
+        if (log.isTraceEnabled()) {
+            log.trace("namespace {}: lock on inode {} by owner {}: {} {}-{}{}", config.namespace(), ino,
+                    Long.toHexString(owner),
+                    lock.type() == FileLock.READ ? "read" : lock.type() == FileLock.WRITE ? "write" : "unlock",
+                    lock.start(), lock.end(), counts ? "" : " (WAL database: no transaction)");
+        }
+        try {
+            locks.set(ino, owner, lock, counts);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new FuseException(Errno.EINTR);
+        }
+    }
+
+    /** Whether {@code ino} is a SQLite database in WAL mode, by its header. Call inside a request. */
+    boolean isWalDatabase(long ino) {
+        Node n = nodes.acquire(ino, 0);
+        try {
+            n.lock.readLock().lock();
+            try {
+                if (!n.isRegular()) {
+                    return false;
+                }
+                try (Arena arena = Arena.ofConfined()) {
+                    MemorySegment header = arena.allocate(SqliteFiles.HEADER_BYTES);
+                    int length = contents.read(n, 0, SqliteFiles.HEADER_BYTES, header);
+                    return SqliteFiles.isWalDatabase(header.toArray(ValueLayout.JAVA_BYTE), length);
+                }
+            } finally {
+                n.lock.readLock().unlock();
+            }
+        } finally {
+            nodes.release(n);
+        }
+    }
+}
