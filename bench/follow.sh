@@ -4,8 +4,9 @@
 # journal mode (WAL, DELETE): the writer commits one-row transactions (synchronous=FULL) on its
 # mount while a reader on the follower polls max(id) every millisecond; reported are the median
 # and the 99th percentile over every row, from its COMMIT returning to the first read that saw it,
-# and the writer's commit rate meanwhile. The follower asks for new commits every 50 ms. Mount
-# only (no other target has followers).
+# and the writer's commit rate meanwhile, next to its rate with no follower (the same loop on the
+# same mount just before the follower is mounted, the baseline of the same run). The follower asks
+# for new commits every 50 ms. Mount only (no other target has followers).
 #
 #   bench/follow.sh [--commits N] [common options]
 #
@@ -22,6 +23,7 @@ for mode in WAL DELETE; do
     bench_metric "lag p50, $mode" ms
     bench_metric "lag p99, $mode" ms
     bench_metric "writer commits/s with a follower, $mode" commits/s
+    bench_metric "writer commits/s alone, $mode" commits/s
 done
 bench_start "commits=$commits one-row transactions, synchronous=FULL; the reader polls every 1 ms"
 probe="$bench_repo/bench/src/followprobe.py"
@@ -36,6 +38,9 @@ one_run() {
         # the database exists before the follower mounts, as a replica's usually does
         python3 -c "import sqlite3; c = sqlite3.connect('$d/writer/app.db'); c.execute('PRAGMA journal_mode=$mode');
 c.execute('CREATE TABLE IF NOT EXISTS lag(id INTEGER PRIMARY KEY, v BLOB)'); c.commit()"
+        out="$(python3 "$probe" writer "$d/writer/alone.db" "$mode" "$commits" "$d/alone.times")" ||
+            die "the writer failed alone ($out)"
+        bench_sample "writer commits/s alone, $mode" mount "$(value commits_per_s "$out")"
         mount_fs "$d/follower" "$ns" --read-only
         python3 "$probe" reader "$d/follower/app.db" "$commits" "$d/seen" >"$d/reader.out" &
         local reader_pid=$!
