@@ -113,7 +113,8 @@ public record MountSettings(
                                      /etc/fuse.conf when not root)
               --uid U --gid G        the mount's owner: the only user allowed in without
                                      --allow-other, and the owner of a new namespace's root
-              --read-only            mount read-only
+              --read-only            mount read-only, beside the namespace's writer if any,
+                                     following its commits (takes no lock)
               --mkdir                create DIR (and its parents) if it does not exist
               -o OPTS                extra kernel mount options, comma separated; -o nonempty
                                      allows a DIR that is not empty (its entries are hidden while

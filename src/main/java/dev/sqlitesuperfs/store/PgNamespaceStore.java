@@ -313,29 +313,23 @@ public final class PgNamespaceStore implements NamespaceStore {
     @Override
     public CommitState commitState() {
         ensureOpen();
-        return reads.read("reading the last commit", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.readCommitState);
-                 ResultSet rows = read.executeQuery()) {
-                if (!rows.next()) {
-                    throw new StoreException("namespace " + namespace + " has no metadata row");
-                }
-                return new CommitState(rows.getLong(1), rows.getBytes(2));
-            }
-        });
+        return reads.read("reading the last commit", this::readCommitState);
     }
 
     @Override
     public long newestCommit() {
         ensureOpen();
-        return reads.readNewest("reading the newest commit", connection -> {
-            try (PreparedStatement read = connection.prepareStatement(sql.readCommitState);
-                 ResultSet rows = read.executeQuery()) {
-                if (!rows.next()) {
-                    throw new StoreException("namespace " + namespace + " has no metadata row");
-                }
-                return rows.getLong(1);
+        return reads.readNewest("reading the newest commit", this::readCommitState).lastCommit();
+    }
+
+    private CommitState readCommitState(Connection connection) throws SQLException {
+        try (PreparedStatement read = connection.prepareStatement(sql.readCommitState);
+             ResultSet rows = read.executeQuery()) {
+            if (!rows.next()) {
+                throw new StoreException("namespace " + namespace + " has no metadata row");
             }
-        });
+            return new CommitState(rows.getLong(1), rows.getBytes(2));
+        }
     }
 
     @Override
