@@ -18,12 +18,15 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * SQLite on a follower (a read-only mount beside the namespace's writer, here both real mount
- * processes) sees only states the writer committed: while the writer commits transactions of 1
+ * processes) sees only states the writer committed, in the rollback-journal modes (WAL mode has a
+ * known hole, below): while the writer commits transactions of 1
  * to 60 rows (some with large rows, so that a commit changes many pages) and keeps a row counter
  * in step, a reader on the follower runs count(*) against the counter in one statement, and
  * integrity_check, in a loop. Every pair agrees, every count is one the writer committed, counts
@@ -34,8 +37,29 @@ class FollowerSqliteTest {
     private static final long DEADLINE_NANOS = 60_000_000_000L;
 
     @ParameterizedTest
-    @ValueSource(strings = {"WAL", "DELETE"})
+    @ValueSource(strings = {"DELETE", "TRUNCATE"})
     void readersSeeOnlyCommittedStates(String mode) throws Exception {
+        readersSeeOnlyCommittedStates(mode, 1000);
+    }
+
+    /**
+     * WAL mode, with a checkpoint every 20 pages so that the writer restarts its WAL often. Fails
+     * within seconds today (a torn count(*) against the counter): a reader on a follower keeps the
+     * WAL index it built in its own memory from one transaction to the next and checks it only
+     * against the WAL header's salt and for commit frames past its end; while the writer's restart
+     * of the WAL is half stored (its kernel wrote back later pages of the -wal before page 0, which
+     * holds the new header), the header is the old one and frames the index points to are already
+     * overwritten, so the check passes and the reader reads new frames and a database checkpointed
+     * past its index. The follower must hold new transactions back in such states (as it does over
+     * a hot journal); until it does, WAL readers on a follower are not safe.
+     */
+    @Test
+    @Disabled("known hole, see the comment: WAL readers on a follower can see a torn state while the writer's WAL restart is half stored")
+    void walReadersSeeOnlyCommittedStatesAcrossWalRestarts() throws Exception {
+        readersSeeOnlyCommittedStates("WAL", 20);
+    }
+
+    private void readersSeeOnlyCommittedStates(String mode, int autocheckpointPages) throws Exception {
         try (CliMount writerMount = CliMount.fresh()) {
             Path db = writerMount.path("app.db");
             Set<Long> committed = ConcurrentHashMap.newKeySet();
@@ -45,6 +69,7 @@ class FollowerSqliteTest {
                 try (Statement s = writer.createStatement()) {
                     s.execute("PRAGMA journal_mode=" + mode);
                     s.execute("PRAGMA synchronous=FULL");
+                    s.execute("PRAGMA wal_autocheckpoint=" + autocheckpointPages);
                     s.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
                     s.execute("CREATE TABLE counter(n INTEGER NOT NULL)");
                     s.execute("INSERT INTO counter VALUES (0)");
