@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * A read-only mount's part in following its namespace's writer: the view lock every request holds
  * shared and a step holds alone, so that no request mixes two of the writer's commits; the POSIX
  * locks readers take ({@link PosixLocks}), which keep steps out of SQLite's read transactions; and
- * the hot journals of the state served ({@link SqliteFiles}).
+ * what in the state served keeps new transactions out: hot journals ({@link SqliteFiles}) and
+ * half-rewritten WAL files ({@link WalFiles}).
  */
 final class Following {
     private static final Logger log = LoggerFactory.getLogger(Following.class);
@@ -34,6 +35,8 @@ final class Following {
     final PosixLocks locks = new PosixLocks();
     /** Guarded by {@link #view}'s write lock. */
     private final SqliteFiles sqlite = new SqliteFiles();
+    /** Guarded by {@link #view}'s write lock. */
+    private final WalFiles wals;
     private volatile KernelChannel kernel;
 
     Following(FsConfig config, SealedStore store, NodeTable nodes, BlockCache.Tenant cache, FileContents contents) {
@@ -42,6 +45,7 @@ final class Following {
         this.nodes = nodes;
         this.cache = cache;
         this.contents = contents;
+        this.wals = new WalFiles(config.blockSize());
     }
 
     void connect(KernelChannel kernel) {
@@ -59,7 +63,8 @@ final class Following {
             return 0;
         }
         Set<Long> changed = Set.of();
-        boolean hot = sqlite.anyHotJournal();
+        // no transaction starts over a hot journal or a half-rewritten WAL (SqliteFiles, WalFiles)
+        boolean unsafe = sqlite.anyHotJournal() || wals.anyInFlux();
         try {
             view.writeLock().lock();
             try {
@@ -68,7 +73,9 @@ final class Following {
                     cache.invalidate(ino, 0);
                 }
                 nodes.reload(changed);
-                hot = sqlite.updateHotJournals(store, changed);
+                boolean hot = sqlite.updateHotJournals(store, changed);
+                boolean walInFlux = wals.update(store, changed);
+                unsafe = hot || walInFlux;
             } finally {
                 view.writeLock().unlock();
             }
@@ -81,7 +88,7 @@ final class Following {
                 }
             }
         } finally {
-            locks.reopen(hot);
+            locks.reopen(unsafe);
         }
         return changed.size();
     }

@@ -20,7 +20,8 @@ import java.util.concurrent.TimeUnit;
  * database file's SHARED lock stays for the connection's whole life. So a lock counts as a
  * transaction unless it is on a database file in WAL mode ({@code counts} false). A step to a newer
  * commit waits until no counting lock is held ({@link #awaitQuiet}); while it waits or runs, and
- * while the state served holds a hot rollback journal (a writer's transaction half stored), an
+ * while the state served holds a hot rollback journal or a half-rewritten WAL (a writer's
+ * transaction half stored), an
  * owner that holds no counting lock cannot take one: its request waits (at most
  * {@link #START_WAIT_MILLIS}, then EAGAIN, which SQLite reports as SQLITE_BUSY and its busy
  * handler retries). Owners already inside a transaction are never held up, so a step cannot
@@ -46,7 +47,7 @@ final class PosixLocks {
     /** Per owner, how many files it holds counting locks on. */
     private final Map<Long, Integer> transactions = new HashMap<>();
     private boolean stepping;
-    private boolean hotJournal;
+    private boolean unsafeState;
 
     synchronized FileLock test(long ino, long owner, FileLock wanted) {
         for (Map.Entry<Key, Held> e : held.entrySet()) {
@@ -84,7 +85,7 @@ final class PosixLocks {
         }
         if (counts && !transactions.containsKey(owner)) {
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(START_WAIT_MILLIS);
-            while (stepping || hotJournal) {
+            while (stepping || unsafeState) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     throw new FuseException(Errno.EAGAIN);
@@ -130,22 +131,22 @@ final class PosixLocks {
         try {
             while (!transactions.isEmpty()) {
                 if (stop.getAsBoolean()) {
-                    reopen(hotJournal);
+                    reopen(unsafeState);
                     return false;
                 }
                 wait(100);
             }
             return true;
         } catch (InterruptedException e) {
-            reopen(hotJournal);
+            reopen(unsafeState);
             Thread.currentThread().interrupt();
             return false;
         }
     }
 
     /** The step is done: new transactions may start, unless the state now served has a hot journal. */
-    synchronized void reopen(boolean hotJournal) {
-        this.hotJournal = hotJournal;
+    synchronized void reopen(boolean unsafeState) {
+        this.unsafeState = unsafeState;
         stepping = false;
         notifyAll();
     }
