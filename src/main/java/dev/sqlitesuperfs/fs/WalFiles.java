@@ -18,10 +18,13 @@ import java.util.Set;
  * change; the writer starts a new generation by writing a new header and then frames from the
  * start. The writer's kernel may write back later pages of the file before the first (which holds
  * the header), and a background store of the writer can then leave a state with the old header
- * over overwritten frames, which that check lets through. So each changed WAL is read whole and
- * its frames checked as SQLite's recovery does (salts, running checksums); a state in which the
- * committed frames of the generation seen before are no longer all there under an unchanged salt
- * is "in flux", and no read transaction may start in it ({@link PosixLocks}).
+ * over overwritten frames, which that check lets through; worse, the database may already hold
+ * what the overwritten frames said (a restart follows a complete checkpoint), beyond the frames a
+ * reader indexed. So each changed WAL is read whole and its frames checked as SQLite's recovery
+ * does (salts, running checksums); a state is "in flux", and no read transaction may start in it
+ * ({@link PosixLocks}), while frames of the next generation are in the file under the current
+ * header, or while the committed frames of the generation seen before are no longer all there
+ * under an unchanged salt.
  */
 final class WalFiles {
     /** The WAL magic numbers (SQLite's file format): little- and big-endian checksums. */
@@ -32,8 +35,12 @@ final class WalFiles {
     /** Larger WAL files are not checked (SQLite checkpoints at 4 MiB by default). */
     private static final long MAX_CHECKED = 256L << 20;
 
-    /** One generation of a WAL as last seen safe: its salt and the running checksum after each committed frame. */
-    private record Generation(long salt, long[] checksums) {}
+    /**
+     * One generation of a WAL: its salt, the running checksum after each committed frame, and
+     * whether frames of the next generation are already in the file (its salt-1 is this one's plus
+     * one: SQLite's restart of a WAL increments it) under this generation's header.
+     */
+    record Generation(long salt, long[] checksums, boolean nextUnderway) {}
 
     private final int blockSize;
     private final Map<Long, Generation> seen = new HashMap<>();
@@ -54,7 +61,7 @@ final class WalFiles {
             }
             Generation now = parse(wal);
             Generation before = seen.get(ino);
-            if (before != null && now.salt() == before.salt() && !extends_(now, before)) {
+            if (now.nextUnderway() || (before != null && now.salt() == before.salt() && !extends_(now, before))) {
                 inFlux.add(ino);
             } else {
                 seen.put(ino, now);
@@ -107,7 +114,18 @@ final class WalFiles {
         long[] sum = checksum(wal, 0, 24, 0, 0, bigEndian);
         if (pageSize < 512 || pageSize > 65536 || Integer.bitCount(pageSize) != 1
                 || sum[0] != (u32(wal, 24) & 0xffffffffL) || sum[1] != (u32(wal, 28) & 0xffffffffL)) {
-            return new Generation(salt, new long[0]);
+            return new Generation(salt, new long[0], false);
+        }
+        // A restart writes the next generation's frames from the start while its header may not
+        // be stored yet: then frames this header's readers indexed are gone, and the database may
+        // hold what the overwritten frames said. Older generations' leftovers have smaller salts.
+        boolean nextUnderway = false;
+        int nextSalt1 = u32(wal, 16) + 1;
+        for (int at = HEADER; at + FRAME_HEADER <= wal.length; at += FRAME_HEADER + pageSize) {
+            if (u32(wal, at + 8) == nextSalt1) {
+                nextUnderway = true;
+                break;
+            }
         }
         long s1 = sum[0];
         long s2 = sum[1];
@@ -130,7 +148,7 @@ final class WalFiles {
                 committed = frames;
             }
         }
-        return new Generation(salt, Arrays.copyOf(running, committed));
+        return new Generation(salt, Arrays.copyOf(running, committed), nextUnderway);
     }
 
     /** SQLite's WAL checksum over {@code length} bytes (a multiple of 8) from {@code from}, continuing {@code s1, s2}. */

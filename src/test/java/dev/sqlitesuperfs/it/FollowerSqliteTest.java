@@ -51,8 +51,9 @@ class FollowerSqliteTest {
      * holds the new header), the header is the old one and frames the index points to are already
      * overwritten, so the check passes and the reader reads new frames and a database checkpointed
      * past its index. The follower now holds new transactions back in such states ({@code
-     * WalFiles}), which made this test pass about half the time instead of never; a second way to a
-     * torn read is still open, so WAL readers on a follower are not safe yet.
+     * WalFiles}: committed frames missing under an unchanged salt, or frames of the next
+     * generation present), which made this test pass about half the time instead of never; a way
+     * to a torn read is still open, so WAL readers on a follower are not safe yet.
      */
     @Test
     @Disabled("known hole: WAL readers on a follower can still see a torn state across the writer's WAL restarts (see the comment)")
