@@ -53,7 +53,7 @@ public final class WriterFollower implements AutoCloseable {
         this.opened = opened;
         this.filesystem = filesystem;
         this.interval = interval;
-        this.followed.set(store.commitState().lastCommit());
+        this.followed.set(opened.followedCommit());
         this.thread = Thread.ofPlatform().daemon().name("follow-" + namespace).unstarted(this::run);
     }
 
@@ -109,7 +109,8 @@ public final class WriterFollower implements AutoCloseable {
         long start = System.nanoTime();
         lastStepNanos = start;
         int changed = filesystem.followWriter(opened::followWriter, () -> stopped);
-        long now = store.commitState().lastCommit();
+        // what the step checked, without asking PostgreSQL again
+        long now = opened.followedCommit();
         followed.set(now);
         if (log.isDebugEnabled()) {
             log.debug("namespace {}: followed to commit {} (newest seen {}): {} inodes changed, {} us", namespace,

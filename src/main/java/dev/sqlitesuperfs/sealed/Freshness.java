@@ -386,6 +386,13 @@ final class Freshness implements CommitSeals, SealedStore.CommitRecord {
         }
     }
 
+    /** The commit whose inodes this opening checked last: at opening, or at a follower's last step. */
+    long loadedCommit() {
+        synchronized (lock) {
+            return loadedCommit;
+        }
+    }
+
     /** The newest commit number the anchor holds, or -1 without an anchor. */
     long anchored() {
         return anchor == null ? -1 : anchor.recorded();

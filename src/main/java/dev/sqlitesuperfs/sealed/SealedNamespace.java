@@ -282,6 +282,11 @@ public final class SealedNamespace implements AutoCloseable {
         return changed;
     }
 
+    /** The commit a follower serves: the one its last step (or its opening) checked. */
+    public long followedCommit() {
+        return freshness.loadedCommit();
+    }
+
     /** The storage the filesystem works on: plaintext in and out, checked as it is read. */
     public SealedStore store() {
         return sealed;
