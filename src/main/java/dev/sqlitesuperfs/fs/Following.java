@@ -46,6 +46,7 @@ final class Following {
         this.cache = cache;
         this.contents = contents;
         this.wals = new WalFiles(config.blockSize());
+        nodes.presentWith(r -> wals.presented(store, r));
     }
 
     void connect(KernelChannel kernel) {
@@ -72,9 +73,9 @@ final class Following {
                 for (Long ino : changed) {
                     cache.invalidate(ino, 0);
                 }
-                nodes.reload(changed);
-                boolean hot = sqlite.updateHotJournals(store, changed);
                 boolean walInFlux = wals.update(store, changed);
+                nodes.reload(changed); // after the WAL files: they change what some nodes show
+                boolean hot = sqlite.updateHotJournals(store, changed);
                 unsafe = hot || walInFlux;
             } finally {
                 view.writeLock().unlock();

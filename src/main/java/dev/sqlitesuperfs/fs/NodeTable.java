@@ -12,6 +12,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.UnaryOperator;
 
 /**
  * The inodes in memory, at most one {@link Node} per inode number.
@@ -35,9 +36,19 @@ final class NodeTable {
     private final ConcurrentHashMap<Long, Node> nodes = new ConcurrentHashMap<>();
     private final AtomicLong drops = new AtomicLong();
     private final SealedStore store;
+    /** What a node is loaded as, from its stored record (see {@link #presentWith}). */
+    private volatile UnaryOperator<InodeRecord> presented = UnaryOperator.identity();
 
     NodeTable(SealedStore store) {
         this.store = store;
+    }
+
+    /**
+     * A follower shows some files otherwise than stored (an uncommitted SQLite WAL as empty, see
+     * {@link WalFiles}): every record a node is loaded or reloaded from passes through {@code f}.
+     */
+    void presentWith(UnaryOperator<InodeRecord> f) {
+        this.presented = f;
     }
 
     /** Installs the root, which is never dropped. */
@@ -63,7 +74,7 @@ final class NodeTable {
                 return present;
             }
             long dropsBefore = drops.get();
-            InodeRecord record = store.inode(ino).orElseThrow(() -> new FuseException(Errno.ENOENT));
+            InodeRecord record = presented.apply(store.inode(ino).orElseThrow(() -> new FuseException(Errno.ENOENT)));
             Node loaded = new Node(record);
             if (loaded.isDir()) {
                 loaded.parent = parentHint != 0 ? parentHint : store.parentOf(ino).orElse(ino);
@@ -98,7 +109,7 @@ final class NodeTable {
             if (n == null) {
                 continue;
             }
-            Optional<InodeRecord> stored = store.inode(ino);
+            Optional<InodeRecord> stored = store.inode(ino).map(presented);
             n.entries = null;
             n.symlinkTarget = null;
             n.xattrs = null;
@@ -131,7 +142,8 @@ final class NodeTable {
         if (missing.size() > 1) {
             long dropsBefore = drops.get();
             long[] ids = missing.stream().mapToLong(Long::longValue).toArray();
-            for (InodeRecord r : store.inodes(ids)) {
+            for (InodeRecord stored : store.inodes(ids)) {
+                InodeRecord r = presented.apply(stored);
                 Node loaded = new Node(r);
                 if (loaded.isDir()) {
                     loaded.parent = parent;

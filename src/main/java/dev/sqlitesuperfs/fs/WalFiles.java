@@ -11,20 +11,29 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * For a mount that follows its namespace's writer: the SQLite WAL files of the state served, and
- * whether one is half rewritten. A WAL reader on a follower keeps the WAL index it built in its own
- * memory from one transaction to the next and checks it only against the WAL header's salt and for
- * new commit frames past its end. Within one generation of a WAL (one salt) committed frames never
- * change; the writer starts a new generation by writing a new header and then frames from the
- * start. The writer's kernel may write back later pages of the file before the first (which holds
- * the header), and a background store of the writer can then leave a state with the old header
- * over overwritten frames, which that check lets through; worse, the database may already hold
- * what the overwritten frames said (a restart follows a complete checkpoint), beyond the frames a
- * reader indexed. So each changed WAL is read whole and its frames checked as SQLite's recovery
- * does (salts, running checksums); a state is "in flux", and no read transaction may start in it
- * ({@link PosixLocks}), while frames of the next generation are in the file under the current
- * header, or while the committed frames of the generation seen before are no longer all there
- * under an unchanged salt.
+ * For a mount that follows its namespace's writer: the SQLite WAL files of the state served, what
+ * a reader is shown of them, and whether one is half rewritten.
+ *
+ * <p>A WAL reader on a follower cannot write the {@code -shm} index, so SQLite (3.22 and later)
+ * builds the index in its own memory by recovery, keeps it from one transaction to the next, and
+ * at the start of each checks it only against the WAL header's salt and for a commit frame past
+ * its end, decoding the frames that follow with the running checksum the index ends at. Recovery
+ * of a WAL that holds no committed frame under its header ends at checksum zero instead of the
+ * header's, so that later check decodes no frame of that generation: the reader never sees the
+ * generation's commits and goes on reading the database file alone while the writer checkpoints
+ * them into it (a torn read). Such a WAL is what the writer leaves between storing a new
+ * generation's header (SQLite syncs it before any frame) and its first commit; it says nothing
+ * SQLite would use, so a follower shows it as an empty file ({@link #presented}): a reader then
+ * reads the database, which the writer checkpointed completely before it restarted the WAL, and
+ * the next generation's salt makes it rebuild its index once a commit is stored.
+ *
+ * <p>Also, as a guard against states the writer's order of stores should never produce, a state
+ * is "in flux", and no read transaction may start in it ({@link PosixLocks}), while frames of the
+ * next generation are in the file under the current header, or while the committed frames of the
+ * generation seen before are no longer all there under an unchanged salt.
+ *
+ * <p>Methods are synchronized: a step updates what is known while holding the view alone, and
+ * requests ask for what to show while loading nodes, concurrently.
  */
 final class WalFiles {
     /** The WAL magic numbers (SQLite's file format): little- and big-endian checksums. */
@@ -45,34 +54,77 @@ final class WalFiles {
     private final int blockSize;
     private final Map<Long, Generation> seen = new HashMap<>();
     private final Set<Long> inFlux = new HashSet<>();
+    /** WAL files with no committed frame under their header: shown empty. */
+    private final Set<Long> uncommitted = new HashSet<>();
+    /** Inodes looked at when first loaded (see {@link #presented}). */
+    private final Set<Long> examined = new HashSet<>();
 
     WalFiles(int blockSize) {
         this.blockSize = blockSize;
     }
 
     /** Looks again at the inodes that changed; returns whether any WAL is left in flux. */
-    boolean update(SealedStore store, Set<Long> changed) {
+    synchronized boolean update(SealedStore store, Set<Long> changed) {
         for (Long ino : changed) {
-            byte[] wal = read(store, ino);
-            if (wal == null) {
-                seen.remove(ino);
-                inFlux.remove(ino);
-                continue;
-            }
-            Generation now = parse(wal);
-            Generation before = seen.get(ino);
-            if (now.nextUnderway() || (before != null && now.salt() == before.salt() && !extends_(now, before))) {
-                inFlux.add(ino);
-            } else {
-                seen.put(ino, now);
-                inFlux.remove(ino);
-            }
+            examine(store, ino);
         }
         return !inFlux.isEmpty();
     }
 
-    boolean anyInFlux() {
+    /**
+     * What a reader is shown of an inode as stored: a WAL file without a committed frame has size
+     * zero. Inodes that did not change since the follower started are looked at when first
+     * loaded, if their size is one a WAL has (a header and whole frames of some page size).
+     */
+    synchronized InodeRecord presented(SealedStore store, InodeRecord r) {
+        if (!examined.contains(r.ino()) && mayBeWal(r)) {
+            examine(store, r.ino());
+        }
+        if (!uncommitted.contains(r.ino())) {
+            return r;
+        }
+        return new InodeRecord(r.ino(), r.mode(), r.uid(), r.gid(), r.nlink(), 0, r.nblocks(), r.rdev(), r.atimeNs(),
+                r.mtimeNs(), r.ctimeNs(), r.auth());
+    }
+
+    synchronized boolean anyInFlux() {
         return !inFlux.isEmpty();
+    }
+
+    private static boolean mayBeWal(InodeRecord r) {
+        if ((r.mode() & FileType.MASK) != FileType.REGULAR || r.size() < HEADER || r.size() > MAX_CHECKED) {
+            return false;
+        }
+        for (int pageSize = 512; pageSize <= 65536; pageSize <<= 1) {
+            if ((r.size() - HEADER) % (FRAME_HEADER + pageSize) == 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void examine(SealedStore store, long ino) {
+        examined.add(ino);
+        byte[] wal = read(store, ino);
+        if (wal == null) {
+            seen.remove(ino);
+            inFlux.remove(ino);
+            uncommitted.remove(ino);
+            return;
+        }
+        Generation now = parse(wal);
+        if (now.checksums().length == 0) {
+            uncommitted.add(ino);
+        } else {
+            uncommitted.remove(ino);
+        }
+        Generation before = seen.get(ino);
+        if (now.nextUnderway() || (before != null && now.salt() == before.salt() && !extends_(now, before))) {
+            inFlux.add(ino);
+        } else {
+            seen.put(ino, now);
+            inFlux.remove(ino);
+        }
     }
 
     /** Whether {@code now} holds every committed frame of {@code before}, unchanged. */
@@ -152,7 +204,7 @@ final class WalFiles {
     }
 
     /** SQLite's WAL checksum over {@code length} bytes (a multiple of 8) from {@code from}, continuing {@code s1, s2}. */
-    private static long[] checksum(byte[] b, int from, int length, long s1, long s2, boolean bigEndian) {
+    static long[] checksum(byte[] b, int from, int length, long s1, long s2, boolean bigEndian) {
         for (int i = from; i < from + length; i += 8) {
             s1 = (s1 + word(b, i, bigEndian) + s2) & 0xffffffffL;
             s2 = (s2 + word(b, i + 4, bigEndian) + s1) & 0xffffffffL;

@@ -7,7 +7,10 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.Statement;
+import dev.sqlitesuperfs.fuse.CreateResult;
+import java.nio.ByteBuffer;
 import java.util.Arrays;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,6 +18,91 @@ import org.junit.jupiter.api.io.TempDir;
 class WalFilesTest {
     @TempDir
     Path dir;
+
+    /**
+     * A follower shows a WAL that has no committed frame under its header as an empty file (a
+     * reader's recovery of it would end at checksum zero and never see that generation's commits),
+     * and every other file as stored; what it shows follows the file's changes.
+     */
+    @Test
+    void aWalWithoutACommittedFrameIsShownEmpty() throws Exception {
+        byte[] wal = realWal();
+        // the writer's restart of the WAL: its next header (salt-1 plus one, a new salt-2) stored over the old frames
+        byte[] restarted = wal.clone();
+        ByteBuffer.wrap(restarted).putInt(16, ByteBuffer.wrap(wal).getInt(16) + 1).putInt(20, 0x1234567);
+        long[] sum = WalFiles.checksum(restarted, 0, 24, 0, 0, ByteBuffer.wrap(wal).getInt(0) == 0x377f0683);
+        ByteBuffer.wrap(restarted).putInt(24, (int) sum[0]).putInt(28, (int) sum[1]);
+        assertThat(WalFiles.parse(restarted).checksums()).as("no frame is of the new header's generation").isEmpty();
+        byte[] notWal = new byte[wal.length];
+        Arrays.fill(notWal, (byte) 7);
+
+        try (FsFixture fx = new FsFixture()) {
+            long committed = stored(fx, "a.db-wal", wal);
+            long headerOnly = stored(fx, "b.db-wal", Arrays.copyOf(restarted, 32));
+            long overOldFrames = stored(fx, "c.db-wal", restarted);
+            long other = stored(fx, "d", notWal);
+            WalFiles wals = new WalFiles(FsFixture.BLOCK);
+            assertThat(shownSize(fx, wals, committed)).isEqualTo(wal.length);
+            assertThat(shownSize(fx, wals, headerOnly)).isZero();
+            assertThat(shownSize(fx, wals, overOldFrames)).isZero();
+            assertThat(shownSize(fx, wals, other)).isEqualTo(notWal.length);
+
+            // the first commit of the new generation is stored: the file is shown as it is
+            byte[] firstCommit = restarted.clone();
+            System.arraycopy(frameOf(wal, restarted), 0, firstCommit, 32, 24 + 4096);
+            long fh = fx.open(overOldFrames, FsFixture.O_RDWR);
+            fx.write(overOldFrames, fh, 0, firstCommit);
+            fx.fsync(overOldFrames, fh);
+            fx.release(overOldFrames, fh);
+            wals.update(fx.ns.sealed(), Set.of(overOldFrames));
+            assertThat(shownSize(fx, wals, overOldFrames)).isEqualTo(firstCommit.length);
+        }
+    }
+
+    private static long stored(FsFixture fx, String name, byte[] content) {
+        CreateResult c = fx.create(1, name);
+        long ino = c.entry().nodeId();
+        fx.write(ino, c.open().fh(), 0, content);
+        fx.fsync(ino, c.open().fh());
+        fx.release(ino, c.open().fh());
+        return ino;
+    }
+
+    private static long shownSize(FsFixture fx, WalFiles wals, long ino) {
+        return wals.presented(fx.ns.sealed(), fx.ns.sealed().inode(ino).orElseThrow()).size();
+    }
+
+    /** A WAL of 4 KiB pages written by SQLite: a table created and rows inserted, nothing checkpointed. */
+    private byte[] realWal() throws Exception {
+        Path db = dir.resolve("r.db");
+        try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement s = c.createStatement()) {
+            s.execute("PRAGMA page_size=4096");
+            s.execute("PRAGMA journal_mode=WAL");
+            s.execute("PRAGMA wal_autocheckpoint=0");
+            s.execute("CREATE TABLE t(x)");
+            for (int i = 0; i < 3; i++) {
+                s.execute("INSERT INTO t VALUES (randomblob(100))");
+            }
+            return Files.readAllBytes(dir.resolve("r.db-wal"));
+        }
+    }
+
+    /**
+     * The first frame of {@code wal}, made a commit frame of the generation of {@code header}'s
+     * header: its salt and the running checksum from that header's.
+     */
+    private static byte[] frameOf(byte[] wal, byte[] header) {
+        boolean bigEndian = ByteBuffer.wrap(header).getInt(0) == 0x377f0683;
+        byte[] frame = Arrays.copyOfRange(wal, 32, 32 + 24 + 4096);
+        ByteBuffer b = ByteBuffer.wrap(frame);
+        b.putInt(4, 1); // a commit: the database's size in pages after it
+        System.arraycopy(header, 16, frame, 8, 8);
+        long[] sum = WalFiles.checksum(frame, 0, 8, ByteBuffer.wrap(header).getInt(24) & 0xffffffffL,
+                ByteBuffer.wrap(header).getInt(28) & 0xffffffffL, bigEndian);
+        sum = WalFiles.checksum(frame, 24, 4096, sum[0], sum[1], bigEndian);
+        b.putInt(16, (int) sum[0]).putInt(20, (int) sum[1]);
+        return frame;
+    }
 
     @Test
     void findsTheCommittedFramesOfARealWalAndNoneOfAnOverwrittenOne() throws Exception {

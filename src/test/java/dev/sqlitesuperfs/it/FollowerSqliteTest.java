@@ -18,16 +18,15 @@ import java.util.SplittableRandom;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * SQLite on a follower (a read-only mount beside the namespace's writer, here both real mount
- * processes) sees only states the writer committed, in the rollback-journal modes (WAL mode has a
- * known hole, below): while the writer commits transactions of 1
- * to 60 rows (some with large rows, so that a commit changes many pages) and keeps a row counter
+ * processes) sees only states the writer committed, in the rollback-journal modes and in WAL mode:
+ * while the writer commits transactions of 1 to 60 rows (some with large rows, so that a commit
+ * changes many pages) and keeps a row counter
  * in step, a reader on the follower runs count(*) against the counter in one statement, and
  * integrity_check, in a loop. Every pair agrees, every count is one the writer committed, counts
  * never go backwards, integrity is always ok, and the last commit arrives.
@@ -43,20 +42,14 @@ class FollowerSqliteTest {
     }
 
     /**
-     * WAL mode, with a checkpoint every 20 pages so that the writer restarts its WAL often. Fails
-     * within seconds today (a torn count(*) against the counter): a reader on a follower keeps the
-     * WAL index it built in its own memory from one transaction to the next and checks it only
-     * against the WAL header's salt and for commit frames past its end; while the writer's restart
-     * of the WAL is half stored (its kernel wrote back later pages of the -wal before page 0, which
-     * holds the new header), the header is the old one and frames the index points to are already
-     * overwritten, so the check passes and the reader reads new frames and a database checkpointed
-     * past its index. The follower now holds new transactions back in such states ({@code
-     * WalFiles}: committed frames missing under an unchanged salt, or frames of the next
-     * generation present), which made this test pass about half the time instead of never; a way
-     * to a torn read is still open, so WAL readers on a follower are not safe yet.
+     * WAL mode, with a checkpoint every 20 pages so that the writer restarts its WAL often. A
+     * reader on a follower builds its WAL index in its own memory and keeps it between
+     * transactions; one built while the WAL held a new generation's header and no commit yet was
+     * blind to that generation's commits and read the database while the writer checkpointed them
+     * into it. This failed within seconds (count(*) behind the counter, or the last commit never
+     * seen) until the follower showed such a WAL as empty ({@code fs.WalFiles}).
      */
     @Test
-    @Disabled("known hole: WAL readers on a follower can still see a torn state across the writer's WAL restarts (see the comment)")
     void walReadersSeeOnlyCommittedStatesAcrossWalRestarts() throws Exception {
         readersSeeOnlyCommittedStates("WAL", 20);
     }
