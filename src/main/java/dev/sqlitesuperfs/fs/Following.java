@@ -8,6 +8,8 @@ import dev.sqlitesuperfs.sealed.SealedStore;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -64,6 +66,7 @@ final class Following {
             return 0;
         }
         Set<Long> changed = Set.of();
+        Map<Long, long[]> ranges = new HashMap<>();
         // no transaction starts over a hot journal or a half-rewritten WAL (SqliteFiles, WalFiles)
         boolean unsafe = sqlite.anyHotJournal() || wals.anyInFlux();
         try {
@@ -74,6 +77,12 @@ final class Following {
                     cache.invalidate(ino, 0);
                 }
                 boolean walInFlux = wals.update(store, changed);
+                for (Long ino : changed) {
+                    long[] r = wals.changedRanges(ino);
+                    if (r != null) {
+                        ranges.put(ino, r);
+                    }
+                }
                 nodes.reload(changed); // after the WAL files: they change what some nodes show
                 boolean hot = sqlite.updateHotJournals(store, changed);
                 unsafe = hot || walInFlux;
@@ -85,13 +94,26 @@ final class Following {
             KernelChannel k = kernel;
             if (k != null) {
                 for (Long ino : changed) {
-                    k.dropCached(ino);
+                    drop(k, ino, ranges.get(ino));
                 }
             }
         } finally {
             locks.reopen(unsafe);
         }
         return changed.size();
+    }
+
+    /** Drops what the kernel holds of a changed inode: its attributes, and its pages in {@code ranges} (null: all). */
+    private static void drop(KernelChannel k, long ino, long[] ranges) {
+        if (ranges == null) {
+            k.dropCached(ino);
+        } else if (ranges.length == 0) {
+            k.invalidateAttributes(ino);
+        } else {
+            for (int i = 0; i < ranges.length; i += 2) {
+                k.dropCached(ino, ranges[i], ranges[i + 1]);
+            }
+        }
     }
 
     /** Takes or lets go of a POSIX lock; {@code counts}: whether it marks a transaction (see {@link PosixLocks}). */

@@ -43,6 +43,12 @@ final class WalFiles {
     private static final int FRAME_HEADER = 24;
     /** Larger WAL files are not checked (SQLite checkpoints at 4 MiB by default). */
     private static final long MAX_CHECKED = 256L << 20;
+    /** Larger WAL files are not kept to compare: the kernel drops all its pages of them when they change. */
+    private static final int KEPT_MAX = 16 << 20;
+    /** The kernel's page size, the unit of its page cache. */
+    private static final int PAGE = 4096;
+    /** More ranges than this are dropped as the whole file. */
+    private static final int MAX_RANGES = 64;
 
     /**
      * One generation of a WAL: its salt, the running checksum after each committed frame, and
@@ -58,6 +64,10 @@ final class WalFiles {
     private final Set<Long> uncommitted = new HashSet<>();
     /** Inodes looked at when first loaded (see {@link #presented}). */
     private final Set<Long> examined = new HashSet<>();
+    /** What a reader was last shown of each WAL file up to {@link #KEPT_MAX} bytes. */
+    private final Map<Long, byte[]> shown = new HashMap<>();
+    /** For the WAL files that changed at the last update: the byte ranges of pages that changed. */
+    private final Map<Long, long[]> changedRanges = new HashMap<>();
 
     WalFiles(int blockSize) {
         this.blockSize = blockSize;
@@ -65,10 +75,52 @@ final class WalFiles {
 
     /** Looks again at the inodes that changed; returns whether any WAL is left in flux. */
     synchronized boolean update(SealedStore store, Set<Long> changed) {
+        changedRanges.clear();
         for (Long ino : changed) {
+            byte[] before = shown.get(ino);
             examine(store, ino);
+            byte[] now = shown.get(ino);
+            if (before != null && now != null) {
+                long[] ranges = changedPages(before, now);
+                if (ranges != null) {
+                    changedRanges.put(ino, ranges);
+                }
+            }
         }
         return !inFlux.isEmpty();
+    }
+
+    /**
+     * For an inode of the last {@link #update}: the pages whose content a reader sees changed, as
+     * offset and length pairs; null when not known (not a WAL file, or too large to keep): then
+     * all of them. A WAL changes mostly by appends, so that a reader's next rebuild of its WAL
+     * index finds the rest of the file in the kernel's cache.
+     */
+    synchronized long[] changedRanges(long ino) {
+        return changedRanges.get(ino);
+    }
+
+    /** The pages in which {@code a} and {@code b} differ (a byte beyond one's end differs from any), or null if too many ranges. */
+    static long[] changedPages(byte[] a, byte[] b) {
+        long[] ranges = new long[2 * MAX_RANGES];
+        int n = 0;
+        int pages = (Math.max(a.length, b.length) + PAGE - 1) / PAGE;
+        for (int page = 0; page < pages; page++) {
+            int from = page * PAGE;
+            if (Arrays.equals(a, Math.min(from, a.length), Math.min(from + PAGE, a.length), b,
+                    Math.min(from, b.length), Math.min(from + PAGE, b.length))) {
+                continue;
+            }
+            if (n > 0 && ranges[n - 2] + ranges[n - 1] == from) {
+                ranges[n - 1] += PAGE;
+            } else if (n == ranges.length) {
+                return null;
+            } else {
+                ranges[n++] = from;
+                ranges[n++] = PAGE;
+            }
+        }
+        return Arrays.copyOf(ranges, n);
     }
 
     /**
@@ -110,6 +162,7 @@ final class WalFiles {
             seen.remove(ino);
             inFlux.remove(ino);
             uncommitted.remove(ino);
+            shown.remove(ino);
             return;
         }
         Generation now = parse(wal);
@@ -117,6 +170,11 @@ final class WalFiles {
             uncommitted.add(ino);
         } else {
             uncommitted.remove(ino);
+        }
+        if (wal.length <= KEPT_MAX) {
+            shown.put(ino, now.checksums().length == 0 ? new byte[0] : wal);
+        } else {
+            shown.remove(ino);
         }
         Generation before = seen.get(ino);
         if (now.nextUnderway() || (before != null && now.salt() == before.salt() && !extends_(now, before))) {

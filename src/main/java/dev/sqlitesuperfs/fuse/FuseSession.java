@@ -245,15 +245,24 @@ public final class FuseSession implements AutoCloseable {
             notifyInvalInode(ino, true);
         }
 
+        @Override
+        public void dropCached(long ino, long offset, long length) {
+            notifyInvalInode(ino, offset, length);
+        }
+
         private void notifyInvalInode(long ino, boolean pages) {
+            notifyInvalInode(ino, pages ? 0 : -1, 0);
+        }
+
+        private void notifyInvalInode(long ino, long offset, long length) {
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment message = arena.allocate(Wire.NOTIFY_INVAL_INODE_SIZE);
-                Wire.putNotifyInvalInode(message, ino, pages);
+                Wire.putNotifyInvalInode(message, ino, offset, length);
                 Libc.write(fd, message, message.byteSize());
             } catch (SysException e) {
                 // ENOENT: the kernel has no such inode cached, so there is nothing to drop.
                 if (e.errno() != 2) {
-                    log.debug("invalidating cached {} of inode {}: {}", pages ? "pages" : "attributes", ino,
+                    log.debug("invalidating cached {} of inode {}: {}", offset < 0 ? "attributes" : "pages", ino,
                             e.getMessage());
                 }
             }

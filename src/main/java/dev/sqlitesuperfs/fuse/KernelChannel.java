@@ -35,4 +35,12 @@ public interface KernelChannel {
     default void dropCached(long ino) {
         writeBackPages(ino);
     }
+
+    /**
+     * Like {@link #dropCached(long)} for the pages of {@code length} bytes from {@code offset}
+     * only (rounded out to whole pages by the kernel); the attributes are dropped all the same.
+     */
+    default void dropCached(long ino, long offset, long length) {
+        dropCached(ino);
+    }
 }

@@ -411,10 +411,15 @@ final class Wire {
      * the whole file); offset -1 leaves the pages alone.
      */
     static void putNotifyInvalInode(MemorySegment message, long ino, boolean pages) {
+        putNotifyInvalInode(message, ino, pages ? 0L : -1L, 0);
+    }
+
+    /** The same for the pages of {@code length} bytes from {@code offset} (length 0: to the end). */
+    static void putNotifyInvalInode(MemorySegment message, long ino, long offset, long length) {
         putOutHeader(message, NOTIFY_INVAL_INODE_SIZE, FUSE_NOTIFY_INVAL_INODE, 0);
         putU64(message, OutHeader.SIZE, ino);
-        putU64(message, OutHeader.SIZE + 8, pages ? 0L : -1L);
-        putU64(message, OutHeader.SIZE + 16, 0);
+        putU64(message, OutHeader.SIZE + 8, offset);
+        putU64(message, OutHeader.SIZE + 16, length);
     }
 
     static void putOutHeader(MemorySegment reply, int length, int error, long unique) {

@@ -59,6 +59,34 @@ class WalFilesTest {
         }
     }
 
+    /**
+     * The pages a follower has the kernel drop when a WAL changed: those whose bytes differ, a
+     * byte past one version's end differing from any, in merged ranges.
+     */
+    @Test
+    void changedPagesAreThoseWhoseBytesDiffer() {
+        byte[] before = new byte[3 * 4096 + 100];
+        Arrays.fill(before, (byte) 1);
+        assertThat(WalFiles.changedPages(before, before.clone())).isEmpty();
+        // appended: the partial last page (the kernel cached it with zeros past the end) and the new ones
+        byte[] appended = Arrays.copyOf(before, 5 * 4096 + 1);
+        assertThat(WalFiles.changedPages(before, appended)).containsExactly(3 * 4096, 3 * 4096);
+        // one byte changed in the first page and one in the third
+        byte[] changed = before.clone();
+        changed[10] = 2;
+        changed[2 * 4096 + 5] = 2;
+        assertThat(WalFiles.changedPages(before, changed)).containsExactly(0, 4096, 2 * 4096, 4096);
+        // shrunk to nothing (a WAL shown empty): every page it had
+        assertThat(WalFiles.changedPages(before, new byte[0])).containsExactly(0, 4 * 4096);
+        // too many ranges: not worth listing
+        byte[] everyOther = new byte[200 * 4096];
+        byte[] flipped = everyOther.clone();
+        for (int page = 0; page < 200; page += 2) {
+            flipped[page * 4096] = 1;
+        }
+        assertThat(WalFiles.changedPages(everyOther, flipped)).isNull();
+    }
+
     private static long stored(FsFixture fx, String name, byte[] content) {
         CreateResult c = fx.create(1, name);
         long ino = c.entry().nodeId();
