@@ -156,12 +156,11 @@ public final class NamespaceMount implements AutoCloseable {
             }
             // The namespace's stored quota (ns create, ns quota), unless --quota overrides it for this mount.
             long quotaBytes = settings.quotaBytes() != 0 ? settings.quotaBytes() : opened.quotaBytes();
-            boolean follows = settings.readOnly();
-            // A follower's names change underneath the kernel: it asks again at every lookup and
-            // stat, and is told to drop the pages of what changed (Filesystem.followWriter).
-            Duration cacheTtl = follows ? Duration.ZERO : settings.cacheTtl();
+            // A follower's files and names change underneath the kernel, which may cache them all the
+            // same: each step tells it to drop the attributes and pages of what changed and the
+            // names it was told of in changed directories (Filesystem.followWriter).
             FsConfig fsConfig = new FsConfig(name.value(), opened.blockSize(), settings.cacheBytes(),
-                    settings.writeBufferBytes(), settings.writebackDelay(), cacheTtl, settings.readOnly(),
+                    settings.writeBufferBytes(), settings.writebackDelay(), settings.cacheTtl(), settings.readOnly(),
                     quotaBytes, hostFreeBytes, settings.orderedJournals());
             Filesystem fs = filesystems.apply(fsConfig, opened.store());
             // With a quota, every write(2) must reach the mount while the writer waits, so that one
@@ -189,7 +188,7 @@ public final class NamespaceMount implements AutoCloseable {
                 closeQuietly(session);
                 throw new CliException(ExitCode.MOUNT, "cannot serve " + dir + ": " + e.getMessage());
             }
-            WriterFollower follower = follows
+            WriterFollower follower = settings.readOnly()
                     ? WriterFollower.start(name.value(), store, opened, fs, FOLLOW_INTERVAL) : null;
             return new NamespaceMount(name.value(), dir, store, opened, fs, session, follower);
         } catch (RuntimeException e) {

@@ -233,6 +233,9 @@ public final class Filesystem implements FuseFilesystem {
     public Entry lookup(Caller caller, long parent, byte[] name) {
         return guard("lookup", parent, () -> {
             Name nm = Name.checked(name);
+            if (following != null) {
+                following.told(parent, name);
+            }
             Node p = nodes.acquire(parent, 0);
             try {
                 Directory.Slot slot = nodes.withEntries(p, d -> d.get(nm));
@@ -470,7 +473,14 @@ public final class Filesystem implements FuseFilesystem {
 
     @Override
     public void readdirplus(Caller caller, long ino, long fh, long offset, DirPlusSink sink) {
-        run("readdirplus", ino, () -> directories.readdirplus(ino, fh, offset, sink));
+        DirPlusSink recorded = following == null ? sink : (name, entry, next) -> {
+            boolean added = sink.add(name, entry, next);
+            if (added && !isDotOrDotDot(name)) {
+                following.told(ino, name);
+            }
+            return added;
+        };
+        run("readdirplus", ino, () -> directories.readdirplus(ino, fh, offset, recorded));
     }
 
     /** Stores every change made before this call: new names, removals, attribute changes. */
@@ -502,6 +512,10 @@ public final class Filesystem implements FuseFilesystem {
     }
 
     // ------------------------------------------------------------------ failures
+
+    private static boolean isDotOrDotDot(byte[] name) {
+        return name.length <= 2 && name.length > 0 && name[0] == '.' && (name.length == 1 || name[1] == '.');
+    }
 
     private void run(String op, long ino, Runnable body) {
         guard(op, ino, () -> {

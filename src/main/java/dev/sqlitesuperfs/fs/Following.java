@@ -8,7 +8,9 @@ import dev.sqlitesuperfs.sealed.SealedStore;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.locks.Lock;
@@ -40,6 +42,14 @@ final class Following {
     /** Guarded by {@link #view}'s write lock. */
     private final WalFiles wals;
     private volatile KernelChannel kernel;
+    /**
+     * Per directory, the names the kernel was told of (an entry, or that none exists) since the
+     * directory last changed: when it changes (its authenticator covers its entries, so it is
+     * among a step's changed inodes) the kernel is told to forget them. Names are recorded inside
+     * the request that answers them, under the view lock, so a step sees every name answered
+     * from the state before it.
+     */
+    private final Map<Long, Set<String>> namesTold = new HashMap<>();
 
     Following(FsConfig config, SealedStore store, NodeTable nodes, BlockCache.Tenant cache, FileContents contents) {
         this.config = config;
@@ -67,6 +77,7 @@ final class Following {
         }
         Set<Long> changed = Set.of();
         Map<Long, long[]> ranges = new HashMap<>();
+        Map<Long, Set<String>> names = new HashMap<>();
         // no transaction starts over a hot journal or a half-rewritten WAL (SqliteFiles, WalFiles)
         boolean unsafe = sqlite.anyHotJournal() || wals.anyInFlux();
         try {
@@ -83,6 +94,14 @@ final class Following {
                         ranges.put(ino, r);
                     }
                 }
+                synchronized (namesTold) {
+                    for (Long ino : changed) {
+                        Set<String> told = namesTold.remove(ino);
+                        if (told != null) {
+                            names.put(ino, told);
+                        }
+                    }
+                }
                 nodes.reload(changed); // after the WAL files: they change what some nodes show
                 boolean hot = sqlite.updateHotJournals(store, changed);
                 unsafe = hot || walInFlux;
@@ -96,11 +115,23 @@ final class Following {
                 for (Long ino : changed) {
                     drop(k, ino, ranges.get(ino));
                 }
+                for (Map.Entry<Long, Set<String>> e : names.entrySet()) {
+                    for (String name : e.getValue()) {
+                        k.dropEntry(e.getKey(), name.getBytes(StandardCharsets.ISO_8859_1));
+                    }
+                }
             }
         } finally {
             locks.reopen(unsafe);
         }
         return changed.size();
+    }
+
+    /** Records that the kernel was told what {@code name} in directory {@code parent} is; call inside the request. */
+    void told(long parent, byte[] name) {
+        synchronized (namesTold) {
+            namesTold.computeIfAbsent(parent, k -> new HashSet<>()).add(new String(name, StandardCharsets.ISO_8859_1));
+        }
     }
 
     /** Drops what the kernel holds of a changed inode: its attributes, and its pages in {@code ranges} (null: all). */

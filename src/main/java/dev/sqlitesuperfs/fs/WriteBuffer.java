@@ -63,6 +63,9 @@ final class WriteBuffer {
 
         @Override
         public void writeBackPages(long ino) {}
+
+        @Override
+        public void dropEntry(long parent, byte[] name) {}
     };
 
     WriteBuffer(FsConfig config, SealedStore store, NodeTable nodes, FileContents contents, Space space,

@@ -250,6 +250,20 @@ public final class FuseSession implements AutoCloseable {
             notifyInvalInode(ino, offset, length);
         }
 
+        @Override
+        public void dropEntry(long parent, byte[] name) {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment message = arena.allocate(Wire.notifyInvalEntrySize(name));
+                Wire.putNotifyInvalEntry(message, parent, name);
+                Libc.write(fd, message, message.byteSize());
+            } catch (SysException e) {
+                // ENOENT: the kernel has no such entry cached, so there is nothing to drop.
+                if (e.errno() != 2) {
+                    log.debug("invalidating the cached entry of a name in directory {}: {}", parent, e.getMessage());
+                }
+            }
+        }
+
         private void notifyInvalInode(long ino, boolean pages) {
             notifyInvalInode(ino, pages ? 0 : -1, 0);
         }

@@ -43,4 +43,12 @@ public interface KernelChannel {
     default void dropCached(long ino, long offset, long length) {
         dropCached(ino);
     }
+
+    /**
+     * Drops the kernel's cached entry of {@code name} in directory {@code parent}, or its memory
+     * that the name does not exist (FUSE_NOTIFY_INVAL_ENTRY), so that its next use asks the
+     * filesystem. Does nothing if the kernel caches neither. Not from inside a request on
+     * {@code parent}: the kernel takes the directory's lock.
+     */
+    void dropEntry(long parent, byte[] name);
 }

@@ -414,6 +414,23 @@ final class Wire {
         putNotifyInvalInode(message, ino, pages ? 0L : -1L, 0);
     }
 
+    private static final int FUSE_NOTIFY_INVAL_ENTRY = 3;
+
+    /** Header plus {@code struct fuse_notify_inval_entry_out} and the name with its terminating NUL. */
+    static int notifyInvalEntrySize(byte[] name) {
+        return OutHeader.SIZE + 16 + name.length + 1;
+    }
+
+    /** A notification that drops the kernel's cached entry (or absence) of {@code name} in {@code parent}. */
+    static void putNotifyInvalEntry(MemorySegment message, long parent, byte[] name) {
+        putOutHeader(message, notifyInvalEntrySize(name), FUSE_NOTIFY_INVAL_ENTRY, 0);
+        putU64(message, OutHeader.SIZE, parent);
+        putU32(message, OutHeader.SIZE + 8, name.length);
+        putU32(message, OutHeader.SIZE + 12, 0);
+        MemorySegment.copy(name, 0, message, ValueLayout.JAVA_BYTE, OutHeader.SIZE + 16, name.length);
+        message.set(ValueLayout.JAVA_BYTE, OutHeader.SIZE + 16 + name.length, (byte) 0);
+    }
+
     /** The same for the pages of {@code length} bytes from {@code offset} (length 0: to the end). */
     static void putNotifyInvalInode(MemorySegment message, long ino, long offset, long length) {
         putOutHeader(message, NOTIFY_INVAL_INODE_SIZE, FUSE_NOTIFY_INVAL_INODE, 0);

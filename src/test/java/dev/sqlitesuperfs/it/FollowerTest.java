@@ -72,6 +72,50 @@ class FollowerTest {
     }
 
     /**
+     * The kernel caches a follower's names like any mount's (an entry, or that a name does not
+     * exist, for the cache TTL), and forgets them when the writer changes their directory: a name
+     * seen, then removed by the writer, goes; a name found missing, then created, comes; a name
+     * renamed within a subdirectory follows.
+     */
+    @Test
+    void namesTheKernelCachedFollowTheWriter() throws Exception {
+        try (TestMount writer = TestMount.fresh()) {
+            writeDurably(writer.path("gone"), "1");
+            Files.createDirectory(writer.path("sub"));
+            writeDurably(writer.path("sub").resolve("old"), "2");
+            syncDirectory(writer.path("sub"));
+            syncDirectory(writer.root());
+            try (TestMount follower = writer.sameNamespaceElsewhere("--read-only")) {
+                assertThat(Files.exists(follower.path("gone"))).isTrue();
+                assertThat(Files.exists(follower.path("sub").resolve("old"))).isTrue();
+                assertThat(Files.exists(follower.path("new"))).isFalse();
+                assertThat(Files.exists(follower.path("sub").resolve("renamed"))).isFalse();
+
+                Files.delete(writer.path("gone"));
+                writeDurably(writer.path("new"), "3");
+                Files.move(writer.path("sub").resolve("old"), writer.path("sub").resolve("renamed"));
+                syncDirectory(writer.path("sub"));
+                syncDirectory(writer.root());
+
+                long deadline = System.nanoTime() + DEADLINE_NANOS;
+                while (!namesFollowed(follower) && System.nanoTime() < deadline) {
+                    Thread.sleep(20);
+                }
+                assertThat(Files.exists(follower.path("gone"))).as("a removed name").isFalse();
+                assertThat(Files.readString(follower.path("new"))).as("a created name").isEqualTo("3");
+                assertThat(Files.exists(follower.path("sub").resolve("old"))).as("a renamed name's old one").isFalse();
+                assertThat(Files.readString(follower.path("sub").resolve("renamed"))).isEqualTo("2");
+            }
+        }
+    }
+
+    private static boolean namesFollowed(TestMount follower) {
+        return !Files.exists(follower.path("gone")) && Files.exists(follower.path("new"))
+                && !Files.exists(follower.path("sub").resolve("old"))
+                && Files.exists(follower.path("sub").resolve("renamed"));
+    }
+
+    /**
      * An operator puts a file's rows back as an earlier commit left them while a follower reads:
      * the writer's next commit no longer seals what is stored, and the follower does not step to
      * it; the old version is never served.
