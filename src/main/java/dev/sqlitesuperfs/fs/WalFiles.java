@@ -27,8 +27,12 @@ import java.util.Set;
  * reads the database, which the writer checkpointed completely before it restarted the WAL, and
  * the next generation's salt makes it rebuild its index once a commit is stored.
  *
- * <p>Also, as a guard against states the writer's order of stores should never produce, a state
- * is "in flux", and no read transaction may start in it ({@link PosixLocks}), while frames of the
+ * <p>Each WAL that changed is read again at a step, but only its blocks whose tags changed (a WAL
+ * grows by appends); what a reader was shown of it is kept and compared page by page, so that the
+ * kernel drops only the pages that changed ({@link #changedRanges}).
+ *
+ * <p>Also, as a guard against states the writer's order of stores should never produce (a writer
+ * with {@code synchronous=OFF}, which a follower does not support, can), a state is "in flux", and no read transaction may start in it ({@link PosixLocks}), while frames of the
  * next generation are in the file under the current header, or while the committed frames of the
  * generation seen before are no longer all there under an unchanged salt.
  *
@@ -66,6 +70,8 @@ final class WalFiles {
     private final Set<Long> examined = new HashSet<>();
     /** What a reader was last shown of each WAL file up to {@link #KEPT_MAX} bytes. */
     private final Map<Long, byte[]> shown = new HashMap<>();
+    /** What each WAL file was when last read, up to {@link #KEPT_MAX} bytes. */
+    private final Map<Long, Read> lastRead = new HashMap<>();
     /** For the WAL files that changed at the last update: the byte ranges of pages that changed. */
     private final Map<Long, long[]> changedRanges = new HashMap<>();
 
@@ -192,28 +198,70 @@ final class WalFiles {
         return b.length >= a.length && (a.length == 0 || a[a.length - 1] == b[a.length - 1]);
     }
 
-    /** The file's bytes if it is a WAL file that is checked, else null. */
+    /**
+     * The file's bytes if it is a WAL file that is checked, else null. Of a WAL read before, only
+     * the blocks whose tags changed are read again (a WAL grows by appends).
+     */
     private byte[] read(SealedStore store, long ino) {
         Optional<InodeRecord> r = store.inode(ino);
         if (r.isEmpty() || (r.get().mode() & FileType.MASK) != FileType.REGULAR || r.get().size() < HEADER
                 || r.get().size() > MAX_CHECKED) {
+            lastRead.remove(ino);
             return null;
         }
         int size = (int) r.get().size();
-        byte[] first = new byte[4];
-        store.readBlocks(ino, 0, 1, (idx, data) -> System.arraycopy(data, 0, first, 0, Math.min(4, data.length)));
-        int magic = u32(first, 0);
-        if (magic != MAGIC_LE && magic != MAGIC_BE) {
+        int blocks = (size + blockSize - 1) / blockSize;
+        Read before = lastRead.remove(ino);
+        if (before == null) {
+            // a first look: the magic number first, so that other files are not read whole
+            byte[] first = new byte[4];
+            store.readBlocks(ino, 0, 1, (idx, data) -> System.arraycopy(data, 0, first, 0, Math.min(4, data.length)));
+            if (!isWal(first)) {
+                return null;
+            }
+        }
+        byte[][] tags = store.blockTags(ino, 0, blocks);
+        byte[] wal = new byte[size];
+        int from = -1;
+        for (int idx = 0; idx <= blocks; idx++) {
+            boolean same = idx < blocks && before != null && before.holds(idx, tags[idx], blockSize);
+            if (idx < blocks && !same) {
+                from = from < 0 ? idx : from;
+                continue;
+            }
+            if (from >= 0) {
+                store.readBlocks(ino, from, idx, (i, data) -> {
+                    long at = i * blockSize;
+                    if (at < size) {
+                        System.arraycopy(data, 0, wal, (int) at, (int) Math.min(data.length, size - at));
+                    }
+                });
+                from = -1;
+            }
+            if (same) {
+                System.arraycopy(before.bytes(), idx * blockSize, wal, idx * blockSize, Math.min(blockSize, size - idx * blockSize));
+            }
+        }
+        if (!isWal(wal)) {
             return null;
         }
-        byte[] wal = new byte[size];
-        store.readBlocks(ino, 0, (size + blockSize - 1) / blockSize, (idx, data) -> {
-            long at = idx * blockSize;
-            if (at < size) {
-                System.arraycopy(data, 0, wal, (int) at, (int) Math.min(data.length, size - at));
-            }
-        });
+        if (size <= KEPT_MAX) {
+            lastRead.put(ino, new Read(wal, tags));
+        }
         return wal;
+    }
+
+    private static boolean isWal(byte[] start) {
+        int magic = u32(start, 0);
+        return magic == MAGIC_LE || magic == MAGIC_BE;
+    }
+
+    /** A WAL as last read: its bytes and the tag of each of its blocks (null for a hole). */
+    private record Read(byte[] bytes, byte[][] tags) {
+        /** Whether block {@code idx}, now with {@code tag}, is the one read then, all of it. */
+        boolean holds(int idx, byte[] tag, int blockSize) {
+            return idx < tags.length && Arrays.equals(tags[idx], tag) && (long) (idx + 1) * blockSize <= bytes.length;
+        }
     }
 
     /** The generation's salt and committed frames, as SQLite's recovery finds them. */

@@ -353,6 +353,23 @@ public final class SealedStore {
         }
     }
 
+    /**
+     * The tag of each block of {@code ino} with {@code fromIdx <= idx < toIdx} (null for a hole),
+     * as authenticated for reads: which blocks changed between two states, without reading them
+     * (a block read is checked against the same tag).
+     */
+    public byte[][] blockTags(long ino, long fromIdx, long toIdx) {
+        BlockTags tags = tagsOf(stateOf(ino));
+        byte[][] result = new byte[(int) (toIdx - fromIdx)][];
+        for (long idx = fromIdx; idx < toIdx; idx++) {
+            byte[] tag = new byte[Sealer.TAG_BYTES];
+            if (tags.get(idx, tag, 0)) {
+                result[(int) (idx - fromIdx)] = tag;
+            }
+        }
+        return result;
+    }
+
     /** The smallest stored block index {@code >= fromIdx} (from the authenticated tags). */
     public OptionalLong nextStoredBlock(long ino, long fromIdx) {
         long next = tagsOf(stateOf(ino)).nextPresent(fromIdx);

@@ -87,6 +87,38 @@ class WalFilesTest {
         assertThat(WalFiles.changedPages(everyOther, flipped)).isNull();
     }
 
+    /**
+     * A WAL read again after it changed is read only where its block tags changed, and what is
+     * read matches the file: a block rewritten in the middle and blocks appended are found as the
+     * changed pages, and nothing else is.
+     */
+    @Test
+    void aChangedWalIsReadAgainWhereItsBlocksChanged() throws Exception {
+        byte[] wal = realWal();
+        byte[] changed = Arrays.copyOf(wal, wal.length + 3 * 4096 + 200);
+        changed[2 * 4096 + 100] ^= 1;
+        for (int i = wal.length; i < changed.length; i++) {
+            changed[i] = (byte) i;
+        }
+        try (FsFixture fx = new FsFixture()) {
+            long ino = stored(fx, "w.db-wal", wal);
+            WalFiles wals = new WalFiles(FsFixture.BLOCK);
+            wals.update(fx.ns.sealed(), Set.of(ino));
+            long fh = fx.open(ino, FsFixture.O_RDWR);
+            fx.write(ino, fh, 0, changed);
+            fx.fsync(ino, fh);
+            fx.release(ino, fh);
+            wals.update(fx.ns.sealed(), Set.of(ino));
+            assertThat(wals.changedRanges(ino)).containsExactly(WalFiles.changedPages(wal, changed));
+            assertThat(wals.changedRanges(ino)).as("the block changed in the middle, then the appended ones")
+                    .hasSize(4).startsWith(2L * 4096, 4096L);
+            // and once more with nothing changed but the file's mode
+            fx.chmod(ino, 0600);
+            wals.update(fx.ns.sealed(), Set.of(ino));
+            assertThat(wals.changedRanges(ino)).isEmpty();
+        }
+    }
+
     private static long stored(FsFixture fx, String name, byte[] content) {
         CreateResult c = fx.create(1, name);
         long ino = c.entry().nodeId();
