@@ -23,9 +23,10 @@ import org.slf4j.LoggerFactory;
 /**
  * A read-only mount's part in following its namespace's writer: the view lock every request holds
  * shared and a step holds alone, so that no request mixes two of the writer's commits; the POSIX
- * locks readers take ({@link PosixLocks}), which keep steps out of SQLite's read transactions; and
+ * locks readers take ({@link PosixLocks}), which keep steps out of SQLite's read transactions;
  * what in the state served keeps new transactions out: hot journals ({@link SqliteFiles}) and
- * half-rewritten WAL files ({@link WalFiles}).
+ * half-rewritten WAL files ({@link WalFiles}); what a follower shows otherwise than stored (a WAL
+ * without a committed frame, as empty); and what the kernel is told to forget at each step.
  */
 final class Following {
     private static final Logger log = LoggerFactory.getLogger(Following.class);
@@ -39,7 +40,7 @@ final class Following {
     final PosixLocks locks = new PosixLocks();
     /** Guarded by {@link #view}'s write lock. */
     private final SqliteFiles sqlite = new SqliteFiles();
-    /** Guarded by {@link #view}'s write lock. */
+    /** Updated by steps, asked by requests that load nodes (it synchronizes itself). */
     private final WalFiles wals;
     private volatile KernelChannel kernel;
     /**

@@ -68,8 +68,6 @@ final class WalFiles {
     private final Set<Long> uncommitted = new HashSet<>();
     /** Inodes looked at when first loaded (see {@link #presented}). */
     private final Set<Long> examined = new HashSet<>();
-    /** What a reader was last shown of each WAL file up to {@link #KEPT_MAX} bytes. */
-    private final Map<Long, byte[]> shown = new HashMap<>();
     /** What each WAL file was when last read, up to {@link #KEPT_MAX} bytes. */
     private final Map<Long, Read> lastRead = new HashMap<>();
     /** For the WAL files that changed at the last update: the byte ranges of pages that changed. */
@@ -83,9 +81,9 @@ final class WalFiles {
     synchronized boolean update(SealedStore store, Set<Long> changed) {
         changedRanges.clear();
         for (Long ino : changed) {
-            byte[] before = shown.get(ino);
+            byte[] before = shown(ino);
             examine(store, ino);
-            byte[] now = shown.get(ino);
+            byte[] now = shown(ino);
             if (before != null && now != null) {
                 long[] ranges = changedPages(before, now);
                 if (ranges != null) {
@@ -94,6 +92,12 @@ final class WalFiles {
             }
         }
         return !inFlux.isEmpty();
+    }
+
+    /** What a reader is shown of a WAL file as last read (null if not kept): its bytes, or none. */
+    private byte[] shown(long ino) {
+        Read r = lastRead.get(ino);
+        return r == null ? null : uncommitted.contains(ino) ? new byte[0] : r.bytes();
     }
 
     /**
@@ -168,7 +172,6 @@ final class WalFiles {
             seen.remove(ino);
             inFlux.remove(ino);
             uncommitted.remove(ino);
-            shown.remove(ino);
             return;
         }
         Generation now = parse(wal);
@@ -176,11 +179,6 @@ final class WalFiles {
             uncommitted.add(ino);
         } else {
             uncommitted.remove(ino);
-        }
-        if (wal.length <= KEPT_MAX) {
-            shown.put(ino, now.checksums().length == 0 ? new byte[0] : wal);
-        } else {
-            shown.remove(ino);
         }
         Generation before = seen.get(ino);
         if (now.nextUnderway() || (before != null && now.salt() == before.salt() && !extends_(now, before))) {
