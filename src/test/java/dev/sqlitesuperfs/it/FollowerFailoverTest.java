@@ -8,9 +8,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
-import java.sql.SQLException;
 import java.sql.Statement;
-import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -45,16 +43,16 @@ class FollowerFailoverTest {
                 w.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, twice INTEGER NOT NULL)");
                 w.execute("INSERT INTO t VALUES (1, 2)");
                 try (CliMount followerMount = writerMount.follower("--db-timeout", "30");
-                     Connection reader = readOnly(followerMount.path("app.db"))) {
+                     Connection reader = FollowerSqliteTest.readOnly(followerMount.path("app.db"))) {
                     AtomicBoolean stop = new AtomicBoolean();
-                    AtomicLong seen = new AtomicLong(maxId(reader));
+                    AtomicLong seen = new AtomicLong(FollowerSqliteTest.consistentMaxId(reader));
                     AtomicLong failedReads = new AtomicLong();
                     AtomicReference<Throwable> readerFailed = new AtomicReference<>();
                     Thread reading = Thread.ofPlatform().start(() -> {
                         try {
                             while (!stop.get()) {
                                 try {
-                                    long now = maxId(reader);
+                                    long now = FollowerSqliteTest.consistentMaxId(reader);
                                     if (now < seen.get()) {
                                         throw new AssertionError("went back from " + seen.get() + " to " + now);
                                     }
@@ -100,25 +98,6 @@ class FollowerFailoverTest {
                     System.out.printf("follower across a failover: %d reads failed meanwhile%n", failedReads.get());
                 }
             }
-        }
-    }
-
-    private static Connection readOnly(Path db) throws SQLException {
-        Properties p = new Properties();
-        p.setProperty("open_mode", "1");
-        p.setProperty("busy_timeout", "30000");
-        return DriverManager.getConnection("jdbc:sqlite:" + db, p);
-    }
-
-    /** The highest id, checked against the count in the same statement: a torn state fails. */
-    private static long maxId(Connection reader) throws SQLException {
-        try (Statement s = reader.createStatement();
-             ResultSet r = s.executeQuery("SELECT max(id), count(*) FROM t")) {
-            r.next();
-            if (r.getLong(1) != r.getLong(2)) {
-                throw new AssertionError("max(id) " + r.getLong(1) + " but count(*) " + r.getLong(2));
-            }
-            return r.getLong(1);
         }
     }
 }

@@ -153,7 +153,7 @@ class FollowerSqliteTest {
     }
 
     /** max(id), checked against count(*) in the same statement (ids are dense): a torn state fails. */
-    private static long consistentMaxId(Connection reader) throws SQLException {
+    static long consistentMaxId(Connection reader) throws SQLException {
         try (Statement s = reader.createStatement();
              ResultSet r = s.executeQuery("SELECT max(id), count(*) FROM t")) {
             r.next();
@@ -248,7 +248,8 @@ class FollowerSqliteTest {
         }
     }
 
-    private static Connection readOnly(Path db) throws SQLException {
+    /** A read-only connection, as a replica's reader opens one, waiting out a busy follower. */
+    static Connection readOnly(Path db) throws SQLException {
         Properties p = new Properties();
         p.setProperty("open_mode", "1"); // SQLITE_OPEN_READONLY
         p.setProperty("busy_timeout", "30000");
