@@ -14,6 +14,9 @@ import java.lang.foreign.ValueLayout;
  * <p>Callers hold the node's lock (the read lock is enough).
  */
 final class FileContents {
+    /** Bytes fetched from storage by one read from which on the blocks are not cached (see {@link #read}). */
+    static final long SCAN_BYTES = 128 * 1024;
+
     private final SealedStore store;
     private final BlockCache.Tenant cache;
     private final int blockSize;
@@ -49,11 +52,16 @@ final class FileContents {
             blocks[(int) (idx - first)] = b;
         }
         if (missingFrom >= 0) {
+            // A scan (the kernel's readahead of a file read through) is not cached: the kernel's
+            // page cache has it, and keeping it would push out the blocks that are read again.
+            boolean keep = (missingTo - missingFrom) * blockSize < SCAN_BYTES;
             store.readBlocks(n.ino, missingFrom, missingTo, (idx, data) -> {
                 int slot = (int) (idx - first);
                 if (blocks[slot] == null) {
                     blocks[slot] = data;
-                    cache.put(n.ino, idx, data);
+                    if (keep) {
+                        cache.put(n.ino, idx, data);
+                    }
                 }
             });
         }
@@ -103,8 +111,19 @@ final class FileContents {
     long statBlocks(Node n) {
         long keptEnd = blocksFor(n.keptSize);
         long stored = n.keptSize < n.storedSize ? Math.min(n.attrs.nblocks, keptEnd) : n.attrs.nblocks;
-        long pending = n.dirty.isEmpty() ? 0 : n.dirty.tailMap(keptEnd).size();
+        long pending = pendingFrom(n, keptEnd);
         return (stored + pending) * (blockSize / 512);
+    }
+
+    /**
+     * Written blocks at or past {@code keptEnd}, without walking them when all are (appends): the
+     * kernel asks for attributes while a file is written, and a file can hold many written blocks.
+     */
+    private static long pendingFrom(Node n, long keptEnd) {
+        if (n.dirty.isEmpty()) {
+            return 0;
+        }
+        return n.dirty.firstKey() >= keptEnd ? n.dirty.size() : n.dirty.tailMap(keptEnd).size();
     }
 
     /**
