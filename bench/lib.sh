@@ -502,7 +502,7 @@ bench_report() {
     echo "machine: $machine"
     echo "1-minute load: $load_before before, $load_after after"
     bench_table main
-    echo "(ratio = mount value / reference value; for s and us/op lower is better, for rates higher is better)"
+    echo "(ratio = mount value / reference value; for s, ms and us/op lower is better, for rates higher is better)"
     mkdir -p "$(dirname "$results_file")"
     if [ -s "$results_file" ] && ! head -1 "$results_file" | grep -q $'\tmount_gocryptfs'; then
         # files begun before the peer columns: name them in the header too

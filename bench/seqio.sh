@@ -2,6 +2,7 @@
 # Sequential and random file I/O on ext4, tmpfs and a sqlitesuperfs mount (bench/src/fsbench.c):
 #   write+fsync  sequential 1 MiB writes of a new file, one fsync at the end: MB/s (10^6 bytes)
 #   cold read    the whole file after the page cache was dropped (the mount also remounted): MB/s
+#   first byte   of that cold read: from open to the end of the first 1 MiB read, ms
 #   warm read    the whole file again, right after: MB/s
 #   random read  4 KiB preads at random offsets of the cold file (readahead off): ops/s
 #   random write 4 KiB pwrite at a random offset + fsync, repeated: ops/s
@@ -20,6 +21,7 @@ write_ops=2000
 bench_parse --file-mib=file_mib:int --read-ops=read_ops:int --write-ops=write_ops:int -- "$@"
 bench_metric "write+fsync" MB/s
 bench_metric "cold read" MB/s
+bench_metric "cold read, first byte" ms
 bench_metric "warm read" MB/s
 bench_metric "4 KiB random read, cold" ops/s
 bench_metric "4 KiB random write+fsync" ops/s
@@ -43,6 +45,7 @@ one_run() {
     go_cold "$target" "$dir"
     out="$("$bench_bin/fsbench" read "$f")" || die "reading on $target failed"
     bench_sample "cold read" "$target" "$(value mbps "$out")"
+    bench_sample "cold read, first byte" "$target" "$(value first_byte_ms "$out")"
     out="$("$bench_bin/fsbench" read "$f")" || die "reading on $target failed"
     bench_sample "warm read" "$target" "$(value mbps "$out")"
     go_cold "$target" "$dir"

@@ -3,7 +3,8 @@
  * Prints key=value lines on stdout; any failed call ends the program with a message and status 1.
  *
  *   fsbench write FILE MIB       sequential 1 MiB writes, one fsync at the end (open to close)
- *   fsbench read FILE            sequential 1 MiB reads to the end
+ *   fsbench read FILE            sequential 1 MiB reads to the end (and the time from open to the
+ *                                end of the first read)
  *   fsbench randread FILE OPS    4 KiB preads at random aligned offsets (readahead off)
  *   fsbench randwrite FILE OPS   4 KiB pwrite at a random aligned offset + fsync, OPS times
  *   fsbench meta DIR N           N files: create+close, stat (timed pass after one warm-up pass),
@@ -87,17 +88,19 @@ static void seq_read(const char *path) {
     char *buf = aligned_alloc(PAGE, CHUNK);
     long total = 0;
     double start = now();
+    double first = 0;
     int fd = open(path, O_RDONLY);
     if (fd < 0) fail("open", path);
     for (;;) {
         ssize_t n = read(fd, buf, CHUNK);
         if (n < 0) fail("read", path);
+        if (first == 0) first = now() - start;
         if (n == 0) break;
         total += n;
     }
     close(fd);
     double s = now() - start;
-    printf("bytes=%ld\nseconds=%.6f\nmbps=%.3f\n", total, s, total / 1e6 / s);
+    printf("bytes=%ld\nseconds=%.6f\nmbps=%.3f\nfirst_byte_ms=%.3f\n", total, s, total / 1e6 / s, first * 1e3);
 }
 
 static void random_io(const char *path, long ops, int writing) {
