@@ -10,7 +10,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * A file read through in large requests (the kernel's readahead of a scan, a backup, a `cat`) does
+ * A file read through in large requests (the kernel's readahead of a scan, a backup, cat) does
  * not push the blocks that are read again out of the block cache (here 16 blocks): the scan's
  * blocks are not cached, the kernel's page cache has them.
  */
