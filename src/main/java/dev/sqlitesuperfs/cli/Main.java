@@ -191,6 +191,10 @@ public final class Main {
     }
 
     static Path defaultStateDir(Map<String, String> env) {
+        String chosen = env.get(MountSettings.STATE_DIR_VARIABLE);
+        if (chosen != null && !chosen.isBlank()) {
+            return Path.of(chosen);
+        }
         if (Libc.geteuid() == 0) {
             return Path.of("/var/lib/sqlitesuperfs");
         }

@@ -79,6 +79,8 @@ public record MountSettings(
         boolean requireSyncStandby,
         Path hostSocket,
         List<String> hostOptions) {
+    /** Names the default state directory (local PostgreSQL, anchors) in place of the built-in one. */
+    public static final String STATE_DIR_VARIABLE = "SQLITESUPERFS_STATE_DIR";
 
     public static final int DEFAULT_BLOCK_SIZE = 4096;
     public static final long DEFAULT_CACHE_BYTES = 256L << 20;
@@ -148,8 +150,8 @@ public record MountSettings(
                                      sealed, so PostgreSQL sees neither (README, "Sealed names");
                                      an existing namespace must have been created so
               --state-dir D          where the local PostgreSQL keeps its data (default
-                                     /var/lib/sqlitesuperfs as root, ~/.local/state/sqlitesuperfs
-                                     otherwise)
+                                     $SQLITESUPERFS_STATE_DIR, else /var/lib/sqlitesuperfs as
+                                     root, ~/.local/state/sqlitesuperfs otherwise)
               --threads N            request threads (default 16)
               --log-level L          error, warn, info (default), debug, trace; also
                                      $SQLITESUPERFS_LOG_LEVEL (with --host: this command's; the

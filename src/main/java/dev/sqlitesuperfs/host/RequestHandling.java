@@ -34,11 +34,16 @@ final class RequestHandling implements ControlSocket.Handler {
 
     private final Host host;
     private final String defaultDatabaseUrl;
+    private final Path defaultStateDir;
 
-    /** @param defaultDatabaseUrl the database of mounts that name none (the host's $psql_url); null: local */
-    RequestHandling(Host host, String defaultDatabaseUrl) {
+    /**
+     * @param defaultDatabaseUrl the database of mounts that name none (the host's $psql_url); null: local
+     * @param defaultStateDir    the host's state directory, where its mounts keep their anchors by default
+     */
+    RequestHandling(Host host, String defaultDatabaseUrl, Path defaultStateDir) {
         this.host = host;
         this.defaultDatabaseUrl = defaultDatabaseUrl;
+        this.defaultStateDir = defaultStateDir;
     }
 
     @Override
@@ -81,6 +86,8 @@ final class RequestHandling implements ControlSocket.Handler {
         args.add(request.namespace());
         args.add(request.directory().toString());
         Map<String, String> env = new HashMap<>();
+        // The host's state directory, not the client's: where its anchors are kept by default.
+        env.put(MountSettings.STATE_DIR_VARIABLE, defaultStateDir.toString());
         String database = request.database() != null ? request.database() : defaultDatabaseUrl;
         if (database != null) {
             env.put("psql_url", database);

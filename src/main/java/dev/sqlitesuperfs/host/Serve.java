@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -147,11 +148,14 @@ public final class Serve {
     private final Host host;
     private final MetricsServer metrics;
     private final String defaultDatabaseUrl;
+    private final Path defaultStateDir;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private boolean stopping;
     private volatile int exitCode;
 
-    private Serve(HostConfig config, ControlSocket socket, Host host, MetricsServer metrics, String defaultDatabaseUrl) {
+    private Serve(HostConfig config, ControlSocket socket, Host host, MetricsServer metrics, String defaultDatabaseUrl,
+                  Path defaultStateDir) {
+        this.defaultStateDir = defaultStateDir;
         this.config = config;
         this.socket = socket;
         this.host = host;
@@ -167,7 +171,10 @@ public final class Serve {
      * @param defaultStateDir where a local PostgreSQL keeps its data unless a mount says --state-dir
      */
     public static Serve prepare(Settings settings, Map<String, String> env, Path defaultStateDir) {
-        HostConfig config = settings.config() != null ? HostConfig.read(settings.config(), env) : HostConfig.empty();
+        // The host's mounts, configured or asked for, default to the host's state directory.
+        Map<String, String> mountEnv = new HashMap<>(env);
+        mountEnv.put(MountSettings.STATE_DIR_VARIABLE, defaultStateDir.toString());
+        HostConfig config = settings.config() != null ? HostConfig.read(settings.config(), mountEnv) : HostConfig.empty();
         HostResources resources = new HostResources(defaultStateDir, settings.limits());
         ControlSocket socket;
         try {
@@ -190,7 +197,8 @@ public final class Serve {
                         + ":" + settings.metrics().getPort() + ": " + e.getMessage());
             }
         }
-        return new Serve(config, socket, host, metrics, database == null || database.isBlank() ? null : database);
+        return new Serve(config, socket, host, metrics, database == null || database.isBlank() ? null : database,
+                defaultStateDir);
     }
 
     /** Mounts the configured namespaces, takes requests, says so, and returns once {@link #stop} is done. */
@@ -203,7 +211,7 @@ public final class Serve {
             mountConfigured();
             synchronized (this) {
                 if (!stopping) {
-                    socket.start(new RequestHandling(host, defaultDatabaseUrl));
+                    socket.start(new RequestHandling(host, defaultDatabaseUrl, defaultStateDir));
                     out.println("serving on " + socket.path());
                     out.flush();
                 }

@@ -81,6 +81,11 @@ class MountSettingsTest {
         MountSettings byDefault = MountSettings.parse(List.of("--state-dir", "/srv/ssfs", "ns", "/mnt/x"), Map.of());
         assertThat(byDefault.anchorDir()).isEqualTo(java.nio.file.Path.of("/srv/ssfs/anchors"));
         assertThat(byDefault.acceptRollback()).isFalse();
+        assertThat(MountSettings.parse(List.of("ns", "/mnt/x"), Map.of(MountSettings.STATE_DIR_VARIABLE, "/srv/env"))
+                .anchorDir()).as("$SQLITESUPERFS_STATE_DIR").isEqualTo(java.nio.file.Path.of("/srv/env/anchors"));
+        assertThat(MountSettings.parse(List.of("--state-dir", "/srv/ssfs", "ns", "/mnt/x"),
+                Map.of(MountSettings.STATE_DIR_VARIABLE, "/srv/env")).anchorDir()).as("--state-dir over the variable")
+                .isEqualTo(java.nio.file.Path.of("/srv/ssfs/anchors"));
         MountSettings chosen = MountSettings.parse(List.of("--anchor-dir=/var/anchors", "--accept-rollback", "ns",
                 "/mnt/x"), Map.of());
         assertThat(chosen.anchorDir()).isEqualTo(java.nio.file.Path.of("/var/anchors"));

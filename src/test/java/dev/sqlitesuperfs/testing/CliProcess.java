@@ -1,13 +1,16 @@
 package dev.sqlitesuperfs.testing;
 
+import dev.sqlitesuperfs.cli.MountSettings;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -165,7 +168,36 @@ public final class CliProcess implements AutoCloseable {
                 "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")) {
             pb.environment().remove(name);
         }
+        pb.environment().put(MountSettings.STATE_DIR_VARIABLE, TestState.DIR.toString());
         pb.environment().putAll(env);
+    }
+
+    /**
+     * The default state directory of every program a test run starts (freshness anchors, a local
+     * PostgreSQL): one for the whole run, as a machine has one, and not the machine's own (tests
+     * run as root would fill /var/lib/sqlitesuperfs with the anchors of namespaces long dropped).
+     * Removed when the run ends.
+     */
+    private static final class TestState {
+        static final Path DIR = create();
+
+        private static Path create() {
+            try {
+                Path dir = Files.createTempDirectory("sqlitesuperfs-test-state-");
+                Runtime.getRuntime().addShutdownHook(new Thread(() -> removeTree(dir)));
+                return dir;
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        private static void removeTree(Path dir) {
+            try (var paths = Files.walk(dir)) {
+                paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            } catch (IOException | UncheckedIOException e) {
+                // best effort: a temporary directory
+            }
+        }
     }
 
     private static String quote(String s) {
