@@ -210,30 +210,25 @@ final class WalFiles {
         int size = (int) r.get().size();
         int blocks = (size + blockSize - 1) / blockSize;
         Read before = lastRead.remove(ino);
+        byte[] wal = new byte[size];
         if (before == null) {
-            // a first look: the magic number first, so that other files are not read whole
-            byte[] first = new byte[4];
-            store.readBlocks(ino, 0, 1, (idx, data) -> System.arraycopy(data, 0, first, 0, Math.min(4, data.length)));
-            if (!isWal(first)) {
+            // a first look: the first block alone, so that other files are not read whole
+            readInto(store, ino, 0, 1, wal);
+            if (!isWal(wal)) {
                 return null;
             }
         }
         byte[][] tags = store.blockTags(ino, 0, blocks);
-        byte[] wal = new byte[size];
         int from = -1;
         for (int idx = 0; idx <= blocks; idx++) {
-            boolean same = idx < blocks && before != null && before.holds(idx, tags[idx], blockSize);
-            if (idx < blocks && !same) {
+            boolean haveIt = idx == 0 && before == null;
+            boolean same = !haveIt && idx < blocks && before != null && before.holds(idx, tags[idx], blockSize);
+            if (idx < blocks && !haveIt && !same) {
                 from = from < 0 ? idx : from;
                 continue;
             }
             if (from >= 0) {
-                store.readBlocks(ino, from, idx, (i, data) -> {
-                    long at = i * blockSize;
-                    if (at < size) {
-                        System.arraycopy(data, 0, wal, (int) at, (int) Math.min(data.length, size - at));
-                    }
-                });
+                readInto(store, ino, from, idx, wal);
                 from = -1;
             }
             if (same) {
@@ -247,6 +242,16 @@ final class WalFiles {
             lastRead.put(ino, new Read(wal, tags));
         }
         return wal;
+    }
+
+    /** Reads blocks {@code from <= idx < to} of the file into {@code wal} (its bytes, as long as the file). */
+    private void readInto(SealedStore store, long ino, int from, int to, byte[] wal) {
+        store.readBlocks(ino, from, to, (i, data) -> {
+            long at = i * blockSize;
+            if (at < wal.length) {
+                System.arraycopy(data, 0, wal, (int) at, (int) Math.min(data.length, wal.length - at));
+            }
+        });
     }
 
     private static boolean isWal(byte[] start) {
