@@ -94,6 +94,7 @@ public final class Sealer implements AutoCloseable {
 
     private static final byte[] DIGEST_KEY_LABEL = "ssfs/dky".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
     private static final long BLOCK_TERM_LABEL = label("ssfs/tb1");
+    private static final long GROUP_TERM_LABEL = label("ssfs/tg1");
     private static final long FORMAT3_ENTRY_TERM_LABEL = label("ssfs/te1");
     private static final long ENTRY_TERM_LABEL = label("ssfs/te2");
     private static final long ENTRY_MAC_LABEL = label("ssfs/me2");
@@ -174,6 +175,21 @@ public final class Sealer implements AutoCloseable {
         in.set(LONG, 16, idx);
         MemorySegment.copy(tag, tagOffset, in, ValueLayout.JAVA_BYTE, 24, TAG_BYTES);
         xorTerm(scratch, in, 24 + TAG_BYTES, digest);
+    }
+
+    /**
+     * XORs into {@code digest} the term of group {@code group} of inode {@code ino} whose block
+     * terms sum to {@code groupDigest}: what a large file's content digest holds for each of its
+     * groups of blocks but the first (a hash tree of depth two).
+     */
+    public void addGroupTerm(byte[] digest, long ino, long group, byte[] groupDigest) {
+        SealerScratch scratch = scratch();
+        MemorySegment in = scratch.termInput(24 + DIGEST_BYTES);
+        in.set(LONG, 0, GROUP_TERM_LABEL);
+        in.set(LONG, 8, ino);
+        in.set(LONG, 16, group);
+        MemorySegment.copy(groupDigest, 0, in, ValueLayout.JAVA_BYTE, 24, DIGEST_BYTES);
+        xorTerm(scratch, in, 24 + DIGEST_BYTES, digest);
     }
 
     /**

@@ -327,7 +327,7 @@ public final class SealedStore {
      */
     public void readBlocks(long ino, long fromIdx, long toIdx, BlockSink sink) {
         BlockTags tags = tagsOf(stateOf(ino));
-        long expected = tags.nextPresent(fromIdx);
+        long expected = tags.nextPresentBefore(fromIdx, toIdx);
         for (SealedBlock b : store.blocks(ino, fromIdx, toIdx)) {
             int length = b.data().length - Sealer.OVERHEAD;
             if (length < 0) {
@@ -346,9 +346,9 @@ public final class SealedStore {
                 throw tampered("inode " + ino + " block " + b.idx() + " failed authentication");
             }
             sink.accept(b.idx(), plain);
-            expected = tags.nextPresent(b.idx() + 1);
+            expected = tags.nextPresentBefore(b.idx() + 1, toIdx);
         }
-        if (expected >= 0 && expected < toIdx) {
+        if (expected >= 0) {
             throw tampered("inode " + ino + " block " + expected + ": missing from storage");
         }
     }
@@ -478,28 +478,65 @@ public final class SealedStore {
         return a;
     }
 
-    /** The tags of a file's stored blocks, read and checked against its content digest on first use. */
+    /**
+     * The tags of a file's stored blocks, known as far as they are needed: on first use, the tags
+     * of its first group and the digests of its later groups, read in one query and checked
+     * against its content digest; each later group's tags once something asks about one of its
+     * blocks (see {@link BlockTags}).
+     */
     BlockTags tagsOf(InodeAuth a) {
         synchronized (a) {
             if (a.tags == null) {
-                BlockTags tags = new BlockTags();
-                if (!InodeAuth.isZero(a.content)) {
-                    byte[] sum = new byte[Sealer.DIGEST_BYTES];
-                    for (NamespaceStore.StoredTag t : store.blockTags(a.ino)) {
-                        if (t.tag() == null || t.tag().length != Sealer.TAG_BYTES) {
-                            throw tampered("inode " + a.ino + " block " + t.idx() + ": stored block too short");
-                        }
-                        sealer.addBlockTerm(sum, a.ino, t.idx(), t.tag(), 0);
-                        tags.put(t.idx(), t.tag(), 0);
+                if (InodeAuth.isZero(a.content)) {
+                    a.tags = new BlockTags();
+                    return a.tags;
+                }
+                NamespaceStore.TagIndex index = store.tagIndex(a.ino, BlockTags.GROUP_BLOCKS);
+                byte[] sum = new byte[Sealer.DIGEST_BYTES];
+                Map<Long, byte[]> digests = new HashMap<>();
+                for (NamespaceStore.GroupDigest g : index.groups()) {
+                    if (g.group() < 1 || g.digest() == null || g.digest().length != Sealer.DIGEST_BYTES) {
+                        throw tampered("inode " + a.ino + ": the digest of its block group " + g.group() + " is malformed");
                     }
-                    if (!Arrays.equals(sum, a.content)) {
-                        throw tampered("inode " + a.ino + ": its blocks are not the ones last stored (a block was"
-                                + " replaced by an older version, removed or added)");
-                    }
+                    sealer.addGroupTerm(sum, a.ino, g.group(), g.digest());
+                    digests.put(g.group(), g.digest());
+                }
+                BlockTags tags = new BlockTags((group, digest) -> groupTags(a.ino, group, digest), digests);
+                for (NamespaceStore.StoredTag t : index.firstGroup()) {
+                    checkTag(a.ino, t);
+                    sealer.addBlockTerm(sum, a.ino, t.idx(), t.tag(), 0);
+                    tags.put(t.idx(), t.tag(), 0);
+                }
+                if (!Arrays.equals(sum, a.content)) {
+                    throw tampered("inode " + a.ino + ": its blocks are not the ones last stored (a block of its first "
+                            + BlockTags.GROUP_BLOCKS + " or the digest of a later group of blocks was replaced by an"
+                            + " older version, removed or added)");
                 }
                 a.tags = tags;
             }
             return a.tags;
+        }
+    }
+
+    /** The tags of later group {@code group} of file {@code ino}, checked against the group's authenticated digest. */
+    private List<NamespaceStore.StoredTag> groupTags(long ino, long group, byte[] digest) {
+        long first = BlockTags.firstOf(group);
+        List<NamespaceStore.StoredTag> tags = store.blockTags(ino, first, first + BlockTags.GROUP_BLOCKS);
+        byte[] sum = new byte[Sealer.DIGEST_BYTES];
+        for (NamespaceStore.StoredTag t : tags) {
+            checkTag(ino, t);
+            sealer.addBlockTerm(sum, ino, t.idx(), t.tag(), 0);
+        }
+        if (!Arrays.equals(sum, digest)) {
+            throw tampered("inode " + ino + ": its blocks " + first + " to " + (first + BlockTags.GROUP_BLOCKS - 1)
+                    + " are not the ones last stored (a block was replaced by an older version, removed or added)");
+        }
+        return tags;
+    }
+
+    private void checkTag(long ino, NamespaceStore.StoredTag t) {
+        if (t.tag() == null || t.tag().length != Sealer.TAG_BYTES) {
+            throw tampered("inode " + ino + " block " + t.idx() + ": stored block too short");
         }
     }
 

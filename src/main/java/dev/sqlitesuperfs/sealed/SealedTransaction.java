@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 
 /**
@@ -40,6 +41,12 @@ public final class SealedTransaction {
         final Map<Long, byte[]> tags = new HashMap<>();
         /** Attribute name to its new term, or to null when removed. */
         final Map<ByteBuffer, byte[]> xattrTerms = new HashMap<>();
+        /** Later group of blocks (see {@link BlockTags}) to its digest as of this point, for each group changed. */
+        final Map<Long, byte[]> groupDigests = new TreeMap<>();
+        /** The first later group a truncation removed whole, or {@code Long.MAX_VALUE}. */
+        long groupsCutFrom = Long.MAX_VALUE;
+        /** The content digest with the terms of the changed groups, once {@link #changes()} worked it out. */
+        byte[] finalContent;
         boolean deleted;
         boolean rowPut;
 
@@ -55,8 +62,26 @@ public final class SealedTransaction {
             if (tags.containsKey(idx)) {
                 return tags.get(idx);
             }
+            if (BlockTags.groupOf(idx) >= groupsCutFrom) {
+                return null; // its group was cut whole earlier in this transaction
+            }
             byte[] tag = new byte[Sealer.TAG_BYTES];
             return owner.tagsOf(base).get(idx, tag, 0) ? tag : null;
+        }
+
+        /**
+         * Where the term of block {@code idx} is summed: the content digest for the first group,
+         * the digest of its group (as this transaction leaves it so far) for a later one.
+         */
+        byte[] termSum(long idx) {
+            long group = BlockTags.groupOf(idx);
+            if (group == 0) {
+                return content;
+            }
+            return groupDigests.computeIfAbsent(group, g -> {
+                byte[] stored = owner.tagsOf(base).digest(g);
+                return stored != null && g < groupsCutFrom ? stored : new byte[Sealer.DIGEST_BYTES];
+            });
         }
 
         byte[] currentXattrTerm(ByteBuffer name) {
@@ -131,10 +156,11 @@ public final class SealedTransaction {
             byte[] data = sealer.sealBlock(ino, b.idx(), b.data(), 0, b.length());
             sealed.add(new SealedBlock(b.idx(), data));
             byte[] old = w.currentTag(b.idx());
+            byte[] sum = w.termSum(b.idx());
             if (old != null) {
-                sealer.addBlockTerm(w.content, ino, b.idx(), old, 0);
+                sealer.addBlockTerm(sum, ino, b.idx(), old, 0);
             }
-            sealer.addBlockTerm(w.content, ino, b.idx(), data, data.length - Sealer.TAG_BYTES);
+            sealer.addBlockTerm(sum, ino, b.idx(), data, data.length - Sealer.TAG_BYTES);
             w.tags.put(b.idx(), Arrays.copyOfRange(data, data.length - Sealer.TAG_BYTES, data.length));
         }
         return add(c -> c.putBlocks(ino, firstNewIdx, sealed));
@@ -142,18 +168,36 @@ public final class SealedTransaction {
 
     public SealedTransaction truncateBlocks(long ino, long fromIdx) {
         Work w = work(ino);
-        Map<Long, byte[]> gone = new HashMap<>(owner.tagsOf(w.base).tailFrom(fromIdx));
+        // Blocks of a group that keeps some (and of the first group) leave one at a time; later
+        // groups go whole, their terms with them, without loading their tags.
+        long wholeFrom = fromIdx > 0 && fromIdx % BlockTags.GROUP_BLOCKS == 0 ? fromIdx
+                : BlockTags.firstOf(BlockTags.groupOf(fromIdx) + 1);
+        Map<Long, byte[]> gone = new HashMap<>();
+        if (fromIdx < wholeFrom && BlockTags.groupOf(fromIdx) < w.groupsCutFrom) {
+            gone.putAll(owner.tagsOf(w.base).tagsIn(fromIdx, wholeFrom));
+        }
         for (Map.Entry<Long, byte[]> e : w.tags.entrySet()) {
-            if (e.getKey() >= fromIdx) {
+            if (e.getKey() >= fromIdx && e.getKey() < wholeFrom) {
                 gone.put(e.getKey(), e.getValue());
             }
         }
         for (Map.Entry<Long, byte[]> e : gone.entrySet()) {
             if (e.getValue() != null) {
-                sealer.addBlockTerm(w.content, ino, e.getKey(), e.getValue(), 0);
+                sealer.addBlockTerm(w.termSum(e.getKey()), ino, e.getKey(), e.getValue(), 0);
             }
             w.tags.put(e.getKey(), null);
         }
+        long firstWholeGroup = BlockTags.groupOf(wholeFrom);
+        for (long group : owner.tagsOf(w.base).groupsFrom(firstWholeGroup)) {
+            w.groupDigests.put(group, new byte[Sealer.DIGEST_BYTES]);
+        }
+        for (Map.Entry<Long, byte[]> e : w.groupDigests.entrySet()) {
+            if (e.getKey() >= firstWholeGroup) {
+                e.setValue(new byte[Sealer.DIGEST_BYTES]);
+            }
+        }
+        w.tags.keySet().removeIf(idx -> idx >= wholeFrom);
+        w.groupsCutFrom = Math.min(w.groupsCutFrom, firstWholeGroup);
         return add(c -> c.truncateBlocks(ino, fromIdx));
     }
 
@@ -249,9 +293,13 @@ public final class SealedTransaction {
 
     /** The store's change set, each put inode row with its authenticator over this transaction's digests. */
     private ChangeSet changes() {
+        ChangeSet groupChanges = new ChangeSet();
+        for (Work w : work.values()) {
+            w.finalContent = finalContent(w, groupChanges);
+        }
         for (Map.Entry<Long, Work> e : work.entrySet()) {
             Work w = e.getValue();
-            boolean changed = !Arrays.equals(w.content, w.base.content) || !Arrays.equals(w.xattrs, w.base.xattrs);
+            boolean changed = !Arrays.equals(w.finalContent, w.base.content) || !Arrays.equals(w.xattrs, w.base.xattrs);
             if (changed && !w.rowPut && !w.deleted) {
                 throw new IllegalStateException("inode " + e.getKey() + ": its contents change without its row");
             }
@@ -261,13 +309,44 @@ public final class SealedTransaction {
             switch (op) {
                 case PutInode(InodeRecord r) -> {
                     Work w = work.get(r.ino());
-                    byte[] auth = sealer.sealInode(r.ino(), InodeAuth.plaintext(r, w.content, w.xattrs));
+                    byte[] auth = sealer.sealInode(r.ino(), InodeAuth.plaintext(r, w.finalContent, w.xattrs));
                     changes.putInode(owner.storedRow(r).withAuth(auth));
                 }
                 case Other(var add) -> add.accept(changes);
             }
         }
-        return changes;
+        return changes.addAll(groupChanges);
+    }
+
+    /**
+     * The content digest of {@code w} with the term of each later group it changed swapped for the
+     * group's new one, and into {@code groupChanges} the rows those groups need (none for a deleted
+     * inode: its rows go with it).
+     */
+    private byte[] finalContent(Work w, ChangeSet groupChanges) {
+        byte[] content = w.content.clone();
+        if (w.groupDigests.isEmpty()) {
+            return content;
+        }
+        BlockTags stored = owner.tagsOf(w.base);
+        for (Map.Entry<Long, byte[]> e : w.groupDigests.entrySet()) {
+            long group = e.getKey();
+            byte[] before = stored.digest(group);
+            byte[] after = InodeAuth.isZero(e.getValue()) ? null : e.getValue();
+            if (Arrays.equals(before, after)) {
+                continue;
+            }
+            if (before != null) {
+                sealer.addGroupTerm(content, w.base.ino, group, before);
+            }
+            if (after != null) {
+                sealer.addGroupTerm(content, w.base.ino, group, after);
+            }
+            if (!w.deleted) {
+                groupChanges.putBlockGroup(w.base.ino, group, after == null ? null : after.clone());
+            }
+        }
+        return content;
     }
 
     /** What the committed (or deferred) transaction made authentic, into what is known. */
@@ -279,17 +358,21 @@ public final class SealedTransaction {
             }
             InodeAuth a = w.base;
             synchronized (a) {
-                System.arraycopy(w.content, 0, a.content, 0, Sealer.DIGEST_BYTES);
+                System.arraycopy(w.finalContent, 0, a.content, 0, Sealer.DIGEST_BYTES);
                 System.arraycopy(w.xattrs, 0, a.xattrs, 0, Sealer.DIGEST_BYTES);
-                if (!w.tags.isEmpty()) {
+                if (!w.tags.isEmpty() || !w.groupDigests.isEmpty() || w.groupsCutFrom != Long.MAX_VALUE) {
                     // Loaded by the transaction itself before it changed any tag.
                     BlockTags tags = a.tags;
+                    tags.dropGroupsFrom(w.groupsCutFrom);
                     for (Map.Entry<Long, byte[]> t : w.tags.entrySet()) {
                         if (t.getValue() == null) {
                             tags.remove(t.getKey());
                         } else {
                             tags.put(t.getKey(), t.getValue(), 0);
                         }
+                    }
+                    for (Map.Entry<Long, byte[]> g : w.groupDigests.entrySet()) {
+                        tags.setDigest(g.getKey(), InodeAuth.isZero(g.getValue()) ? null : g.getValue());
                     }
                 }
                 if (!w.xattrTerms.isEmpty() && a.xattrTerms != null) {

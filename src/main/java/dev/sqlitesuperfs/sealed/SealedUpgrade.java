@@ -2,11 +2,13 @@ package dev.sqlitesuperfs.sealed;
 
 import dev.sqlitesuperfs.crypto.IntegrityException;
 import dev.sqlitesuperfs.crypto.Sealer;
+import dev.sqlitesuperfs.store.CommitState;
 import dev.sqlitesuperfs.store.InodeRecord;
 import dev.sqlitesuperfs.store.NamespaceStore;
 import dev.sqlitesuperfs.store.NamespaceStore.SealingUpgrade.BlockTag;
 import dev.sqlitesuperfs.store.NamespaceStore.SealingUpgrade.EntryMac;
 import dev.sqlitesuperfs.store.NamespaceStore.SealingUpgrade.EntryRow;
+import dev.sqlitesuperfs.store.NamespaceStore.SealingUpgrade.GroupRow;
 import dev.sqlitesuperfs.store.NamespaceStore.SealingUpgrade.Sealed;
 import dev.sqlitesuperfs.store.NamespaceStore.SealingUpgrade.XattrRow;
 import java.nio.ByteBuffer;
@@ -15,6 +17,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,15 +45,16 @@ final class SealedUpgrade {
      * @throws TamperedException if a format 3 namespace does not check out (nothing is changed)
      */
     static void run(NamespaceStore store, Sealer sealer, String namespace, Consumer<String> progress) {
-        boolean checked = store.formatVersion() >= 3;
+        int from = store.formatVersion();
         store.upgradeSealing(new NamespaceStore.SealingUpgrade() {
             @Override
             public Sealed seal(List<InodeRecord> inodes, List<BlockTag> tags, List<EntryRow> entries,
-                               List<XattrRow> xattrs) {
-                Sealed sealed = checked ? resealEntries(sealer, namespace, inodes, entries)
-                        : vouchForAll(sealer, inodes, tags, entries, xattrs);
-                progress.accept((checked ? "checked and sealed " : "sealed ") + sealed.auth().size()
-                        + " inode authenticators and " + sealed.macs().size() + " entry MACs");
+                               List<XattrRow> xattrs, CommitState commit) {
+                Sealed sealed = from < 3 ? vouchForAll(sealer, inodes, tags, entries, xattrs)
+                        : checkAndReseal(sealer, namespace, from, inodes, tags, entries, commit);
+                progress.accept((from >= 3 ? "checked and sealed " : "sealed ") + sealed.auth().size()
+                        + " inode authenticators, " + sealed.macs().size() + " entry MACs and "
+                        + sealed.groups().size() + " block group digests");
                 return sealed;
             }
 
@@ -61,8 +65,111 @@ final class SealedUpgrade {
         });
     }
 
-    private static Sealed resealEntries(Sealer sealer, String namespace, List<InodeRecord> inodes,
-            List<EntryRow> entries) {
+    /**
+     * From an authenticated format (3 and later): the steps each format since {@code from} needs,
+     * each vouching only for what it checked, and the last commit sealed again over the
+     * authenticators that changed once the stored seal checked out.
+     */
+    private static Sealed checkAndReseal(Sealer sealer, String namespace, int from, List<InodeRecord> inodes,
+            List<BlockTag> tags, List<EntryRow> entries, CommitState commit) {
+        List<String> problems = new ArrayList<>();
+        Map<Long, byte[]> auth = new HashMap<>();
+        List<EntryMac> macs = List.of();
+        if (from < 4) {
+            Sealed directories = resealEntries(sealer, inodes, entries, problems);
+            auth.putAll(directories.auth());
+            macs = directories.macs();
+        }
+        List<GroupRow> groups = new ArrayList<>();
+        if (from < 7) {
+            groupLargeFiles(sealer, inodes, tags, auth, groups, problems);
+        }
+        byte[] commitSeal = null;
+        if (commit.seal() != null && !auth.isEmpty()) {
+            byte[] before = new byte[Sealer.DIGEST_BYTES];
+            byte[] after = new byte[Sealer.DIGEST_BYTES];
+            for (InodeRecord r : inodes) {
+                byte[] stored = r.auth() == null ? new byte[0] : r.auth();
+                sealer.addRootTerm(before, r.ino(), stored);
+                sealer.addRootTerm(after, r.ino(), auth.getOrDefault(r.ino(), stored));
+            }
+            if (!sealer.commitSealMatches(commit.lastCommit(), before, commit.seal())) {
+                problems.add("its inodes are not the ones its last commit (" + commit.lastCommit() + ") left");
+            }
+            commitSeal = sealer.commitSeal(commit.lastCommit(), after);
+        }
+        if (!problems.isEmpty()) {
+            String message = "namespace " + namespace + " cannot be upgraded to the current format, it does not check out ("
+                    + problems.size() + " problem(s); the first: " + problems.get(0) + "); nothing was changed";
+            problems.forEach(p -> log.error("namespace {}: {}", namespace, p));
+            throw new TamperedException(message);
+        }
+        return new Sealed(auth, macs, groups, commitSeal);
+    }
+
+    /**
+     * Format 7: each file with blocks past its first group gets a digest per later group and a
+     * content digest over those (see {@link BlockTags}), once its content digest as format 6
+     * defined it (every block's term) checked out against its authenticator.
+     */
+    private static void groupLargeFiles(Sealer sealer, List<InodeRecord> inodes, List<BlockTag> tags,
+            Map<Long, byte[]> auth, List<GroupRow> groups, List<String> problems) {
+        Map<Long, byte[]> flat = new HashMap<>();
+        Map<Long, byte[]> firstGroup = new HashMap<>();
+        Map<Long, TreeMap<Long, byte[]>> later = new HashMap<>();
+        for (BlockTag t : tags) {
+            if (BlockTags.groupOf(t.idx()) > 0) {
+                later.putIfAbsent(t.ino(), new TreeMap<>());
+            }
+        }
+        if (later.isEmpty()) {
+            return;
+        }
+        for (BlockTag t : tags) {
+            if (!later.containsKey(t.ino())) {
+                continue;
+            }
+            byte[] term = new byte[Sealer.DIGEST_BYTES];
+            sealer.addBlockTerm(term, t.ino(), t.idx(), t.tag(), 0);
+            InodeAuth.xor(digestOf(flat, t.ino()), term);
+            long group = BlockTags.groupOf(t.idx());
+            InodeAuth.xor(group == 0 ? digestOf(firstGroup, t.ino())
+                    : digestOf(later.get(t.ino()), group), term);
+        }
+        for (InodeRecord r : inodes) {
+            TreeMap<Long, byte[]> sums = later.get(r.ino());
+            if (sums == null) {
+                continue;
+            }
+            byte[] plain;
+            try {
+                plain = sealer.openInode(r.ino(), r.auth());
+            } catch (IntegrityException ex) {
+                problems.add("inode " + r.ino() + ": " + ex.getMessage());
+                continue;
+            }
+            ByteBuffer b = ByteBuffer.wrap(plain);
+            byte[] content = slice(b, InodeAuth.CONTENT_OFFSET);
+            byte[] xattrs = slice(b, InodeAuth.XATTRS_OFFSET);
+            if (!Arrays.equals(plain, InodeAuth.plaintext(r, content, xattrs))) {
+                problems.add("inode " + r.ino() + ": its row does not match its authenticator");
+                continue;
+            }
+            if (!Arrays.equals(content, flat.get(r.ino()))) {
+                problems.add("inode " + r.ino() + ": its blocks are not the ones last stored");
+                continue;
+            }
+            byte[] grouped = firstGroup.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]).clone();
+            for (Map.Entry<Long, byte[]> g : sums.entrySet()) {
+                sealer.addGroupTerm(grouped, r.ino(), g.getKey(), g.getValue());
+                groups.add(new GroupRow(r.ino(), g.getKey(), g.getValue()));
+            }
+            auth.put(r.ino(), sealer.sealInode(r.ino(), InodeAuth.plaintext(r, grouped, xattrs)));
+        }
+    }
+
+    private static Sealed resealEntries(Sealer sealer, List<InodeRecord> inodes, List<EntryRow> entries,
+            List<String> problems) {
         Map<Long, InodeRecord> directories = new HashMap<>();
         for (InodeRecord r : inodes) {
             if (r.isDirectory()) {
@@ -72,7 +179,6 @@ final class SealedUpgrade {
         Map<Long, byte[]> oldSums = new HashMap<>();
         Map<Long, byte[]> newSums = new HashMap<>();
         List<EntryMac> macs = new ArrayList<>(entries.size());
-        List<String> problems = new ArrayList<>();
         for (EntryRow e : entries) {
             byte[] oldTerm = sealer.format3EntryTerm(e.parent(), e.name(), e.ino());
             if (!directories.containsKey(e.parent())) {
@@ -109,12 +215,6 @@ final class SealedUpgrade {
             byte[] fresh = newSums.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
             auth.put(r.ino(), sealer.sealInode(r.ino(), InodeAuth.plaintext(r, fresh, xattrs)));
         }
-        if (!problems.isEmpty()) {
-            String message = "namespace " + namespace + " cannot be upgraded to the current format, it does not check out ("
-                    + problems.size() + " problem(s); the first: " + problems.get(0) + "); nothing was changed";
-            problems.forEach(p -> log.error("namespace {}: {}", namespace, p));
-            throw new TamperedException(message);
-        }
         return new Sealed(auth, macs);
     }
 
@@ -126,8 +226,19 @@ final class SealedUpgrade {
             List<EntryRow> entries, List<XattrRow> xattrs) {
         Map<Long, byte[]> content = new HashMap<>();
         Map<Long, byte[]> xattrDigest = new HashMap<>();
+        Map<Long, TreeMap<Long, byte[]>> later = new HashMap<>();
         for (BlockTag t : tags) {
-            sealer.addBlockTerm(digestOf(content, t.ino()), t.ino(), t.idx(), t.tag(), 0);
+            long group = BlockTags.groupOf(t.idx());
+            byte[] sum = group == 0 ? digestOf(content, t.ino())
+                    : digestOf(later.computeIfAbsent(t.ino(), k -> new TreeMap<>()), group);
+            sealer.addBlockTerm(sum, t.ino(), t.idx(), t.tag(), 0);
+        }
+        List<GroupRow> groups = new ArrayList<>();
+        for (Map.Entry<Long, TreeMap<Long, byte[]>> file : later.entrySet()) {
+            for (Map.Entry<Long, byte[]> g : file.getValue().entrySet()) {
+                sealer.addGroupTerm(digestOf(content, file.getKey()), file.getKey(), g.getKey(), g.getValue());
+                groups.add(new GroupRow(file.getKey(), g.getKey(), g.getValue()));
+            }
         }
         List<EntryMac> macs = new ArrayList<>(entries.size());
         for (EntryRow e : entries) {
@@ -150,10 +261,10 @@ final class SealedUpgrade {
             byte[] x = xattrDigest.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]);
             auth.put(r.ino(), sealer.sealInode(r.ino(), InodeAuth.plaintext(r, c, x)));
         }
-        return new Sealed(auth, macs);
+        return new Sealed(auth, macs, groups, null);
     }
 
-    private static byte[] digestOf(Map<Long, byte[]> digests, long ino) {
-        return digests.computeIfAbsent(ino, k -> new byte[Sealer.DIGEST_BYTES]);
+    private static byte[] digestOf(Map<Long, byte[]> digests, long key) {
+        return digests.computeIfAbsent(key, k -> new byte[Sealer.DIGEST_BYTES]);
     }
 }

@@ -33,12 +33,16 @@ final class ApplyStatement {
     static Map<Long, Long> run(WriterStatements statements, long commitNumber, long epoch, byte[] seal,
                                NetChanges net, Map<Long, Long> copied) throws SQLException {
         boolean names = net.hasNamespaceChanges();
-        if (!names && net.truncations.isEmpty() && copied.isEmpty() && net.inodes.keySet().containsAll(net.blocks.keySet())) {
-            PreparedStatement writes = statements.applyWrites;
+        if (!names && net.truncations.isEmpty() && copied.isEmpty() && !net.removesGroups()
+                && net.inodes.keySet().containsAll(net.blocks.keySet())) {
+            PreparedStatement writes = net.groups.isEmpty() ? statements.applyWrites : statements.applyGroupWrites;
             writes.setLong(1, commitNumber);
             writes.setLong(2, epoch);
             writes.setBytes(3, seal);
-            bindInodes(writes, bindBlocks(writes, 4, net.blocks), net.inodes);
+            int p = bindInodes(writes, bindBlocks(writes, 4, net.blocks), net.inodes);
+            if (!net.groups.isEmpty()) {
+                bindGroups(writes, p, net.groups, false);
+            }
             return execute(writes);
         }
         PreparedStatement statement = names ? statements.applyChanges : statements.applyData;
@@ -72,8 +76,9 @@ final class ApplyStatement {
                 targets[i++] = e.getValue();
             }
             statement.setObject(p++, inos);
-            statement.setObject(p, targets);
+            statement.setObject(p++, targets);
         }
+        bindGroups(statement, p, net.groups, true);
 
         return execute(statement);
     }
@@ -118,6 +123,42 @@ final class ApplyStatement {
         s.setObject(p++, idxs);
         s.setObject(p++, data);
         return p;
+    }
+
+    /** Binds the put group digests (ino, group, digest), then, with {@code removals}, the removed groups (ino, group). */
+    private static void bindGroups(PreparedStatement s, int p, Map<NetChanges.GroupKey, byte[]> groups, boolean removals)
+            throws SQLException {
+        int removed = 0;
+        for (byte[] d : groups.values()) {
+            if (d == null) {
+                removed++;
+            }
+        }
+        int put = groups.size() - removed;
+        long[] putIno = new long[put];
+        long[] putGroup = new long[put];
+        byte[][] putDigest = new byte[put][];
+        long[] goneIno = new long[removed];
+        long[] goneGroup = new long[removed];
+        int i = 0;
+        int g = 0;
+        for (Map.Entry<NetChanges.GroupKey, byte[]> e : groups.entrySet()) {
+            if (e.getValue() == null) {
+                goneIno[g] = e.getKey().ino();
+                goneGroup[g++] = e.getKey().group();
+            } else {
+                putIno[i] = e.getKey().ino();
+                putGroup[i] = e.getKey().group();
+                putDigest[i++] = e.getValue();
+            }
+        }
+        s.setObject(p++, putIno);
+        s.setObject(p++, putGroup);
+        s.setObject(p++, putDigest);
+        if (removals) {
+            s.setObject(p++, goneIno);
+            s.setObject(p, goneGroup);
+        }
     }
 
     private static int bindPairs(PreparedStatement s, int p, Map<Long, Long> pairs) throws SQLException {

@@ -24,7 +24,7 @@ public final class ChangeSet {
     /** One change. */
     public sealed interface Change
             permits PutInode, DeleteInode, PutEntry, DeleteEntry, PutBlocks, TruncateBlocks,
-                    PutXattr, DeleteXattr, PutSymlink {}
+                    PutXattr, DeleteXattr, PutSymlink, PutBlockGroup {}
 
     /** Insert the inode, or update every column of it but {@code nblocks}. */
     public record PutInode(InodeRecord inode) implements Change {}
@@ -56,6 +56,13 @@ public final class ChangeSet {
 
     /** Set the sealed target of a symlink inode (which must already be put). */
     public record PutSymlink(long ino, byte[] sealedTarget) implements Change {}
+
+    /**
+     * Set the digest of group {@code group} of a file's blocks (see {@code NamespaceStore.TagIndex}),
+     * or remove the group's row when {@code digest} is null. Opaque here; rows of a deleted inode
+     * go with it.
+     */
+    public record PutBlockGroup(long ino, long group, byte[] digest) implements Change {}
 
     private final List<Change> changes = new ArrayList<>();
     private long payloadBytes;
@@ -105,6 +112,10 @@ public final class ChangeSet {
 
     public ChangeSet putSymlink(long ino, byte[] sealedTarget) {
         return add(new PutSymlink(ino, sealedTarget), sealedTarget.length);
+    }
+
+    public ChangeSet putBlockGroup(long ino, long group, byte[] digest) {
+        return add(new PutBlockGroup(ino, group, digest), digest == null ? 16 : 16 + digest.length);
     }
 
     /** Append all changes of {@code other}, in order. */

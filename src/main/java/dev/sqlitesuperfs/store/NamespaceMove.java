@@ -45,7 +45,8 @@ public final class NamespaceMove implements AutoCloseable {
      * The namespace's tables in an order that loads without breaking a foreign key. A table of
      * the old copy not in this list (a newer format's) makes the move refuse rather than drop it.
      */
-    private static final List<String> TABLES = List.of("meta", "inodes", "dirents", "blocks", "xattrs", "symlinks");
+    private static final List<String> TABLES = List.of("meta", "inodes", "dirents", "blocks", "block_groups", "xattrs",
+            "symlinks");
 
     private final NamespaceName name;
     private final NamespaceSql sql;

@@ -67,16 +67,21 @@ final class NamespaceSql {
      * {@link #applyWritesStatement}.
      */
     final String applyWrites;
+    /** {@link #applyWrites} with the digests of the groups of blocks the writes change (files past one group). */
+    final String applyGroupWrites;
     final String copyBlocks;
     final String insertRoot;
     final String nblocksOf;
-    final String blockTags;
+    final String tagIndex;
+    final String blockTagRange;
     final String allInodes;
     final String allBlockTags;
     final String allEntries;
     final String allXattrs;
     final String setAuth;
     final String setMac;
+    final String insertGroup;
+    final String setCommitSeal;
 
     final String inode;
     final String inodes;
@@ -128,21 +133,29 @@ final class NamespaceSql {
         readWriterState = "SELECT mount_epoch, last_commit FROM " + meta;
         readCommitState = "SELECT coalesce(last_commit, 0), commit_seal FROM " + meta;
 
-        applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, true);
-        applyData = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, false);
-        applyWrites = applyWritesStatement(meta, inodesTable, blocksTable);
+        String groups = table("block_groups");
+        applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, groups, true);
+        applyData = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, groups, false);
+        applyWrites = applyWritesStatement(meta, inodesTable, blocksTable, null);
+        applyGroupWrites = applyWritesStatement(meta, inodesTable, blocksTable, groups);
         copyBlocks = "COPY " + blocksTable + " (ino, idx, data) FROM STDIN (FORMAT binary)";
         insertRoot = "INSERT INTO " + inodesTable + " (" + INODE_COLUMNS + ", auth) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)";
         nblocksOf = "SELECT ino, nblocks FROM " + inodesTable + " WHERE ino = ANY (?)";
 
         inode = "SELECT " + INODE_COLUMNS + ", auth FROM " + inodesTable + " WHERE ino = ?";
         inodes = "SELECT " + INODE_COLUMNS + ", auth FROM " + inodesTable + " WHERE ino = ANY (?)";
-        blockTags = "SELECT idx, tag FROM " + blocksTable + " WHERE ino = ? ORDER BY idx";
+        // One round trip for what a file's first read needs: its first group's tags and every
+        // later group's digest (kind 0 and 1).
+        tagIndex = "SELECT 0, idx, tag FROM " + blocksTable + " WHERE ino = ? AND idx < ?"
+                + " UNION ALL SELECT 1, grp, digest FROM " + groups + " WHERE ino = ?";
+        blockTagRange = "SELECT idx, tag FROM " + blocksTable + " WHERE ino = ? AND idx >= ? AND idx < ? ORDER BY idx";
         allInodes = "SELECT " + INODE_COLUMNS + ", auth FROM " + inodesTable;
         allBlockTags = "SELECT ino, idx, tag FROM " + blocksTable;
         allEntries = "SELECT parent, name, ino, mac FROM " + dirents;
         allXattrs = "SELECT ino, name, value FROM " + xattrsTable;
         setAuth = "UPDATE " + inodesTable + " SET auth = ? WHERE ino = ?";
+        insertGroup = "INSERT INTO " + groups + " (ino, grp, digest) VALUES (?, ?, ?)";
+        setCommitSeal = "UPDATE " + meta + " SET commit_seal = ?";
         setMac = "UPDATE " + dirents + " SET mac = ? WHERE parent = ? AND name = ?";
         entries = "SELECT d.name, d.ino, i.mode, d.mac FROM " + dirents + " d JOIN " + inodesTable + " i ON i.ino = d.ino"
                 + " WHERE d.parent = ? ORDER BY d.name";
@@ -197,6 +210,9 @@ final class NamespaceSql {
                 new Check("SELECT b.ino, count(*) FROM " + blocksTable + " b LEFT JOIN " + inodesTable
                         + " i ON i.ino = b.ino WHERE i.ino IS NULL GROUP BY b.ino ORDER BY b.ino",
                         "inode %s does not exist but has %s blocks"),
+                new Check("SELECT g.ino, count(*) FROM " + groups + " g LEFT JOIN " + inodesTable
+                        + " i ON i.ino = g.ino WHERE i.ino IS NULL GROUP BY g.ino ORDER BY g.ino",
+                        "inode %s does not exist but has %s block group digests"),
                 new Check("SELECT i.ino, i.nblocks, coalesce(c.n, 0) FROM " + inodesTable + " i LEFT JOIN"
                         + " (SELECT ino, count(*) AS n FROM " + blocksTable + " GROUP BY ino) c ON c.ino = i.ino"
                         + " WHERE i.nblocks <> coalesce(c.n, 0) ORDER BY i.ino",
@@ -247,7 +263,8 @@ final class NamespaceSql {
      * {@code namespaceChanges} ({@link #applyData} is the statement without them).
      */
     private static String applyChangesStatement(String meta, String inodes, String dirents, String blocks,
-                                                String xattrs, String symlinks, boolean namespaceChanges) {
+                                                String xattrs, String symlinks, String groups,
+                                                boolean namespaceChanges) {
         String claimed = " EXISTS (SELECT FROM claim)";
         StringBuilder sql = new StringBuilder();
         sql.append("WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch, ?::bytea AS seal,")
@@ -261,7 +278,8 @@ final class NamespaceSql {
                 .append("   ?::bigint[] AS i_mtime, ?::bigint[] AS i_ctime, ?::bytea[] AS i_auth, ?::bigint[] AS bump_ino")
                 .append(namespaceChanges ? ", ?::bigint[] AS x_ino, ?::bytea[] AS x_name, ?::bytea[] AS x_value,"
                         + " ?::bigint[] AS gx_ino, ?::bytea[] AS gx_name, ?::bigint[] AS s_ino, ?::bytea[] AS s_target" : "")
-                .append("),");
+                .append(", ?::bigint[] AS gp_ino, ?::bigint[] AS gp_grp, ?::bytea[] AS gp_digest,")
+                .append("   ?::bigint[] AS gd_ino, ?::bigint[] AS gd_grp),");
         sql.append(" claim AS (UPDATE ").append(meta).append(" SET last_commit = (SELECT seq FROM args),")
                 .append("   commit_seal = (SELECT seal FROM args)")
                 .append("   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),")
@@ -289,12 +307,19 @@ final class NamespaceSql {
         if (namespaceChanges) {
             sql.append(" gone_blocks AS (DELETE FROM ").append(blocks)
                     .append(" WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND").append(claimed).append("),")
+                    .append(" dead_groups AS (DELETE FROM ").append(groups)
+                    .append(" WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND").append(claimed).append("),")
                     .append(deletePairs("gone_entries", dirents, "parent", "ge_parent", "name", "ge_name", claimed))
                     .append(" new_entries AS (INSERT INTO ").append(dirents).append(" (parent, name, ino, mac)")
                     .append("   SELECT e.* FROM args, unnest(args.pe_parent, args.pe_name, args.pe_ino, args.pe_mac) AS e")
                     .append("   WHERE").append(claimed)
                     .append("   ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino, mac = EXCLUDED.mac),");
         }
+        sql.append(putGroups(groups, claimed))
+                .append(" gone_groups AS (DELETE FROM ").append(groups).append(" t WHERE t.ino = ANY ((SELECT gd_ino")
+                .append("   FROM args)::bigint[]) AND t.grp = ANY ((SELECT gd_grp FROM args)::bigint[])")
+                .append("   AND EXISTS (SELECT FROM args, unnest(args.gd_ino, args.gd_grp) AS g(ino, grp)")
+                .append("   WHERE g.ino = t.ino AND g.grp = t.grp) AND").append(claimed).append("),");
         sql.append(" attrs AS MATERIALIZED (SELECT r.* FROM args, unnest(args.i_ino, args.i_mode, args.i_uid, args.i_gid,")
                 .append("   args.i_nlink, args.i_size, args.i_rdev, args.i_atime, args.i_mtime, args.i_ctime, args.i_auth)")
                 .append("   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns, auth)),")
@@ -335,13 +360,14 @@ final class NamespaceSql {
      * gid, nlink, size, rdev, atime, mtime, ctime, auth). Every inode written must have its row
      * in the last arrays (its count is moved there).
      */
-    private static String applyWritesStatement(String meta, String inodes, String blocks) {
+    private static String applyWritesStatement(String meta, String inodes, String blocks, String groups) {
         String claimed = " EXISTS (SELECT FROM claim)";
         return "WITH args AS MATERIALIZED (SELECT ?::bigint AS seq, ?::bigint AS epoch, ?::bytea AS seal,"
                 + "   ?::bigint[] AS p_ino, ?::bigint[] AS p_idx, ?::bytea[] AS p_data,"
                 + "   ?::bigint[] AS i_ino, ?::int[] AS i_mode, ?::bigint[] AS i_uid, ?::bigint[] AS i_gid,"
                 + "   ?::int[] AS i_nlink, ?::bigint[] AS i_size, ?::bigint[] AS i_rdev, ?::bigint[] AS i_atime,"
-                + "   ?::bigint[] AS i_mtime, ?::bigint[] AS i_ctime, ?::bytea[] AS i_auth),"
+                + "   ?::bigint[] AS i_mtime, ?::bigint[] AS i_ctime, ?::bytea[] AS i_auth"
+                + (groups == null ? "" : ", ?::bigint[] AS gp_ino, ?::bigint[] AS gp_grp, ?::bytea[] AS gp_digest") + "),"
                 + " claim AS (UPDATE " + meta + " SET last_commit = (SELECT seq FROM args),"
                 + "   commit_seal = (SELECT seal FROM args)"
                 + "   WHERE mount_epoch = (SELECT epoch FROM args) RETURNING 1),"
@@ -353,6 +379,7 @@ final class NamespaceSql {
                 + "   WHERE" + claimed + " ON CONFLICT (ino, idx) DO UPDATE SET data = EXCLUDED.data RETURNING ino),"
                 + " delta AS (SELECT ino, sum(n)::bigint AS n FROM (SELECT ino, 1::bigint AS n FROM written"
                 + "   UNION ALL SELECT ino, -1 FROM existed) c GROUP BY ino),"
+                + (groups == null ? "" : putGroups(groups, claimed))
                 + " attrs AS MATERIALIZED (SELECT r.* FROM args, unnest(args.i_ino, args.i_mode, args.i_uid, args.i_gid,"
                 + "   args.i_nlink, args.i_size, args.i_rdev, args.i_atime, args.i_mtime, args.i_ctime, args.i_auth)"
                 + "   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns, auth)),"
@@ -365,6 +392,13 @@ final class NamespaceSql {
                 + "   rdev = EXCLUDED.rdev, atime_ns = EXCLUDED.atime_ns, mtime_ns = EXCLUDED.mtime_ns,"
                 + "   ctime_ns = EXCLUDED.ctime_ns, auth = EXCLUDED.auth RETURNING ino, nblocks)"
                 + " SELECT c.n, r.ino, r.nblocks FROM (SELECT count(*) AS n FROM claim) c LEFT JOIN put_inodes r ON true";
+    }
+
+    /** The part of a writer's statement that upserts the group digests of {@code args} (gp_*). */
+    private static String putGroups(String groups, String claimed) {
+        return " new_groups AS (INSERT INTO " + groups + " (ino, grp, digest) SELECT g.* FROM args,"
+                + "   unnest(args.gp_ino, args.gp_grp, args.gp_digest) AS g WHERE" + claimed
+                + "   ON CONFLICT (ino, grp) DO UPDATE SET digest = EXCLUDED.digest),";
     }
 
     /**
@@ -487,6 +521,21 @@ final class NamespaceSql {
     /** Format 6: whether names and symlink targets are stored sealed, chosen when the namespace is made. */
     List<String> createFormat6() {
         return List.of("ALTER TABLE " + table("meta") + " ADD COLUMN seal_names boolean NOT NULL DEFAULT false");
+    }
+
+    /**
+     * Format 7: a hash tree of depth two over each file's blocks. A file's blocks fall in groups
+     * of {@code GROUP_BLOCKS}; the first group's block terms are part of the file's content digest
+     * as before, every later group is one term of it, over the group's digest stored here (the
+     * sum of the group's block terms). A read needs the tags of its own group only. Keyed: the
+     * digests of existing files larger than one group change.
+     */
+    List<String> createFormat7() {
+        return List.of("CREATE TABLE " + table("block_groups") + " ("
+                + " ino bigint NOT NULL,"
+                + " grp bigint NOT NULL,"
+                + " digest bytea NOT NULL,"
+                + " PRIMARY KEY (ino, grp))");
     }
 
     String table(String name) {

@@ -59,8 +59,17 @@ public interface NamespaceStore extends AutoCloseable {
     /** A stored block's Poly1305 tag (the last 16 bytes of its sealed bytes), by index. */
     record StoredTag(long idx, byte[] tag) {}
 
-    /** The tags of every stored block of {@code ino}, in index order: a file's blocks without their bytes. */
-    List<StoredTag> blockTags(long ino);
+    /** The digest stored for one group of a file's blocks (opaque here; see {@code ChangeSet.PutBlockGroup}). */
+    record GroupDigest(long group, byte[] digest) {}
+
+    /** What a file's first read needs: the tags of its blocks below {@code firstGroupEnd}, and every group digest. */
+    record TagIndex(List<StoredTag> firstGroup, List<GroupDigest> groups) {}
+
+    /** The tags of the blocks of {@code ino} with {@code idx < firstGroupEnd} and its group digests, in one query. */
+    TagIndex tagIndex(long ino, long firstGroupEnd);
+
+    /** The tags of the stored blocks of {@code ino} with {@code fromIdx <= idx < toIdx}, in index order. */
+    List<StoredTag> blockTags(long ino, long fromIdx, long toIdx);
 
     /** The stored blocks of {@code ino} with {@code fromIdx <= idx < toIdx}, in index order. */
     List<SealedBlock> blocks(long ino, long fromIdx, long toIdx);
@@ -112,14 +121,25 @@ public interface NamespaceStore extends AutoCloseable {
 
         record EntryMac(long parent, byte[] name, byte[] mac) {}
 
-        /** Authenticators to store: per inode, and per entry. */
-        record Sealed(java.util.Map<Long, byte[]> auth, List<EntryMac> macs) {}
+        /**
+         * Authenticators to store: per inode, and per entry; the group digests of large files
+         * (see {@link GroupDigest}); and the seal of the last commit over the new authenticators
+         * (null: the stored one stays).
+         */
+        record Sealed(java.util.Map<Long, byte[]> auth, List<EntryMac> macs, List<GroupRow> groups, byte[] commitSeal) {
+            public Sealed(java.util.Map<Long, byte[]> auth, List<EntryMac> macs) {
+                this(auth, macs, List.of(), null);
+            }
+        }
+
+        record GroupRow(long ino, long group, byte[] digest) {}
 
         /**
-         * Given every row of the namespace, the authenticators to store with them (only those that
-         * change: inodes left out keep theirs).
+         * Given every row of the namespace and its commit record, the authenticators to store with
+         * them (only those that change: inodes left out keep theirs).
          */
-        Sealed seal(List<InodeRecord> inodes, List<BlockTag> tags, List<EntryRow> entries, List<XattrRow> xattrs);
+        Sealed seal(List<InodeRecord> inodes, List<BlockTag> tags, List<EntryRow> entries, List<XattrRow> xattrs,
+                    CommitState commit);
 
         /** Told what the upgrade has done so far, one short line per step (and during long reads). */
         default void progress(String step) {}

@@ -4,6 +4,7 @@ import dev.sqlitesuperfs.store.ChangeSet.Change;
 import dev.sqlitesuperfs.store.ChangeSet.DeleteEntry;
 import dev.sqlitesuperfs.store.ChangeSet.DeleteInode;
 import dev.sqlitesuperfs.store.ChangeSet.DeleteXattr;
+import dev.sqlitesuperfs.store.ChangeSet.PutBlockGroup;
 import dev.sqlitesuperfs.store.ChangeSet.PutBlocks;
 import dev.sqlitesuperfs.store.ChangeSet.PutEntry;
 import dev.sqlitesuperfs.store.ChangeSet.PutInode;
@@ -60,6 +61,11 @@ final class NetChanges {
     /** Attribute key to its sealed value, or to null when the attribute is removed. */
     final Map<NameKey, byte[]> xattrs = new LinkedHashMap<>();
     final Map<Long, byte[]> symlinks = new LinkedHashMap<>();
+    /** A group of one file's blocks. */
+    record GroupKey(long ino, long group) {}
+
+    /** Group to its digest, or to null when its row is removed. */
+    final Map<GroupKey, byte[]> groups = new LinkedHashMap<>();
 
     private NetChanges() {}
 
@@ -83,6 +89,7 @@ final class NetChanges {
                 blocks.remove(ino);
                 xattrs.keySet().removeIf(k -> k.owner() == ino);
                 symlinks.remove(ino);
+                groups.keySet().removeIf(k -> k.ino() == ino);
             }
             case PutEntry(long parent, byte[] name, long ino, byte[] mac) ->
                     entries.put(NameKey.of(parent, name), new EntryValue(ino, mac));
@@ -103,17 +110,23 @@ final class NetChanges {
             case PutXattr(long ino, byte[] name, byte[] sealedValue) -> xattrs.put(NameKey.of(ino, name), sealedValue);
             case DeleteXattr(long ino, byte[] name) -> xattrs.put(NameKey.of(ino, name), null);
             case PutSymlink(long ino, byte[] sealedTarget) -> symlinks.put(ino, sealedTarget);
+            case PutBlockGroup(long ino, long group, byte[] digest) -> groups.put(new GroupKey(ino, group), digest);
         }
     }
 
-    /** Whether anything but block writes, truncations and inode rows changes. */
+    /** Whether a group's row is removed (what only the fuller statements do). */
+    boolean removesGroups() {
+        return groups.containsValue(null);
+    }
+
+    /** Whether anything but block writes, truncations, group digests and inode rows changes. */
     boolean hasNamespaceChanges() {
         return !deletedInodes.isEmpty() || !entries.isEmpty() || !xattrs.isEmpty() || !symlinks.isEmpty();
     }
 
     boolean isEmpty() {
         return inodes.isEmpty() && deletedInodes.isEmpty() && entries.isEmpty() && truncations.isEmpty()
-                && blocks.isEmpty() && xattrs.isEmpty() && symlinks.isEmpty();
+                && blocks.isEmpty() && xattrs.isEmpty() && symlinks.isEmpty() && groups.isEmpty();
     }
 
     /**

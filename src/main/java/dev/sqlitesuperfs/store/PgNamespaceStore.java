@@ -267,7 +267,11 @@ public final class PgNamespaceStore implements NamespaceStore {
             }
         }
         upgrade.progress("read " + entries.size() + " entries and " + xattrs.size() + " extended attributes");
-        SealingUpgrade.Sealed sealed = upgrade.seal(inodes, tags, entries, xattrs);
+        CommitState commit;
+        try (PreparedStatement read = connection.prepareStatement(sql.readCommitState); ResultSet rows = read.executeQuery()) {
+            commit = rows.next() ? new CommitState(rows.getLong(1), rows.getBytes(2)) : new CommitState(0, null);
+        }
+        SealingUpgrade.Sealed sealed = upgrade.seal(inodes, tags, entries, xattrs, commit);
         try (PreparedStatement update = connection.prepareStatement(sql.setAuth)) {
             for (var e : sealed.auth().entrySet()) {
                 update.setBytes(1, e.getValue());
@@ -285,8 +289,23 @@ public final class PgNamespaceStore implements NamespaceStore {
             }
             update.executeBatch();
         }
-        upgrade.progress("stored " + sealed.auth().size() + " inode authenticators and " + sealed.macs().size()
-                + " entry MACs");
+        try (PreparedStatement insert = connection.prepareStatement(sql.insertGroup)) {
+            for (SealingUpgrade.GroupRow g : sealed.groups()) {
+                insert.setLong(1, g.ino());
+                insert.setLong(2, g.group());
+                insert.setBytes(3, g.digest());
+                insert.addBatch();
+            }
+            insert.executeBatch();
+        }
+        if (sealed.commitSeal() != null) {
+            try (PreparedStatement update = connection.prepareStatement(sql.setCommitSeal)) {
+                update.setBytes(1, sealed.commitSeal());
+                update.executeUpdate();
+            }
+        }
+        upgrade.progress("stored " + sealed.auth().size() + " inode authenticators, " + sealed.macs().size()
+                + " entry MACs and " + sealed.groups().size() + " block group digests");
     }
 
     public NamespaceName namespace() {
@@ -490,9 +509,15 @@ public final class PgNamespaceStore implements NamespaceStore {
     }
 
     @Override
-    public List<StoredTag> blockTags(long ino) {
+    public List<StoredTag> blockTags(long ino, long fromIdx, long toIdx) {
         ensureOpen();
-        return rows.blockTags(ino);
+        return rows.blockTags(ino, fromIdx, toIdx);
+    }
+
+    @Override
+    public TagIndex tagIndex(long ino, long firstGroupEnd) {
+        ensureOpen();
+        return rows.tagIndex(ino, firstGroupEnd);
     }
 
     @Override

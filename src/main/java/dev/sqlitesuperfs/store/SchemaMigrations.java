@@ -39,7 +39,8 @@ final class SchemaMigrations {
             new Step(3, NamespaceSql::createFormat3, true),
             new Step(4, NamespaceSql::createFormat4, true),
             new Step(5, NamespaceSql::createFormat5),
-            new Step(6, NamespaceSql::createFormat6)));
+            new Step(6, NamespaceSql::createFormat6),
+            new Step(7, NamespaceSql::createFormat7, true)));
 
     private final List<Step> steps;
 

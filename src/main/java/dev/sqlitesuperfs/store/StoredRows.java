@@ -81,9 +81,33 @@ final class StoredRows {
                 r -> new DirEntryRecord(r.getBytes(1), r.getLong(2), r.getInt(3), r.getBytes(4)));
     }
 
-    List<StoredTag> blockTags(long ino) {
-        return list("reading block tags", sql.blockTags, s -> s.setLong(1, ino),
-                r -> new StoredTag(r.getLong(1), r.getBytes(2)));
+    List<StoredTag> blockTags(long ino, long fromIdx, long toIdx) {
+        return list("reading block tags", sql.blockTagRange, s -> {
+            s.setLong(1, ino);
+            s.setLong(2, fromIdx);
+            s.setLong(3, toIdx);
+        }, r -> new StoredTag(r.getLong(1), r.getBytes(2)));
+    }
+
+    NamespaceStore.TagIndex tagIndex(long ino, long firstGroupEnd) {
+        // Tags (kind 0) and group digests (kind 1) in one result; split once it has arrived whole.
+        record Row(boolean group, long at, byte[] bytes) {}
+        List<Row> found = list("reading block tags", sql.tagIndex, s -> {
+            s.setLong(1, ino);
+            s.setLong(2, firstGroupEnd);
+            s.setLong(3, ino);
+        }, r -> new Row(r.getInt(1) != 0, r.getLong(2), r.getBytes(3)));
+        List<StoredTag> tags = new java.util.ArrayList<>();
+        List<NamespaceStore.GroupDigest> groups = new java.util.ArrayList<>();
+        for (Row r : found) {
+            if (r.group()) {
+                groups.add(new NamespaceStore.GroupDigest(r.at(), r.bytes()));
+            } else {
+                tags.add(new StoredTag(r.at(), r.bytes()));
+            }
+        }
+        tags.sort(java.util.Comparator.comparingLong(StoredTag::idx));
+        return new NamespaceStore.TagIndex(tags, groups);
     }
 
     List<ParentEntry> parentEntries(long dirIno) {

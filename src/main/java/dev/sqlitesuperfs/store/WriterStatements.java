@@ -13,18 +13,21 @@ final class WriterStatements {
     final PreparedStatement applyChanges;
     final PreparedStatement applyData;
     final PreparedStatement applyWrites;
+    final PreparedStatement applyGroupWrites;
     final PreparedStatement nblocksOf;
 
     WriterStatements(Connection connection, NamespaceSql sql) throws SQLException {
         applyChanges = connection.prepareStatement(sql.applyChanges);
         applyData = connection.prepareStatement(sql.applyData);
         applyWrites = connection.prepareStatement(sql.applyWrites);
+        applyGroupWrites = connection.prepareStatement(sql.applyGroupWrites);
         nblocksOf = connection.prepareStatement(sql.nblocksOf);
     }
 
     /** Closes the statements (a namespace the lane no longer keeps); a failure is harmless. */
     void close() {
-        for (PreparedStatement statement : new PreparedStatement[] {applyChanges, applyData, applyWrites, nblocksOf}) {
+        for (PreparedStatement statement : new PreparedStatement[] {applyChanges, applyData, applyWrites, applyGroupWrites,
+                nblocksOf}) {
             try {
                 statement.close();
             } catch (SQLException ignored) {

@@ -274,6 +274,7 @@ final class FsFixture implements AutoCloseable {
             case ChangeSet.PutXattr(long ino, byte[] name, byte[] value) -> "put-xattr " + text(name);
             case ChangeSet.DeleteXattr(long ino, byte[] name) -> "delete-xattr " + text(name);
             case ChangeSet.PutSymlink(long ino, byte[] target) -> "put-symlink " + ino;
+            case ChangeSet.PutBlockGroup(long ino, long group, byte[] digest) -> "put-block-group " + ino;
         };
     }
 

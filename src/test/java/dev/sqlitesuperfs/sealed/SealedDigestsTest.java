@@ -29,6 +29,12 @@ class SealedDigestsTest {
     private static final int BLOCK = 4096;
     private static final int STEPS = 150;
     private static final int REMOUNT_EVERY = 10;
+    /**
+     * Where blocks are written: near the start, and on both sides of the edges of the later groups
+     * of blocks a file's digest is made of (1,024 blocks each), so that writes and truncations
+     * change the first group, later groups, and remove later groups whole.
+     */
+    private static final long[] INDEXES = {0, 1, 2, 3, 5, 7, 1023, 1024, 1025, 2047, 2048, 2050, 4100};
 
     /** A file as the model has it. */
     private static final class File {
@@ -160,7 +166,7 @@ class SealedDigestsTest {
                 InodeRecord row = rowOf(fresh);
                 List<PlainBlock> blocks = new ArrayList<>();
                 for (int n = random.nextInt(4); n > 0; n--) {
-                    long idx = random.nextInt(6);
+                    long idx = INDEXES[random.nextInt(INDEXES.length)];
                     byte[] data = randomBytes(1 + random.nextInt(BLOCK));
                     blocks.removeIf(b -> b.idx() == idx);
                     blocks.add(new PlainBlock(idx, data, data.length));
@@ -171,7 +177,7 @@ class SealedDigestsTest {
             }
             case 1, 2, 3 -> { // write one block, new or over a stored one
                 File f = files.get(ino);
-                long idx = random.nextInt(8);
+                long idx = INDEXES[random.nextInt(INDEXES.length)];
                 byte[] data = randomBytes(1 + random.nextInt(BLOCK));
                 long firstNew = f.storedEnd();
                 f.blocks.put(idx, data);
@@ -181,7 +187,8 @@ class SealedDigestsTest {
             }
             case 4 -> { // truncate at a block boundary
                 File f = files.get(ino);
-                long from = random.nextLong(f.storedEnd() + 1);
+                long from = random.nextBoolean() ? random.nextLong(f.storedEnd() + 1)
+                        : Math.min(f.storedEnd(), INDEXES[random.nextInt(INDEXES.length)]);
                 f.blocks.tailMap(from, true).clear();
                 f.size = Math.min(f.size, from * BLOCK);
                 touched.add(ino);

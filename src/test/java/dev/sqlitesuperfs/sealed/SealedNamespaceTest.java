@@ -139,6 +139,97 @@ class SealedNamespaceTest {
         assertThat(format()).isEqualTo(PgNamespaceStore.FORMAT_VERSION);
     }
 
+    /** Blocks of a file that spans three groups of blocks: its first, and groups 1 and 2. */
+    private static final long[] LARGE_FILE_BLOCKS = {0, 1, 1500, 2900};
+
+    /** Makes file 'large' (its blocks: version 0 of each) and rewrites block 1500 (version 1); returns its inode. */
+    private long largeFile() {
+        try (NamespaceStore store = store(false);
+                SealedNamespace opened = SealedNamespace.open(store, namespace, Access.WRITABLE, 0, new Prompt(PASSPHRASE))) {
+            SealedStore sealed = opened.store();
+            long ino = sealed.allocateInodes().first();
+            long t = 1_000_000_000L;
+            var row = new dev.sqlitesuperfs.store.InodeRecord(ino, SealedTree.FILE, 0, 0, 1, 2901L * BLOCK_SIZE, 0, 0,
+                    t, t, t);
+            List<PlainBlock> blocks = new ArrayList<>();
+            for (long idx : LARGE_FILE_BLOCKS) {
+                blocks.add(new PlainBlock(idx, blockData(idx, 0), BLOCK_SIZE));
+            }
+            var root = sealed.inode(1).orElseThrow();
+            sealed.transaction().putInode(row).putBlocks(ino, 0, blocks)
+                    .putEntry(1, SealedTree.bytes("large"), ino, 0).putInode(root).commit();
+            sealed.transaction().putInode(row).putBlocks(ino, 3000, List.of(new PlainBlock(1500, blockData(1500, 1),
+                    BLOCK_SIZE))).commit();
+            return ino;
+        }
+    }
+
+    private static byte[] blockData(long idx, int version) {
+        byte[] data = new byte[BLOCK_SIZE];
+        new java.util.SplittableRandom(idx * 7 + version).nextBytes(data);
+        return data;
+    }
+
+    private void assertLargeFileReads(SealedStore sealed, long ino) {
+        for (long idx : LARGE_FILE_BLOCKS) {
+            List<byte[]> read = new ArrayList<>();
+            sealed.readBlocks(ino, idx, idx + 1, (i, plain) -> read.add(plain));
+            assertThat(read).as("block %d", idx).singleElement().isEqualTo(blockData(idx, idx == 1500 ? 1 : 0));
+        }
+    }
+
+    @Test
+    void formatSixGivesLargeFilesGroupDigestsWhenAWritableOpeningUpgradesIt() {
+        long ino = largeFile();
+        try (NamespaceStore store = store(true); TestKeys keys = TestKeys.open(store, PASSPHRASE, namespace)) {
+            dev.sqlitesuperfs.store.FormatSix.downgrade(namespace, keys.sealer());
+        }
+        assertThat(format()).isEqualTo(6);
+        try (NamespaceStore store = store(false);
+                SealedNamespace opened = SealedNamespace.open(store, namespace, Access.WRITABLE, 0, new Prompt(PASSPHRASE))) {
+            assertLargeFileReads(opened.store(), ino);
+        }
+        assertThat(format()).isEqualTo(PgNamespaceStore.FORMAT_VERSION);
+        assertThat(TestPostgres.queryLong("SELECT count(*) FROM \"" + namespace + "\".block_groups WHERE ino = " + ino))
+                .isEqualTo(2);
+        try (NamespaceStore store = store(true);
+                SealedNamespace opened = SealedNamespace.open(store, namespace, Access.READ_ONLY, 0, new Prompt(PASSPHRASE))) {
+            assertLargeFileReads(opened.store(), ino);
+            assertThat(SealedNamespace.audit(store, namespace, new Prompt(PASSPHRASE))).isEmpty();
+        }
+    }
+
+    @Test
+    void aFormatSixFileWithABlockPutBackIsNotUpgradedAndNothingChanges() {
+        long ino = largeFile();
+        byte[] old = TestPostgres.query("SELECT data FROM \"" + namespace + "\".blocks WHERE ino = " + ino + " AND idx = 1500");
+        try (NamespaceStore store = store(false);
+                SealedNamespace opened = SealedNamespace.open(store, namespace, Access.WRITABLE, 0, new Prompt(PASSPHRASE))) {
+            opened.store().transaction().putInode(opened.store().inode(ino).orElseThrow()).putBlocks(ino, 3000,
+                    List.of(new PlainBlock(1500, blockData(1500, 2), BLOCK_SIZE))).commit();
+        }
+        try (NamespaceStore store = store(true); TestKeys keys = TestKeys.open(store, PASSPHRASE, namespace)) {
+            dev.sqlitesuperfs.store.FormatSix.downgrade(namespace, keys.sealer());
+        }
+        try (var c = TestPostgres.connect();
+                var put = c.prepareStatement("UPDATE \"" + namespace + "\".blocks SET data = ? WHERE ino = ? AND idx = 1500")) {
+            put.setBytes(1, old);
+            put.setLong(2, ino);
+            put.executeUpdate();
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        String before = metaRow();
+        try (NamespaceStore store = store(false)) {
+            assertThatThrownBy(() -> SealedNamespace.open(store, namespace, Access.WRITABLE, 0, new Prompt(PASSPHRASE)))
+                    .isInstanceOf(TamperedException.class)
+                    .hasMessageContaining("cannot be upgraded to the current format")
+                    .hasMessageContaining("inode " + ino + ": its blocks are not the ones last stored");
+        }
+        assertThat(format()).isEqualTo(6);
+        assertThat(metaRow()).isEqualTo(before);
+    }
+
     @Test
     void formatsBeforeAuthenticationAreOpenedOnlyAfterTheExplicitUpgrade() {
         // as format 1 left it (TestMount.downgradeToFormatOne); a writable store brings it to 2 unkeyed
@@ -146,6 +237,7 @@ class SealedNamespaceTest {
         TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum,"
                 + " DROP COLUMN commit_seal, DROP COLUMN seal_names");
         TestPostgres.execute("ALTER TABLE " + ns + ".blocks DROP COLUMN tag");
+        TestPostgres.execute("DROP TABLE " + ns + ".block_groups");
         TestPostgres.execute("ALTER TABLE " + ns + ".inodes DROP COLUMN auth");
         TestPostgres.execute("ALTER TABLE " + ns + ".dirents DROP COLUMN mac");
         TestPostgres.execute("UPDATE " + meta + " SET format_version = 1");

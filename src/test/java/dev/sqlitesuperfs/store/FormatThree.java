@@ -65,6 +65,10 @@ public final class FormatThree {
             try (PreparedStatement drop = c.prepareStatement("ALTER TABLE " + ns + ".meta DROP COLUMN commit_seal, DROP COLUMN seal_names")) {
                 drop.executeUpdate(); // formats 5 and 6
             }
+            // format 7 (this downgrade keeps every file's content digest: for files of one group of blocks only)
+            try (PreparedStatement drop = c.prepareStatement("DROP TABLE " + ns + ".block_groups")) {
+                drop.executeUpdate();
+            }
             try (PreparedStatement version = c.prepareStatement(sql.setFormatVersion)) {
                 version.setInt(1, 3);
                 version.executeUpdate();

@@ -275,10 +275,29 @@ public final class MemoryNamespaceStore implements NamespaceStore {
     }
 
     @Override
-    public List<StoredTag> blockTags(long ino) {
+    public List<StoredTag> blockTags(long ino, long fromIdx, long toIdx) {
         List<StoredTag> tags = new ArrayList<>();
-        read().blockRows(ino).forEach((idx, data) -> tags.add(new StoredTag(idx, MemoryTables.tagOf(data))));
+        if (fromIdx < toIdx) {
+            read().blockRows(ino).subMap(fromIdx, toIdx)
+                    .forEach((idx, data) -> tags.add(new StoredTag(idx, MemoryTables.tagOf(data))));
+        }
+        tagsRead.addAndGet(tags.size());
         return tags;
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong tagsRead = new java.util.concurrent.atomic.AtomicLong();
+
+    /** How many block tags reads have fetched so far (what a file's first read costs). */
+    public long tagsRead() {
+        return tagsRead.get();
+    }
+
+    @Override
+    public TagIndex tagIndex(long ino, long firstGroupEnd) {
+        MemoryTables t = read();
+        List<GroupDigest> groups = new ArrayList<>();
+        t.groupsOf(ino).forEach((g, d) -> groups.add(new GroupDigest(g, d)));
+        return new TagIndex(blockTags(ino, 0, firstGroupEnd), groups);
     }
 
     @Override

@@ -7,6 +7,7 @@ import dev.sqlitesuperfs.store.ChangeSet.DeleteXattr;
 import dev.sqlitesuperfs.store.ChangeSet.PutBlocks;
 import dev.sqlitesuperfs.store.ChangeSet.PutEntry;
 import dev.sqlitesuperfs.store.ChangeSet.PutInode;
+import dev.sqlitesuperfs.store.ChangeSet.PutBlockGroup;
 import dev.sqlitesuperfs.store.ChangeSet.PutSymlink;
 import dev.sqlitesuperfs.store.ChangeSet.PutXattr;
 import dev.sqlitesuperfs.store.ChangeSet.TruncateBlocks;
@@ -62,6 +63,8 @@ public final class MemoryTables {
     /** ino → name → sealed value. */
     final TreeMap<Long, TreeMap<Name, byte[]>> xattrs = new TreeMap<>();
     final TreeMap<Long, byte[]> symlinks = new TreeMap<>();
+    /** ino → group → digest (the block_groups table). No foreign key, as in the schema. */
+    final TreeMap<Long, TreeMap<Long, byte[]>> groups = new TreeMap<>();
 
     MemoryTables() {}
 
@@ -73,6 +76,7 @@ public final class MemoryTables {
         blocks.forEach((ino, rows) -> c.blocks.put(ino, new TreeMap<>(rows)));
         xattrs.forEach((ino, rows) -> c.xattrs.put(ino, new TreeMap<>(rows)));
         c.symlinks.putAll(symlinks);
+        groups.forEach((ino, rows) -> c.groups.put(ino, new TreeMap<>(rows)));
         return c;
     }
 
@@ -115,6 +119,13 @@ public final class MemoryTables {
             }
         }
         return found;
+    }
+
+    /** The stored group digests of {@code ino}, group to digest, in order. */
+    public TreeMap<Long, byte[]> groupsOf(long ino) {
+        TreeMap<Long, byte[]> copy = new TreeMap<>();
+        groups.getOrDefault(ino, new TreeMap<>()).forEach((g, d) -> copy.put(g, d.clone()));
+        return copy;
     }
 
     /** The stored blocks of {@code ino}, index to sealed bytes, in order. */
@@ -183,6 +194,7 @@ public final class MemoryTables {
             case DeleteInode(long ino) -> {
                 inodes.remove(ino);
                 blocks.remove(ino);
+                groups.remove(ino);
                 xattrs.remove(ino); // ON DELETE CASCADE
                 symlinks.remove(ino); // ON DELETE CASCADE
                 tx.put.remove(ino);
@@ -245,6 +257,16 @@ public final class MemoryTables {
             case PutSymlink(long ino, byte[] target) -> {
                 symlinks.put(ino, target.clone());
                 tx.symlinksPut.add(ino);
+            }
+            case PutBlockGroup(long ino, long group, byte[] digest) -> {
+                if (digest != null) {
+                    groups.computeIfAbsent(ino, k -> new TreeMap<>()).put(group, digest.clone());
+                } else if (groups.containsKey(ino)) {
+                    groups.get(ino).remove(group);
+                    if (groups.get(ino).isEmpty()) {
+                        groups.remove(ino);
+                    }
+                }
             }
         }
     }

@@ -73,4 +73,17 @@ public final class RowEditor {
         rows.deleteSymlinkRow(ino);
         return this;
     }
+
+    public RowEditor putGroup(long ino, long group, byte[] digest) {
+        rows.groups.computeIfAbsent(ino, k -> new java.util.TreeMap<>()).put(group, digest.clone());
+        return this;
+    }
+
+    public RowEditor deleteGroup(long ino, long group) {
+        var groups = rows.groups.get(ino);
+        if (groups != null) {
+            groups.remove(group);
+        }
+        return this;
+    }
 }

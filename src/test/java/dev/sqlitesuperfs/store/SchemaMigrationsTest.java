@@ -103,11 +103,11 @@ class SchemaMigrationsTest {
         NamespaceName ns = olderNamespaceWithAFile(2);
         try (PgNamespaceStore store = PgNamespaceStore.open(TestPostgres.config(), ns, false)) {
             assertThat(store.needsSealingUpgrade()).isTrue();
-            assertThatThrownBy(() -> store.upgradeSealing((inodes, tags, entries, xattrs) -> {
+            assertThatThrownBy(() -> store.upgradeSealing((inodes, tags, entries, xattrs, commit) -> {
                 throw new IllegalStateException("the key holder refuses");
             })).hasMessageContaining("refuses");
             assertThat(store.needsSealingUpgrade()).isTrue();
-            store.upgradeSealing((inodes, tags, entries, xattrs) -> {
+            store.upgradeSealing((inodes, tags, entries, xattrs, commit) -> {
                 assertThat(inodes).extracting(InodeRecord::ino).containsExactlyInAnyOrder(1L, 2L);
                 assertThat(entries).hasSize(1);
                 Map<Long, byte[]> auth = new HashMap<>();
@@ -138,6 +138,7 @@ class SchemaMigrationsTest {
     private static NamespaceName olderNamespaceWithAFile(int version) {
         NamespaceName ns = formatOneNamespaceWithAFile();
         TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".blocks DROP COLUMN tag");
+        TestPostgres.execute("DROP TABLE " + ns.quoted() + ".block_groups");
         TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".inodes DROP COLUMN auth");
         TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".dirents DROP COLUMN mac");
         TestPostgres.execute("ALTER TABLE " + ns.quoted() + ".meta DROP COLUMN commit_seal, DROP COLUMN seal_names");

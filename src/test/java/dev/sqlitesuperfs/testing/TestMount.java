@@ -216,6 +216,7 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
         TestPostgres.execute("ALTER TABLE " + ns + ".meta DROP COLUMN key_check, DROP COLUMN meta_checksum,"
                 + " DROP COLUMN commit_seal, DROP COLUMN seal_names");
         TestPostgres.execute("ALTER TABLE " + ns + ".blocks DROP COLUMN tag");
+        TestPostgres.execute("DROP TABLE " + ns + ".block_groups");
         TestPostgres.execute("ALTER TABLE " + ns + ".inodes DROP COLUMN auth");
         TestPostgres.execute("ALTER TABLE " + ns + ".dirents DROP COLUMN mac");
         TestPostgres.execute("UPDATE " + ns + ".meta SET format_version = 1");
