@@ -141,20 +141,12 @@ final class SealedUpgrade {
             if (sums == null) {
                 continue;
             }
-            byte[] plain;
-            try {
-                plain = sealer.openInode(r.ino(), r.auth());
-            } catch (IntegrityException ex) {
-                problems.add("inode " + r.ino() + ": " + ex.getMessage());
+            Digests sealed = digestsOf(sealer, r, "inode ", problems);
+            if (sealed == null) {
                 continue;
             }
-            ByteBuffer b = ByteBuffer.wrap(plain);
-            byte[] content = slice(b, InodeAuth.CONTENT_OFFSET);
-            byte[] xattrs = slice(b, InodeAuth.XATTRS_OFFSET);
-            if (!Arrays.equals(plain, InodeAuth.plaintext(r, content, xattrs))) {
-                problems.add("inode " + r.ino() + ": its row does not match its authenticator");
-                continue;
-            }
+            byte[] content = sealed.content();
+            byte[] xattrs = sealed.xattrs();
             if (!Arrays.equals(content, flat.get(r.ino()))) {
                 problems.add("inode " + r.ino() + ": its blocks are not the ones last stored");
                 continue;
@@ -194,20 +186,12 @@ final class SealedUpgrade {
         }
         Map<Long, byte[]> auth = new HashMap<>();
         for (InodeRecord r : directories.values()) {
-            byte[] plain;
-            try {
-                plain = sealer.openInode(r.ino(), r.auth());
-            } catch (IntegrityException ex) {
-                problems.add("directory " + r.ino() + ": " + ex.getMessage());
+            Digests sealed = digestsOf(sealer, r, "directory ", problems);
+            if (sealed == null) {
                 continue;
             }
-            ByteBuffer b = ByteBuffer.wrap(plain);
-            byte[] content = slice(b, InodeAuth.CONTENT_OFFSET);
-            byte[] xattrs = slice(b, InodeAuth.XATTRS_OFFSET);
-            if (!Arrays.equals(plain, InodeAuth.plaintext(r, content, xattrs))) {
-                problems.add("directory " + r.ino() + ": its row does not match its authenticator");
-                continue;
-            }
+            byte[] content = sealed.content();
+            byte[] xattrs = sealed.xattrs();
             if (!Arrays.equals(content, oldSums.getOrDefault(r.ino(), new byte[Sealer.DIGEST_BYTES]))) {
                 problems.add("directory " + r.ino() + ": its entries are not the ones last stored");
                 continue;
@@ -216,6 +200,30 @@ final class SealedUpgrade {
             auth.put(r.ino(), sealer.sealInode(r.ino(), InodeAuth.plaintext(r, fresh, xattrs)));
         }
         return new Sealed(auth, macs);
+    }
+
+    /** The two digests an inode's authenticator seals. */
+    private record Digests(byte[] content, byte[] xattrs) {}
+
+    /**
+     * The digests {@code r}'s authenticator seals, once it opened and sealed the row as it is;
+     * else null, with the problem added (named as {@code kind} and the inode number).
+     */
+    private static Digests digestsOf(Sealer sealer, InodeRecord r, String kind, List<String> problems) {
+        byte[] plain;
+        try {
+            plain = sealer.openInode(r.ino(), r.auth());
+        } catch (IntegrityException ex) {
+            problems.add(kind + r.ino() + ": " + ex.getMessage());
+            return null;
+        }
+        ByteBuffer b = ByteBuffer.wrap(plain);
+        Digests d = new Digests(slice(b, InodeAuth.CONTENT_OFFSET), slice(b, InodeAuth.XATTRS_OFFSET));
+        if (!Arrays.equals(plain, InodeAuth.plaintext(r, d.content(), d.xattrs()))) {
+            problems.add(kind + r.ino() + ": its row does not match its authenticator");
+            return null;
+        }
+        return d;
     }
 
     private static byte[] slice(ByteBuffer plain, int offset) {
