@@ -259,8 +259,9 @@ final class NamespaceSql {
      * data); truncations (ino, from); blocks copied (ino, count); removed entries (parent, name)*;
      * put entries (parent, name, ino, mac)*; inode rows (ino, mode, uid, gid, nlink, size, rdev,
      * atime, mtime, ctime, auth); inodes whose count changes without their row; put xattrs (ino,
-     * name, value)*; removed xattrs (ino, name)*; symlinks (ino, target)*. Those marked * only with
-     * {@code namespaceChanges} ({@link #applyData} is the statement without them).
+     * name, value)*; removed xattrs (ino, name)*; symlinks (ino, target)*; put group digests (ino,
+     * group, digest); removed groups (ino, group). Those marked * only with {@code namespaceChanges}
+     * ({@link #applyData} is the statement without them).
      */
     private static String applyChangesStatement(String meta, String inodes, String dirents, String blocks,
                                                 String xattrs, String symlinks, String groups,
@@ -309,17 +310,14 @@ final class NamespaceSql {
                     .append(" WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND").append(claimed).append("),")
                     .append(" dead_groups AS (DELETE FROM ").append(groups)
                     .append(" WHERE ino = ANY ((SELECT dead FROM args)::bigint[]) AND").append(claimed).append("),")
-                    .append(deletePairs("gone_entries", dirents, "parent", "ge_parent", "name", "ge_name", claimed))
+                    .append(deletePairs("gone_entries", dirents, "parent", "ge_parent", "name", "ge_name", "bytea", claimed))
                     .append(" new_entries AS (INSERT INTO ").append(dirents).append(" (parent, name, ino, mac)")
                     .append("   SELECT e.* FROM args, unnest(args.pe_parent, args.pe_name, args.pe_ino, args.pe_mac) AS e")
                     .append("   WHERE").append(claimed)
                     .append("   ON CONFLICT (parent, name) DO UPDATE SET ino = EXCLUDED.ino, mac = EXCLUDED.mac),");
         }
         sql.append(putGroups(groups, claimed))
-                .append(" gone_groups AS (DELETE FROM ").append(groups).append(" t WHERE t.ino = ANY ((SELECT gd_ino")
-                .append("   FROM args)::bigint[]) AND t.grp = ANY ((SELECT gd_grp FROM args)::bigint[])")
-                .append("   AND EXISTS (SELECT FROM args, unnest(args.gd_ino, args.gd_grp) AS g(ino, grp)")
-                .append("   WHERE g.ino = t.ino AND g.grp = t.grp) AND").append(claimed).append("),");
+                .append(deletePairs("gone_groups", groups, "ino", "gd_ino", "grp", "gd_grp", "bigint", claimed));
         sql.append(" attrs AS MATERIALIZED (SELECT r.* FROM args, unnest(args.i_ino, args.i_mode, args.i_uid, args.i_gid,")
                 .append("   args.i_nlink, args.i_size, args.i_rdev, args.i_atime, args.i_mtime, args.i_ctime, args.i_auth)")
                 .append("   AS r(ino, mode, uid, gid, nlink, size, rdev, atime_ns, mtime_ns, ctime_ns, auth)),")
@@ -343,7 +341,7 @@ final class NamespaceSql {
                     .append(" new_xattrs AS (INSERT INTO ").append(xattrs).append(" (ino, name, value)")
                     .append("   SELECT x.* FROM args, unnest(args.x_ino, args.x_name, args.x_value) AS x WHERE").append(claimed)
                     .append("   ON CONFLICT (ino, name) DO UPDATE SET value = EXCLUDED.value),")
-                    .append(deletePairs("gone_xattrs", xattrs, "ino", "gx_ino", "name", "gx_name", claimed))
+                    .append(deletePairs("gone_xattrs", xattrs, "ino", "gx_ino", "name", "gx_name", "bytea", claimed))
                     .append(" new_symlinks AS (INSERT INTO ").append(symlinks).append(" (ino, target)")
                     .append("   SELECT y.* FROM args, unnest(args.s_ino, args.s_target) AS y WHERE").append(claimed)
                     .append("   ON CONFLICT (ino) DO UPDATE SET target = EXCLUDED.target)");
@@ -357,8 +355,9 @@ final class NamespaceSql {
      * The writes-only form of {@link #applyChangesStatement}: the same claim, block upsert, count
      * and row upsert, and the same result rows, without the truncation, copy and count-only parts.
      * Parameters: commit number, epoch; block writes (ino, idx, data); inode rows (ino, mode, uid,
-     * gid, nlink, size, rdev, atime, mtime, ctime, auth). Every inode written must have its row
-     * in the last arrays (its count is moved there).
+     * gid, nlink, size, rdev, atime, mtime, ctime, auth); with {@code groups}, put group digests
+     * (ino, group, digest), none removed. Every inode written must have its row in the inode rows'
+     * arrays (its count is moved there).
      */
     private static String applyWritesStatement(String meta, String inodes, String blocks, String groups) {
         String claimed = " EXISTS (SELECT FROM claim)";
@@ -403,14 +402,14 @@ final class NamespaceSql {
 
     /**
      * A part of the writer's statement that deletes the rows of {@code table} whose key
-     * ({@code id} bigint, {@code name} bytea) is one of the pairs in the arrays {@code ids} and
-     * {@code names} of {@code args}: found by primary key through {@code = ANY} of each array, then
-     * matched pair by pair.
+     * ({@code id} bigint, {@code name} of SQL type {@code nameType}) is one of the pairs in the
+     * arrays {@code ids} and {@code names} of {@code args}: found by primary key through
+     * {@code = ANY} of each array, then matched pair by pair.
      */
     private static String deletePairs(String cte, String table, String id, String ids, String name, String names,
-                                      String claimed) {
+                                      String nameType, String claimed) {
         return " " + cte + " AS (DELETE FROM " + table + " t WHERE t." + id + " = ANY ((SELECT " + ids
-                + " FROM args)::bigint[]) AND t." + name + " = ANY ((SELECT " + names + " FROM args)::bytea[])"
+                + " FROM args)::bigint[]) AND t." + name + " = ANY ((SELECT " + names + " FROM args)::" + nameType + "[])"
                 + " AND EXISTS (SELECT FROM args, unnest(args." + ids + ", args." + names + ") AS g(id, name)"
                 + " WHERE g.id = t." + id + " AND g.name = t." + name + ") AND" + claimed + "),";
     }

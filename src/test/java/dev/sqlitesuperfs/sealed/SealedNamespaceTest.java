@@ -199,6 +199,37 @@ class SealedNamespaceTest {
         }
     }
 
+    /** The writer's statements keep block_groups right: a group cut in part, groups cut whole, a file removed. */
+    @Test
+    void groupDigestRowsFollowTruncationsAndRemovals() {
+        long ino = largeFile();
+        String groups = "SELECT count(*) FROM \"" + namespace + "\".block_groups WHERE ino = " + ino;
+        assertThat(TestPostgres.queryLong(groups)).isEqualTo(2);
+        try (NamespaceStore store = store(false);
+                SealedNamespace opened = SealedNamespace.open(store, namespace, Access.WRITABLE, 0, new Prompt(PASSPHRASE))) {
+            SealedStore sealed = opened.store();
+            var row = sealed.inode(ino).orElseThrow();
+            sealed.transaction().truncateBlocks(ino, 1501).putInode(SealedTree.withSize(row, 1501L * BLOCK_SIZE)).commit();
+            assertThat(TestPostgres.queryLong(groups)).as("group 2 cut whole, group 1 in part").isEqualTo(1);
+        }
+        try (NamespaceStore store = store(false);
+                SealedNamespace opened = SealedNamespace.open(store, namespace, Access.WRITABLE, 0, new Prompt(PASSPHRASE))) {
+            SealedStore sealed = opened.store();
+            List<byte[]> read = new ArrayList<>();
+            sealed.readBlocks(ino, 1500, 1501, (i, plain) -> read.add(plain));
+            assertThat(read).singleElement().isEqualTo(blockData(1500, 1));
+            var row = sealed.inode(ino).orElseThrow();
+            sealed.transaction().truncateBlocks(ino, 1024).putInode(SealedTree.withSize(row, 1024L * BLOCK_SIZE)).commit();
+            assertThat(TestPostgres.queryLong(groups)).as("group 1 cut whole at its first block").isZero();
+            sealed.transaction().putInode(sealed.inode(ino).orElseThrow()).putBlocks(ino, 1024,
+                    List.of(new PlainBlock(5000, blockData(5000, 0), BLOCK_SIZE))).commit();
+            assertThat(TestPostgres.queryLong(groups)).isEqualTo(1);
+            var root = sealed.inode(1).orElseThrow();
+            sealed.transaction().deleteEntry(1, SealedTree.bytes("large"), ino).deleteInode(ino).putInode(root).commit();
+            assertThat(TestPostgres.queryLong(groups)).as("removed with its file").isZero();
+        }
+    }
+
     @Test
     void aFormatSixFileWithABlockPutBackIsNotUpgradedAndNothingChanges() {
         long ino = largeFile();
