@@ -119,7 +119,7 @@ class RollbackTest {
         try (TestMount mount = TestMount.fresh()) {
             Files.writeString(mount.path("a"), "1");
             mount.unmount();
-            Path elsewhere = Files.createTempDirectory("sqlitesuperfs-anchors-");
+            Path elsewhere = Files.createTempDirectory(mount.anchors().getParent(), "elsewhere-");
             try (TestMount other = mount.sameNamespaceElsewhere("--anchor-dir", elsewhere.toString())) {
                 Files.writeString(other.path("a"), "2");
             }

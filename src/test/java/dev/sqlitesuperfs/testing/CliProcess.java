@@ -176,9 +176,9 @@ public final class CliProcess implements AutoCloseable {
      * The default state directory of every program a test run starts (freshness anchors, a local
      * PostgreSQL): one for the whole run, as a machine has one, and not the machine's own (tests
      * run as root would fill /var/lib/sqlitesuperfs with the anchors of namespaces long dropped).
-     * Removed when the run ends.
+     * {@link TestMount}'s anchor directories are made in it too. Removed when the run ends.
      */
-    private static final class TestState {
+    static final class TestState {
         static final Path DIR = create();
 
         private static Path create() {

@@ -52,7 +52,9 @@ public final class TestMount implements AutoCloseable, BeforeAllCallback, AfterA
         this.extraArgs = extraArgs;
         this.database = database;
         try {
-            this.anchors = anchors != null ? anchors : Files.createTempDirectory("sqlitesuperfs-anchors-").resolve("a");
+            // in the run's state directory, removed when the run ends
+            this.anchors = anchors != null ? anchors
+                    : Files.createTempDirectory(CliProcess.TestState.DIR, "anchors-").resolve("a");
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
