@@ -1,5 +1,6 @@
 package dev.sqlitesuperfs.sealed;
 
+import dev.sqlitesuperfs.crypto.Sealer;
 import dev.sqlitesuperfs.store.NamespaceStore.StoredTag;
 import java.util.HashSet;
 import java.util.List;
@@ -140,7 +141,7 @@ final class BlockTags {
     synchronized Map<Long, byte[]> tagsIn(long from, long to) {
         Map<Long, byte[]> found = new TreeMap<>();
         for (long i = nextPresentBefore(from, to); i >= 0; i = nextPresentBefore(i + 1, to)) {
-            byte[] tag = new byte[16];
+            byte[] tag = new byte[Sealer.TAG_BYTES];
             get(i, tag, 0);
             found.put(i, tag);
         }
