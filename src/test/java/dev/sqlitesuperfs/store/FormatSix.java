@@ -68,14 +68,7 @@ public final class FormatSix {
                 seal.setBytes(1, sealer.commitSeal(lastCommit, root));
                 seal.executeUpdate();
             }
-            try (PreparedStatement drop = c.prepareStatement("DROP TABLE " + ns + ".block_groups")) {
-                drop.executeUpdate();
-            }
-            try (PreparedStatement version = c.prepareStatement(sql.setFormatVersion)) {
-                version.setInt(1, 6);
-                version.executeUpdate();
-            }
-            MetaRow.refreshChecksum(c, NamespaceName.parse(namespace), sql, 6);
+            FormatThree.dropGroupsAndSetFormat(c, namespace, sql, 6);
             c.commit();
         } catch (SQLException | IntegrityException e) {
             throw new IllegalStateException("downgrading " + namespace + " to format 6 failed", e);

@@ -20,6 +20,18 @@ import java.util.Map;
 public final class FormatThree {
     private FormatThree() {}
 
+    /** The last step of a downgrade from format 7: no table of group digests, the format and checksum as given. */
+    static void dropGroupsAndSetFormat(Connection c, String namespace, NamespaceSql sql, int format) throws SQLException {
+        try (PreparedStatement drop = c.prepareStatement("DROP TABLE \"" + namespace + "\".block_groups")) {
+            drop.executeUpdate();
+        }
+        try (PreparedStatement version = c.prepareStatement(sql.setFormatVersion)) {
+            version.setInt(1, format);
+            version.executeUpdate();
+        }
+        MetaRow.refreshChecksum(c, NamespaceName.parse(namespace), sql, format);
+    }
+
     public static void downgrade(String namespace, Sealer sealer) {
         NamespaceSql sql = new NamespaceSql(NamespaceName.parse(namespace));
         String ns = "\"" + namespace + "\"";
@@ -66,14 +78,7 @@ public final class FormatThree {
                 drop.executeUpdate(); // formats 5 and 6
             }
             // format 7 (this downgrade keeps every file's content digest: for files of one group of blocks only)
-            try (PreparedStatement drop = c.prepareStatement("DROP TABLE " + ns + ".block_groups")) {
-                drop.executeUpdate();
-            }
-            try (PreparedStatement version = c.prepareStatement(sql.setFormatVersion)) {
-                version.setInt(1, 3);
-                version.executeUpdate();
-            }
-            MetaRow.refreshChecksum(c, NamespaceName.parse(namespace), sql, 3);
+            dropGroupsAndSetFormat(c, namespace, sql, 3);
             c.commit();
         } catch (SQLException | IntegrityException e) {
             throw new IllegalStateException("downgrading " + namespace + " to format 3 failed", e);
