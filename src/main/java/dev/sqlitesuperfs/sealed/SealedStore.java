@@ -502,9 +502,8 @@ public final class SealedStore {
                     digests.put(g.group(), g.digest());
                 }
                 BlockTags tags = new BlockTags((group, digest) -> groupTags(a.ino, group, digest), digests);
+                addBlockTerms(sum, a.ino, index.firstGroup());
                 for (NamespaceStore.StoredTag t : index.firstGroup()) {
-                    checkTag(a.ino, t);
-                    sealer.addBlockTerm(sum, a.ino, t.idx(), t.tag(), 0);
                     tags.put(t.idx(), t.tag(), 0);
                 }
                 if (!Arrays.equals(sum, a.content)) {
@@ -523,10 +522,7 @@ public final class SealedStore {
         long first = BlockTags.firstOf(group);
         List<NamespaceStore.StoredTag> tags = store.blockTags(ino, first, first + BlockTags.GROUP_BLOCKS);
         byte[] sum = new byte[Sealer.DIGEST_BYTES];
-        for (NamespaceStore.StoredTag t : tags) {
-            checkTag(ino, t);
-            sealer.addBlockTerm(sum, ino, t.idx(), t.tag(), 0);
-        }
+        addBlockTerms(sum, ino, tags);
         if (!Arrays.equals(sum, digest)) {
             throw tampered("inode " + ino + ": its blocks " + first + " to " + (first + BlockTags.GROUP_BLOCKS - 1)
                     + " are not the ones last stored (a block was replaced by an older version, removed or added)");
@@ -534,9 +530,13 @@ public final class SealedStore {
         return tags;
     }
 
-    private void checkTag(long ino, NamespaceStore.StoredTag t) {
-        if (t.tag() == null || t.tag().length != Sealer.TAG_BYTES) {
-            throw tampered("inode " + ino + " block " + t.idx() + ": stored block too short");
+    /** XORs the term of each of {@code tags} (stored tags of file {@code ino}) into {@code sum}; a malformed one is refused. */
+    private void addBlockTerms(byte[] sum, long ino, List<NamespaceStore.StoredTag> tags) {
+        for (NamespaceStore.StoredTag t : tags) {
+            if (t.tag() == null || t.tag().length != Sealer.TAG_BYTES) {
+                throw tampered("inode " + ino + " block " + t.idx() + ": stored block too short");
+            }
+            sealer.addBlockTerm(sum, ino, t.idx(), t.tag(), 0);
         }
     }
 

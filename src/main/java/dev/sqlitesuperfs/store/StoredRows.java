@@ -106,7 +106,6 @@ final class StoredRows {
                 tags.add(new StoredTag(r.at(), r.bytes()));
             }
         }
-        tags.sort(java.util.Comparator.comparingLong(StoredTag::idx));
         return new NamespaceStore.TagIndex(tags, groups);
     }
 
