@@ -123,7 +123,7 @@ public record MountSettings(
                                      mounted)
               --cache-ttl SECONDS    how long the kernel may cache names and attributes (default 600)
               --db-timeout SECONDS   how long to retry an unreachable database before calls fail
-                                     with EIO (default 60)
+                                     (changes with EIO, reads with ETIMEDOUT; default 60)
               --require-sync-standby refuse to mount unless each commit waits for a synchronous
                                      standby, which a failover can then promote without losing
                                      a commit (README, "Failover")

@@ -22,7 +22,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A step that fails (PostgreSQL away, a seal that does not match, a commit older than one
  * already followed) is logged and tried again at the next interval; meanwhile reads of what the
- * failed step would have changed fail with EIO, and the rest is served as it was.
+ * failed step would have changed fail (ETIMEDOUT while PostgreSQL is away, EIO otherwise), and
+ * the rest is served as it was.
  */
 public final class WriterFollower implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(WriterFollower.class);

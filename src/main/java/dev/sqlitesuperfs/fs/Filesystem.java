@@ -62,11 +62,24 @@ import org.slf4j.LoggerFactory;
  * leaves names and attributes as they were; the call fails with EIO and a log line naming the
  * operation and inode. A file's written data that a failed commit was to store is given up as a
  * whole and the failure reported by the file's next fsync and close ({@link WriteBuffer#storeFailed}).
+ * A request that only reads and fails because PostgreSQL cannot be reached fails with ETIMEDOUT
+ * instead ({@link #READS}): SQLite reports an EIO from read() as a corrupt database.
  */
 public final class Filesystem implements FuseFilesystem {
     private static final Logger log = LoggerFactory.getLogger(Filesystem.class);
 
     static final int SYMLINK_MAX = 4095;
+
+    /**
+     * Requests that store nothing. When PostgreSQL cannot be reached they fail with ETIMEDOUT, as
+     * NFS's softerr mounts do, not EIO: SQLite turns an EIO from read() into SQLITE_CORRUPT
+     * (os_unix.c, SQLITE_IOERR_CORRUPTFS), which would tell an application its database is
+     * damaged when the storage is only away; with ETIMEDOUT it reports SQLITE_IOERR and the same
+     * connection reads on once PostgreSQL is back. EIO stays for what is refused (a tamper) or
+     * lost (written data that could not be stored).
+     */
+    private static final Set<String> READS = Set.of("lookup", "getattr", "readlink", "access", "read", "lseek",
+            "opendir", "readdir", "readdirplus", "getxattr", "listxattr");
 
     private final FsConfig config;
     private final NodeTable nodes;
@@ -562,8 +575,9 @@ public final class Filesystem implements FuseFilesystem {
             throw new FuseException(Errno.EIO, e.getMessage());
         } catch (StoreException e) {
             log.warn("namespace {}: {} on inode {} failed: {}", config.namespace(), op, ino, e.getMessage());
-            metrics.error(Errno.EIO);
-            throw new FuseException(Errno.EIO, e.getMessage());
+            int errno = e instanceof StoreException.Unavailable && READS.contains(op) ? Errno.ETIMEDOUT : Errno.EIO;
+            metrics.error(errno);
+            throw new FuseException(errno, e.getMessage());
         }
     }
 }

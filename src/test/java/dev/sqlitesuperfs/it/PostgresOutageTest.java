@@ -3,24 +3,35 @@ package dev.sqlitesuperfs.it;
 import static dev.sqlitesuperfs.testing.Posix.errnoOf;
 import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.sqlitesuperfs.localpg.StopMode;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
 import dev.sqlitesuperfs.testing.TestPostgres;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.util.Arrays;
+import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.sqlite.SQLiteException;
 
 /**
  * The mount outlives PostgreSQL going away: what must be durable (here: fsync) waits, then works
  * again without a remount.
  */
 class PostgresOutageTest {
+    private static final int SQLITE_IOERR = 10;
 
     @Test
     void aPostgresCrashAndRestartUnderTheMountLosesNothing() throws Exception {
@@ -91,6 +102,91 @@ class PostgresOutageTest {
             mount.remount();
             assertThat(Files.readString(f)).isEqualTo("v2");
             assertThat(Files.readString(refused)).isEmpty();
+        }
+    }
+
+    /**
+     * Past --db-timeout a read that needs PostgreSQL fails with ETIMEDOUT, not EIO: SQLite takes an
+     * EIO from read() for a damaged disk and reports SQLITE_CORRUPT, which would tell an
+     * application its database is broken when the storage is only away (a follower across a
+     * failover did, now and then). SQLite reports an I/O error instead (and ends the read
+     * transaction), and the same connection reads the whole table once PostgreSQL is back.
+     */
+    @Test
+    void pastTheTimeoutReadsFailWithEtimedoutWhichSqliteReportsAsAnIoErrorNotAsCorruption() throws Exception {
+        try (TestMount mount = TestMount.fresh("--db-timeout", "2")) {
+            Path db = mount.path("app.db");
+            try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE t(v BLOB NOT NULL)");
+                s.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 4000)"
+                        + " INSERT INTO t SELECT randomblob(1000) FROM n");
+            }
+            mount.remount(); // nothing of the table cached, by the mount or by the kernel
+            int fd = Posix.open(db, Posix.O_RDONLY, 0);
+            try (Connection c = DriverManager.getConnection("jdbc:sqlite:" + db); Statement s = c.createStatement()) {
+                s.execute("BEGIN");
+                try (ResultSet r = s.executeQuery("SELECT count(*) FROM sqlite_master")) {
+                    assertThat(r.next()).isTrue(); // the read transaction holds its lock from here
+                }
+                TestPostgres.server().stopServer(StopMode.IMMEDIATE);
+                try {
+                    assertThat(errnoOf(() -> Posix.pread(fd, 4096, 3L << 20))).isEqualTo(ETIMEDOUT);
+                    assertThatThrownBy(() -> s.executeQuery("SELECT sum(length(v)) FROM t"))
+                            .isInstanceOfSatisfying(SQLiteException.class, e -> assertThat(e.getResultCode().code & 0xff)
+                                    .as("%s", e.getMessage()).isEqualTo(SQLITE_IOERR));
+                } finally {
+                    TestPostgres.server().startServer();
+                }
+                try (ResultSet r = s.executeQuery("SELECT sum(length(v)) FROM t")) {
+                    assertThat(r.next()).isTrue();
+                    assertThat(r.getLong(1)).isEqualTo(4_000_000L);
+                }
+            } finally {
+                Posix.close(fd);
+            }
+        }
+    }
+
+    /**
+     * A follower fails a read that needs PostgreSQL at once when its snapshot is lost (a retry in
+     * a new snapshot would answer from another state), and with ETIMEDOUT as well: this is what
+     * made SQLite on a follower report a corrupt database across a failover, now and then
+     * ({@code FollowerFailoverTest}). Once the server is back, the follower reads again.
+     */
+    @Test
+    void aFollowersReadWhileNoServerAnswersFailsWithEtimedoutAndWorksOnceItIsBack() throws Exception {
+        try (TestMount writer = TestMount.fresh()) {
+            Path file = writer.path("data");
+            byte[] data = new byte[1 << 20];
+            new SplittableRandom(7).nextBytes(data);
+            Files.write(file, data);
+            try (java.nio.channels.FileChannel c = FileChannel.open(file,
+                    StandardOpenOption.WRITE)) {
+                c.force(true);
+            }
+            try (TestMount follower = writer.sameNamespaceElsewhere("--read-only", "--db-timeout", "2")) {
+                int fd = Posix.open(follower.path("data"), Posix.O_RDONLY, 0);
+                try {
+                    TestPostgres.server().stopServer(StopMode.IMMEDIATE);
+                    try {
+                        assertThat(errnoOf(() -> Posix.pread(fd, 4096, 512 << 10))).isEqualTo(ETIMEDOUT);
+                    } finally {
+                        TestPostgres.server().startServer();
+                    }
+                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                    byte[] read = null;
+                    while (read == null && System.nanoTime() < deadline) {
+                        try {
+                            read = Posix.pread(fd, 4096, 512 << 10);
+                        } catch (RuntimeException stillAway) {
+                            Thread.sleep(50);
+                        }
+                    }
+                    assertThat(read).isEqualTo(Arrays.copyOfRange(data, 512 << 10, (512 << 10) + 4096));
+                } finally {
+                    Posix.close(fd);
+                }
+            }
         }
     }
 
