@@ -271,6 +271,7 @@ public final class CliProcess implements AutoCloseable {
     public int waitFor(Duration timeout) {
         try {
             if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+                printThreads();
                 process.destroyForcibly();
                 throw new AssertionError("process did not exit within " + timeout + "\nstdout:\n" + stdout
                         + "stderr:\n" + stderr);
@@ -280,6 +281,21 @@ public final class CliProcess implements AutoCloseable {
         }
         drained.join();
         return process.exitValue();
+    }
+
+    /**
+     * Asks the JVM of a process that hangs to print every thread's stack (SIGQUIT) and waits for
+     * it to arrive, so that the failure's output says where it hangs.
+     */
+    private void printThreads() throws InterruptedException {
+        int before = stdout.length();
+        signal("QUIT");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        int seen = -1;
+        while (System.nanoTime() < deadline && (stdout.length() == before || stdout.length() != seen)) {
+            seen = stdout.length();
+            Thread.sleep(200);
+        }
     }
 
     public int exitCode() {
