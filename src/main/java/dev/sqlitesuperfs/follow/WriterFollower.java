@@ -85,7 +85,10 @@ public final class WriterFollower implements AutoCloseable {
             }
             try {
                 long newest = store.newestCommit();
-                if (newest != followed.get() || System.nanoTime() - lastStepNanos > RENEW_IDLE_NANOS) {
+                // A lost snapshot is renewed as soon as the server answers again, not at the
+                // next idle renewal: until then every read that needs PostgreSQL fails.
+                if (newest != followed.get() || store.snapshotLost()
+                        || System.nanoTime() - lastStepNanos > RENEW_IDLE_NANOS) {
                     step(newest);
                 }
                 if (lastFailure != null) {

@@ -179,6 +179,14 @@ public interface NamespaceStore extends AutoCloseable {
     }
 
     /**
+     * Followers: whether the snapshot was lost with its connection, so that reads fail until the
+     * next {@link #renewSnapshot}; false for any other store.
+     */
+    default boolean snapshotLost() {
+        return false;
+    }
+
+    /**
      * Followers: how long an opening may wait for the server to show a commit this machine has
      * already seen (a standby still applying it), renewing the snapshot meanwhile; zero for any
      * other store.

@@ -357,6 +357,12 @@ public final class PgNamespaceStore implements NamespaceStore {
     }
 
     @Override
+    public boolean snapshotLost() {
+        SnapshotReads snapshot = reads.snapshot();
+        return snapshot != null && snapshot.lost();
+    }
+
+    @Override
     public void renewSnapshot() {
         ensureOpen();
         SnapshotReads snapshot = reads.snapshot();

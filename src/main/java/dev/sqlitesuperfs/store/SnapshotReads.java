@@ -92,6 +92,16 @@ final class SnapshotReads implements AutoCloseable {
         }
     }
 
+    /** Whether the snapshot was lost with its connection: reads fail until the next {@link #renew}. */
+    boolean lost() {
+        lock.lock();
+        try {
+            return !closed && connection == null;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     private void discard() {
         if (connection != null) {
             try {

@@ -5,6 +5,7 @@ import static dev.sqlitesuperfs.fuse.Errno.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.sqlitesuperfs.follow.WriterFollower;
 import dev.sqlitesuperfs.localpg.StopMode;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
@@ -160,7 +161,9 @@ class PostgresOutageTest {
      * A follower fails a read that needs PostgreSQL at once when its snapshot is lost (a retry in
      * a new snapshot would answer from another state), and with ETIMEDOUT as well: this is what
      * made SQLite on a follower report a corrupt database across a failover, now and then
-     * ({@code FollowerFailoverTest}). Once the server is back, the follower reads again.
+     * ({@code FollowerFailoverTest}). Once the server answers again, the follower renews its
+     * snapshot at its next poll (not at its idle renewal, up to 5 s later, when the writer commits
+     * nothing): when it logs that it follows again, the read works.
      */
     @Test
     void aFollowersReadWhileNoServerAnswersFailsWithEtimedoutAndWorksOnceItIsBack() throws Exception {
@@ -169,34 +172,36 @@ class PostgresOutageTest {
             byte[] data = new byte[1 << 20];
             new SplittableRandom(7).nextBytes(data);
             Files.write(file, data);
-            try (java.nio.channels.FileChannel c = FileChannel.open(file,
-                    StandardOpenOption.WRITE)) {
+            try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
                 c.force(true);
             }
-            try (TestMount follower = writer.sameNamespaceElsewhere("--read-only", "--db-timeout", "2")) {
+            try (TestMount follower = writer.sameNamespaceElsewhere("--read-only", "--db-timeout", "2");
+                 LogCapture log = LogCapture.of(WriterFollower.class)) {
                 int fd = Posix.open(follower.path("data"), Posix.O_RDONLY, 0);
                 try {
                     TestPostgres.server().stopServer(StopMode.IMMEDIATE);
                     try {
                         assertThat(errnoOf(() -> Posix.pread(fd, 4096, 512 << 10))).isEqualTo(ETIMEDOUT);
+                        awaitLine(log, "cannot follow its writer");
                     } finally {
                         TestPostgres.server().startServer();
                     }
-                    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-                    byte[] read = null;
-                    while (read == null && System.nanoTime() < deadline) {
-                        try {
-                            read = Posix.pread(fd, 4096, 512 << 10);
-                        } catch (RuntimeException stillAway) {
-                            Thread.sleep(50);
-                        }
-                    }
-                    assertThat(read).isEqualTo(Arrays.copyOfRange(data, 512 << 10, (512 << 10) + 4096));
+                    awaitLine(log, "following its writer again");
+                    assertThat(Posix.pread(fd, 4096, 512 << 10))
+                            .isEqualTo(Arrays.copyOfRange(data, 512 << 10, (512 << 10) + 4096));
                 } finally {
                     Posix.close(fd);
                 }
             }
         }
+    }
+
+    private static void awaitLine(LogCapture log, String text) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (log.lines().stream().noneMatch(l -> l.contains(text)) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(log.lines()).anySatisfy(l -> assertThat(l).contains(text));
     }
 
     private static void assertIoError(SQLiteException e) {
