@@ -24,9 +24,12 @@ final class SnapshotReads implements AutoCloseable {
     private final DataSource source;
     private final NamespaceName namespace;
     private final ReentrantLock lock = new ReentrantLock();
-    /** In an open snapshot transaction (or about to begin one at its next statement); null when lost. */
-    private Connection connection;
-    private boolean closed;
+    /**
+     * In an open snapshot transaction (or about to begin one at its next statement); null when
+     * lost. Changed and used under {@link #lock}; volatile for {@link #lost}.
+     */
+    private volatile Connection connection;
+    private volatile boolean closed;
 
     SnapshotReads(DataSource source, NamespaceName namespace) {
         this.source = source;
@@ -92,14 +95,13 @@ final class SnapshotReads implements AutoCloseable {
         }
     }
 
-    /** Whether the snapshot was lost with its connection: reads fail until the next {@link #renew}. */
+    /**
+     * Whether the snapshot was lost with its connection: reads fail until the next {@link #renew}.
+     * Without the lock, which a read holds for as long as PostgreSQL takes to answer it: this is
+     * asked by the follower's poll, which must not wait for a read stuck on a dead server.
+     */
     boolean lost() {
-        lock.lock();
-        try {
-            return !closed && connection == null;
-        } finally {
-            lock.unlock();
-        }
+        return !closed && connection == null;
     }
 
     private void discard() {
