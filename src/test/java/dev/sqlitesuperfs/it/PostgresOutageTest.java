@@ -20,6 +20,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.sql.Statement;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
@@ -182,11 +183,11 @@ class PostgresOutageTest {
                     TestPostgres.server().stopServer(StopMode.IMMEDIATE);
                     try {
                         assertThat(errnoOf(() -> Posix.pread(fd, 4096, 512 << 10))).isEqualTo(ETIMEDOUT);
-                        awaitLine(log, "cannot follow its writer");
+                        log.awaitLine("cannot follow its writer", Duration.ofSeconds(60));
                     } finally {
                         TestPostgres.server().startServer();
                     }
-                    awaitLine(log, "following its writer again");
+                    log.awaitLine("following its writer again", Duration.ofSeconds(60));
                     assertThat(Posix.pread(fd, 4096, 512 << 10))
                             .isEqualTo(Arrays.copyOfRange(data, 512 << 10, (512 << 10) + 4096));
                 } finally {
@@ -194,14 +195,6 @@ class PostgresOutageTest {
                 }
             }
         }
-    }
-
-    private static void awaitLine(LogCapture log, String text) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (log.lines().stream().noneMatch(l -> l.contains(text)) && System.nanoTime() < deadline) {
-            Thread.sleep(20);
-        }
-        assertThat(log.lines()).anySatisfy(l -> assertThat(l).contains(text));
     }
 
     private static void assertIoError(SQLiteException e) {

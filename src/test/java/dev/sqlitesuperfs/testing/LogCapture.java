@@ -3,6 +3,7 @@ package dev.sqlitesuperfs.testing;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
+import java.time.Duration;
 import java.util.List;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +31,22 @@ public final class LogCapture implements AutoCloseable {
     public List<String> lines() {
         synchronized (appender.list) {
             return appender.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
+        }
+    }
+
+    /**
+     * Waits until a line containing {@code text} is logged, for at most {@code timeout}.
+     *
+     * @throws AssertionError if none is by then
+     */
+    public void awaitLine(String text, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (lines().stream().noneMatch(l -> l.contains(text))) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("no line containing '" + text + "' logged within " + timeout + ":\n"
+                        + String.join("\n", lines()));
+            }
+            Thread.sleep(20);
         }
     }
 
