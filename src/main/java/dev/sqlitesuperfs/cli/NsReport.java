@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Locale;
+import java.util.stream.Collectors;
 
 /**
  * What the {@code ns} subcommands print: a table or a few lines for people, one JSON document with
@@ -113,7 +114,8 @@ final class NsReport {
                     .put("key_check", m.keyCheck() != null)
                     .put("mounts", info.mountEpoch())
                     .put("last_commit", info.lastCommit())
-                    .put("mounted", holderJson(e.holder())));
+                    .put("mounted", holderJson(e.holder()))
+                    .put("read_by", info.readers().stream().map(NsReport::holderJson).toList()));
             return ExitCode.OK.code();
         }
         out.println("namespace:      " + e.name());
@@ -130,6 +132,9 @@ final class NsReport {
                 + " (as stored; a mount or fsck --verify checks it with the key)"));
         out.println("mounted by:     " + (e.holder() == null ? "nobody" : Catalog.describe(e.holder())
                 + " since " + time(e.holder().since()) + " UTC"));
+        out.println("read by:        " + (info.readers().isEmpty() ? "nobody (no follower)" : info.readers().stream()
+                .map(r -> Catalog.describe(r) + " since " + time(r.since()) + " UTC")
+                .collect(Collectors.joining("; "))));
         return ExitCode.OK.code();
     }
 

@@ -61,9 +61,10 @@ public final class Catalog implements AutoCloseable {
     /**
      * What {@code ns info} shows: the catalog's entry, the meta row (checked), how often it was
      * mounted, and the number of its newest commit as stored (0: none yet; checked only by a mount
-     * or {@code fsck --verify}, with the key).
+     * or {@code fsck --verify}, with the key), and the other sessions using its tables now: its
+     * followers (read-only mounts, which hold no namespace lock), or a command's short read.
      */
-    public record Info(Entry entry, NamespaceMeta meta, long mountEpoch, long lastCommit) {}
+    public record Info(Entry entry, NamespaceMeta meta, long mountEpoch, long lastCommit, List<Holder> readers) {}
 
     /** Insufficient privilege; a read-only transaction (a standby, or default_transaction_read_only). */
     private static final Set<String> READ_ONLY_STATES = Set.of("42501", "25006");
@@ -186,7 +187,7 @@ public final class Catalog implements AutoCloseable {
                 NamespaceMeta meta = MetaRow.read(connection, name, sql);
                 long epoch = singleLong(CatalogSql.readMountEpoch(sql));
                 long lastCommit = singleLong(CatalogSql.readLastCommit(sql));
-                return Optional.of(new Info(entry, meta, epoch, lastCommit));
+                return Optional.of(new Info(entry, meta, epoch, lastCommit, SchemaReaders.readers(connection, name)));
             });
         });
     }
@@ -284,9 +285,11 @@ public final class Catalog implements AutoCloseable {
                 NamespaceSql sql = new NamespaceSql(name);
                 return inTransaction(() -> {
                     long freed = diskBytes(name);
-                    try (Statement drop = connection.createStatement()) {
-                        drop.execute(CatalogSql.dropSchema(sql));
-                    }
+                    SchemaReaders.exclusively(connection, name, "then drop it", c -> {
+                        try (Statement drop = c.createStatement()) {
+                            drop.execute(CatalogSql.dropSchema(sql));
+                        }
+                    });
                     unregister(name);
                     return freed;
                 });

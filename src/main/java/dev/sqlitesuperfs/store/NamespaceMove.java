@@ -133,6 +133,15 @@ public final class NamespaceMove implements AutoCloseable {
                     if (!tombstone) {
                         require(there, Placement.Copy.ABSENT, targetServer);
                     }
+                    // a follower of the old copy would go on serving it, never seeing a commit again
+                    inTransaction(source, () -> {
+                        SchemaReaders.exclusively(source, name, "then move it", c -> {
+                            try (Statement lock = c.createStatement()) {
+                                lock.execute("LOCK TABLE " + sql.table("meta") + " IN ACCESS EXCLUSIVE MODE");
+                            }
+                        });
+                        return null;
+                    });
                     epoch = bumpEpoch();
                     source.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
                     source.setReadOnly(true);
@@ -195,7 +204,7 @@ public final class NamespaceMove implements AutoCloseable {
                             bytes = rows.getLong(1);
                         }
                     }
-                    dropSchema(source);
+                    SchemaReaders.exclusively(source, name, "then move it again to finish", this::dropSchema);
                     try (Statement create = source.createStatement()) {
                         create.execute("CREATE SCHEMA " + sql.schema);
                     }

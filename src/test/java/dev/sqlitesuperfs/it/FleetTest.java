@@ -180,6 +180,15 @@ class FleetTest {
         }
         assertThat(busy.exitCode()).as("a mounted namespace is not moved").isEqualTo(ExitCode.BUSY.code());
         assertThat(busy.stderr().strip()).contains("unmount it first").doesNotContain("\n");
+        try (CliProcess follower = mount(name, "--read-only")) {
+            busy = cli(env(), "ns move", "--to", to, name);
+            unmount(follower);
+        }
+        assertThat(busy.exitCode()).as("a namespace a follower reads is not moved: the follower would serve the"
+                + " old copy for good\n" + busy.stderr()).isEqualTo(ExitCode.BUSY.code());
+        assertThat(busy.stderr().strip()).contains("is read by", "sqlitesuperfs:" + name + ":follow")
+                .endsWith("unmount it first, then move it").doesNotContain("\n");
+        assertThat(fleet.hasSchema(number(to), name)).as("refused before anything was copied").isFalse();
 
         CliProcess moved = ok("ns move", "--to", to, name);
         assertThat(moved.stdout()).contains("checked the copy with the key", "moved namespace " + name + " from server "

@@ -229,6 +229,46 @@ class NamespaceAdminTest {
         assertThat(gone.stderr()).isEqualTo("sqlitesuperfs: namespace " + name + " does not exist\n");
     }
 
+    /**
+     * A follower (a read-only mount) holds no namespace lock but keeps the tables it read locked
+     * for as long as it is mounted. Before, a drop waited behind it (minutes, then "lost
+     * PostgreSQL") and the follower's next snapshot queued behind the drop; now the drop is
+     * refused within seconds, naming the follower, which goes on serving.
+     */
+    @Test
+    void dropRefusesANamespaceThatAFollowerReadsAndTheFollowerGoesOnServing() throws Exception {
+        String name = TestPostgres.freshNamespace();
+        try (CliProcess writer = mount(name)) {
+            Files.writeString(dirOf(writer).resolve("data"), "kept");
+            unmount(writer);
+        }
+        try (CliProcess follower = mount(name, "--read-only")) {
+            Path file = dirOf(follower).resolve("data");
+            assertThat(Files.readString(file)).isEqualTo("kept");
+
+            CliProcess busy = ns("drop", "--yes", name);
+            assertThat(busy.exitCode()).as(busy.stderr()).isEqualTo(ExitCode.BUSY.code());
+            assertThat(busy.stderr().lines()).hasSize(1);
+            assertThat(busy.stderr()).contains("is read by backend pid", "sqlitesuperfs:" + name + ":follow",
+                    "read-only mount", "unmount it first, then drop it").doesNotContain("\tat ");
+            assertThat(TestPostgres.tables(name)).contains("blocks", "meta");
+            assertThat(nsOk("info", name).stdout()).containsPattern(
+                    "read by: +backend pid \\d+, sqlitesuperfs:" + name + ":follow from ");
+            @SuppressWarnings("unchecked")
+            List<Map<String, Object>> readers = (List<Map<String, Object>>) StrictJson.object(
+                    nsOk("info", "--json", name).stdout()).get("read_by");
+            assertThat(readers).singleElement().satisfies(r -> assertThat(r)
+                    .containsEntry("application_name", "sqlitesuperfs:" + name + ":follow"));
+
+            Shell.run("sh", "-c", "echo 3 > /proc/sys/vm/drop_caches");
+            assertThat(Files.readString(file)).as("the follower, after the refusal").isEqualTo("kept");
+            unmount(follower);
+        }
+        assertThat(nsOk("info", name).stdout()).contains("read by:        nobody (no follower)");
+        nsOk("drop", "--yes", name);
+        assertThat(TestPostgres.tables(name)).isEmpty();
+    }
+
     @Test
     void dropAsksForTheNameOnATerminalAndRefusesWithoutOne() throws Exception {
         String name = TestPostgres.freshNamespace();
