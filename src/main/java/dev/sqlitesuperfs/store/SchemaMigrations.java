@@ -97,7 +97,10 @@ final class SchemaMigrations {
         }
         connection.setAutoCommit(false);
         try {
-            runSteps(connection, sql, version, target);
+            // The steps alter tables: behind a follower's snapshot (one of an older program, mounted
+            // during a rolling upgrade) they would wait for as long as it stays mounted.
+            SchemaReaders.exclusively(connection, namespace, "then try again",
+                    c -> runSteps(c, sql, version, target));
             if (fill != null) {
                 fill.fill(connection);
             }

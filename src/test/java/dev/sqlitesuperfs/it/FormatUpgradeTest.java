@@ -3,6 +3,7 @@ package dev.sqlitesuperfs.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.sqlitesuperfs.cli.ExitCode;
 import dev.sqlitesuperfs.sealed.SealedNamespace;
 import dev.sqlitesuperfs.store.PgNamespaceStore;
 import dev.sqlitesuperfs.sealed.TamperedException;
@@ -15,6 +16,8 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -97,6 +100,40 @@ class FormatUpgradeTest {
             assertThat(mount.verify()).isEmpty();
             mount.mountAgain();
             checkTree(mount);
+        }
+    }
+
+    /**
+     * A follower of an older program (a rolling upgrade: the writer's machine upgraded first)
+     * keeps a snapshot of the namespace open, and with it a lock on each table it read. The
+     * upgrade, which alters tables, is refused within seconds naming it, not left waiting behind
+     * it with the follower's next snapshot queued behind the upgrade.
+     */
+    @Test
+    void anUpgradeIsRefusedWhileAnotherSessionKeepsTheTablesAndDoneOnceItIsGone() throws Exception {
+        try (TestMount mount = TestMount.fresh()) {
+            writeTree(mount);
+            mount.unmount();
+            mount.downgradeToFormatOne();
+            Map<String, String> env = Map.of("psql_url", TestPostgres.url(), "encryption_pass", TestMount.PASSPHRASE);
+            try (Connection follower = TestPostgres.connect()) {
+                follower.setAutoCommit(false);
+                follower.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+                try (Statement read = follower.createStatement()) {
+                    read.executeQuery("SELECT count(*) FROM \"" + mount.namespace() + "\".inodes").close();
+                }
+                CliProcess busy = CliProcess.run(env, Duration.ofSeconds(60), "upgrade", mount.namespace());
+                assertThat(busy.exitCode()).as(busy.stderr()).isEqualTo(ExitCode.BUSY.code());
+                assertThat(busy.stderr()).doesNotContain("\tat ");
+                assertThat(busy.stderr().strip().lines().toList().getLast()).contains("is read by backend pid",
+                        "sqlitesuperfs-test", "unmount it first, then try again");
+                assertThat(formatOf(mount)).as("not upgraded past the step that alters its tables")
+                        .isLessThan(PgNamespaceStore.FORMAT_VERSION);
+                follower.rollback();
+            }
+            CliProcess upgrade = CliProcess.run(env, Duration.ofSeconds(120), "upgrade", mount.namespace());
+            assertThat(upgrade.exitCode()).as(upgrade.stderr()).isZero();
+            assertThat(formatOf(mount)).isEqualTo(PgNamespaceStore.FORMAT_VERSION);
         }
     }
 
