@@ -17,7 +17,7 @@ import org.slf4j.LoggerFactory;
  * times), readlink, access, statfs.
  *
  * <p>Durability: chmod, chown and utimens of a file not open for writing commit before they
- * return. A new size is data, stored with the file's written blocks at its next durability point
+ * return (a change of ctime alone, which only the kernel makes, waits for the write-back). A new size is data, stored with the file's written blocks at its next durability point
  * (SQLite's TRUNCATE journal mode truncates the journal and then syncs it: one transaction for
  * both), and so are timestamps the kernel hands back for a file open for writing (one SQLite
  * commit stays one transaction).
@@ -119,11 +119,16 @@ final class AttributeOps {
         boolean dropCapability = (chown || c.has(SetAttr.SIZE)) && xattrs.hasCapability(n);
         boolean onlyTimesChange = !c.has(SetAttr.SIZE) && !dropCapability && a.mode == n.attrs.mode && a.uid == n.attrs.uid
                 && a.gid == n.attrs.gid;
-        if (onlyTimesChange && n.isRegular() && (c.has(SetAttr.FH) || n.writers > 0)) {
+        // Only ctime moves: nobody can set ctime, so this is the kernel's own bookkeeping, above
+        // all the ctime it writes back inside every rename, link and unlink of a file (its
+        // writeback cache keeps times). Stored at once, it was a second transaction in each.
+        boolean onlyCtimeMoves = onlyTimesChange && a.atimeNs == n.attrs.atimeNs && a.mtimeNs == n.attrs.mtimeNs;
+        if (onlyTimesChange && n.isRegular() && (c.has(SetAttr.FH) || n.writers > 0 || onlyCtimeMoves)) {
             // Only timestamps move (the kernel handing back times from its writeback cache, or a
             // chown to the same owner, as SQLite does to each new journal when run as root), on a
-            // file open for writing: stored with the file's written data, so that one SQLite
-            // commit does not pay an extra transaction for them.
+            // file open for writing, or only ctime: stored with the file's next change or at the
+            // write-back tick, so that one SQLite commit, or one rename, does not pay an extra
+            // transaction for them.
             a.applyTo(n);
             buffer.timesChanged(n);
             return;
