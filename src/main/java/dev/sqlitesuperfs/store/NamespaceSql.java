@@ -52,6 +52,8 @@ final class NamespaceSql {
     final String bumpMountEpoch;
     final String readWriterState;
     final String readCommitState;
+    /** A follower's poll: the newest commit, and whether a move has left a placement table. */
+    final String readNewestCommit;
 
     final String applyChanges;
     /**
@@ -132,6 +134,7 @@ final class NamespaceSql {
         bumpMountEpoch = "UPDATE " + meta + " SET mount_epoch = mount_epoch + 1 RETURNING mount_epoch, coalesce(last_commit, 0)";
         readWriterState = "SELECT mount_epoch, last_commit FROM " + meta;
         readCommitState = "SELECT coalesce(last_commit, 0), commit_seal FROM " + meta;
+        readNewestCommit = "SELECT coalesce(last_commit, 0), to_regclass(?) IS NOT NULL FROM " + meta;
 
         String groups = table("block_groups");
         applyChanges = applyChangesStatement(meta, inodesTable, dirents, blocksTable, xattrsTable, symlinks, groups, true);

@@ -338,7 +338,22 @@ public final class PgNamespaceStore implements NamespaceStore {
     @Override
     public long newestCommit() {
         ensureOpen();
-        return reads.readNewest("reading the newest commit", this::readCommitState).lastCommit();
+        return reads.readNewest("reading the newest commit", connection -> {
+            try (PreparedStatement read = connection.prepareStatement(sql.readNewestCommit)) {
+                read.setString(1, Placement.table(sql));
+                try (ResultSet rows = read.executeQuery()) {
+                    if (!rows.next()) {
+                        throw new StoreException("namespace " + namespace + " has no metadata row");
+                    }
+                    if (rows.getBoolean(2)) {
+                        // A move switched over while this follower was mounted: the copy it reads
+                        // will never see a commit again.
+                        Placement.requireCurrent(connection, namespace, sql);
+                    }
+                    return rows.getLong(1);
+                }
+            }
+        });
     }
 
     private CommitState readCommitState(Connection connection) throws SQLException {

@@ -6,6 +6,7 @@ import dev.sqlitesuperfs.follow.WriterFollower;
 import dev.sqlitesuperfs.testing.LogCapture;
 import dev.sqlitesuperfs.testing.Posix;
 import dev.sqlitesuperfs.testing.TestMount;
+import dev.sqlitesuperfs.testing.TestPostgres;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -147,6 +148,34 @@ class FollowerTest {
                 assertThat(now).as("never the version put back (-1: refused)").isIn(2, -1);
                 assertThat(Files.exists(follower.path("next"))).as("the commit that seals nothing is not followed")
                         .isFalse();
+            }
+        }
+    }
+
+    /**
+     * A move switches the namespace over to another server while a follower of the old copy is
+     * mounted (one that mounted during the move's copy: the move refuses followers present when
+     * it starts). The old copy will never see a commit again; the follower says so in its log,
+     * naming where the namespace went, and goes on serving what it has.
+     */
+    @Test
+    void aFollowerOfACopyAMoveSwitchedAwayFromSaysWhereTheNamespaceWent() throws Exception {
+        try (TestMount writer = TestMount.fresh()) {
+            writeVersion(writer.path("data"), 1);
+            try (TestMount follower = writer.sameNamespaceElsewhere("--read-only");
+                 LogCapture log = LogCapture.of(WriterFollower.class)) {
+                assertThat(freshVersion(follower)).isEqualTo(1);
+                writer.unmount();
+                // what a move's switch-over leaves on the old server (store.Placement)
+                String schema = "\"" + writer.namespace() + "\"";
+                TestPostgres.execute("CREATE TABLE " + schema + ".placement (singleton boolean PRIMARY KEY DEFAULT"
+                        + " true CHECK (singleton), state text NOT NULL, peer text NOT NULL, since timestamptz NOT"
+                        + " NULL DEFAULT now())");
+                TestPostgres.execute("INSERT INTO " + schema + ".placement (state, peer) VALUES ('moved', 'elsewhere')");
+                log.awaitLine("has moved to server elsewhere", java.time.Duration.ofSeconds(30));
+                assertThat(log.lines()).anySatisfy(l -> assertThat(l).contains("cannot follow its writer past commit",
+                        "has moved to server elsewhere"));
+                assertThat(freshVersion(follower)).as("what it has, still served").isEqualTo(1);
             }
         }
     }
