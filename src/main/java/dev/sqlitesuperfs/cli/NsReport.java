@@ -78,7 +78,8 @@ final class NsReport {
                     e.approximateBlocks() < 0 ? "?" : Long.toString(e.approximateBlocks()), approximateSize(e),
                     quota(e.quotaBytes()), time(e.createdAt()),
                     (e.moving() ? "(a copy of a move under way) " : "")
-                            + (e.holder() == null ? "-" : Catalog.describe(e.holder())));
+                            + (e.holder() == null ? "-" : Catalog.describe(e.holder()))
+                            + (e.followers() == 0 ? "" : "; " + e.followers() + " follower(s)"));
         }
         table.append(entries.size()).append(" namespace(s), ").append(mounted).append(" mounted");
         if (fleet) {
@@ -242,6 +243,7 @@ final class NsReport {
                 .put("quota_bytes", e.quotaBytes() == 0 ? null : e.quotaBytes())
                 .put("created_at", iso(e.createdAt()))
                 .put("mounted", holderJson(e.holder()))
+                .put("followers", e.followers())
                 .put("moving", e.moving());
     }
 

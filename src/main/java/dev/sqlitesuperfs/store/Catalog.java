@@ -37,9 +37,11 @@ public final class Catalog implements AutoCloseable {
      * @param holder            who holds its lock, or null when nobody does (not mounted)
      * @param moving            whether a move between servers has marked this copy (see {@link Placement}):
      *                          the new copy not yet switched to, or the old one not yet dropped
+     * @param followers         read-only mounts following it now (by their connections' application
+     *                          name, {@code ...:NAME:follow})
      */
     public record Entry(String name, UUID uuid, int formatVersion, int blockSize, long quotaBytes,
-            OffsetDateTime createdAt, long approximateBlocks, Holder holder, boolean moving) {}
+            OffsetDateTime createdAt, long approximateBlocks, Holder holder, boolean moving, int followers) {}
 
     /**
      * A namespace's exact figures, counted in one snapshot.
@@ -477,7 +479,8 @@ public final class Catalog implements AutoCloseable {
         Holder holder = rows.wasNull() ? null
                 : new Holder(pid, rows.getString(9), rows.getString(10), rows.getObject(11, OffsetDateTime.class));
         return new Entry(rows.getString(1), rows.getObject(2, UUID.class), rows.getInt(3), rows.getInt(4),
-                rows.getLong(5), rows.getObject(6, OffsetDateTime.class), blocks, holder, rows.getBoolean(12));
+                rows.getLong(5), rows.getObject(6, OffsetDateTime.class), blocks, holder, rows.getBoolean(12),
+                rows.getInt(13));
     }
 
     /** True for a namespace, false when nothing has the name; a schema of that name that is not one is refused. */

@@ -128,6 +128,12 @@ final class CatalogSql {
                 SELECT n.nspname, pg_stat_get_live_tuples(c.oid) AS blocks
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relname = 'blocks' AND c.relkind = 'r'
+            ), followers AS (
+                SELECT a.application_name AS app, count(*) AS n
+                  FROM pg_stat_activity a
+                 WHERE a.application_name LIKE '%:follow'
+                   AND a.datname = current_database()
+                 GROUP BY a.application_name
             ), placed AS (
                 SELECT n.nspname
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -135,7 +141,9 @@ final class CatalogSql {
             )
             SELECT k.name, k.namespace_uuid, k.format_version, k.block_size, k.quota_bytes, k.created_at,
                    b.blocks, h.pid, a.application_name, host(a.client_addr), a.backend_start,
-                   p.nspname IS NOT NULL AS moving
+                   p.nspname IS NOT NULL AS moving,
+                   (SELECT coalesce(sum(f.n), 0) FROM followers f
+                     WHERE right(f.app, length(k.name) + 8) = ':' || k.name || ':follow') AS followers
               FROM keyed k
               LEFT JOIN live_blocks b ON b.nspname = k.name
               LEFT JOIN placed p ON p.nspname = k.name

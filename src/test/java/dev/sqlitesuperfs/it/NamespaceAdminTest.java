@@ -259,12 +259,17 @@ class NamespaceAdminTest {
                     nsOk("info", "--json", name).stdout()).get("read_by");
             assertThat(readers).singleElement().satisfies(r -> assertThat(r)
                     .containsEntry("application_name", "sqlitesuperfs:" + name + ":follow"));
+            assertThat(listed(StrictJson.object(nsOk("list", "--json").stdout()), name)).containsEntry("followers", 1L)
+                    .containsEntry("mounted", null);
+            assertThat(nsOk("list").stdout().lines().filter(l -> l.startsWith(name + " ")).findFirst().orElseThrow())
+                    .endsWith("-; 1 follower(s)");
 
             Shell.run("sh", "-c", "echo 3 > /proc/sys/vm/drop_caches");
             assertThat(Files.readString(file)).as("the follower, after the refusal").isEqualTo("kept");
             unmount(follower);
         }
         assertThat(nsOk("info", name).stdout()).contains("read by:        nobody (no follower)");
+        assertThat(listed(StrictJson.object(nsOk("list", "--json").stdout()), name)).containsEntry("followers", 0L);
         nsOk("drop", "--yes", name);
         assertThat(TestPostgres.tables(name)).isEmpty();
     }
