@@ -17,10 +17,11 @@ import org.slf4j.LoggerFactory;
  * times), readlink, access, statfs.
  *
  * <p>Durability: chmod, chown and utimens of a file not open for writing commit before they
- * return (a change of ctime alone, which only the kernel makes, waits for the write-back). A new size is data, stored with the file's written blocks at its next durability point
- * (SQLite's TRUNCATE journal mode truncates the journal and then syncs it: one transaction for
- * both), and so are timestamps the kernel hands back for a file open for writing (one SQLite
- * commit stays one transaction).
+ * return (a change of ctime alone, which only the kernel makes, waits for the write-back). A new
+ * size is data, stored with the file's written blocks at its next durability point (SQLite's
+ * TRUNCATE journal mode truncates the journal and then syncs it: one transaction for both), and
+ * so are timestamps the kernel hands back for a file open for writing (one SQLite commit stays
+ * one transaction).
  */
 final class AttributeOps {
     private static final Logger log = LoggerFactory.getLogger(AttributeOps.class);
