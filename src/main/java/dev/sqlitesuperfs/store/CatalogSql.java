@@ -129,11 +129,12 @@ final class CatalogSql {
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relname = 'blocks' AND c.relkind = 'r'
             ), followers AS (
-                SELECT a.application_name AS app, count(*) AS n
+                -- PREFIX:NAME:follow; a namespace's name has no colon
+                SELECT substring(a.application_name FROM ':([^:]+):follow$') AS name, count(*) AS n
                   FROM pg_stat_activity a
                  WHERE a.application_name LIKE '%:follow'
                    AND a.datname = current_database()
-                 GROUP BY a.application_name
+                 GROUP BY 1
             ), placed AS (
                 SELECT n.nspname
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -141,12 +142,11 @@ final class CatalogSql {
             )
             SELECT k.name, k.namespace_uuid, k.format_version, k.block_size, k.quota_bytes, k.created_at,
                    b.blocks, h.pid, a.application_name, host(a.client_addr), a.backend_start,
-                   p.nspname IS NOT NULL AS moving,
-                   (SELECT coalesce(sum(f.n), 0) FROM followers f
-                     WHERE right(f.app, length(k.name) + 8) = ':' || k.name || ':follow') AS followers
+                   p.nspname IS NOT NULL AS moving, coalesce(f.n, 0) AS followers
               FROM keyed k
               LEFT JOIN live_blocks b ON b.nspname = k.name
               LEFT JOIN placed p ON p.nspname = k.name
+              LEFT JOIN followers f ON f.name = k.name
               LEFT JOIN holders h ON h.high = ((k.lock_key >> 32) & 4294967295) AND h.low = (k.lock_key & 4294967295)
               LEFT JOIN pg_stat_activity a ON a.pid = h.pid
             """.replace("LOCK_KEY", lockKeyOf("r.name")).replace("CATALOG_TABLE", TABLE);
