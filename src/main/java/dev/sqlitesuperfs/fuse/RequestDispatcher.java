@@ -573,8 +573,17 @@ final class RequestDispatcher {
     }
 
     private static void logFailure(FuseRequest r, Throwable t, String outcome) {
-        log.error("{} failed (unique {}, nodeid {}, pid {}, uid {}); {}", Opcode.name(r.opcode()), r.unique(),
-                r.nodeId(), r.pid(), Integer.toUnsignedString(r.uid()), outcome, t);
+        try {
+            log.error("{} failed (unique {}, nodeid {}, pid {}, uid {}); {}", Opcode.name(r.opcode()), r.unique(),
+                    r.nodeId(), r.pid(), Integer.toUnsignedString(r.uid()), outcome, t);
+        } catch (VirtualMachineError e) {
+            throw e;
+        } catch (Throwable logging) {
+            // The answer goes out even when logging cannot (a class it needs gone, a broken
+            // appender): thrown from here, it left the request unanswered and the worker dead.
+            System.err.println("sqlitesuperfs: " + Opcode.name(r.opcode()) + " failed (unique " + r.unique() + "): "
+                    + t + "; " + outcome + "; logging it failed too: " + logging);
+        }
     }
 
     private static int indexOfNul(byte[] bytes) {

@@ -735,6 +735,31 @@ class RequestDispatcherTest {
             assertThat(send(KernelRequest.of(Opcode.STATFS, 1)).error()).isEqualTo(-Errno.EIO);
         }
 
+        /**
+         * The EIO answer does not depend on logging the failure: a mount whose logging broke (a
+         * class it needs gone) left the request unanswered and its worker thread dead.
+         */
+        @Test
+        void anUnexpectedExceptionIsAnsweredEvenWhenLoggingItFails() {
+            ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory
+                    .getLogger(RequestDispatcher.class);
+            ch.qos.logback.core.AppenderBase<ch.qos.logback.classic.spi.ILoggingEvent> broken =
+                    new ch.qos.logback.core.AppenderBase<>() {
+                        @Override
+                        protected void append(ch.qos.logback.classic.spi.ILoggingEvent event) {
+                            throw new NoClassDefFoundError("ch/qos/logback/classic/spi/ThrowableProxy");
+                        }
+                    };
+            broken.start();
+            logger.addAppender(broken);
+            try {
+                fs.failure = new IllegalStateException("bug");
+                assertThat(send(KernelRequest.of(Opcode.STATFS, 1)).error()).isEqualTo(-Errno.EIO);
+            } finally {
+                logger.detachAppender(broken);
+            }
+        }
+
         @Test
         void errnosTheKernelWouldRejectBecomeEio() {
             fs.failure = new FuseException(600);
